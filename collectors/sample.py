@@ -1,0 +1,62 @@
+"""The one sample type that flows from collectors through the edge buffer to the cloud.
+
+A sample is frozen: normalization makes a new one instead of editing it in place, so the
+buffer, the publisher and the ingest service all see exactly what was read.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+
+Value = float | int | bool | str | None
+
+
+class Quality(enum.IntEnum):
+    """OPC-style quality, kept small: the device's own code travels beside it."""
+
+    GOOD = 0
+    UNCERTAIN = 1
+    BAD = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Quality:
+        return cls[text.upper()]
+
+
+def now_ms() -> int:
+    """Wall-clock UTC time in epoch milliseconds, the unit of every timestamp on the wire."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One normalized reading of one tag of one device.
+
+    ``ts`` is the source timestamp (the device's when it gives one, else the gateway's read
+    time); ``read_ts`` is always the gateway's clock, so the cloud can compute latency and
+    clock offset from both. Both are UTC epoch milliseconds.
+    """
+
+    device: str
+    tag: str
+    ts: int
+    value: Value
+    quality: Quality = Quality.GOOD
+    read_ts: int = field(default=0)
+    code: int | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.read_ts == 0:
+            object.__setattr__(self, "read_ts", self.ts)
+
+    @classmethod
+    def bad(cls, device: str, tag: str, *, ts: int, reason: str, code: int | None = None) -> Sample:
+        """A bad-quality sample: evidence must tell "no data" from "no change"."""
+        return cls(device, tag, ts, None, Quality.BAD, ts, code, reason)

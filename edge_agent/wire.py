@@ -1,0 +1,132 @@
+"""JSON wire format v1 between the edge agent and the cloud (documented in docs/wire-format.md).
+
+These models are the contract: the agent builds its messages with them and the ingest service
+validates every message against them. Short keys in samples keep a batch of a thousand samples
+small on a slow uplink; everything else is spelled out.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from collectors.sample import Quality, Sample
+
+WIRE_VERSION = 1
+TOPIC_ROOT = "shopfloor/v1"
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+EpochMs = Annotated[int, Field(ge=0, lt=10**14)]
+
+
+def topic(enterprise: str, gateway: str, kind: str) -> str:
+    """Topics are namespaced by enterprise and gateway: ``shopfloor/v1/<ent>/<gw>/<kind>``."""
+    return f"{TOPIC_ROOT}/{enterprise}/{gateway}/{kind}"
+
+
+def subscription(kind: str = "+") -> str:
+    return f"{TOPIC_ROOT}/+/+/{kind}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WireSample(_Strict):
+    d: Name = Field(description="device id")
+    t: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(description="tag")
+    ts: EpochMs = Field(description="source timestamp, UTC epoch ms")
+    rt: EpochMs = Field(description="gateway read timestamp, UTC epoch ms")
+    v: float | int | bool | str | None = Field(description="value; null when quality is bad")
+    q: Literal["good", "uncertain", "bad"] = "good"
+    c: int | None = Field(default=None, description="the device's own status code")
+    r: Annotated[str, StringConstraints(max_length=512)] | None = Field(
+        default=None, description="reason, for bad quality"
+    )
+
+    @classmethod
+    def of(cls, s: Sample) -> WireSample:
+        return cls.model_construct(
+            d=s.device, t=s.tag, ts=s.ts, rt=s.read_ts, v=s.value, q=s.quality.label,
+            c=s.code, r=s.reason,
+        )
+
+    def to_sample(self) -> Sample:
+        return Sample(self.d, self.t, self.ts, self.v, Quality.parse(self.q), self.rt, self.c, self.r)
+
+
+class DeviceCounters(_Strict):
+    """Cumulative since the gateway's buffer was created; they survive restarts."""
+
+    read: int = Field(0, ge=0)
+    buffered: int = Field(0, ge=0)
+    published: int = Field(0, ge=0)
+    read_errors: int = Field(0, ge=0)
+    dropped: dict[str, int] = Field(default_factory=dict, description="reason -> samples")
+
+
+class Counters(_Strict):
+    batches_published: int = Field(0, ge=0)
+    devices: dict[str, DeviceCounters] = Field(default_factory=dict)
+
+
+class DataMessage(_Strict):
+    v: Literal[1] = 1
+    type: Literal["data"] = "data"
+    enterprise: Name
+    gateway: Name
+    session: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    seq: int = Field(ge=1, description="per-gateway batch sequence, gapless, survives restarts")
+    sent: EpochMs
+    samples: list[WireSample] = Field(min_length=1)
+    counters: Counters | None = None
+
+
+class TagInfo(_Strict):
+    name: str
+    type: str
+    unit: str | None = None
+    interval_ms: int = Field(ge=1)
+    description: str | None = None
+
+
+class DeviceInfo(_Strict):
+    id: Name
+    profile: str
+    protocol: str
+    manufacturer: str | None = None
+    model: str | None = None
+    workshop: str | None = None
+    line: str | None = None
+    key_process: bool = False
+    tags: list[TagInfo]
+
+
+class EnterpriseInfo(_Strict):
+    name: str | None = None
+    industry: str | None = None
+    district: str | None = None
+
+
+class BirthMessage(_Strict):
+    v: Literal[1] = 1
+    type: Literal["birth"] = "birth"
+    enterprise: Name
+    gateway: Name
+    session: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    ts: EpochMs
+    next_seq: int = Field(ge=1)
+    agent_version: str
+    enterprise_info: EnterpriseInfo = Field(default_factory=EnterpriseInfo)
+    devices: list[DeviceInfo]
+
+
+class DeathMessage(_Strict):
+    v: Literal[1] = 1
+    type: Literal["death"] = "death"
+    enterprise: Name
+    gateway: Name
+    session: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    ts: EpochMs
+    reason: Literal["lost", "shutdown"] = "lost"
