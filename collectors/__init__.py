@@ -1,0 +1,38 @@
+"""Protocol collectors: one subpackage per protocol behind the interface in ``base``.
+
+Adding a protocol adds a folder and one line in ``_FACTORIES``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from collectors.base import Collector, CollectorError, DeviceUnreachable, ReadFailed
+from collectors.sample import Quality, Sample
+from device_profiles.models import DeviceConfig, DeviceProfile
+
+# protocol name -> "module:factory"; imported lazily so a gateway without OPC UA devices never
+# pays for importing asyncua.
+_FACTORIES: dict[str, str] = {
+    "modbus": "collectors.modbus.collector:ModbusCollector",
+}
+
+
+def make_collector(device: DeviceConfig, profile: DeviceProfile) -> Collector:
+    target = _FACTORIES.get(profile.protocol)
+    if target is None:
+        raise CollectorError(f"device {device.id}: no collector for protocol {profile.protocol!r}")
+    module, name = target.split(":")
+    factory = getattr(import_module(module), name)
+    return factory(device, profile)  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "Collector",
+    "CollectorError",
+    "DeviceUnreachable",
+    "Quality",
+    "ReadFailed",
+    "Sample",
+    "make_collector",
+]

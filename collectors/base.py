@@ -1,0 +1,55 @@
+"""The small interface every protocol collector implements, and the errors it raises.
+
+Error tree::
+
+    CollectorError            anything a collector reports instead of a library exception
+    ├── DeviceUnreachable     no connection (refused, timeout, dropped): all tags bad
+    └── ReadFailed            connected, but a request failed (exception response, garbage)
+
+A collector is an async context manager: ``async with make_collector(dev, profile) as c``
+connects (or raises DeviceUnreachable), ``await c.read()`` performs one poll and returns one
+sample per tag — bad-quality samples with a reason for tags that could not be read, never
+silence. Reconnection is the caller's supervisor loop, not the collector's.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from collectors.sample import Sample
+from device_profiles.models import DeviceConfig, DeviceProfile
+
+
+class CollectorError(Exception):
+    """Base of collector failures; the message names device (and tag where known)."""
+
+
+class DeviceUnreachable(CollectorError):
+    pass
+
+
+class ReadFailed(CollectorError):
+    pass
+
+
+class Collector(Protocol):
+    device: DeviceConfig
+    profile: DeviceProfile
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def read(self) -> list[Sample]:
+        """One poll of every tag; raises DeviceUnreachable when the connection is gone."""
+        ...
+
+
+class CollectorFactory(Protocol):
+    def __call__(self, device: DeviceConfig, profile: DeviceProfile) -> Collector: ...
