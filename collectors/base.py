@@ -14,6 +14,7 @@ silence. Reconnection is the caller's supervisor loop, not the collector's.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -53,3 +54,13 @@ class Collector(Protocol):
 
 class CollectorFactory(Protocol):
     def __call__(self, device: DeviceConfig, profile: DeviceProfile) -> Collector: ...
+
+
+class Subscriber(Protocol):
+    """Optional ability of a collector whose device pushes changes (OPC UA subscriptions).
+
+    ``subscribe()`` yields lists of samples as the device reports them until the connection
+    is lost, when it raises DeviceUnreachable. A collector without it is polled with read().
+    """
+
+    def subscribe(self) -> AsyncIterator[list[Sample]]: ...

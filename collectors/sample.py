@@ -9,8 +9,10 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 Value = float | int | bool | str | None
+QualityLabel = Literal["good", "uncertain", "bad"]
 
 
 class Quality(enum.IntEnum):
@@ -21,8 +23,8 @@ class Quality(enum.IntEnum):
     BAD = 2
 
     @property
-    def label(self) -> str:
-        return self.name.lower()
+    def label(self) -> QualityLabel:
+        return cast(QualityLabel, self.name.lower())
 
     @classmethod
     def parse(cls, text: str) -> Quality:

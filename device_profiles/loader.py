@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from device_profiles.models import DeviceProfile, GatewayConfig
+from device_profiles.models import PROFILE_ADAPTER, DeviceProfile, GatewayConfig
 
 LIBRARY = Path(__file__).parent / "library"
 
@@ -66,10 +66,12 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(path, [f"{where}not valid YAML: {problem}"]) from err
 
 
-def validate(model: type[M], data: Any, path: Path | str) -> M:
+def validate(model: type[M] | TypeAdapter[M], data: Any, path: Path | str) -> M:
     if not isinstance(data, dict):
         raise ConfigError(path, [f"(top level): expected a mapping of fields, got {type(data).__name__}"])
     try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(path, [_describe(e, data) for e in err.errors()]) from err
@@ -77,7 +79,7 @@ def validate(model: type[M], data: Any, path: Path | str) -> M:
 
 def load_profile(path: Path | str) -> DeviceProfile:
     path = Path(path)
-    return validate(DeviceProfile, read_yaml(path), path)
+    return validate(PROFILE_ADAPTER, read_yaml(path), path)
 
 
 def load_gateway_config(path: Path | str) -> GatewayConfig:
