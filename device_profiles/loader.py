@@ -41,6 +41,8 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 def _describe(err: Any, data: Any) -> str:
     # Pydantic puts the union branch / validator name into loc; drop the noise.
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if loc and isinstance(data, dict) and loc[0] == data.get("protocol"):
+        loc = loc[1:]  # the discriminated-union branch, not a field the user wrote
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown field (check the spelling; see the example configs in examples/)"

@@ -1,0 +1,261 @@
+"""The durable store-and-forward buffer: SQLite in WAL mode, one file on the gateway's disk.
+
+Life of a sample, each step one transaction::
+
+    add()    samples read  ──> pending       (committed before the poll cycle moves on)
+    seal()   pending       ──> batches(seq)  (seq assigned once; a resend is byte-identical)
+    ack()    batches(seq)  ──> gone          (only after the broker's PUBACK)
+
+Because a batch's seq and payload are fixed when it is sealed, the cloud can store
+idempotently on (gateway, seq) however often a batch goes over the wire. Counters live in the
+same file and change in the same transactions as the rows they count, so a SIGKILL or a power
+cut never leaves them disagreeing with the data.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter as Tally
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from collectors.sample import Sample
+from edge_agent.wire import Counters, DeviceCounters
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    body TEXT NOT NULL           -- one sample, already in its wire form
+);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY,
+    sealed_ms INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    per_device TEXT NOT NULL,    -- JSON {device: samples}, to count what was published
+    samples TEXT NOT NULL        -- JSON array of wire samples
+);
+CREATE TABLE IF NOT EXISTS counters (
+    device TEXT NOT NULL,
+    name TEXT NOT NULL,          -- read | buffered | published | read_errors | dropped:<reason>
+    n INTEGER NOT NULL,
+    PRIMARY KEY (device, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    seq: int
+    sealed_ms: int
+    n: int
+    samples_json: str
+
+
+def sample_json(s: Sample) -> str:
+    """The wire form of one sample (keys documented in docs/wire-format.md)."""
+    body: dict[str, object] = {"d": s.device, "t": s.tag, "ts": s.ts, "rt": s.read_ts, "v": s.value,
+                               "q": s.quality.label}
+    if s.code is not None:
+        body["c"] = s.code
+    if s.reason is not None:
+        body["r"] = s.reason
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+class DiskBuffer:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_bytes: int,
+        full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest",
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.full_policy = full_policy
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit survives a power cut, not only a crash of the process.
+        self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.executescript(SCHEMA)
+        self._page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- counters and meta ------------------------------------------------------------------
+
+    def _bump(self, tally: Tally[tuple[str, str]]) -> None:
+        self.db.executemany(
+            "INSERT INTO counters(device, name, n) VALUES (?, ?, ?) "
+            "ON CONFLICT(device, name) DO UPDATE SET n = n + excluded.n",
+            [(dev, name, n) for (dev, name), n in tally.items() if n],
+        )
+
+    def count(self, device: str, name: str, n: int = 1) -> None:
+        with self._txn():
+            self._bump(Tally({(device, name): n}))
+
+    def counters(self) -> Counters:
+        devices: dict[str, dict[str, object]] = {}
+        for dev, name, n in self.db.execute("SELECT device, name, n FROM counters ORDER BY 1, 2"):
+            entry = devices.setdefault(dev, {"dropped": {}})
+            if name.startswith("dropped:"):
+                entry["dropped"][name.removeprefix("dropped:")] = n  # type: ignore[index]
+            else:
+                entry[name] = n
+        return Counters(
+            batches_published=int(self.meta("batches_published", "0")),
+            devices={dev: DeviceCounters.model_validate(v) for dev, v in devices.items()},
+        )
+
+    def meta(self, key: str, default: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def next_seq(self) -> int:
+        return int(self.meta("next_seq", "1"))
+
+    # -- sizes ------------------------------------------------------------------------------
+
+    def used_bytes(self) -> int:
+        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+        free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(pages - free) * self._page_size
+
+    def depth(self) -> tuple[int, int]:
+        """(pending samples, sealed batches not yet acknowledged)."""
+        p = self.db.execute("SELECT count(*) FROM pending").fetchone()[0]
+        b = self.db.execute("SELECT count(*) FROM batches").fetchone()[0]
+        return int(p), int(b)
+
+    def backlog_samples(self) -> int:
+        p, _ = self.depth()
+        b = self.db.execute("SELECT coalesce(sum(n), 0) FROM batches").fetchone()[0]
+        return p + int(b)
+
+    def oldest_ms(self) -> int | None:
+        row = self.db.execute("SELECT min(sealed_ms) FROM batches").fetchone()
+        if row and row[0] is not None:
+            return int(row[0])
+        row = self.db.execute("SELECT body FROM pending ORDER BY id LIMIT 1").fetchone()
+        return int(json.loads(row[0])["rt"]) if row else None
+
+    # -- the three steps --------------------------------------------------------------------
+
+    def add(self, samples: Iterable[Sample]) -> int:
+        """Commit samples to disk; returns how many were stored (the rest were dropped)."""
+        rows = [(s.device, sample_json(s)) for s in samples]
+        if not rows:
+            return 0
+        read = Tally((dev, "read") for dev, _ in rows)
+        incoming = sum(len(body) + 16 for _, body in rows)
+        with self._txn():
+            self._bump(read)
+            if self.used_bytes() + incoming > self.max_bytes:
+                if self.full_policy == "drop_newest":
+                    self._bump(Tally({(dev, "dropped:buffer_full"): n for (dev, _), n in read.items()}))
+                    return 0
+                self._drop_oldest(incoming)
+            self.db.executemany("INSERT INTO pending(device, body) VALUES (?, ?)", rows)
+            self._bump(Tally((dev, "buffered") for dev, _ in rows))
+        return len(rows)
+
+    def _drop_oldest(self, need: int) -> None:
+        """Make room by dropping the oldest data, sealed batches first, counted per device."""
+        dropped: Tally[tuple[str, str]] = Tally()
+        freed = 0
+        target = self.used_bytes() + need - self.max_bytes
+        for seq, per_device, samples in self.db.execute(
+            "SELECT seq, per_device, samples FROM batches ORDER BY seq"
+        ).fetchall():
+            if freed >= target:
+                break
+            self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+            for dev, n in json.loads(per_device).items():
+                dropped[(dev, "dropped:buffer_full")] += n
+            freed += len(samples)
+        while freed < target:
+            rows = self.db.execute(
+                "SELECT id, device, length(body) FROM pending ORDER BY id LIMIT 500"
+            ).fetchall()
+            if not rows:
+                break
+            self.db.execute("DELETE FROM pending WHERE id <= ?", (rows[-1][0],))
+            for _, dev, size in rows:
+                dropped[(dev, "dropped:buffer_full")] += 1
+                freed += size + 16
+        self._bump(dropped)
+
+    def seal(self, *, max_samples: int, max_bytes: int, now_ms: int) -> Batch | None:
+        """Turn the oldest pending samples into one numbered batch."""
+        with self._txn():
+            rows = self.db.execute(
+                "SELECT id, device, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
+            ).fetchall()
+            if not rows:
+                return None
+            bodies: list[str] = []
+            size = 2
+            last_id = rows[0][0]
+            per_device: Tally[str] = Tally()
+            for row_id, dev, body in rows:
+                if bodies and size + len(body) + 1 > max_bytes:
+                    break
+                bodies.append(body)
+                size += len(body) + 1
+                per_device[dev] += 1
+                last_id = row_id
+            seq = self.next_seq
+            samples = "[" + ",".join(bodies) + "]"
+            self.db.execute(
+                "INSERT INTO batches(seq, sealed_ms, n, per_device, samples) VALUES (?, ?, ?, ?, ?)",
+                (seq, now_ms, len(bodies), json.dumps(per_device), samples),
+            )
+            self.db.execute("DELETE FROM pending WHERE id <= ?", (last_id,))
+            self._set_meta("next_seq", str(seq + 1))
+        return Batch(seq, now_ms, len(bodies), samples)
+
+    def unsent(self, *, after_seq: int = 0, limit: int = 100) -> list[Batch]:
+        rows = self.db.execute(
+            "SELECT seq, sealed_ms, n, samples FROM batches WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        return [Batch(int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows]
+
+    def ack(self, seq: int) -> None:
+        """The broker has the batch: forget it and count it published."""
+        with self._txn():
+            row = self.db.execute("SELECT per_device FROM batches WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return  # acknowledged twice (a resend), or dropped while in flight
+            self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+            self._bump(Tally({(dev, "published"): n for dev, n in json.loads(row[0]).items()}))
+            self._set_meta("batches_published", str(int(self.meta("batches_published", "0")) + 1))

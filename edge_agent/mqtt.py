@@ -1,0 +1,109 @@
+"""The agent's MQTT session: the only module that imports paho-mqtt.
+
+paho runs its network loop in a thread; every callback is handed to the asyncio loop with
+``call_soon_threadsafe`` so the rest of the agent is single-threaded. QoS 1 messages that were
+in flight when the connection dropped are resent by paho itself after it reconnects, so the
+agent never publishes a batch twice on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from device_profiles.models import BrokerConfig
+
+log = logging.getLogger(__name__)
+
+
+class MqttError(Exception):
+    """The broker refused or could not be reached; the message says which and why."""
+
+
+class MqttSession:
+    def __init__(
+        self,
+        cfg: BrokerConfig,
+        *,
+        client_id: str,
+        will_topic: str,
+        will_payload: bytes,
+        on_connect: Callable[[], None],
+        on_ack: Callable[[int], None],
+    ) -> None:
+        self.cfg = cfg
+        self._loop = asyncio.get_running_loop()
+        self._on_connect = on_connect
+        self._on_ack = on_ack
+        self.connected = asyncio.Event()
+        self.last_error: str | None = None
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        if cfg.username:
+            password = os.environ.get(cfg.password_env) if cfg.password_env else None
+            if cfg.password_env and password is None:
+                raise MqttError(
+                    f"broker.password_env names {cfg.password_env!r}, but that environment "
+                    "variable is not set"
+                )
+            c.username_pw_set(cfg.username, password)
+        c.will_set(will_topic, will_payload, qos=1, retain=False)
+        c.max_inflight_messages_set(cfg.max_inflight)
+        c.max_queued_messages_set(0)
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.on_connect = self._cb_connect
+        c.on_disconnect = self._cb_disconnect
+        c.on_publish = self._cb_publish
+        self.client = c
+
+    # paho thread -> asyncio loop -------------------------------------------------------------
+
+    def _cb_connect(self, client: paho.Client, userdata: object, flags: object,
+                    reason: ReasonCode, props: object) -> None:
+        if reason.is_failure:
+            self.last_error = f"broker refused the connection: {reason}"
+            log.warning("%s", self.last_error)
+            return
+        self._loop.call_soon_threadsafe(self._connected)
+
+    def _connected(self) -> None:
+        self.last_error = None
+        self.connected.set()
+        self._on_connect()
+
+    def _cb_disconnect(self, client: paho.Client, userdata: object, flags: object,
+                       reason: ReasonCode, props: object) -> None:
+        self.last_error = f"disconnected from broker: {reason}"
+        self._loop.call_soon_threadsafe(self.connected.clear)
+
+    def _cb_publish(self, client: paho.Client, userdata: object, mid: int,
+                    reason: ReasonCode, props: object) -> None:
+        self._loop.call_soon_threadsafe(self._on_ack, mid)
+
+    # agent-facing verbs ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; paho keeps retrying with capped backoff when it fails."""
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes | str, *, qos: int = 1) -> int:
+        info = self.client.publish(topic, payload, qos=qos)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            raise MqttError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        return int(info.mid)
+
+    async def stop(self, *, farewell: tuple[str, bytes] | None = None, timeout_s: float = 5.0) -> None:
+        """Say goodbye (a clean death message) and disconnect, so no last will is sent."""
+        if farewell and self.connected.is_set():
+            info = self.client.publish(farewell[0], farewell[1], qos=1)
+            deadline = self._loop.time() + timeout_s
+            while not info.is_published() and self._loop.time() < deadline:
+                await asyncio.sleep(0.02)
+        self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
