@@ -192,7 +192,8 @@ class Agent:
         for dev, prof in self.devices:
             health = self.state.health.setdefault(dev.id, DeviceHealth())
             tasks.append(asyncio.create_task(
-                poll_device(dev, prof, sink=self.accept, stop=self.stop, health=health),
+                poll_device(dev, prof, sink=self.accept, stop=self.stop, health=health,
+                            on_error=lambda d: self.buffer.count(d, "read_errors")),
                 name=f"poll:{dev.id}",
             ))
         log.info("agent running: %d devices, session %s, buffer %s",

@@ -71,6 +71,7 @@ async def poll_device(
     sink: Sink,
     stop: asyncio.Event,
     health: DeviceHealth,
+    on_error: Callable[[str], None] | None = None,
     backoff: Backoff | None = None,
 ) -> None:
     interval = (device.interval_ms or profile.default_interval_ms) / 1000
@@ -110,6 +111,8 @@ async def poll_device(
         health.read_errors += 1
         health.last_error = reason
         log.warning("device %s: %s", device.id, reason)
+        if on_error is not None:
+            on_error(device.id)
         sink(offline_samples(device, profile, reason))
         if await _sleep_or_stop(stop, backoff.next()):
             return

@@ -86,3 +86,44 @@ class Mosquitto:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Capture:
+    """Subscribes to a topic filter on a real broker and keeps every message it receives."""
+
+    def __init__(self, host: str, port: int, topic_filter: str) -> None:
+        import threading
+
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.messages: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"capture-{uuid.uuid4().hex[:8]}")
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic_filter, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rc, p: self._ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+        if not self._ready.wait(10):
+            raise TimeoutError(f"could not subscribe to {topic_filter} on {host}:{port}")
+
+    def _on_message(self, client: object, userdata: object, msg: object) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, msg.payload))  # type: ignore[attr-defined]
+
+    def of_kind(self, kind: str) -> list[bytes]:
+        with self._lock:
+            return [p for t, p in self.messages if t.endswith("/" + kind)]
+
+    def wait_for(self, predicate: object, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():  # type: ignore[operator]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met after {timeout}s; got {len(self.messages)} msgs")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
