@@ -1,0 +1,169 @@
+"""The Modbus collector: one device, one connection, one poll per ``read()``.
+
+A poll runs the device's request plan in order (a Modbus device answers one request at a
+time anyway). What can go wrong, and what the caller sees:
+
+- exception response (busy, illegal address, ...): the request's tags come back BAD with
+  the code and its name; "illegal data address" on a merged block is bisected first, so
+  only the tags the device really refuses stay BAD, and the plan remembers it;
+- garbage or short answers: the request's tags come back BAD ("unusable answer");
+- no answer within ``timeout_s``, or the connection dropped: ``DeviceUnreachable``; the
+  supervisor (collectors.supervisor) marks every tag BAD and reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from collectors.base import CollectorError, DeviceUnreachable
+from collectors.modbus.codec import DecodeError, decode
+from collectors.modbus.config import limits_of, parse_endpoint, parse_options, serial_of
+from collectors.modbus.planner import BIT_TABLES, Limits, Plan, Request, halves
+from collectors.modbus.pymodbus_api import (
+    ILLEGAL_ADDRESS,
+    BadReply,
+    ExceptionReply,
+    LinkDown,
+    LinkError,
+    LinkTimeout,
+    ModbusLink,
+)
+from collectors.sample import Quality, Sample, now_ms
+from device_profiles.modbus import ModbusProfile, ModbusTag
+from device_profiles.models import DeviceConfig
+
+
+class ModbusCollector:
+    """Reads one Modbus device (TCP, RTU over TCP or RTU serial) described by a profile."""
+
+    def __init__(self, device: DeviceConfig, profile: ModbusProfile) -> None:
+        self.device = device
+        self.profile = profile
+        self.endpoint = parse_endpoint(device.endpoint, device=device.id)
+        self.options = parse_options(device, extra=dict(self.endpoint.query))
+        self.unit = device.unit_id if device.unit_id is not None else profile.defaults.unit_id
+        self.plan = Plan.build(profile.tags, limits=limits_of(self.options, defaults=profile_limits(profile)))
+        self.requests_sent = 0  # cumulative, for the benchmark and diagnostics
+        self._link = ModbusLink(
+            kind=self.endpoint.kind, host=self.endpoint.host, port=self.endpoint.port,
+            serial_port=self.endpoint.serial_port, serial=serial_of(self.options),
+            timeout_s=device.timeout_s,
+        )
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._link.connect()
+        except LinkDown as err:
+            raise DeviceUnreachable(f"device {self.device.id} at {self.endpoint}: {err}") from err
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._link.close()
+
+    async def read(self) -> list[Sample]:
+        """One poll of every tag, in profile order."""
+        out: dict[str, Sample] = {}
+        ts = now_ms()
+        for name, why in self.plan.bad.items():
+            out[name] = Sample.bad(self.device.id, name, ts=ts, reason=why, code=ILLEGAL_ADDRESS)
+        for req in list(self.plan.requests):
+            await self._run(req, out, top=True)
+        return [out[t.name] for t in self.profile.tags if t.name in out]
+
+    async def _run(self, req: Request, out: dict[str, Sample], *, top: bool) -> bool:
+        """Read one request into ``out``; bisect on illegal address. True if it succeeded."""
+        try:
+            values = await self._fetch(req)
+        except ExceptionReply as err:
+            if err.code == ILLEGAL_ADDRESS and len(req.tags) > 1:
+                await self._bisect(req, out)
+                return False
+            self._fail(req, out, reason=f"{req.describe()}: {err}", code=err.code)
+            if err.code == ILLEGAL_ADDRESS and top:
+                self.plan.replace(req, [], bad={t.name: f"{req.describe()}: {err}" for t in req.tags})
+            return False
+        except BadReply as err:
+            self._fail(req, out, reason=f"{req.describe()}: {err}")
+            return False
+        ts = now_ms()
+        for tag in req.tags:
+            out[tag.name] = self._sample(tag, req, values, ts)
+        return True
+
+    async def _bisect(self, req: Request, out: dict[str, Sample]) -> None:
+        pieces: list[Request] = []
+        bad: dict[str, str] = {}
+        stack = list(halves(req))
+        while stack:
+            part = stack.pop(0)
+            try:
+                values = await self._fetch(part)
+            except ExceptionReply as err:
+                if err.code == ILLEGAL_ADDRESS and len(part.tags) > 1:
+                    stack[:0] = halves(part)
+                    continue
+                reason = f"{part.describe()}: {err}"
+                self._fail(part, out, reason=reason, code=err.code)
+                if err.code == ILLEGAL_ADDRESS:
+                    bad.update({t.name: reason for t in part.tags})
+                else:
+                    pieces.append(part)  # not an address problem: keep it, retry next poll
+                continue
+            except BadReply as err:
+                self._fail(part, out, reason=f"{part.describe()}: {err}")
+                pieces.append(part)
+                continue
+            ts = now_ms()
+            for tag in part.tags:
+                out[tag.name] = self._sample(tag, part, values, ts)
+            pieces.append(part)
+        self.plan.replace(req, pieces, bad=bad)
+
+    async def _fetch(self, req: Request) -> list[int] | list[bool]:
+        self.requests_sent += 1
+        try:
+            return await self._link.read(req.table, req.start, req.count, unit=self.unit)
+        except (LinkDown, LinkTimeout) as err:
+            self._link.close()
+            raise DeviceUnreachable(
+                f"device {self.device.id} at {self.endpoint} (unit {self.unit}), "
+                f"reading {req.describe()}: {err}"
+            ) from err
+        except (ExceptionReply, BadReply):
+            raise
+        except LinkError as err:  # pragma: no cover - every LinkError is one of the above
+            raise CollectorError(f"device {self.device.id}: {err}") from err
+
+    def _sample(self, tag: ModbusTag, req: Request, values: list[int] | list[bool], ts: int) -> Sample:
+        off = tag.address - req.start
+        try:
+            if tag.table in BIT_TABLES:
+                value: float | int | bool | str = bool(values[off])
+            else:
+                words = [int(v) for v in values[off : off + tag.registers]]
+                value = decode(tag, words, order=self.profile.order_of(tag))
+        except (DecodeError, ValueError, IndexError) as err:
+            return Sample.bad(self.device.id, tag.name, ts=ts, reason=f"tag {tag.name}: {err}")
+        return Sample(self.device.id, tag.name, ts, value, Quality.GOOD)
+
+    def _fail(self, req: Request, out: dict[str, Sample], *, reason: str, code: int | None = None) -> None:
+        ts = now_ms()
+        for tag in req.tags:
+            out[tag.name] = Sample.bad(self.device.id, tag.name, ts=ts, reason=reason, code=code)
+
+
+def profile_limits(profile: ModbusProfile) -> Limits:
+    """Planner limits a profile sets in its defaults; unset ones are the collector's."""
+    d, base = profile.defaults, Limits()
+    return Limits(
+        max_gap_registers=base.max_gap_registers if d.max_gap_registers is None else d.max_gap_registers,
+        max_block_registers=d.max_block_registers or base.max_block_registers,
+        max_gap_bits=base.max_gap_bits if d.max_gap_bits is None else d.max_gap_bits,
+        max_block_bits=d.max_block_bits or base.max_block_bits,
+    )

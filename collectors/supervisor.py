@@ -1,0 +1,163 @@
+"""Keep one device polled forever: connect, read at its interval, reconnect with capped backoff.
+
+Any collector (Modbus, OPC UA, ...) plugs in through a factory. While the device is offline
+the supervisor still yields, once per interval, a BAD sample for every tag with the reason
+("no data" must be told apart from "no change"), and tries to reconnect no more often than
+the backoff allows (0.5 s, 1 s, 2 s ... capped at ``max_s``, with jitter so fifty meters
+behind one switch do not reconnect in lockstep). One supervisor per device, each in its own
+task, so a slow or dead device never delays the others::
+
+    sup = DeviceSupervisor(device, profile)            # factory defaults to make_collector
+    async for samples in sup.samples():                # runs until cancelled
+        buffer.add(samples)
+    sup.state  # "online" / "offline", sup.last_error, sup.reconnects, sup.polls
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from collectors import make_collector
+from collectors.base import Collector, CollectorError
+from collectors.sample import Sample, now_ms
+from device_profiles.models import DeviceConfig, DeviceProfile
+
+log = logging.getLogger("collectors.supervisor")
+
+Factory = Callable[[DeviceConfig, DeviceProfile], Collector]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Reconnect delays: initial_s doubling up to max_s, +/- jitter (a fraction)."""
+
+    initial_s: float = 0.5
+    max_s: float = 30.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.max_s, self.initial_s * (2 ** max(0, attempt - 1)))
+        return base * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+class DeviceSupervisor:
+    """Owns the connection of one device and yields one sample list per poll interval."""
+
+    def __init__(
+        self,
+        device: DeviceConfig,
+        profile: DeviceProfile,
+        *,
+        factory: Factory = make_collector,
+        backoff: Backoff | None = None,
+        interval_s: float | None = None,
+        poll_timeout_s: float | None = None,
+    ) -> None:
+        self.device = device
+        self.profile = profile
+        self.factory = factory
+        self.backoff = backoff or Backoff()
+        self.interval_s = interval_s or (device.interval_ms or profile.default_interval_ms) / 1000
+        # A poll is many requests, each with its own timeout; this is only the last guard.
+        self.poll_timeout_s = poll_timeout_s or max(10 * device.timeout_s, 2 * self.interval_s)
+        self.state: Literal["starting", "online", "offline"] = "starting"
+        self.last_error: str | None = None
+        self.reconnects = 0  # successful connects after the first
+        self.attempts = 0  # failed connects since the last success
+        self.polls = 0
+        self._tags = [t.name for t in getattr(profile, "tags", [])]
+
+    def offline_samples(self, reason: str) -> list[Sample]:
+        ts = now_ms()
+        return [Sample.bad(self.device.id, tag, ts=ts, reason=reason) for tag in self._tags]
+
+    async def samples(self) -> AsyncIterator[list[Sample]]:
+        """Yield forever (until cancelled): real samples when online, BAD ones when not."""
+        next_tick = time.monotonic()
+        next_attempt = next_tick
+        collector: Collector | None = None
+        ever_connected = False
+        try:
+            while True:
+                if collector is None and time.monotonic() >= next_attempt:
+                    collector, err = await self._connect()
+                    if collector is None:
+                        self.attempts += 1
+                        next_attempt = time.monotonic() + self.backoff.delay(self.attempts)
+                        self._offline(err)
+                    else:
+                        self.reconnects += int(ever_connected)
+                        ever_connected = True
+                        self.attempts = 0
+                        self.state = "online"
+                        log.info("device %s: connected", self.device.id)
+                if collector is not None:
+                    batch, err = await self._poll(collector)
+                    if batch is None:
+                        await self._close(collector)
+                        collector = None
+                        self.attempts = 1
+                        next_attempt = time.monotonic() + self.backoff.delay(self.attempts)
+                        self._offline(err)
+                        batch = self.offline_samples(self.last_error or "device offline")
+                else:
+                    batch = self.offline_samples(self.last_error or "device offline")
+                self.polls += 1
+                yield batch
+                next_tick += self.interval_s
+                now = time.monotonic()
+                if next_tick < now:  # overran (slow device): skip missed ticks, keep the phase
+                    next_tick += (now - next_tick) // self.interval_s * self.interval_s + self.interval_s
+                await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+        finally:
+            if collector is not None:
+                await self._close(collector)
+
+    def _offline(self, err: str) -> None:
+        if self.state != "offline" or err != self.last_error:
+            log.warning("device %s offline: %s", self.device.id, err)
+        self.state = "offline"
+        self.last_error = err
+
+    async def _connect(self) -> tuple[Collector | None, str]:
+        try:
+            collector = self.factory(self.device, self.profile)
+            await asyncio.wait_for(collector.__aenter__(), self.device.timeout_s * 2 + 1)
+        except TimeoutError:
+            return None, f"device {self.device.id}: connect timed out"
+        except CollectorError as err:
+            return None, str(err)
+        except Exception as err:  # a broken device must not stop the gateway
+            log.exception("device %s: unexpected error while connecting", self.device.id)
+            return None, f"device {self.device.id}: {type(err).__name__}: {err}"
+        return collector, ""
+
+    async def _poll(self, collector: Collector) -> tuple[list[Sample] | None, str]:
+        try:
+            return await asyncio.wait_for(collector.read(), self.poll_timeout_s), ""
+        except TimeoutError:
+            return None, f"device {self.device.id}: poll took longer than {self.poll_timeout_s}s"
+        except CollectorError as err:
+            return None, str(err)
+        except Exception as err:
+            log.exception("device %s: unexpected error while reading", self.device.id)
+            return None, f"device {self.device.id}: {type(err).__name__}: {err}"
+
+    async def _close(self, collector: Collector) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(collector.__aexit__(None, None, None), self.device.timeout_s)
+
+
+async def supervise(
+    device: DeviceConfig, profile: DeviceProfile, **kwargs: Any
+) -> AsyncIterator[list[Sample]]:
+    """Shorthand: ``async for batch in supervise(dev, profile): ...``."""
+    async for batch in DeviceSupervisor(device, profile, **kwargs).samples():
+        yield batch

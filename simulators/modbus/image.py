@@ -1,0 +1,102 @@
+"""The register image of one simulated device: profile tags animated by generators.
+
+Values are computed in engineering units by simulators.generators and encoded to raw
+registers as (value - offset) / scale, clamped to the type's range. The image refreshes
+lazily when read, at most every ``refresh_s`` seconds, so an idle simulator costs no CPU and
+a polled one still moves at least ten times a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from collectors.modbus.codec import encode
+from collectors.modbus.planner import BIT_TABLES
+from device_profiles.modbus import ModbusProfile, ModbusTag
+from simulators.generators import Generator, make_generator
+
+Value = float | int | bool | str
+
+
+class DeviceImage:
+    """Four tables (sparse) for one unit; ``overrides`` pins raw words for tests."""
+
+    def __init__(self, profile: ModbusProfile, *, unit: int, seed: int = 0,
+                 clock: Callable[[], float] = time.monotonic, refresh_s: float = 0.1) -> None:
+        self.profile = profile
+        self.unit = unit
+        self._clock = clock
+        self._t0 = clock()
+        self._refresh_s = refresh_s
+        self._last = -1.0
+        self._gens: list[tuple[ModbusTag, Generator]] = [
+            (tag, make_generator(tag.sim, seed=seed * 1_000_003 + i)) for i, tag in enumerate(profile.tags)
+        ]
+        self.words: dict[str, dict[int, int]] = {"holding": {}, "input": {}}
+        self.bits: dict[str, dict[int, bool]] = {"coil": {}, "discrete_input": {}}
+        self.overrides: dict[tuple[str, int], int | bool] = {}
+        self.values: dict[str, Value] = {}  # last engineering values served, per tag
+        self.refresh(force=True)
+
+    def size(self, table: str) -> int:
+        """How many registers (or bits) the server must hold for this table."""
+        tags = [t for t in self.profile.tags if t.table == table]
+        pinned = [a + 1 for (tb, a) in self.overrides if tb == table]
+        return max([t.address + t.registers for t in tags] + pinned + [1])
+
+    def refresh(self, *, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now - self._last < self._refresh_s:
+            return
+        self._last = now
+        t = now - self._t0
+        for tag, gen in self._gens:
+            value = gen(t)
+            self.set_value(tag, value)
+
+    def set_value(self, tag: ModbusTag, value: Value) -> None:
+        """Serve ``value`` (engineering units) for ``tag`` until the next refresh."""
+        if tag.table in BIT_TABLES:
+            self.bits[tag.table][tag.address] = bool(value)
+            self.values[tag.name] = bool(value)
+            return
+        table = self.words[tag.table]
+        n = tag.registers
+        current = [table.get(tag.address + i, 0) for i in range(n)]
+        words = encode(tag, _coerce(tag, value), order=self.profile.order_of(tag), current=current)
+        for i, w in enumerate(words):
+            table[tag.address + i] = w
+        self.values[tag.name] = _coerce(tag, value)
+
+    def fill(self, table: str, first: int, count: int, registers: list[int]) -> None:
+        """Copy the current image into the server's block (registers: index == address;
+        bit tables: ``first``/``count`` are 16-bit words holding 16 bits each, LSB first)."""
+        self.refresh()
+        if table in BIT_TABLES:
+            bits = self.bits[table]
+            for w in range(first, min(first + count, len(registers))):
+                word = 0
+                for b in range(16):
+                    addr = w * 16 + b
+                    on = self.overrides.get((table, addr), bits.get(addr, False))
+                    word |= int(bool(on)) << b
+                registers[w] = word
+            return
+        words = self.words[table]
+        for a in range(first, min(first + count, len(registers))):
+            pinned = self.overrides.get((table, a))
+            registers[a] = int(pinned) if pinned is not None else words.get(a, 0)
+
+
+def _coerce(tag: ModbusTag, value: Value) -> Value:
+    if tag.type == "string":
+        return str(value)
+    if tag.type == "bool":
+        return bool(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return 0.0
+    return value

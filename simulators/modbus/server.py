@@ -1,0 +1,147 @@
+"""A Modbus server that plays one or more devices (unit ids) from their profiles, with faults.
+
+Usable in-process from tests::
+
+    async with ModbusSimulator([SimulatedUnit(profile, unit=1)], port=port) as sim:
+        sim.faults.delay_s = 1.5          # slow device
+        sim.faults.exception = 6          # every read answers "server device busy"
+        sim.faults.illegal.add(("holding", 12))   # a register the device refuses
+        sim.faults.silent = True          # requests swallowed: client times out
+        sim.faults.garbage = True         # answers corrupted on the wire
+        sim.drop_connections()            # TCP connections reset now
+        await sim.stop(); await sim.start()   # device off and on again
+
+All pymodbus calls go through collectors.modbus.pymodbus_api.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal, Self
+
+from collectors.modbus.pymodbus_api import (
+    ILLEGAL_ADDRESS,
+    SerialParams,
+    ServerHandle,
+    Table,
+    UnitImage,
+    start_server,
+)
+from device_profiles.modbus import ModbusProfile
+from simulators.modbus.image import DeviceImage
+
+
+@dataclass
+class Faults:
+    """What the device does wrong right now; tests and the control port change it live."""
+
+    delay_s: float = 0.0
+    exception: int | None = None
+    illegal: set[tuple[str, int]] = field(default_factory=set)
+    silent: bool = False
+    garbage: bool = False
+    reads: int = 0  # requests seen, to check what a collector sends
+
+    def clear(self) -> None:
+        self.delay_s, self.exception, self.silent, self.garbage = 0.0, None, False, False
+        self.illegal.clear()
+
+
+@dataclass
+class SimulatedUnit:
+    profile: ModbusProfile
+    unit: int = 1
+    seed: int = 0
+    strict: bool = False  # answer "illegal data address" outside the profile's tags
+
+
+class ModbusSimulator:
+    """One listening endpoint (TCP port, or serial port) serving one or more units."""
+
+    def __init__(
+        self,
+        units: list[SimulatedUnit],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 502,
+        framing: Literal["socket", "rtu"] = "socket",
+        serial_port: str | None = None,
+        serial: SerialParams | None = None,
+    ) -> None:
+        if not units:
+            raise ValueError("a simulator needs at least one unit")
+        self.host, self.port, self.framing = host, port, framing
+        self.serial_port, self.serial = serial_port, serial
+        self.faults = Faults()
+        self.images = {u.unit: DeviceImage(u.profile, unit=u.unit, seed=u.seed) for u in units}
+        self._strict = {u.unit: _mapped(u.profile) if u.strict else None for u in units}
+        self._handle: ServerHandle | None = None
+
+    def image(self, unit: int | None = None) -> DeviceImage:
+        return self.images[unit if unit is not None else next(iter(self.images))]
+
+    async def start(self) -> None:
+        if self._handle is not None:
+            return
+        self._handle = await start_server(
+            [self._unit_image(u, img) for u, img in self.images.items()],
+            host=self.host, port=self.port, framing=self.framing,
+            serial_port=self.serial_port, serial=self.serial, packet_hook=self._packet,
+        )
+
+    async def stop(self) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            handle.drop_connections()
+            await handle.stop()
+
+    def drop_connections(self) -> int:
+        return self._handle.drop_connections() if self._handle else 0
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    def _unit_image(self, unit: int, img: DeviceImage) -> UnitImage:
+        strict = self._strict[unit]
+
+        async def hook(table: Table, address: int, count: int) -> int | None:
+            f = self.faults
+            f.reads += 1
+            if f.delay_s:
+                await asyncio.sleep(f.delay_s)
+            if f.exception:
+                return f.exception
+            touched = range(address, address + count)
+            if any((table, a) in f.illegal for a in touched):
+                return ILLEGAL_ADDRESS
+            if (strict is not None and table not in ("coil", "discrete_input")
+                    and any((table, a) not in strict for a in touched)):
+                return ILLEGAL_ADDRESS
+            return None
+
+        def fill(table: Table, first: int, count: int, registers: list[int]) -> None:
+            img.fill(table, first, count, registers)
+
+        return UnitImage(unit=unit, coils=img.size("coil"), discrete_inputs=img.size("discrete_input"),
+                         holding=img.size("holding"), input=img.size("input"), fill=fill, hook=hook)
+
+    def _packet(self, sending: bool, data: bytes) -> bytes:
+        if not sending:
+            return data
+        if self.faults.silent:
+            return b""
+        if self.faults.garbage:
+            head = 7 if self.framing == "socket" and not self.serial_port else 1
+            return data[:head] + bytes(b ^ 0x5A for b in data[head:])
+        return data
+
+
+def _mapped(profile: ModbusProfile) -> set[tuple[str, int]]:
+    return {(t.table, t.address + i) for t in profile.tags for i in range(t.registers)}

@@ -1,0 +1,55 @@
+"""The reconnect supervisor with the Modbus collector and a simulator that comes and goes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from collectors.sample import Quality, Sample
+from collectors.supervisor import Backoff, DeviceSupervisor
+from simulators.modbus.server import ModbusSimulator, SimulatedUnit
+from tests.collectors.modbus.helpers import device, profile
+from tests.support import free_port
+
+
+async def _next(it: AsyncIterator[list[Sample]], *, until: Quality, limit: int = 100) -> list[Sample]:
+    for _ in range(limit):
+        batch = await anext(it)
+        if all(s.quality is until for s in batch):
+            return batch
+    raise AssertionError(f"no batch of all-{until.name} samples in {limit} polls")
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    b = Backoff(initial_s=0.5, max_s=4.0, jitter=0.0)
+    assert [b.delay(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    jittered = Backoff(initial_s=1.0, max_s=1.0, jitter=0.1)
+    assert all(0.9 <= jittered.delay(5) <= 1.1 for _ in range(50))
+
+
+async def test_offline_then_online_then_dropped_then_recovered() -> None:
+    prof = profile()
+    port = free_port()
+    sim = ModbusSimulator([SimulatedUnit(prof, unit=1)], port=port)
+    sup = DeviceSupervisor(device(port, timeout_s=0.5), prof, interval_s=0.05,
+                           backoff=Backoff(initial_s=0.05, max_s=0.2))
+    it = sup.samples()
+    try:
+        offline = await anext(it)  # nothing listens yet: every tag BAD, with the reason
+        assert len(offline) == len(prof.tags)
+        assert all(s.quality is Quality.BAD and "dev1" in (s.reason or "") for s in offline)
+        assert sup.state == "offline"
+
+        await sim.start()
+        good = await _next(it, until=Quality.GOOD)
+        assert len(good) == len(prof.tags) and sup.state == "online"
+
+        await sim.stop()  # device switched off: BAD samples keep coming at the interval
+        bad = await _next(it, until=Quality.BAD)
+        assert all(s.reason for s in bad) and sup.state == "offline"
+
+        await sim.start()  # and back: recovers without restarting anything
+        await _next(it, until=Quality.GOOD)
+        assert sup.state == "online" and sup.reconnects >= 1
+    finally:
+        await it.aclose()  # type: ignore[attr-defined]
+        await sim.stop()

@@ -1,0 +1,96 @@
+"""The Modbus simulator: what it serves, how it encodes, how it is started."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from collectors.modbus import ModbusCollector
+from collectors.sample import Quality
+from simulators.cli import DeviceSpec, parse_device
+from simulators.modbus.serve import build_simulators
+from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
+from tests.support import ROOT, free_port, wait_port
+
+
+async def test_raw_registers_are_engineering_value_minus_offset_over_scale_clamped() -> None:
+    prof = make_profile([
+        {"name": "temp", "address": 0, "type": "int16", "scale": 0.1, "offset": -50,
+         "sim": {"kind": "constant", "value": 21.7}},
+        {"name": "too_big", "address": 1, "type": "uint16", "scale": 0.1,
+         "sim": {"kind": "constant", "value": 7000.0}},
+        {"name": "negative", "address": 2, "type": "uint16", "sim": {"kind": "constant", "value": -3}},
+    ])
+    async with running_sim(prof) as sim:
+        words = [0] * 3
+        sim.image().fill("holding", 0, 3, words)
+    assert words == [717, 65535, 0]  # (21.7 + 50) / 0.1 = 717; clamped to uint16
+
+
+async def test_generators_make_values_change_between_refreshes() -> None:
+    prof = profile()
+    async with running_sim(prof) as sim:
+        img = sim.image()
+        before = dict(img.values)
+        await asyncio.sleep(1.2)
+        img.refresh()
+        after = dict(img.values)
+    assert sum(before[k] != after[k] for k in before) >= 10
+
+
+def test_device_option_syntax() -> None:
+    assert parse_device("energy_meter_3ph@15020") == DeviceSpec("energy_meter_3ph", 15020, None)
+    assert parse_device("x.yaml@1502:7", seed=3) == DeviceSpec("x.yaml", 1502, 7, 3)
+    with pytest.raises(Exception, match="PROFILE@PORT"):
+        parse_device("energy_meter_3ph:15020")
+
+
+async def test_several_units_share_a_port_and_ports_get_their_own_server() -> None:
+    p1, p2 = free_port(), free_port()
+    specs = [DeviceSpec("energy_meter_3ph", p1, 1), DeviceSpec("energy_meter_3ph", p1, 2, seed=5),
+             DeviceSpec("energy_meter_3ph", p2, None)]
+    sims = build_simulators(specs)
+    assert sorted(len(s.images) for s in sims) == [1, 2]
+    with pytest.raises(ValueError, match="unit 1 given twice"):
+        build_simulators([DeviceSpec("energy_meter_3ph", p1, 1), DeviceSpec("energy_meter_3ph", p1, 1)])
+    prof = profile()
+    for s in sims:
+        await s.start()
+    try:
+        for port, unit in ((p1, 1), (p1, 2), (p2, 1)):
+            async with ModbusCollector(device(port, unit_id=unit), prof) as c:
+                assert all(x.quality is Quality.GOOD for x in await c.read())
+    finally:
+        for s in sims:
+            await s.stop()
+
+
+async def test_device_sim_command_serves_a_profile() -> None:
+    port = free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "device-sim")
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "simulators.cli"]
+    proc = subprocess.Popen([*cmd, "modbus", "--profile", "energy_meter_3ph", "--port", str(port),
+                             "--seed", "4"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        await asyncio.to_thread(wait_port, "127.0.0.1", port, 20)
+        async with ModbusCollector(device(port), profile()) as c:
+            samples = await c.read()
+        assert len(samples) == 16 and all(s.quality is Quality.GOOD for s in samples)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_device_sim_command_rejects_incomplete_arguments() -> None:
+    r = subprocess.run([sys.executable, "-m", "simulators.cli", "modbus", "--profile", "energy_meter_3ph"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "--port" in r.stderr
