@@ -1,36 +1,31 @@
-"""The running agent: device pollers → disk buffer → sealer → MQTT, in one asyncio loop.
+"""The running agent: device pollers → normalize → disk buffer → sealer → MQTT, in one loop.
 
 Every sample read is committed to the buffer before anything else happens to it; the sealer
-turns pending samples into numbered batches; the sender publishes batches oldest first with
-QoS 1 and deletes each only when the broker acknowledges it.
+turns pending samples into numbered batches; the sender publishes batches with QoS 1 and
+deletes each only when the broker acknowledged every message of it. After an outage, batches
+sealed before the current connection are backlog: they go out oldest first, marked
+historical, at the configured drain rate, while batches sealed since keep flowing first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from collectors.sample import Sample, now_ms
 from device_profiles.loader import resolve_profile
 from device_profiles.models import DeviceConfig, DeviceProfile, GatewayConfig
 from edge_agent import __version__
-from edge_agent.buffer import DiskBuffer
+from edge_agent.buffer import Batch, DiskBuffer
+from edge_agent.encoders import Encoder, JsonEncoder, Outgoing
 from edge_agent.mqtt import MqttSession
+from edge_agent.normalize import Normalizer, Rule
 from edge_agent.poller import DeviceHealth, poll_device
-from edge_agent.wire import (
-    BirthMessage,
-    DeathMessage,
-    DeviceInfo,
-    EnterpriseInfo,
-    TagInfo,
-    topic,
-)
+from edge_agent.wire import BirthMessage, DeviceInfo, EnterpriseInfo, TagInfo
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +39,7 @@ class AgentState:
     health: dict[str, DeviceHealth] = field(default_factory=dict)
     published_batches: int = 0
     published_samples: int = 0
+    connected_since_ms: int | None = None
 
 
 def load_devices(cfg: GatewayConfig, config_path: Path) -> list[tuple[DeviceConfig, DeviceProfile]]:
@@ -54,9 +50,20 @@ def load_devices(cfg: GatewayConfig, config_path: Path) -> list[tuple[DeviceConf
     ]
 
 
-def birth_message(cfg: GatewayConfig, devices: list[tuple[DeviceConfig, DeviceProfile]], *,
-                  session: str, next_seq: int) -> BirthMessage:
+def birth_message(cfg: GatewayConfig, devices: list[tuple[DeviceConfig, DeviceProfile, Normalizer]],
+                  *, session: str, next_seq: int) -> BirthMessage:
     ent = cfg.gateway.enterprise
+
+    def tag_info(dev: DeviceConfig, prof: DeviceProfile, rule: Rule, t: object) -> TagInfo:
+        name = str(getattr(t, "name"))  # noqa: B009 - TagBase of any protocol
+        return TagInfo(
+            name=name, type=str(getattr(t, "type", None) or getattr(t, "data_type", "unknown")),
+            unit=rule.unit, description=getattr(t, "description", None),
+            interval_ms=dev.interval_ms or prof.interval_of(t),  # type: ignore[arg-type]
+            report="change" if rule.mode == "change" else "all",
+            heartbeat_ms=rule.heartbeat_ms if rule.mode == "change" else None,
+        )
+
     return BirthMessage(
         enterprise=ent.id,
         gateway=cfg.gateway.id,
@@ -70,14 +77,9 @@ def birth_message(cfg: GatewayConfig, devices: list[tuple[DeviceConfig, DevicePr
                 id=dev.id, profile=prof.profile, protocol=prof.protocol,
                 manufacturer=prof.manufacturer, model=prof.model, workshop=dev.workshop,
                 line=dev.line, key_process=dev.key_process,
-                tags=[
-                    TagInfo(name=t.name, type=getattr(t, "type", "unknown"), unit=t.unit,
-                            description=t.description,
-                            interval_ms=dev.interval_ms or prof.interval_of(t))
-                    for t in prof.tags
-                ],
+                tags=[tag_info(dev, prof, norm.rules[t.name], t) for t in prof.tags],
             )
-            for dev, prof in devices
+            for dev, prof, norm in devices
         ],
     )
 
@@ -85,50 +87,83 @@ def birth_message(cfg: GatewayConfig, devices: list[tuple[DeviceConfig, DevicePr
 class Agent:
     def __init__(self, cfg: GatewayConfig, config_path: Path) -> None:
         self.cfg = cfg
-        self.devices = load_devices(cfg, config_path)
+        self.devices = [(dev, prof, Normalizer(dev, prof))
+                        for dev, prof in load_devices(cfg, config_path)]
         buf = cfg.buffer
         # A relative buffer path is relative to the working directory, as for any daemon.
-        self.buffer = DiskBuffer(buf.path, max_bytes=buf.max_bytes, full_policy=buf.full_policy)
+        self.buffer = DiskBuffer(buf.path, max_bytes=buf.max_bytes, full_policy=buf.full_policy,
+                                 synchronous=buf.synchronous)
         self.state = AgentState(session=uuid.uuid4().hex, started_ms=now_ms())
         self.stop = asyncio.Event()
         self._wake_sender = asyncio.Event()
         self._pending_since: float | None = None
-        self._inflight: dict[int, int] = {}  # mid -> seq
-        self._sent_up_to = 0
-        ent, gw = cfg.gateway.enterprise.id, cfg.gateway.id
-        self.topic_data = topic(ent, gw, "data")
-        self.topic_birth = topic(ent, gw, "birth")
-        self.topic_death = topic(ent, gw, "death")
+        self._mids: dict[int, int] = {}          # paho message id -> batch seq
+        self._unacked: dict[int, int] = {}       # batch seq -> messages not yet acknowledged
+        self._handed: dict[int, int] = {}        # batch seq -> samples, given to paho
+        self._first_live_seq = self.buffer.next_seq
+        self._drain_tokens = 0.0
+        self._drain_last = 0.0
+        self.encoder: Encoder = self._make_encoder()
         self.mqtt: MqttSession | None = None
+
+    def _make_encoder(self) -> Encoder:
+        ent, gw = self.cfg.gateway.enterprise.id, self.cfg.gateway.id
+
+        def birth(next_seq: int) -> BirthMessage:
+            return birth_message(self.cfg, self.devices, session=self.state.session,
+                                 next_seq=next_seq)
+
+        if self.cfg.publish.encoding == "sparkplug":
+            from edge_agent.sparkplug.encoder import SparkplugEncoder
+
+            return SparkplugEncoder(self.cfg, session=self.state.session, birth=birth)
+        return JsonEncoder(enterprise=ent, gateway=gw, session=self.state.session, birth=birth,
+                           compress=self.cfg.publish.compress)
 
     # -- sinks and callbacks ----------------------------------------------------------------
 
-    def accept(self, samples: list[Sample]) -> None:
+    def accept(self, samples: list[Sample], normalizer: Normalizer | None = None) -> None:
         """Commit samples to disk before anything else; the poll cycle waits for it."""
+        if normalizer is not None:
+            samples = normalizer.apply(samples)
+        if not samples:
+            return
         self.buffer.add(samples)
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
 
-    def _death(self, reason: Literal["lost", "shutdown"]) -> bytes:
-        ent, gw = self.cfg.gateway.enterprise.id, self.cfg.gateway.id
-        msg = DeathMessage(enterprise=ent, gateway=gw, session=self.state.session, ts=now_ms(),
-                           reason=reason)
-        return msg.model_dump_json().encode()
+    def _publish_all(self, messages: list[Outgoing]) -> None:
+        assert self.mqtt is not None
+        for m in messages:
+            self.mqtt.publish(m)
 
     def _on_connect(self) -> None:
-        assert self.mqtt is not None
-        birth = birth_message(self.cfg, self.devices, session=self.state.session,
-                              next_seq=self.buffer.next_seq)
-        self.mqtt.publish(self.topic_birth, birth.model_dump_json(exclude_none=True))
+        self.state.connected_since_ms = now_ms()
+        # Everything sealed before this moment is backlog, sent oldest first as historical.
+        self._first_live_seq = self.buffer.next_seq
+        self._publish_all(self.encoder.births(next_seq=self.buffer.next_seq))
         log.info("connected to broker %s:%s; birth sent", self.cfg.broker.host, self.cfg.broker.port)
         self._wake_sender.set()
 
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            self._publish_all(self.encoder.on_message(topic, payload, next_seq=self.buffer.next_seq))
+        except Exception:  # a malformed command must not stop the agent
+            log.exception("could not handle message on %s", topic)
+        self._wake_sender.set()
+
     def _on_ack(self, mid: int) -> None:
-        seq = self._inflight.pop(mid, None)
+        seq = self._mids.pop(mid, None)
         if seq is None:
             return  # birth or other non-batch message
-        self.buffer.ack(seq)
+        left = self._unacked[seq] - 1
+        if left:
+            self._unacked[seq] = left
+            return
+        del self._unacked[seq]
+        self.state.published_samples += self._handed.pop(seq, 0)
         self.state.published_batches += 1
+        self.buffer.ack(seq)
         self._wake_sender.set()
 
     # -- tasks ------------------------------------------------------------------------------
@@ -145,57 +180,88 @@ class Agent:
             waited = loop.time() - (self._pending_since or loop.time())
             if pending < buf.batch_max_samples and waited * 1000 < buf.linger_ms:
                 continue
-            while True:
-                batch = self.buffer.seal(max_samples=buf.batch_max_samples,
-                                         max_bytes=buf.batch_max_bytes, now_ms=now_ms())
-                if batch is None or batch.n < buf.batch_max_samples:
-                    break
+            while self.buffer.seal(max_samples=buf.batch_max_samples,
+                                   max_bytes=buf.batch_max_bytes, now_ms=now_ms(),
+                                   one_device=self.encoder.per_device_batches):
+                pass
             self._pending_since = None
             self._wake_sender.set()
 
-    def _payload(self, seq: int, samples_json: str) -> bytes:
-        ent, gw = self.cfg.gateway.enterprise.id, self.cfg.gateway.id
-        counters = self.buffer.counters().model_dump_json()
-        head = json.dumps({"v": 1, "type": "data", "enterprise": ent, "gateway": gw,
-                           "session": self.state.session, "seq": seq, "sent": now_ms()})
-        return (head[:-1] + ',"samples":' + samples_json + ',"counters":' + counters + "}").encode()
+    def _drain_allowance(self) -> float:
+        """Token bucket for backlog samples; unlimited when no drain rate is configured."""
+        rate = self.cfg.publish.drain_rate_per_s
+        if rate is None:
+            return float("inf")
+        now = asyncio.get_running_loop().time()
+        capacity = float(max(rate, self.cfg.buffer.batch_max_samples))  # one full batch fits
+        self._drain_tokens = min(capacity, self._drain_tokens + (now - self._drain_last) * rate)
+        self._drain_last = now
+        return self._drain_tokens
+
+    def _hand(self, batch: Batch, *, historical: bool) -> None:
+        assert self.mqtt is not None
+        messages = self.encoder.batch(batch, counters=self.buffer.counters(), historical=historical)
+        self._unacked[batch.seq] = len(messages)
+        self._handed[batch.seq] = batch.n
+        for m in messages:
+            self._mids[self.mqtt.publish(m)] = batch.seq
+
+    def _pick(self, *, live: bool, room: int) -> list[Batch]:
+        lo, hi = (self._first_live_seq, None) if live else (0, self._first_live_seq)
+        found = self.buffer.unsent(from_seq=lo, below_seq=hi, limit=room + len(self._handed))
+        return [b for b in found if b.seq not in self._handed][:room]
 
     async def _sender(self) -> None:
         assert self.mqtt is not None
         window = self.cfg.broker.max_inflight
         while not self.stop.is_set():
-            await self._wake_sender.wait()
+            try:
+                await asyncio.wait_for(self._wake_sender.wait(), timeout=0.5)
+            except TimeoutError:
+                pass  # the drain-rate bucket refills with time
             self._wake_sender.clear()
-            if not self.mqtt.connected.is_set():
+            if not self.mqtt.connected.is_set() or not self.encoder.ready():
                 continue
-            free = window - len(self._inflight)
-            if free <= 0:
+            room = window - len(self._handed)
+            for batch in self._pick(live=True, room=max(0, room - 1)):
+                self._hand(batch, historical=False)
+            room = window - len(self._handed)
+            if room <= 0:
                 continue
-            for batch in self.buffer.unsent(after_seq=self._sent_up_to, limit=free):
-                mid = self.mqtt.publish(self.topic_data, self._payload(batch.seq, batch.samples_json))
-                self._inflight[mid] = batch.seq
-                self._sent_up_to = batch.seq
+            allowance = self._drain_allowance()
+            for batch in self._pick(live=False, room=room):
+                if batch.n > allowance:
+                    break
+                self._hand(batch, historical=True)
+                allowance -= batch.n
+                self._drain_tokens = allowance if allowance != float("inf") else 0.0
 
     async def run(self) -> None:
         ent, gw = self.cfg.gateway.enterprise.id, self.cfg.gateway.id
         self.mqtt = MqttSession(
             self.cfg.broker,
             client_id=self.cfg.broker.client_id or f"edge-{ent}-{gw}-{socket.gethostname()}"[:64],
-            will_topic=self.topic_death,
-            will_payload=self._death("lost"),
+            will=self.encoder.will,
             on_connect=self._on_connect,
             on_ack=self._on_ack,
+            on_message=self._on_message,
+            subscriptions=self.encoder.subscriptions(),
         )
         self.mqtt.start()
         tasks = [asyncio.create_task(self._sealer(), name="sealer"),
                  asyncio.create_task(self._sender(), name="sender")]
-        for dev, prof in self.devices:
+        for dev, prof, norm in self.devices:
             health = self.state.health.setdefault(dev.id, DeviceHealth())
             tasks.append(asyncio.create_task(
-                poll_device(dev, prof, sink=self.accept, stop=self.stop, health=health,
+                poll_device(dev, prof, stop=self.stop, health=health,
+                            sink=lambda s, n=norm: self.accept(s, n),  # type: ignore[misc]
                             on_error=lambda d: self.buffer.count(d, "read_errors")),
                 name=f"poll:{dev.id}",
             ))
+        if self.cfg.metrics_port:
+            from edge_agent.metrics import serve_metrics
+
+            tasks.append(asyncio.create_task(serve_metrics(self, port=self.cfg.metrics_port)))
         log.info("agent running: %d devices, session %s, buffer %s",
                  len(self.devices), self.state.session, self.buffer.path)
         try:
@@ -205,5 +271,5 @@ class Agent:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.mqtt.stop(farewell=(self.topic_death, self._death("shutdown")))
+            await self.mqtt.stop(farewell=self.encoder.farewell())
             self.buffer.close()

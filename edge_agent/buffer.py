@@ -55,6 +55,7 @@ class Batch:
     sealed_ms: int
     n: int
     samples_json: str
+    device: str | None = None  # set when every sample of the batch is of one device
 
 
 def sample_json(s: Sample) -> str:
@@ -214,41 +215,62 @@ class DiskBuffer:
                 freed += size + 16
         self._bump(dropped)
 
-    def seal(self, *, max_samples: int, max_bytes: int, now_ms: int) -> Batch | None:
-        """Turn the oldest pending samples into one numbered batch."""
+    def seal(self, *, max_samples: int, max_bytes: int, now_ms: int,
+             one_device: bool = False) -> Batch | None:
+        """Turn the oldest pending samples into one numbered batch (of one device, if asked)."""
         with self._txn():
-            rows = self.db.execute(
-                "SELECT id, device, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
-            ).fetchall()
+            if one_device:
+                first = self.db.execute("SELECT device FROM pending ORDER BY id LIMIT 1").fetchone()
+                if first is None:
+                    return None
+                rows = self.db.execute(
+                    "SELECT id, device, body FROM pending WHERE device = ? ORDER BY id LIMIT ?",
+                    (first[0], max_samples),
+                ).fetchall()
+            else:
+                rows = self.db.execute(
+                    "SELECT id, device, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
+                ).fetchall()
             if not rows:
                 return None
             bodies: list[str] = []
+            ids: list[int] = []
             size = 2
-            last_id = rows[0][0]
             per_device: Tally[str] = Tally()
             for row_id, dev, body in rows:
                 if bodies and size + len(body) + 1 > max_bytes:
                     break
                 bodies.append(body)
+                ids.append(row_id)
                 size += len(body) + 1
                 per_device[dev] += 1
-                last_id = row_id
             seq = self.next_seq
             samples = "[" + ",".join(bodies) + "]"
             self.db.execute(
                 "INSERT INTO batches(seq, sealed_ms, n, per_device, samples) VALUES (?, ?, ?, ?, ?)",
                 (seq, now_ms, len(bodies), json.dumps(per_device), samples),
             )
-            self.db.execute("DELETE FROM pending WHERE id <= ?", (last_id,))
+            if one_device:
+                self.db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
+            else:
+                self.db.execute("DELETE FROM pending WHERE id <= ?", (ids[-1],))
             self._set_meta("next_seq", str(seq + 1))
-        return Batch(seq, now_ms, len(bodies), samples)
+        return Batch(seq, now_ms, len(bodies), samples, next(iter(per_device)) if one_device else None)
 
-    def unsent(self, *, after_seq: int = 0, limit: int = 100) -> list[Batch]:
+    def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
+               limit: int = 100) -> list[Batch]:
+        """Sealed, unacknowledged batches in ``[from_seq, below_seq)``, oldest first."""
         rows = self.db.execute(
-            "SELECT seq, sealed_ms, n, samples FROM batches WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, limit),
+            "SELECT seq, sealed_ms, n, samples, per_device FROM batches "
+            "WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
+            (from_seq, below_seq if below_seq is not None else 1 << 62, limit),
         ).fetchall()
-        return [Batch(int(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in rows]
+        out = []
+        for seq, sealed, n, samples, per_device in rows:
+            devices = json.loads(per_device)
+            out.append(Batch(int(seq), int(sealed), int(n), str(samples),
+                             next(iter(devices)) if len(devices) == 1 else None))
+        return out
 
     def ack(self, seq: int) -> None:
         """The broker has the batch: forget it and count it published."""

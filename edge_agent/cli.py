@@ -61,7 +61,7 @@ def run(config_path: Path) -> None:
 
     try:
         asyncio.run(_main())
-    except ConfigError as err:
+    except (ConfigError, ValueError) as err:
         _fail(err)
 
 

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from device_profiles.models import BrokerConfig
+from edge_agent.encoders import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,19 @@ class MqttSession:
         cfg: BrokerConfig,
         *,
         client_id: str,
-        will_topic: str,
-        will_payload: bytes,
+        will: Callable[[], Outgoing],
         on_connect: Callable[[], None],
         on_ack: Callable[[int], None],
+        on_message: Callable[[str, bytes], None] | None = None,
+        subscriptions: list[str] | None = None,
     ) -> None:
         self.cfg = cfg
         self._loop = asyncio.get_running_loop()
+        self._will = will
         self._on_connect = on_connect
         self._on_ack = on_ack
+        self._on_message = on_message
+        self._subscriptions = subscriptions or []
         self.connected = asyncio.Event()
         self.last_error: str | None = None
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
@@ -52,14 +57,19 @@ class MqttSession:
                     "variable is not set"
                 )
             c.username_pw_set(cfg.username, password)
-        c.will_set(will_topic, will_payload, qos=1, retain=False)
         c.max_inflight_messages_set(cfg.max_inflight)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect = self._cb_connect
         c.on_disconnect = self._cb_disconnect
         c.on_publish = self._cb_publish
+        c.on_message = self._cb_message
         self.client = c
+        self._set_will()
+
+    def _set_will(self) -> None:
+        w = self._will()
+        self.client.will_set(w.topic, w.payload, qos=w.qos, retain=w.retain)
 
     # paho thread -> asyncio loop -------------------------------------------------------------
 
@@ -69,6 +79,8 @@ class MqttSession:
             self.last_error = f"broker refused the connection: {reason}"
             log.warning("%s", self.last_error)
             return
+        for sub in self._subscriptions:
+            client.subscribe(sub, qos=1)
         self._loop.call_soon_threadsafe(self._connected)
 
     def _connected(self) -> None:
@@ -79,7 +91,12 @@ class MqttSession:
     def _cb_disconnect(self, client: paho.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
         self.last_error = f"disconnected from broker: {reason}"
+        self._set_will()  # paho reconnects with whatever will is set now
         self._loop.call_soon_threadsafe(self.connected.clear)
+
+    def _cb_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        if self._on_message is not None:
+            self._loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload))
 
     def _cb_publish(self, client: paho.Client, userdata: object, mid: int,
                     reason: ReasonCode, props: object) -> None:
@@ -92,16 +109,16 @@ class MqttSession:
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         self.client.loop_start()
 
-    def publish(self, topic: str, payload: bytes | str, *, qos: int = 1) -> int:
-        info = self.client.publish(topic, payload, qos=qos)
+    def publish(self, msg: Outgoing) -> int:
+        info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
-            raise MqttError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+            raise MqttError(f"publish to {msg.topic} failed: {paho.error_string(info.rc)}")
         return int(info.mid)
 
-    async def stop(self, *, farewell: tuple[str, bytes] | None = None, timeout_s: float = 5.0) -> None:
+    async def stop(self, *, farewell: Outgoing | None = None, timeout_s: float = 5.0) -> None:
         """Say goodbye (a clean death message) and disconnect, so no last will is sent."""
         if farewell and self.connected.is_set():
-            info = self.client.publish(farewell[0], farewell[1], qos=1)
+            info = self.client.publish(farewell.topic, farewell.payload, qos=farewell.qos)
             deadline = self._loop.time() + timeout_s
             while not info.is_published() and self._loop.time() < deadline:
                 await asyncio.sleep(0.02)

@@ -29,6 +29,28 @@ def subscription(kind: str = "+") -> str:
     return f"{TOPIC_ROOT}/+/+/{kind}"
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def decode_payload(raw: bytes, *, max_bytes: int) -> bytes:
+    """Undo the optional gzip compression of a payload (told apart by its magic bytes).
+
+    Raises ValueError when the payload is not valid gzip or inflates beyond ``max_bytes``.
+    """
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    import zlib
+
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error as err:
+        raise ValueError(f"payload starts like gzip but does not inflate: {err}") from err
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise ValueError(f"payload inflates beyond {max_bytes} bytes")
+    return out
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,6 +103,7 @@ class DataMessage(_Strict):
     sent: EpochMs
     samples: list[WireSample] = Field(min_length=1)
     counters: Counters | None = None
+    historical: bool = Field(False, description="backlog sealed before the current connection")
 
 
 class TagInfo(_Strict):
@@ -89,6 +112,8 @@ class TagInfo(_Strict):
     unit: str | None = None
     interval_ms: int = Field(ge=1)
     description: str | None = None
+    report: Literal["all", "change"] = Field("all", description="change: report by exception")
+    heartbeat_ms: int | None = Field(None, ge=1, description="max silence in change mode")
 
 
 class DeviceInfo(_Strict):

@@ -1,0 +1,102 @@
+"""How batches, births and deaths become MQTT messages: one encoder per wire encoding.
+
+The agent speaks to an encoder only through this protocol, so JSON v1 (default, documented in
+docs/wire-format.md) and Sparkplug B share the buffer, the sender and the acknowledgement
+bookkeeping. A batch may become several messages (Sparkplug sends one DDATA per device); the
+agent deletes a batch only when every message of it was acknowledged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from collectors.sample import now_ms
+from edge_agent.buffer import Batch
+from edge_agent.wire import BirthMessage, Counters, DeathMessage, topic
+
+BirthFactory = Callable[[int], BirthMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+class Encoder(Protocol):
+    per_device_batches: bool
+
+    def will(self) -> Outgoing:
+        """The last will for the next CONNECT (Sparkplug bumps bdSeq each time)."""
+        ...
+
+    def births(self, *, next_seq: int) -> list[Outgoing]: ...
+
+    def batch(self, batch: Batch, *, counters: Counters, historical: bool) -> list[Outgoing]: ...
+
+    def farewell(self) -> Outgoing: ...
+
+    def subscriptions(self) -> list[str]: ...
+
+    def on_message(self, topic: str, payload: bytes, *, next_seq: int) -> list[Outgoing]:
+        """A command from the cloud (e.g. Sparkplug rebirth); returns what to publish."""
+        ...
+
+    def ready(self) -> bool:
+        """False while publishing must wait (Sparkplug: primary host not online)."""
+        ...
+
+
+class JsonEncoder:
+    per_device_batches = False
+
+    def __init__(self, *, enterprise: str, gateway: str, session: str, birth: BirthFactory,
+                 compress: bool = False) -> None:
+        self.enterprise, self.gateway, self.session = enterprise, gateway, session
+        self._birth = birth
+        self.compress = compress
+        self.t_data = topic(enterprise, gateway, "data")
+        self.t_birth = topic(enterprise, gateway, "birth")
+        self.t_death = topic(enterprise, gateway, "death")
+        self._connect_ms = now_ms()
+
+    def _death(self, reason: Literal["lost", "shutdown"], ts: int) -> Outgoing:
+        msg = DeathMessage(enterprise=self.enterprise, gateway=self.gateway,
+                           session=self.session, ts=ts, reason=reason)
+        return Outgoing(self.t_death, msg.model_dump_json().encode())
+
+    def will(self) -> Outgoing:
+        self._connect_ms = now_ms()
+        return self._death("lost", self._connect_ms)
+
+    def births(self, *, next_seq: int) -> list[Outgoing]:
+        birth = self._birth(next_seq)
+        return [Outgoing(self.t_birth, birth.model_dump_json(exclude_none=True).encode())]
+
+    def batch(self, batch: Batch, *, counters: Counters, historical: bool) -> list[Outgoing]:
+        head = json.dumps({"v": 1, "type": "data", "enterprise": self.enterprise,
+                           "gateway": self.gateway, "session": self.session, "seq": batch.seq,
+                           "sent": now_ms(), "historical": historical})
+        body = (head[:-1] + ',"samples":' + batch.samples_json + ',"counters":'
+                + counters.model_dump_json() + "}").encode()
+        if self.compress:
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+        return [Outgoing(self.t_data, body)]
+
+    def farewell(self) -> Outgoing:
+        return self._death("shutdown", now_ms())
+
+    def subscriptions(self) -> list[str]:
+        return []
+
+    def on_message(self, topic: str, payload: bytes, *, next_seq: int) -> list[Outgoing]:
+        return []
+
+    def ready(self) -> bool:
+        return True
