@@ -1,0 +1,1 @@
+"""The query API (FastAPI) under /api/v1."""

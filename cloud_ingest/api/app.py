@@ -1,0 +1,20 @@
+"""The FastAPI application: versioned under /api/v1, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from cloud_ingest.config import CloudConfig
+from cloud_ingest.ingestor import Stats
+
+
+def create_app(cfg: CloudConfig, *, stats: Stats | None = None) -> FastAPI:
+    app = FastAPI(title="Shopfloor cloud ingest", version="1", docs_url="/docs")
+
+    @app.get("/api/v1/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "ingest": vars(stats) if stats else None}
+
+    return app

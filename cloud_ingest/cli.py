@@ -1,0 +1,77 @@
+"""``cloud-ingest``: migrate the schema, serve (MQTT consumer + API)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from cloud_ingest.config import CloudConfig, ConfigError, load_config
+
+_config_opt = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="cloud config YAML (see examples/cloud.yaml); defaults apply without one",
+)
+_dsn_opt = click.option("--dsn", default=None, help="database URL; wins over SFG_DATABASE_URL and the file")
+
+
+def _load(config_path: Path | None, dsn: str | None) -> CloudConfig:
+    try:
+        return load_config(config_path, dsn=dsn)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def main(verbose: bool) -> None:
+    """Cloud side of the shop-floor gateway: store what gateways publish, serve it back."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@main.command("migrate")
+@_config_opt
+@_dsn_opt
+@click.option("--to", "target", type=int, default=None, help="stop at this schema version")
+def migrate_cmd(config_path: Path | None, dsn: str | None, target: int | None) -> None:
+    """Create or upgrade the schema; safe to run again."""
+    import psycopg
+
+    from cloud_ingest import migrate
+
+    cfg = _load(config_path, dsn)
+    try:
+        applied = migrate.migrate(cfg.dsn(), target=target, connect_timeout_s=cfg.database.connect_timeout_s)
+        with psycopg.connect(cfg.dsn()) as conn:
+            version, flavor = migrate.current(conn)
+    except psycopg.Error as err:
+        raise click.ClickException(f"migration failed: {str(err).strip()}") from err
+    if applied:
+        click.echo(f"applied {', '.join(f'{v:03d}' for v in applied)}; schema version {version} ({flavor})")
+    else:
+        click.echo(f"schema is current: version {version} ({flavor})")
+
+
+@main.command("serve")
+@_config_opt
+@_dsn_opt
+@click.option("--no-api", is_flag=True, help="consume only; do not start the HTTP API")
+def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
+    """Consume gateway messages into the database (and serve the API) until SIGTERM/SIGINT."""
+    from cloud_ingest import service
+    from cloud_ingest.mqtt_source import MqttError
+
+    cfg = _load(config_path, dsn)
+    stop = threading.Event()
+    service.install_signal_handlers(stop)
+    try:
+        service.serve(cfg, api=not no_api, stop=stop)
+    except (service.SchemaTooOld, MqttError) as err:
+        raise click.ClickException(str(err)) from err

@@ -1,0 +1,90 @@
+"""Bytes from MQTT → a validated wire message, or a dead letter with the reason.
+
+The fast path validates the raw JSON straight into the pydantic model of the topic's kind
+(all in pydantic-core); only a message that fails is looked at again, slowly, to name the
+reason precisely. Nothing here raises: the consumer must never stop on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from edge_agent.wire import TOPIC_ROOT, WIRE_VERSION, BirthMessage, DataMessage, DeathMessage
+
+WireMessage = DataMessage | BirthMessage | DeathMessage
+
+_MODELS: dict[str, type[BaseModel]] = {"data": DataMessage, "birth": BirthMessage, "death": DeathMessage}
+_ROOT_PARTS = TOPIC_ROOT.split("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why a message went to the dead letters, plus what the topic told us about its sender."""
+
+    reason: str  # oversized | bad_topic | bad_json | unknown_version | wrong_type | schema | topic_mismatch
+    detail: str
+    enterprise: str | None = None
+    gateway: str | None = None
+
+
+def split_topic(topic: str) -> tuple[str, str, str] | None:
+    """``shopfloor/v1/<ent>/<gw>/<kind>`` → (ent, gw, kind); None for any other shape."""
+    parts = topic.split("/")
+    if len(parts) != len(_ROOT_PARTS) + 3 or parts[: len(_ROOT_PARTS)] != _ROOT_PARTS:
+        return None
+    ent, gw, kind = parts[len(_ROOT_PARTS) :]
+    return ent, gw, kind
+
+
+def _schema_detail(err: ValidationError, limit: int = 5) -> str:
+    out = []
+    for e in err.errors()[:limit]:
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        out.append(f"{loc}: {e['msg']}")
+    more = err.error_count() - limit
+    if more > 0:
+        out.append(f"... and {more} more")
+    return "; ".join(out)
+
+
+def _diagnose(payload: bytes, kind: str, err: ValidationError, ent: str, gw: str) -> Rejected:
+    """The slow path: tell broken JSON, another version and another type apart from schema errors."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as jerr:
+        return Rejected("bad_json", str(jerr)[:500], ent, gw)
+    if not isinstance(doc, dict):
+        return Rejected("schema", f"(top level): expected a JSON object, got {type(doc).__name__}", ent, gw)
+    if "v" in doc and doc["v"] != WIRE_VERSION:
+        return Rejected("unknown_version", f"v={doc['v']!r}; this service reads v={WIRE_VERSION}", ent, gw)
+    if "type" in doc and doc["type"] != kind:
+        return Rejected("wrong_type", f"type={doc['type']!r} on a {kind!r} topic", ent, gw)
+    return Rejected("schema", _schema_detail(err), ent, gw)
+
+
+def decode(topic: str, payload: bytes, *, max_bytes: int) -> WireMessage | Rejected:
+    where = split_topic(topic)
+    if where is None:
+        return Rejected("bad_topic", f"expected {TOPIC_ROOT}/<enterprise>/<gateway>/<kind>")
+    ent, gw, kind = where
+    if len(payload) > max_bytes:
+        return Rejected("oversized", f"{len(payload)} bytes > ingest.max_message_bytes={max_bytes}", ent, gw)
+    model = _MODELS.get(kind)
+    if model is None:
+        return Rejected("bad_topic", f"unknown kind {kind!r}; expected data, birth or death", ent, gw)
+    try:
+        msg = model.model_validate_json(payload)
+    except ValidationError as err:
+        return _diagnose(payload, kind, err, ent, gw)
+    assert isinstance(msg, DataMessage | BirthMessage | DeathMessage)
+    if msg.enterprise != ent or msg.gateway != gw:
+        return Rejected(
+            "topic_mismatch",
+            f"payload says {msg.enterprise}/{msg.gateway}, topic says {ent}/{gw}",
+            ent,
+            gw,
+        )
+    return msg

@@ -1,0 +1,185 @@
+"""One group of MQTT deliveries → database, all or nothing, retried until the database takes it.
+
+The order of work in a group: decode everything (rejects become dead letters), apply births
+and deaths, store the data messages in one transaction, write the dead letters; only then are
+the deliveries acknowledged, by the caller. A lost database connection is retried with capped
+backoff for as long as it takes, holding the group unacknowledged (so the broker holds the
+rest). Any other database error on a message is the message's fault: the group is retried one
+message at a time and the culprit goes to the dead letters with the error, so one poison
+message cannot stall the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+
+from cloud_ingest import writer
+from cloud_ingest.config import CloudConfig
+from cloud_ingest.decode import Rejected, decode, split_topic
+from cloud_ingest.mqtt_source import Delivery
+from cloud_ingest.partitions import Partitions
+from cloud_ingest.registry import Registry, ms_to_dt
+from edge_agent.wire import BirthMessage, DataMessage, DeathMessage
+
+log = logging.getLogger(__name__)
+
+_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+@dataclass
+class Stats:
+    messages: int = 0
+    batches: int = 0
+    duplicates: int = 0
+    rows: int = 0
+    dead_letters: int = 0
+    db_retries: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class _Group:
+    data: list[tuple[Delivery, writer.Inbound]] = field(default_factory=list)
+    control: list[tuple[Delivery, BirthMessage | DeathMessage]] = field(default_factory=list)
+    rejected: list[tuple[Delivery, Rejected]] = field(default_factory=list)
+
+
+class Ingestor:
+    def __init__(self, cfg: CloudConfig, *, stop: threading.Event) -> None:
+        self.cfg = cfg
+        self.stop = stop
+        self.registry = Registry()
+        self.partitions: Partitions | None = None
+        self.stats = Stats()
+        self._conn: psycopg.Connection | None = None
+
+    # -- connection ----------------------------------------------------------------------
+
+    def connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(
+                self.cfg.dsn(), autocommit=True, connect_timeout=int(self.cfg.database.connect_timeout_s),
+                options=f"-c statement_timeout={int(self.cfg.database.statement_timeout_s * 1000)}",
+            )
+            row = conn.execute("SELECT flavor FROM schema_version ORDER BY version DESC LIMIT 1").fetchone()
+            flavor = row[0] if row else "plain"
+            self.partitions = Partitions(flavor=flavor)
+            self.partitions.load(conn)
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- one group -------------------------------------------------------------------------
+
+    def handle(self, deliveries: Sequence[Delivery]) -> bool:
+        """Store the group; True when it is safe to acknowledge, False if stopped before that."""
+        group = self._decode(deliveries)
+        delay = 0.2
+        while True:
+            try:
+                self._store(group)
+                self.stats.messages += len(deliveries)
+                return True
+            except _CONNECTION_ERRORS as err:
+                self.stats.db_retries += 1
+                self.stats.last_error = str(err).strip()[:300]
+                log.warning("database unavailable (%s); retrying in %.1fs", self.stats.last_error, delay)
+                self.close()
+                if self.stop.wait(delay):
+                    return False
+                delay = min(delay * 2, self.cfg.ingest.retry_max_s)
+
+    def _decode(self, deliveries: Sequence[Delivery]) -> _Group:
+        group = _Group()
+        limit = self.cfg.ingest.max_message_bytes
+        for d in deliveries:
+            msg = decode(d.topic, d.payload, max_bytes=limit)
+            if isinstance(msg, Rejected):
+                group.rejected.append((d, msg))
+            elif isinstance(msg, DataMessage):
+                group.data.append((d, writer.Inbound(msg, d.received_ms)))
+            else:
+                group.control.append((d, msg))
+        return group
+
+    def _store(self, group: _Group) -> None:
+        conn = self.connection()
+        assert self.partitions is not None
+        rejected = list(group.rejected)
+        for d, msg in group.control:
+            try:
+                if isinstance(msg, BirthMessage):
+                    self.registry.apply_birth(conn, msg, received_ms=d.received_ms)
+                else:
+                    self.registry.apply_death(conn, msg, received_ms=d.received_ms)
+            except _CONNECTION_ERRORS:
+                raise
+            except psycopg.Error as err:
+                rejected.append((d, self._db_reject(d, err)))
+        if group.data:
+            items = [i for _, i in group.data]
+            try:
+                self._count(writer.write(conn, items, registry=self.registry, partitions=self.partitions))
+            except _CONNECTION_ERRORS:
+                raise
+            except psycopg.Error:
+                log.exception("a group failed; retrying its messages one at a time")
+                for d, item in group.data:
+                    try:
+                        self._count(writer.write(conn, [item], registry=self.registry,
+                                                 partitions=self.partitions))
+                    except _CONNECTION_ERRORS:
+                        raise
+                    except psycopg.Error as err:
+                        rejected.append((d, self._db_reject(d, err)))
+        if rejected:
+            store_dead_letters(conn, [(d.topic, d.payload, d.received_ms, r) for d, r in rejected])
+            self.stats.dead_letters += len(rejected)
+
+    def _count(self, res: writer.WriteResult) -> None:
+        self.stats.batches += res.batches
+        self.stats.duplicates += res.duplicates
+        self.stats.rows += res.rows
+
+    @staticmethod
+    def _db_reject(d: Delivery, err: psycopg.Error) -> Rejected:
+        where = split_topic(d.topic)
+        ent, gw = (where[0], where[1]) if where else (None, None)
+        return Rejected("db_rejected", f"{type(err).__name__}: {str(err).strip()[:500]}", ent, gw)
+
+
+def store_dead_letters(conn: psycopg.Connection, rows: Sequence[tuple[str, bytes, int, Rejected]]) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO dead_letters (received_at, topic, reason, detail, enterprise, gateway, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(ms_to_dt(ms), topic, r.reason, r.detail, r.enterprise, r.gateway, payload)
+             for topic, payload, ms, r in rows],
+        )
+
+
+def wait_for_database(cfg: CloudConfig, *, stop: threading.Event, timeout_s: float | None = None) -> bool:
+    """Block until the database answers (or stop/timeout); startup should not crash on a late DB."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            with psycopg.connect(cfg.dsn(), connect_timeout=int(cfg.database.connect_timeout_s)):
+                return True
+        except _CONNECTION_ERRORS as err:
+            log.warning("waiting for the database: %s", str(err).strip()[:200])
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        stop.wait(delay)
+        delay = min(delay * 2, cfg.ingest.retry_max_s)
+    return False

@@ -1,0 +1,59 @@
+"""Background upkeep of the storage: partitions ahead of time, retention, rollups (plain PostgreSQL).
+
+Every worker runs this loop; the work itself is guarded in the database (advisory locks and
+idempotent DDL), so running it from several workers is harmless. Failures are logged and retried
+next period: upkeep must never stop ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+
+from cloud_ingest import partitions
+from cloud_ingest.config import CloudConfig
+
+log = logging.getLogger(__name__)
+
+PARTITIONS_EVERY_S = 3600.0
+
+
+class Maintenance(threading.Thread):
+    def __init__(self, cfg: CloudConfig, *, stop: threading.Event) -> None:
+        super().__init__(name="maintenance", daemon=True)
+        self.cfg = cfg
+        self.stop = stop
+        self.runs = 0
+
+    def run(self) -> None:
+        last_partitions = 0.0
+        while not self.stop.is_set():
+            try:
+                with psycopg.connect(self.cfg.dsn(), autocommit=True,
+                                     connect_timeout=int(self.cfg.database.connect_timeout_s)) as conn:
+                    if time.monotonic() - last_partitions > PARTITIONS_EVERY_S or not last_partitions:
+                        self.partitions(conn)
+                        last_partitions = time.monotonic()
+                    self.rollups(conn)
+                self.runs += 1
+            except psycopg.Error as err:
+                log.warning("maintenance failed, will retry: %s", str(err).strip()[:300])
+            self.stop.wait(self.cfg.ingest.rollup_interval_s)
+
+    def partitions(self, conn: psycopg.Connection) -> None:
+        flavor = conn.execute("SELECT flavor FROM schema_version ORDER BY version DESC LIMIT 1").fetchone()
+        if flavor is None or flavor[0] != "plain":
+            return
+        parts = partitions.Partitions(flavor="plain")
+        parts.load(conn)
+        parts.ensure_ahead(conn, days_ahead=self.cfg.ingest.partitions_ahead_days)
+        if self.cfg.ingest.retention_days:
+            dropped = partitions.drop_older_than(conn, days=self.cfg.ingest.retention_days)
+            if dropped:
+                log.info("retention dropped %s", ", ".join(dropped))
+
+    def rollups(self, conn: psycopg.Connection) -> None:
+        """Filled in with the rollup tables (phase 2)."""

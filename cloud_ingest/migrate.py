@@ -1,0 +1,97 @@
+"""Versioned, idempotent schema migrations.
+
+Files in ``migrations/`` are named ``NNN_name.sql`` (one script for every database) or
+``NNN_name.plain.sql`` / ``NNN_name.timescale.sql`` (one per storage flavour). The flavour is
+chosen once, when the first migration runs: TimescaleDB if the server offers the extension,
+plain PostgreSQL otherwise, and it is recorded in ``schema_version`` so later upgrades follow
+it. Each version runs in its own transaction under an advisory lock, so several workers can
+start at once and an older schema is upgraded in place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import psycopg
+
+Flavor = Literal["plain", "timescale"]
+
+_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+?)(?:\.(plain|timescale))?\.sql$")
+_LOCK_KEY = 0x5F6_1A6E  # any constant; shared by every migrating process
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    scripts: dict[str, str]  # flavor ("*" for both) -> SQL
+
+    def sql_for(self, flavor: Flavor) -> str:
+        if "*" in self.scripts:
+            return self.scripts["*"]
+        return self.scripts[flavor]
+
+
+def available() -> list[Migration]:
+    """Every migration shipped in the package, in version order."""
+    found: dict[int, Migration] = {}
+    for entry in resources.files("cloud_ingest").joinpath("migrations").iterdir():
+        m = _NAME.match(entry.name)
+        if not m:
+            continue
+        version, name, flavor = int(m.group(1)), m.group(2), m.group(3) or "*"
+        mig = found.setdefault(version, Migration(version, name, {}))
+        mig.scripts[flavor] = entry.read_text(encoding="utf-8")
+    for mig in found.values():
+        if "*" not in mig.scripts and set(mig.scripts) != {"plain", "timescale"}:
+            raise RuntimeError(f"migration {mig.version:03d} needs both .plain.sql and .timescale.sql")
+    return [found[v] for v in sorted(found)]
+
+
+def timescale_available(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    return row is not None
+
+
+def current(conn: psycopg.Connection) -> tuple[int, Flavor | None]:
+    """(latest applied version, flavour); (0, None) on an empty database."""
+    if conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,):
+        return 0, None
+    row = conn.execute("SELECT version, flavor FROM schema_version ORDER BY version DESC LIMIT 1").fetchone()
+    if row is None:
+        return 0, None
+    return int(row[0]), row[1]
+
+
+def migrate(dsn: str, *, target: int | None = None, connect_timeout_s: float = 10.0) -> list[int]:
+    """Apply every migration above the database's version (up to ``target``); returns those applied."""
+    applied: list[int] = []
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=int(connect_timeout_s)) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version int PRIMARY KEY, name text NOT NULL, flavor text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            version, flavor = current(conn)
+            if flavor is None:
+                flavor = "timescale" if timescale_available(conn) else "plain"
+            for mig in available():
+                if mig.version <= version or (target is not None and mig.version > target):
+                    continue
+                with conn.transaction():
+                    if flavor == "timescale" and mig.version == 1:
+                        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                    conn.execute(mig.sql_for(flavor).encode())
+                    conn.execute(
+                        "INSERT INTO schema_version (version, name, flavor) VALUES (%s, %s, %s)",
+                        (mig.version, mig.name, flavor),
+                    )
+                applied.append(mig.version)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied

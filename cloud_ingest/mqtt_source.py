@@ -1,0 +1,165 @@
+"""The MQTT side of the service: subscribe at QoS 1, hand messages over, acknowledge only later.
+
+This is the only module that imports paho-mqtt (API version 2, MQTT 5). Acknowledgements are
+manual: the service acks a message only after its transaction committed or it reached the dead
+letters. While the database is away nothing is acked, so the broker stops sending once our
+receive-maximum window is full and keeps the rest queued for us; with a persistent session
+(fixed client id) it also keeps them across a crash of this process.
+
+A PUBACK names a packet id that is only meaningful on the connection that delivered it, so
+each message carries the connection generation it came on and is never acked on a later one
+(the broker redelivers it there instead, and the ledger drops the copy).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from cloud_ingest.config import MqttConfig
+
+log = logging.getLogger(__name__)
+
+
+class MqttError(Exception):
+    """The broker could not be reached or refused us."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received_ms: int
+
+
+class MqttSource:
+    def __init__(self, cfg: MqttConfig, *, queue_max: int) -> None:
+        self.cfg = cfg
+        self.client_id = cfg.client_id or f"cloud-ingest-{uuid.uuid4().hex[:12]}"
+        self.queue: queue.Queue[Delivery] = queue.Queue(maxsize=max(queue_max, cfg.max_inflight))
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if cfg.username:
+            self._client.username_pw_set(cfg.username, cfg.password())
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._client.reconnect_delay_set(1, 10)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self, *, timeout: float | None = None) -> None:
+        """Connect and subscribe; raises MqttError if the broker is not there within the timeout."""
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = self.cfg.max_inflight
+        if self.cfg.persistent_session:
+            props.SessionExpiryInterval = self.cfg.session_expiry_s
+        self._client.connect_timeout = self.cfg.connect_timeout_s
+        try:
+            self._client.connect(
+                self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
+                clean_start=not self.cfg.persistent_session, properties=props,
+            )
+        except OSError as err:
+            raise MqttError(f"cannot reach broker {self.cfg.host}:{self.cfg.port}: {err}") from err
+        self._client.loop_start()
+        wait = timeout or self.cfg.connect_timeout_s
+        if not (self.connected.wait(wait) and self.subscribed.wait(wait)):
+            self.stop()
+            raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} did not accept our subscription in time")
+
+    def stop(self) -> None:
+        try:
+            self._client.disconnect()
+        finally:
+            self._client.loop_stop()
+
+    # -- paho callbacks (network thread) -------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any = None) -> None:
+        if rc.is_failure:
+            log.error("broker refused connection: %s", rc)
+            return
+        with self._lock:
+            self._generation += 1
+        client.subscribe(self.cfg.subscription(), qos=1)
+        log.info("connected as %s (session present: %s), subscribed to %s",
+                 self.client_id, getattr(flags, "session_present", None), self.cfg.subscription())
+        self.connected.set()
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[Any], _p: Any = None) -> None:
+        if any(c.is_failure for c in codes):
+            log.error("broker refused subscription %s: %s", self.cfg.subscription(), codes)
+            return
+        self.subscribed.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        self.connected.clear()
+        log.warning("disconnected from broker: %s", rc)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        # Blocks the network thread when full; the receive-maximum window normally keeps the
+        # queue from filling, and blocking is the right backpressure if it does.
+        self.queue.put(Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation,
+                                time.time_ns() // 1_000_000))
+
+    # -- used by the service -------------------------------------------------------------
+
+    def take(
+        self, *, max_messages: int, max_samples_bytes: int, linger_s: float, wait_s: float
+    ) -> list[Delivery]:
+        """Up to ``max_messages`` (or about ``max_samples_bytes`` of payload); waits ``wait_s`` for the
+        first and then at most ``linger_s`` for more."""
+        try:
+            first = self.queue.get(timeout=wait_s)
+        except queue.Empty:
+            return []
+        out = [first]
+        size = len(first.payload)
+        deadline = time.monotonic() + linger_s
+        while len(out) < max_messages and size < max_samples_bytes:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+            except queue.Empty:
+                break
+            out.append(item)
+            size += len(item.payload)
+        return out
+
+    def ack(self, deliveries: Iterable[Delivery]) -> int:
+        """PUBACK what was stored; returns how many were stale (from an earlier connection)."""
+        stale = 0
+        with self._lock:
+            gen = self._generation
+        for d in deliveries:
+            if d.qos == 0:
+                continue
+            if d.generation != gen or not self.connected.is_set():
+                stale += 1
+                continue
+            self._client.ack(d.mid, d.qos)
+        return stale

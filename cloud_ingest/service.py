@@ -1,0 +1,99 @@
+"""``cloud-ingest serve``: the consumer loop, the maintenance loop and (optionally) the API.
+
+Threads, not asyncio: paho runs its own network thread, psycopg writes are blocking, and the
+API runs uvicorn in a thread of its own. The main thread only waits for SIGTERM/SIGINT and then
+asks everyone to finish: the consumer completes the group in hand (committing and acking it, or
+leaving it unacknowledged for the broker to redeliver), then disconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from cloud_ingest import migrate
+from cloud_ingest.config import CloudConfig
+from cloud_ingest.ingestor import Ingestor, wait_for_database
+from cloud_ingest.maintenance import Maintenance
+from cloud_ingest.mqtt_source import MqttSource
+
+log = logging.getLogger(__name__)
+
+
+class SchemaTooOld(Exception):
+    """The database has not been migrated to what this version of the service writes."""
+
+
+def check_schema(cfg: CloudConfig) -> None:
+    import psycopg
+
+    with psycopg.connect(cfg.dsn(), connect_timeout=int(cfg.database.connect_timeout_s)) as conn:
+        version, _ = migrate.current(conn)
+    latest = migrate.available()[-1].version
+    if version < latest:
+        raise SchemaTooOld(f"database schema is at version {version}, this service needs {latest}:"
+                           " run `cloud-ingest migrate` first")
+
+
+def consume(cfg: CloudConfig, *, stop: threading.Event, source: MqttSource, ingestor: Ingestor) -> None:
+    ing = cfg.ingest
+    while not stop.is_set():
+        group = source.take(
+            max_messages=ing.batch_max_messages,
+            max_samples_bytes=ing.batch_max_samples * 100,  # ~100 bytes of JSON per sample
+            linger_s=ing.linger_ms / 1000,
+            wait_s=0.5,
+        )
+        if not group:
+            continue
+        if ingestor.handle(group):
+            stale = source.ack(group)
+            if stale:
+                log.info("%d stored messages came on an earlier connection; the broker redelivers them",
+                         stale)
+
+
+def serve(
+    cfg: CloudConfig, *, api: bool = True, stop: threading.Event | None = None,
+    ready: threading.Event | None = None,
+) -> None:
+    """Run until ``stop`` is set (the CLI sets it from SIGTERM/SIGINT); ``ready`` once subscribed."""
+    stop = stop or threading.Event()
+    if not wait_for_database(cfg, stop=stop):
+        return
+    check_schema(cfg)
+    ingestor = Ingestor(cfg, stop=stop)
+    maintenance = Maintenance(cfg, stop=stop)
+    maintenance.start()
+    api_server = None
+    if api:
+        from cloud_ingest.api.server import ApiServer
+
+        api_server = ApiServer(cfg, stats=ingestor.stats)
+        api_server.start()
+    source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages)
+    try:
+        source.start()
+        if ready is not None:
+            ready.set()
+        log.info("consuming %s into the database", cfg.mqtt.subscription())
+        consume(cfg, stop=stop, source=source, ingestor=ingestor)
+    finally:
+        stop.set()
+        source.stop()
+        ingestor.close()
+        maintenance.join(timeout=10)
+        if api_server is not None:
+            api_server.stop()
+        log.info("stopped: %s", ingestor.stats)
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    def _handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the group in hand, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)

@@ -1,0 +1,52 @@
+"""Every kind of bad input gets a reason; good input comes back as the wire model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cloud_ingest.decode import Rejected, decode
+from edge_agent.wire import DataMessage
+from tests.cloud_ingest.helpers import data, encode
+
+LIMIT = 64 * 1024
+
+
+def test_valid_data_message() -> None:
+    t, p = encode(data("e1", "g1", 1))
+    msg = decode(t, p, max_bytes=LIMIT)
+    assert isinstance(msg, DataMessage) and msg.seq == 1 and len(msg.samples) == 10
+
+
+def _doc() -> dict[str, object]:
+    return json.loads(encode(data("e1", "g1", 1))[1])
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("shopfloor/v1/e1/g1/data", b"{not json", "bad_json"),
+        ("shopfloor/v1/e1/g1/data", json.dumps({**_doc(), "v": 2}).encode(), "unknown_version"),
+        ("shopfloor/v1/e1/g1/data", json.dumps({**_doc(), "type": "birth"}).encode(), "wrong_type"),
+        ("shopfloor/v1/e1/g1/data", json.dumps({**_doc(), "seq": 0}).encode(), "schema"),
+        ("shopfloor/v1/e1/g1/data", json.dumps([1, 2]).encode(), "schema"),
+        ("shopfloor/v1/e1/other/data", encode(data("e1", "g1", 1))[1], "topic_mismatch"),
+        ("shopfloor/v1/e1/g1/nonsense", b"{}", "bad_topic"),
+        ("shopfloor/v1/e1/data", b"{}", "bad_topic"),
+        ("shopfloor/v1/e1/g1/data", b"x" * (LIMIT + 1), "oversized"),
+    ],
+)
+def test_rejections_have_reasons(topic: str, payload: bytes, reason: str) -> None:
+    out = decode(topic, payload, max_bytes=LIMIT)
+    assert isinstance(out, Rejected)
+    assert out.reason == reason, out
+    assert out.detail
+
+
+def test_schema_detail_names_the_field() -> None:
+    doc = _doc()
+    doc["samples"][0]["ts"] = "yesterday"  # type: ignore[index]
+    out = decode("shopfloor/v1/e1/g1/data", json.dumps(doc).encode(), max_bytes=LIMIT)
+    assert isinstance(out, Rejected) and out.reason == "schema"
+    assert "samples.0.ts" in out.detail

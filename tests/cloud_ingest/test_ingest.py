@@ -1,0 +1,112 @@
+"""The consumer against the real broker and a fresh database: store, replay, reject, keep going."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cloud_ingest import migrate
+from edge_agent.wire import DeathMessage, topic
+from tests.cloud_ingest.helpers import (
+    T0,
+    birth,
+    cloud_config,
+    data,
+    encode,
+    publisher,
+    rows,
+    running,
+    scalar,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_batches_stored_once_even_when_replayed(pg_dsn: str, broker: tuple[str, int], uid: str) -> None:
+    ent = f"ent-{uid}"
+    migrate.migrate(pg_dsn)
+    cfg = cloud_config(pg_dsn, broker, ent)
+    stream = [encode(birth(ent, "gw1"))] + [encode(data(ent, "gw1", s, n=20)) for s in range(1, 11)]
+    with running(cfg), publisher(broker, f"pub-{uid}") as pub:
+        pub.publish(stream)
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 10, what="10 batches")
+        pub.publish(stream[1:])  # the whole stream again, as a gateway replaying its buffer would
+        pub.publish(stream[3:6])
+        # a sentinel after the replay: once it is stored, the replay has been processed
+        pub.publish([encode(data(ent, "gw1", 11, n=20))])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 11, what="sentinel")
+    assert scalar(pg_dsn, "SELECT count(*) FROM samples") == 220
+    assert scalar(pg_dsn, "SELECT count(*) FROM (SELECT DISTINCT tag, ts FROM v_samples) x") == 220
+    assert [r[0] for r in rows(pg_dsn, "SELECT seq FROM v_batches WHERE enterprise = %s ORDER BY seq",
+                                (ent,))] == list(range(1, 12))
+    # values, all three timestamps and the batch's seq come through v_samples
+    first = rows(pg_dsn, "SELECT enterprise, gateway, device, tag, extract(epoch FROM ts) * 1000,"
+                         " extract(epoch FROM read_ts) * 1000, stored_ts IS NOT NULL, value, value_text,"
+                         " quality, seq FROM v_samples ORDER BY ts LIMIT 2")
+    assert first[0] == (ent, "gw1", "dev0", "power", T0, T0 + 5, True, 0.0, None, 0, 1)
+    assert first[1][3] == "power" and first[1][2] == "dev1"
+    text = rows(pg_dsn, "SELECT value, value_text FROM v_samples WHERE tag = 'state' ORDER BY ts LIMIT 1")
+    assert text == [(None, "s2")]
+
+
+def test_registry_sessions_and_counters(pg_dsn: str, broker: tuple[str, int], uid: str) -> None:
+    ent = f"ent-{uid}"
+    migrate.migrate(pg_dsn)
+    cfg = cloud_config(pg_dsn, broker, ent)
+    death = DeathMessage(enterprise=ent, gateway="gw1", session="s1", ts=T0 + 99_000, reason="lost")
+    with running(cfg), publisher(broker, f"pub-{uid}") as pub:
+        pub.publish([encode(birth(ent, "gw1"))])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM tags") == 4, what="birth registered")
+        # dev7 and its tag were never announced: registered from data, samples kept
+        msg = data(ent, "gw1", 1, n=8, devices=8)
+        pub.publish([encode(msg), (topic(ent, "gw1", "death"), death.model_dump_json().encode())])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM gateway_sessions WHERE died_at IS NOT NULL")
+                   == 1, what="death")
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM samples") == 8, what="samples")
+    ent_row = rows(pg_dsn, "SELECT name, industry, district, registered_by FROM enterprises")
+    assert ent_row == [("Test Dairy", "food", "Saihan", "birth")]
+    dev0 = rows(pg_dsn, "SELECT workshop, line, key_process, registered_by FROM devices WHERE code = 'dev0'")
+    assert dev0 == [("Filling", "line-1", True, "birth")]
+    assert rows(pg_dsn, "SELECT unit, data_type, interval_ms FROM tags t JOIN devices d ON d.id = t.device_id"
+                        " WHERE d.code = 'dev0' AND t.name = 'power'") == [("kW", "float32", 1000)]
+    assert scalar(pg_dsn, "SELECT registered_by FROM devices WHERE code = 'dev7'") == "data"
+    assert scalar(pg_dsn, "SELECT count(*) FROM v_samples WHERE device = 'dev7'") == 1
+    sess = rows(pg_dsn, "SELECT session, next_seq, agent_version, death_reason FROM gateway_sessions")
+    assert sess == [("s1", 1, "0.1.0", "lost")]
+    # every counter the gateway reported, per device, plus the latest per gateway
+    assert scalar(pg_dsn, "SELECT count(*) FROM device_counters") == 8
+    assert rows(pg_dsn, "SELECT read, published, read_errors, dropped->>'buffer_full' FROM device_counters"
+                        " dc JOIN devices d ON d.id = dc.device_id WHERE d.code = 'dev3'") == [(8, 1, 1, "2")]
+    assert scalar(pg_dsn, "SELECT batches_published FROM gateway_counters_latest") == 1
+
+
+def test_malformed_messages_go_to_dead_letters(pg_dsn: str, broker: tuple[str, int], uid: str) -> None:
+    ent = f"ent-{uid}"
+    migrate.migrate(pg_dsn)
+    cfg = cloud_config(pg_dsn, broker, ent)
+    cfg = cfg.model_copy(update={"ingest": cfg.ingest.model_copy(update={"max_message_bytes": 16_384})})
+    t = topic(ent, "gw1", "data")
+    good = json.loads(encode(data(ent, "gw1", 1))[1])
+    bad = [
+        (t, b"{this is not json"),
+        (t, json.dumps({**good, "v": 7}).encode()),
+        (t, json.dumps({**good, "seq": -1}).encode()),
+        (t, b"[" + b"1," * 10_000 + b"1]"),
+        (topic(ent, "gw1", "weird"), b"{}"),
+        (topic(ent, "someone-else", "data"), json.dumps(good).encode()),
+        (t, "\u00ff\u00fe".encode("latin-1")),
+    ]
+    with running(cfg), publisher(broker, f"pub-{uid}") as pub:
+        pub.publish([*bad, encode(data(ent, "gw1", 1)), *bad[:2], encode(data(ent, "gw1", 2))])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 2, what="good batches")
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == len(bad) + 2,
+                   what="dead letters")
+    reasons = rows(pg_dsn, "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY reason")
+    assert dict(reasons) == {"bad_json": 3, "unknown_version": 2, "schema": 1, "oversized": 1,
+                             "bad_topic": 1, "topic_mismatch": 1}
+    payload, detail = rows(pg_dsn, "SELECT payload, detail FROM dead_letters WHERE reason = 'schema'")[0]
+    assert bytes(payload) == json.dumps({**good, "seq": -1}).encode()
+    assert "seq" in detail
+    assert scalar(pg_dsn, "SELECT count(*) FROM samples") == 20
