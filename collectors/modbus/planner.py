@@ -95,19 +95,36 @@ def halves(req: Request) -> tuple[Request, Request]:
     return _request(req.table, tags[:mid]), _request(req.table, tags[mid:])
 
 
+def coalesce(pieces: Iterable[Request], *, limits: Limits) -> list[Request]:
+    """Re-join pieces that the device answered and that touch or overlap: the joined block
+    reads only registers already proven readable, so it cannot fail where they did not."""
+    out: list[Request] = []
+    for piece in sorted(pieces, key=lambda r: (r.table, r.start)):
+        prev = out[-1] if out else None
+        _, max_block = limits.for_table(piece.table)
+        if (prev is not None and prev.table == piece.table and piece.start <= prev.end
+                and max(prev.end, piece.end) - prev.start <= max_block):
+            out[-1] = _request(piece.table, prev.tags + piece.tags)
+        else:
+            out.append(piece)
+    return out
+
+
 @dataclass
 class Plan:
     """The requests of one device, adapted as the device reveals what it cannot serve."""
 
     requests: list[Request]
+    limits: Limits = field(default_factory=Limits)
     bad: dict[str, str] = field(default_factory=dict)  # tag name -> why it is not read
 
     @classmethod
     def build(cls, tags: Iterable[ModbusTag], *, limits: Limits) -> Plan:
-        return cls(merge(tags, limits=limits))
+        return cls(merge(tags, limits=limits), limits)
 
     def replace(self, old: Request, pieces: list[Request], *, bad: dict[str, str]) -> None:
-        """Remember what bisecting ``old`` found: readable pieces and unreadable tags."""
+        """Remember what bisecting ``old`` found: readable pieces (re-joined where they touch)
+        and unreadable tags."""
         i = self.requests.index(old)
-        self.requests[i : i + 1] = pieces
+        self.requests[i : i + 1] = coalesce(pieces, limits=self.limits)
         self.bad.update(bad)

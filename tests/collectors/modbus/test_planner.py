@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.modbus.planner import Limits, Plan, halves, merge
+from collectors.modbus.planner import Limits, Plan, coalesce, halves, merge
 from device_profiles.modbus import ModbusTag
 
 
@@ -52,3 +52,10 @@ def test_halves_split_by_tags_and_plan_remembers() -> None:
     assert spans([left, right]) == [("holding", 0, 2), ("holding", 2, 8)]
     plan.replace(req, [left], bad={"c": "x", "d": "x"})
     assert spans(plan.requests) == [("holding", 0, 2)] and set(plan.bad) == {"c", "d"}
+
+
+def test_coalesce_joins_only_touching_pieces_within_the_block_limit() -> None:
+    a, b, c = (merge([tag(n, addr)], limits=Limits())[0] for n, addr in (("a", 0), ("b", 1), ("c", 3)))
+    assert spans(coalesce([c, b, a], limits=Limits())) == [("holding", 0, 2), ("holding", 3, 1)]
+    assert spans(coalesce([a, b], limits=Limits(max_block_registers=1))) == [
+        ("holding", 0, 1), ("holding", 1, 1)]
