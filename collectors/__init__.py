@@ -15,6 +15,7 @@ from device_profiles.models import DeviceConfig, DeviceProfile
 # pays for importing asyncua.
 _FACTORIES: dict[str, str] = {
     "modbus": "collectors.modbus.collector:ModbusCollector",
+    "opcua": "collectors.opcua.collector:OpcUaCollector",
 }
 
 

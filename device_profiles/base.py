@@ -18,7 +18,10 @@ class SimSpec(Model):
     """How a simulator animates a tag (in engineering units, after scale/offset); ignored by
     the gateway."""
 
-    kind: Literal["constant", "sine", "ramp", "random_walk", "counter", "toggle", "choice"] = "constant"
+    kind: Literal[
+        "constant", "sine", "ramp", "random_walk", "counter", "toggle", "choice",
+        "state_machine", "alarm_bits",
+    ] = "constant"
     value: float | str | bool = 0.0
     amplitude: float = 0.0
     period_s: float = Field(60.0, gt=0)

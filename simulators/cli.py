@@ -25,6 +25,7 @@ import click
 
 SERVERS: dict[str, str] = {
     "modbus": "simulators.modbus.serve:serve",
+    "opcua": "simulators.opcua.serve:serve",
 }
 
 _DEVICE = re.compile(r"^(?P<profile>[^@]+)@(?P<port>\d+)(?::(?P<unit>\d+))?$")

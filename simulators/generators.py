@@ -55,6 +55,12 @@ def make_generator(spec: SimSpec, *, seed: int = 0) -> Generator:
         choices = spec.choices or [base]
         return lambda t: choices[int(t // spec.period_s) % len(choices)]
 
+    if spec.kind == "state_machine":
+        return _state_machine(spec, seed=seed)
+
+    if spec.kind == "alarm_bits":
+        return _alarm_bits(spec, seed=seed)
+
     # random_walk: one step per elapsed second, reproducible whatever the read rate.
     state = {"x": float(base), "t": 0}
 
@@ -65,3 +71,35 @@ def make_generator(spec: SimSpec, *, seed: int = 0) -> Generator:
         return state["x"]
 
     return walk
+
+
+def _state_machine(spec: SimSpec, *, seed: int) -> Generator:
+    """Cycle through ``choices`` in order (a machine's idle → running → cleaning → ...), each
+    state dwelling ``period_s`` × U(0.5, 1.5): real machines do not change state on a clock."""
+    states = spec.choices or [spec.value]
+    rng = random.Random(seed)
+    ends: list[float] = []  # cumulative end time of each dwell, extended on demand
+
+    def state(t: float) -> float | int | bool | str:
+        while not ends or ends[-1] <= t:
+            ends.append((ends[-1] if ends else 0.0) + spec.period_s * rng.uniform(0.5, 1.5))
+        # bisect would do, but t only moves forward in practice, and lists stay short
+        for i in range(len(ends) - 1, -1, -1):
+            if i == 0 or ends[i - 1] <= t:
+                return states[i % len(states)]
+        return states[0]
+
+    return state
+
+
+def _alarm_bits(spec: SimSpec, *, seed: int) -> Generator:
+    """An alarm word: ``max`` bits (default 8), each active with probability ``amplitude``
+    (default 0.1) during each ``period_s`` window; deterministic per window and seed."""
+    bits = int(spec.max) if spec.max is not None else 8
+    p = spec.amplitude or 0.1
+
+    def word(t: float) -> int:
+        rng = random.Random(seed * 1_000_003 + int(t // spec.period_s))
+        return sum(1 << b for b in range(bits) if rng.random() < p)
+
+    return word

@@ -1,0 +1,9 @@
+"""OPC UA collector: subscriptions or batched reads, security, reconnects, discovery.
+
+Only ``uaclient`` imports asyncua; importing this package does not.
+"""
+
+from collectors.opcua.errors import OptionsError, SecurityRejected, UntrustedServerCertificate
+from collectors.opcua.pki import trust_certificate
+
+__all__ = ["OptionsError", "SecurityRejected", "UntrustedServerCertificate", "trust_certificate"]

@@ -1,0 +1,141 @@
+"""The OPC UA collector: subscriptions with monitored items by default, batched Read polling
+as a per-device option; both deliver through ``subscribe()``, and ``read()`` is one poll.
+
+Lifecycle as every collector: ``async with OpcUaCollector(device, profile) as c`` opens one
+session (raising DeviceUnreachable, or its subclasses SecurityRejected /
+UntrustedServerCertificate); ``subscribe()`` yields lists of samples until the session is
+lost, then raises DeviceUnreachable. The collector can be entered again after that, which is
+how ``supervisor.supervise`` reconnects and recreates the subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Self
+
+from collectors.base import CollectorError, ReadFailed
+from collectors.opcua.config import OpcUaOptions, parse_options
+from collectors.opcua.convert import BAD_NO_COMMUNICATION, BAD_NOT_CONNECTED, RawValue, to_sample
+from collectors.opcua.uaclient import MonitorSpec, UaConnection
+from collectors.sample import Sample, now_ms
+from device_profiles.models import DeviceConfig, DeviceProfile
+from device_profiles.opcua import OpcUaProfile, OpcUaTag
+
+
+class OpcUaCollector:
+    def __init__(self, device: DeviceConfig, profile: DeviceProfile) -> None:
+        if not isinstance(profile, OpcUaProfile):
+            raise CollectorError(f"device {device.id}: profile {profile.profile} is not an OPC UA profile")
+        self.device = device
+        self.profile: OpcUaProfile = profile
+        self.options: OpcUaOptions = parse_options(device)
+        self.mode = self.options.mode or profile.defaults.mode
+        self._tags: list[OpcUaTag] = list(profile.tags)
+        self._refs = [t.ref for t in self._tags]
+        self._conn: UaConnection | None = None
+
+    @property
+    def poll_interval_ms(self) -> int:
+        return self.options.poll_interval_ms or self.device.interval_ms or self.profile.default_interval_ms
+
+    @property
+    def publishing_interval_ms(self) -> int:
+        return self.options.publishing_interval_ms or self.profile.defaults.publishing_interval_ms
+
+    async def __aenter__(self) -> Self:
+        conn = UaConnection(
+            self.device.endpoint, device=self.device.id, options=self.options, timeout_s=self.device.timeout_s
+        )
+        await conn.open()
+        self._conn = conn
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    def _connection(self) -> UaConnection:
+        if self._conn is None:
+            raise CollectorError(f"device {self.device.id}: collector used outside 'async with'")
+        return self._conn
+
+    async def read(self) -> list[Sample]:
+        """One batched Read of every tag; a failed request makes bad samples, not silence."""
+        conn = self._connection()
+        read_ts = now_ms()
+        try:
+            raws = await conn.read(self._refs, batch=self.profile.defaults.read_batch_size)
+        except ReadFailed as err:
+            return [
+                Sample.bad(self.device.id, t.name, ts=read_ts, reason=str(err), code=BAD_NO_COMMUNICATION)
+                for t in self._tags
+            ]
+        return [
+            to_sample(self.device.id, t.name, r, read_ts=read_ts)
+            for t, r in zip(self._tags, raws, strict=True)
+        ]
+
+    async def subscribe(self) -> AsyncIterator[list[Sample]]:
+        """Samples as the server reports them (or as polled, in poll mode) until the session
+        is lost, when DeviceUnreachable is raised."""
+        if self.mode == "poll":
+            async for batch in self._poll():
+                yield batch
+            return
+        conn = self._connection()
+        specs = [
+            MonitorSpec(
+                i,
+                t.ref,
+                float(self.profile.sampling_of(t)),
+                self.profile.queue_of(t),
+                t.deadband_type,
+                t.deadband_value,
+            )
+            for i, t in enumerate(self._tags)
+        ]
+        failed = await conn.subscribe(specs, publishing_ms=float(self.publishing_interval_ms))
+        if failed:
+            yield self._samples(list(failed.items()))
+        # Wake at least every few publishing intervals so a lost session is noticed promptly.
+        wait_s = max(1.0, 3 * self.publishing_interval_ms / 1000)
+        while True:
+            changes = await conn.changes(timeout=wait_s)
+            if changes:
+                yield self._samples(changes)
+
+    def _samples(self, changes: list[tuple[int, RawValue]]) -> list[Sample]:
+        read_ts = now_ms()
+        dev, tags = self.device.id, self._tags
+        return [
+            to_sample(dev, tags[h].name, raw, read_ts=read_ts) for h, raw in changes if 0 <= h < len(tags)
+        ]
+
+    async def _poll(self) -> AsyncIterator[list[Sample]]:
+        period = self.poll_interval_ms / 1000
+        next_at = time.monotonic()
+        while True:
+            yield await self.read()
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay < 0:  # overran: skip missed cycles instead of bursting to catch up
+                next_at = time.monotonic()
+                delay = 0
+            await asyncio.sleep(delay)
+
+    def offline_samples(self, reason: str, *, ts: int | None = None) -> list[Sample]:
+        """One bad sample per tag marking the start of a gap: evidence sees 'device offline',
+        not silence. The next good notification after reconnecting ends the gap."""
+        at = ts or now_ms()
+        return [
+            Sample.bad(
+                self.device.id, t.name, ts=at, reason=f"device offline: {reason}", code=BAD_NOT_CONNECTED
+            )
+            for t in self._tags
+        ]

@@ -1,0 +1,86 @@
+"""Per-device OPC UA options (``options:`` of a device in the gateway config), validated.
+
+Security, user authentication and the collection mode are properties of one installed
+device, not of the device model, so they live here rather than in the profile. Passwords are
+never in YAML: ``password_env`` names the environment variable that holds one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from collectors.opcua.errors import OptionsError
+from device_profiles.base import Model
+from device_profiles.models import DeviceConfig
+from device_profiles.opcua import CollectMode
+
+SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep"]
+SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
+AuthKind = Literal["anonymous", "username", "certificate"]
+
+DEFAULT_PKI_DIR = Path("var/pki")
+
+
+class OpcUaOptions(Model):
+    mode: CollectMode | None = Field(None, description="overrides the profile's subscribe/poll")
+    publishing_interval_ms: int | None = Field(None, ge=10, le=3_600_000)
+    poll_interval_ms: int | None = Field(
+        None, ge=10, description="poll mode: cycle time; default device/profile"
+    )
+    security_policy: SecurityPolicy = "None"
+    security_mode: SecurityMode = "None"
+    auth: AuthKind = "anonymous"
+    username: str | None = None
+    password_env: str | None = Field(None, description="environment variable holding the password")
+    user_cert: Path | None = Field(None, description="certificate authentication: user certificate (DER/PEM)")
+    user_key: Path | None = Field(None, description="certificate authentication: its private key (PEM)")
+    pki_dir: Path = Field(DEFAULT_PKI_DIR, description="own certificate, trusted/ and rejected/ server certs")
+    connect_timeout_s: float = Field(10.0, gt=0, le=120, description="connect + secure channel + session")
+    session_timeout_s: float = Field(60.0, ge=1, le=3600)
+    watchdog_s: float = Field(1.0, gt=0, le=60, description="how often a silent connection is probed")
+    backoff_initial_s: float = Field(1.0, gt=0, le=60)
+    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpcUaOptions:
+        if (self.security_policy == "None") != (self.security_mode == "None"):
+            raise ValueError(
+                "security_policy and security_mode go together: both None, or a policy "
+                "(Basic256Sha256, Aes128_Sha256_RsaOaep) with Sign or SignAndEncrypt"
+            )
+        if self.auth == "username" and not (self.username and self.password_env):
+            raise ValueError("auth: username needs username and password_env")
+        if self.auth == "certificate" and not (self.user_cert and self.user_key):
+            raise ValueError("auth: certificate needs user_cert and user_key")
+        return self
+
+    def password(self, device_id: str) -> str | None:
+        if self.auth != "username" or not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise OptionsError(
+                f"device {device_id}: options.password_env: "
+                f"environment variable {self.password_env} is not set"
+            )
+        return value
+
+
+def parse_options(device: DeviceConfig) -> OpcUaOptions:
+    """Validate ``device.options``; errors say ``device X: options.field: problem``."""
+    raw: dict[str, Any] = dict(device.options)
+    try:
+        return OpcUaOptions.model_validate(raw)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "(options)"
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = f"unknown option (valid: {', '.join(sorted(OpcUaOptions.model_fields))})"
+            problems.append(f"options.{where}: {msg}" if where != "(options)" else f"options: {msg}")
+        raise OptionsError(f"device {device.id}: " + "; ".join(problems)) from None

@@ -1,0 +1,356 @@
+"""The one client-side module that imports asyncua (pinned ``asyncua>=2.1,<2.2`` in pyproject).
+
+It opens one session (security, user token, trust check), reads in batches, runs one
+subscription through the raw service interface (``Client.uaclient``) so notifications reach
+us as plain (handle, DataValue) pairs without a task or object per change, and converts every
+library error into ours. Reconnection is not done here: asyncua's own auto-reconnect is off,
+a lost connection surfaces as DeviceUnreachable and the supervisor starts a fresh session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from asyncua import Client, ua
+from asyncua.crypto import security_policies
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from collectors.base import DeviceUnreachable, ReadFailed
+from collectors.opcua import pki
+from collectors.opcua.config import OpcUaOptions
+from collectors.opcua.convert import BAD_NODE_ID_UNKNOWN, RawValue, epoch_ms
+from collectors.opcua.errors import SecurityRejected, UntrustedServerCertificate
+from device_profiles.opcua import NodeRef
+
+logging.getLogger("asyncua").setLevel(logging.WARNING)
+
+T = TypeVar("T")
+
+_POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
+    "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+    "Aes128_Sha256_RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
+}
+_SECURITY_CODES = ("BadUser", "BadIdentity", "BadCertificate", "BadSecurity", "BadNonce", "BadApplication")
+_DEADBAND = {"absolute": 1, "percent": 2}
+_FILTER_REFUSED = (
+    "BadMonitoredItemFilterUnsupported",
+    "BadFilterNotAllowed",
+    "BadDeadbandFilterInvalid",
+    "BadMonitoredItemFilterInvalid",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSpec:
+    handle: int
+    node: NodeRef
+    sampling_ms: float
+    queue_size: int
+    deadband_type: str = "none"
+    deadband_value: float = 0.0
+
+
+def code_name(code: int) -> str:
+    return str(ua.StatusCode(ua.UInt32(code)).name)
+
+
+def raw_of(dv: ua.DataValue) -> RawValue:
+    code = dv.StatusCode.value if dv.StatusCode is not None else 0
+    value = dv.Value.Value if dv.Value is not None else None
+    return RawValue(
+        value,
+        code,
+        code_name(code) if code else "Good",
+        epoch_ms(dv.SourceTimestamp),
+        epoch_ms(dv.ServerTimestamp),
+    )
+
+
+class UaConnection:
+    """One session with one server. Not reusable: after close() make a new one."""
+
+    def __init__(self, url: str, *, device: str, options: OpcUaOptions, timeout_s: float) -> None:
+        self.url, self.device, self.options, self.timeout_s = url, device, options, timeout_s
+        self.client = Client(url, timeout=timeout_s, watchdog_intervall=options.watchdog_s)
+        self.namespaces: list[str] = []
+        self.filter_fallbacks: list[int] = []  # handles whose deadband the server refused
+        self._pending: list[tuple[int, RawValue]] = []
+        self._wake = asyncio.Event()
+        self._lost: str | None = None
+        self._subscription_id: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        c = self.client
+        c.name = c.description = "shopfloor-gateway edge-agent"
+        c.application_uri = pki.gateway_application_uri()
+        c.session_timeout = int(self.options.session_timeout_s * 1000)
+        c.connection_lost_callback = self._on_lost
+        try:
+            await asyncio.wait_for(self._open(), self.options.connect_timeout_s)
+        except DeviceUnreachable:
+            await self.close()
+            raise
+        except BaseException as err:
+            await self.close()
+            raise self._convert(err, "connect") from err
+
+    async def _open(self) -> None:
+        o, c = self.options, self.client
+        if o.security_policy != "None":
+            await self._set_security()
+        if o.auth == "username":
+            c.set_user(o.username or "")
+            c.set_password(o.password(self.device) or "")
+        elif o.auth == "certificate":
+            assert o.user_cert is not None and o.user_key is not None
+            await c.load_client_certificate(str(o.user_cert))
+            await c.load_private_key(Path(o.user_key))
+        await c.connect()
+        self.namespaces = await c.get_namespace_array()
+
+    async def _set_security(self) -> None:
+        o, c = self.options, self.client
+        own = pki.ensure_own_certificate(o.pki_dir)
+        policy = _POLICIES[o.security_policy]
+        mode = getattr(ua.MessageSecurityMode, o.security_mode)
+        endpoints = await c.connect_and_get_server_endpoints()
+        match = [e for e in endpoints if e.SecurityPolicyUri == policy.URI and e.SecurityMode == mode]
+        if not match:
+            offered = sorted(
+                {f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name}" for e in endpoints}
+            )
+            raise SecurityRejected(
+                f"device {self.device}: {self.url} offers no endpoint with "
+                f"{o.security_policy}/{o.security_mode}; "
+                f"it offers {', '.join(offered)} — set options.security_policy/security_mode to one of these"
+            )
+        der = bytes(match[0].ServerCertificate)
+        self._check_trust(x509.load_der_x509_certificate(_first_cert(der)))
+        await c.set_security(
+            policy, str(own.cert), str(own.key), server_certificate=_first_cert(der), mode=mode
+        )
+
+    def _check_trust(self, cert: x509.Certificate) -> None:
+        if pki.is_trusted(self.options.pki_dir, cert):
+            return
+        saved = pki.reject(self.options.pki_dir, cert)
+        msg = pki.untrusted_message(device=self.device, url=self.url, cert=cert, saved=saved)
+        raise UntrustedServerCertificate(msg, path=saved, thumbprint=pki.thumbprint(_first_cert_der(cert)))
+
+    async def close(self) -> None:
+        try:
+            if self._subscription_id is not None:
+                await asyncio.wait_for(
+                    self.client.uaclient.delete_subscriptions([self._subscription_id]), 2.0
+                )
+        except Exception:  # best effort: the session is going away anyway
+            pass
+        try:
+            await asyncio.wait_for(self.client.disconnect(), 3.0)
+        except Exception:
+            self.client.disconnect_socket()
+
+    async def _on_lost(self, exc: Exception) -> None:
+        self._lost = f"connection lost: {exc!r}"
+        self._wake.set()
+
+    # -- services --------------------------------------------------------------------------
+
+    def node_id(self, ref: NodeRef) -> ua.NodeId:
+        """Resolve ``nsu=`` against this session's namespace array (servers may renumber)."""
+        index = ref.namespace_index
+        if ref.namespace_uri is not None:
+            if ref.namespace_uri not in self.namespaces:
+                raise KeyError(ref.namespace_uri)
+            index = self.namespaces.index(ref.namespace_uri)
+        kinds = {
+            "i": ua.NodeIdType.Numeric,
+            "s": ua.NodeIdType.String,
+            "g": ua.NodeIdType.Guid,
+            "b": ua.NodeIdType.ByteString,
+        }
+        ident: Any = ref.identifier
+        return ua.NodeId(ident, ua.Int16(index or 0), kinds[ref.kind])
+
+    def _resolve_all(self, refs: Sequence[NodeRef]) -> list[ua.NodeId | None]:
+        out: list[ua.NodeId | None] = []
+        for r in refs:
+            try:
+                out.append(self.node_id(r))
+            except KeyError:
+                out.append(None)
+        return out
+
+    async def read(self, refs: Sequence[NodeRef], *, batch: int) -> list[RawValue]:
+        """Batched Read of the Value attribute; a node whose namespace URI the server does not
+        know comes back as BadNodeIdUnknown instead of failing the batch."""
+        ids = self._resolve_all(refs)
+        out: list[RawValue] = []
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            params = ua.ReadParameters()
+            params.TimestampsToReturn = ua.TimestampsToReturn.Both
+            params.NodesToRead = [
+                ua.ReadValueId(NodeId=i, AttributeId=ua.AttributeIds.Value) for i in chunk if i is not None
+            ]
+            values = iter(
+                await self._call(self.client.uaclient.read(params), "read") if params.NodesToRead else []
+            )
+            for i in chunk:
+                out.append(_unknown_ns() if i is None else raw_of(next(values)))
+        return out
+
+    async def subscribe(self, specs: Sequence[MonitorSpec], *, publishing_ms: float) -> dict[int, RawValue]:
+        """Create the subscription and its monitored items; returns the items the server
+        refused (handle -> status). A refused deadband is retried without a filter."""
+        keepalive = max(1, math.ceil(10_000 / publishing_ms))
+        params = ua.CreateSubscriptionParameters(
+            RequestedPublishingInterval=publishing_ms,
+            RequestedLifetimeCount=keepalive * 6,
+            RequestedMaxKeepAliveCount=keepalive,
+            MaxNotificationsPerPublish=0,
+            PublishingEnabled=True,
+            Priority=0,
+        )
+        result = await self._call(
+            self.client.uaclient.create_subscription(params, self._on_publish), "subscribe"
+        )
+        self._subscription_id = result.SubscriptionId
+        failed: dict[int, RawValue] = {}
+        ids = self._resolve_all([s.node for s in specs])
+        todo = []
+        for spec, nid in zip(specs, ids, strict=True):
+            if nid is None:
+                failed[spec.handle] = _unknown_ns()
+            else:
+                todo.append((spec, nid))
+        retry = await self._create_items(todo, failed, with_filter=True)
+        if retry:
+            self.filter_fallbacks = [s.handle for s, _ in retry]
+            await self._create_items(retry, failed, with_filter=False)
+        return failed
+
+    async def _create_items(
+        self, items: list[tuple[MonitorSpec, ua.NodeId]], failed: dict[int, RawValue], *, with_filter: bool
+    ) -> list[tuple[MonitorSpec, ua.NodeId]]:
+        retry = []
+        for start in range(0, len(items), 1000):
+            chunk = items[start : start + 1000]
+            params = ua.CreateMonitoredItemsParameters()
+            params.SubscriptionId = self._subscription_id
+            params.TimestampsToReturn = ua.TimestampsToReturn.Both
+            params.ItemsToCreate = [_item_request(s, nid, with_filter=with_filter) for s, nid in chunk]
+            results = await self._call(self.client.uaclient.create_monitored_items(params), "subscribe")
+            for (spec, nid), res in zip(chunk, results, strict=True):
+                code = res.StatusCode.value
+                if res.StatusCode.is_good():
+                    continue
+                if with_filter and spec.deadband_type != "none" and code_name(code) in _FILTER_REFUSED:
+                    retry.append((spec, nid))
+                else:
+                    failed[spec.handle] = RawValue(None, code, code_name(code), None, None)
+        return retry
+
+    def _on_publish(self, result: ua.PublishResult) -> None:
+        for notif in result.NotificationMessage.NotificationData or []:
+            if isinstance(notif, ua.DataChangeNotification):
+                self._pending.extend((item.ClientHandle, raw_of(item.Value)) for item in notif.MonitoredItems)
+            elif isinstance(notif, ua.StatusChangeNotification) and not notif.Status.is_good():
+                self._lost = f"subscription ended by {code_name(notif.Status.value)}"
+        self._wake.set()
+
+    async def changes(self, *, timeout: float) -> list[tuple[int, RawValue]]:
+        """Notifications since the last call, waiting up to ``timeout`` for the first;
+        raises DeviceUnreachable once the session is gone."""
+        if not self._pending and self._lost is None:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+        if self._lost is not None and not self._pending:
+            raise DeviceUnreachable(f"device {self.device}: {self.url}: {self._lost}")
+        out, self._pending = self._pending, []
+        return out
+
+    async def _call(self, aw: Awaitable[T], what: str) -> T:
+        try:
+            return await asyncio.wait_for(aw, self.timeout_s * 2)
+        except BaseException as err:
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            raise self._convert(err, what) from err
+
+    def _convert(self, err: BaseException, what: str) -> Exception:
+        where = f"device {self.device}: {self.url}: {what}"
+        if isinstance(err, UaStatusCodeError):
+            name = code_name(err.code)
+            if name.startswith(_SECURITY_CODES):
+                return SecurityRejected(
+                    f"{where} refused: {name} — check options.auth, username/password_env, "
+                    "user_cert, and that the server trusts the gateway certificate"
+                )
+            if what == "read" and name not in (
+                "BadSessionIdInvalid",
+                "BadSessionClosed",
+                "BadConnectionClosed",
+            ):
+                return ReadFailed(f"{where} failed: {name}")
+            return DeviceUnreachable(f"{where} failed: {name}")
+        if isinstance(err, TimeoutError | asyncio.TimeoutError):
+            return DeviceUnreachable(f"{where} timed out")
+        if isinstance(err, OSError | ConnectionError):
+            return DeviceUnreachable(
+                f"{where} failed: {err.strerror or err!r}"
+                if isinstance(err, OSError)
+                else f"{where} failed: {err!r}"
+            )
+        if isinstance(err, UaError):
+            return DeviceUnreachable(f"{where} failed: {err}")
+        return DeviceUnreachable(f"{where} failed: {err!r}")
+
+
+def _unknown_ns() -> RawValue:
+    return RawValue(
+        None, BAD_NODE_ID_UNKNOWN, "BadNodeIdUnknown: namespace URI not on the server", None, None
+    )
+
+
+def _item_request(spec: MonitorSpec, nid: ua.NodeId, *, with_filter: bool) -> ua.MonitoredItemCreateRequest:
+    mp = ua.MonitoringParameters()
+    mp.ClientHandle = spec.handle
+    mp.SamplingInterval = spec.sampling_ms
+    mp.QueueSize = spec.queue_size
+    mp.DiscardOldest = True
+    if with_filter and spec.deadband_type != "none":
+        f = ua.DataChangeFilter()
+        f.Trigger = ua.DataChangeTrigger.StatusValue
+        f.DeadbandType = _DEADBAND[spec.deadband_type]
+        f.DeadbandValue = spec.deadband_value
+        mp.Filter = f
+    req = ua.MonitoredItemCreateRequest()
+    req.ItemToMonitor = ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.Value)
+    req.MonitoringMode = ua.MonitoringMode.Reporting
+    req.RequestedParameters = mp
+    return req
+
+
+def _first_cert(der: bytes) -> bytes:
+    """Servers may send a chain; the leaf comes first."""
+    return pki.first_certificate(der)
+
+
+def _first_cert_der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(Encoding.DER)
+
+
+__all__ = ["MonitorSpec", "UaConnection", "code_name"]

@@ -1,0 +1,1 @@
+"""OPC UA device simulator: profile-defined nodes, generators, security modes, faults."""
