@@ -60,6 +60,7 @@ class BufferConfig(_Model):
     batch_max_samples: int = Field(1000, ge=1, le=100_000)
     batch_max_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
     linger_ms: int = Field(500, ge=0, le=60_000)
+    shutdown_flush_s: float = Field(5.0, ge=0, le=300, description="on stop, wait for acks this long")
     synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="FULL survives power cuts; NORMAL only process crashes, but is faster"
     )

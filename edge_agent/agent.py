@@ -214,7 +214,7 @@ class Agent:
     async def _sender(self) -> None:
         assert self.mqtt is not None
         window = self.cfg.broker.max_inflight
-        while not self.stop.is_set():
+        while True:  # until cancelled: it also serves the final flush after stop
             try:
                 await asyncio.wait_for(self._wake_sender.wait(), timeout=0.5)
             except TimeoutError:
@@ -248,28 +248,52 @@ class Agent:
             subscriptions=self.encoder.subscriptions(),
         )
         self.mqtt.start()
-        tasks = [asyncio.create_task(self._sealer(), name="sealer"),
-                 asyncio.create_task(self._sender(), name="sender")]
+        pollers: list[asyncio.Task[None]] = []
         for dev, prof, norm in self.devices:
             health = self.state.health.setdefault(dev.id, DeviceHealth())
-            tasks.append(asyncio.create_task(
+            pollers.append(asyncio.create_task(
                 poll_device(dev, prof, stop=self.stop, health=health,
                             sink=lambda s, n=norm: self.accept(s, n),  # type: ignore[misc]
                             on_error=lambda d: self.buffer.count(d, "read_errors")),
                 name=f"poll:{dev.id}",
             ))
+        sealer = asyncio.create_task(self._sealer(), name="sealer")
+        sender = asyncio.create_task(self._sender(), name="sender")
+        extra: list[asyncio.Task[None]] = []
         if self.cfg.metrics_port:
             from edge_agent.metrics import serve_metrics
 
-            tasks.append(asyncio.create_task(serve_metrics(self, port=self.cfg.metrics_port)))
+            extra.append(asyncio.create_task(serve_metrics(self, port=self.cfg.metrics_port)))
         log.info("agent running: %d devices, session %s, buffer %s",
                  len(self.devices), self.state.session, self.buffer.path)
         try:
             await self.stop.wait()
         finally:
-            self._wake_sender.set()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel([*pollers, sealer])
+            await self._flush(sender)
+            await _cancel([sender, *extra])
             await self.mqtt.stop(farewell=self.encoder.farewell())
             self.buffer.close()
+
+    async def _flush(self, sender: asyncio.Task[None]) -> None:
+        """On a clean stop, seal what was read and give the broker a moment to take it all.
+
+        Whatever is not acknowledged in time stays on disk and goes out after the next start.
+        """
+        buf = self.cfg.buffer
+        while self.buffer.seal(max_samples=buf.batch_max_samples, max_bytes=buf.batch_max_bytes,
+                               now_ms=now_ms(), one_device=self.encoder.per_device_batches):
+            pass
+        if sender.done() or self.mqtt is None or not self.mqtt.connected.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + buf.shutdown_flush_s
+        while loop.time() < deadline and self.buffer.depth()[1] > 0:
+            self._wake_sender.set()
+            await asyncio.sleep(0.05)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,148 @@
+"""Run the real components as separate processes, as a technician would, with their logs kept.
+
+Each process writes to its own log file; when a test fails, the tail of every log is printed
+so the failure explains itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from tests.support import BROKER_HOST, BROKER_PORT, free_port, wait_port
+
+BIN = Path(sys.executable).parent
+
+
+class Proc:
+    def __init__(self, name: str, args: list[str], *, log_dir: Path, cwd: Path | None = None) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        self._fh = self.log.open("ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.p = subprocess.Popen(args, stdout=self._fh, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+
+    def alive(self) -> bool:
+        return self.p.poll() is None
+
+    def terminate(self, timeout: float = 20) -> int:
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        self._fh.close()
+        return int(self.p.returncode)
+
+    def kill(self) -> None:
+        if self.alive():
+            self.p.send_signal(signal.SIGKILL)
+            self.p.wait(10)
+        self._fh.close()
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace").splitlines()
+        return f"--- {self.name} ({self.log}) ---\n" + "\n".join(text[-lines:])
+
+
+class Stack:
+    """Simulator(s), ingest and agent processes of one test; stops them all at the end."""
+
+    def __init__(self, tmp: Path, *, uid: str, dsn: str) -> None:
+        self.tmp, self.uid, self.dsn = tmp, uid, dsn
+        self.enterprise, self.gateway = f"ent-{uid}", f"gw-{uid}"
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, args: list[str]) -> Proc:
+        p = Proc(name, args, log_dir=self.tmp)
+        self.procs.append(p)
+        return p
+
+    def simulator(self, *specs: str, record: Path | None = None) -> Proc:
+        args = [str(BIN / "device-sim"), "modbus", "--seed", "7"]
+        for spec in specs:
+            args += ["--device", spec]
+        if record is not None:
+            args += ["--record", str(record)]
+        p = self.start("device-sim", args)
+        for spec in specs:
+            wait_port("127.0.0.1", int(spec.split("@")[1].split(":")[0]), timeout=20)
+        return p
+
+    def cloud_config(self, **mqtt: object) -> Path:
+        cfg = {
+            "database": {"dsn": self.dsn},
+            "mqtt": {"host": BROKER_HOST, "port": BROKER_PORT,
+                     "topic_filter": f"shopfloor/v1/{self.enterprise}/+/+",
+                     "client_id": f"ingest-{self.uid}", **mqtt},
+            "api": {"port": free_port()},
+        }
+        path = self.tmp / "cloud.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    def ingest(self, config: Path, name: str = "cloud-ingest") -> Proc:
+        subprocess.run([str(BIN / "cloud-ingest"), "migrate", "--config", str(config)],
+                       check=True, capture_output=True, timeout=120)
+        return self.start(name, [str(BIN / "cloud-ingest"), "serve", "--config", str(config),
+                                 "--no-api"])
+
+    def gateway_config(self, devices: list[dict[str, object]], **extra: object) -> Path:
+        cfg: dict[str, object] = {
+            "gateway": {"id": self.gateway, "enterprise": {"id": self.enterprise, "industry": "food",
+                                                           "name": "测试企业"}},
+            "broker": {"host": BROKER_HOST, "port": BROKER_PORT, "keepalive_s": 5},
+            "buffer": {"path": str(self.tmp / "edge-buffer.sqlite"), "linger_ms": 200},
+            "devices": devices,
+        }
+        cfg.update(extra)
+        path = self.tmp / "gateway.yaml"
+        path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+        return path
+
+    def agent(self, config: Path) -> Proc:
+        return self.start("edge-agent", [str(BIN / "edge-agent"), "run", "--config", str(config)])
+
+    def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+
+    def wait(self, what: str, predicate: object, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():  # type: ignore[operator]
+            dead = [p.name for p in self.procs if not p.alive() and p.p.returncode not in (0, None)]
+            if dead:
+                raise AssertionError(f"{dead} exited while waiting for {what}\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
+            time.sleep(0.2)
+
+    def logs(self) -> str:
+        return "\n".join(p.tail() for p in self.procs)
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            p.terminate()
+
+
+@contextmanager
+def stack(tmp: Path, *, uid: str, dsn: str) -> Iterator[Stack]:
+    s = Stack(tmp, uid=uid, dsn=dsn)
+    try:
+        yield s
+    except BaseException:
+        print(s.logs())
+        raise
+    finally:
+        s.close()
