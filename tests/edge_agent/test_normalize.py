@@ -56,5 +56,5 @@ def test_quality_change_is_always_reported() -> None:
 
 
 def test_unknown_tag_in_report_overrides_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="voltage_l9.*energy_meter_3ph"):
+    with pytest.raises(ValueError, match=r"voltage_l9.*energy_meter_3ph"):
         Normalizer(device({"tags": {"voltage_l9": {"deadband_abs": 1}}}), PROFILE)
