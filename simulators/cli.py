@@ -84,8 +84,12 @@ def main() -> None:
 @click.option("--framing", type=click.Choice(["socket", "rtu"]), default="socket", show_default=True,
               help="rtu = RTU frames over TCP (serial-to-Ethernet converter)")
 @click.option("--strict", is_flag=True, help="answer 'illegal data address' outside mapped registers")
+@click.option("--delay-ms", type=float, default=0.0, show_default=True, help="wait before every answer")
+@click.option("--control-port", type=int, default=None,
+              help="TCP port for fault commands (see simulators/README.md)")
 def modbus(profile: str | None, port: int | None, host: str, unit: int | None, seed: int,
-           devices: tuple[str, ...], serial: str | None, framing: str, strict: bool) -> None:
+           devices: tuple[str, ...], serial: str | None, framing: str, strict: bool, delay_ms: float,
+           control_port: int | None) -> None:
     """Serve Modbus devices (TCP, RTU over TCP, or RTU on a serial port)."""
     specs = [parse_device(d, seed=seed + i, strict=strict) for i, d in enumerate(devices)]
     if profile:
@@ -94,7 +98,8 @@ def modbus(profile: str | None, port: int | None, host: str, unit: int | None, s
         specs.append(DeviceSpec(profile, port or 0, unit, seed, serial=serial, strict=strict))
     if not specs:
         raise click.UsageError("give --profile with --port, or at least one --device")
-    _run(server_for("modbus")(specs, host=host, framing=framing))
+    _run(server_for("modbus")(specs, host=host, framing=framing, delay_s=delay_ms / 1000,
+                              control_port=control_port))
 
 
 @main.command()

@@ -99,18 +99,22 @@ class ModbusLink:
         timeout_s: float,
     ) -> None:
         self.timeout_s = timeout_s
+        self._mbap = kind == "tcp"
+        self._lost: asyncio.Event | None = None
+        self._garbled: str | None = None
+        hooks: dict[str, Any] = {"trace_packet": self._on_packet, "trace_connect": self._on_connect}
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient
         if kind == "rtu":
             sp = serial or SerialParams()
             self._client = AsyncModbusSerialClient(
                 serial_port, framer=FramerType.RTU, baudrate=sp.baudrate, bytesize=sp.bytesize,
                 parity=sp.parity, stopbits=sp.stopbits, timeout=timeout_s, retries=0,
-                reconnect_delay=0,
+                reconnect_delay=0, **hooks,
             )
         else:
             framer = FramerType.RTU if kind == "rtu_tcp" else FramerType.SOCKET
             self._client = AsyncModbusTcpClient(
-                host, port=port, framer=framer, timeout=timeout_s, retries=0, reconnect_delay=0,
+                host, port=port, framer=framer, timeout=timeout_s, retries=0, reconnect_delay=0, **hooks,
             )
         # Never let pymodbus close the link on its own after N silent requests.
         self._client.set_max_no_responses(1 << 30)
@@ -119,7 +123,26 @@ class ModbusLink:
     def connected(self) -> bool:
         return bool(self._client.connected)
 
+    def _on_connect(self, up: bool) -> None:
+        if not up and self._lost is not None:
+            self._lost.set()
+
+    def _on_packet(self, sending: bool, data: bytes) -> bytes:
+        """Spot garbage before pymodbus' framer raises inside asyncio's data_received (which
+        only logs it and leaves the request waiting for its timeout): drop the link at once."""
+        if sending or not data or self._garbled:
+            return data
+        why = _garbage(data, mbap=self._mbap)
+        if why is None:
+            return data
+        self._garbled = why
+        asyncio.get_running_loop().call_soon(self._client.close)
+        if self._lost is not None:
+            self._lost.set()
+        return b""
+
     async def connect(self) -> None:
+        self._lost, self._garbled = asyncio.Event(), None
         try:
             ok = await asyncio.wait_for(self._client.connect(), self.timeout_s + 0.5)
         except (TimeoutError, OSError, ModbusException) as err:
@@ -142,7 +165,7 @@ class ModbusLink:
             "holding": c.read_holding_registers, "input": c.read_input_registers,
         }[table]
         try:
-            rr = await asyncio.wait_for(call(address, count=count, device_id=unit), self.timeout_s + 0.5)
+            rr = await self._until_lost(call(address, count=count, device_id=unit))
         except TimeoutError as err:
             raise self._lost_or(LinkTimeout(f"no answer within {self.timeout_s}s")) from err
         except ConnectionException as err:
@@ -162,8 +185,48 @@ class ModbusLink:
             raise BadReply(f"asked for {count} values at {address}, got {len(values)}")
         return values
 
+    async def _until_lost(self, request: Awaitable[Any]) -> Any:
+        """Await the answer, but give up as soon as the connection drops, not at the timeout."""
+        answer = asyncio.ensure_future(request)
+        lost = asyncio.ensure_future(self._lost.wait()) if self._lost else None
+        try:
+            done, _ = await asyncio.wait([f for f in (answer, lost) if f], timeout=self.timeout_s + 0.5,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if lost is not None:
+                lost.cancel()
+        if answer in done:
+            return answer.result()
+        answer.cancel()
+        if lost is not None and lost in done:
+            raise LinkDown(f"connection lost ({self._garbled})" if self._garbled else "connection lost")
+        raise TimeoutError
+
     def _lost_or(self, err: LinkError) -> LinkError:
+        if self._garbled:
+            return LinkDown(f"connection reset after {self._garbled}")
         return err if self._client.connected else LinkDown(f"connection lost ({err})")
+
+
+_READ_CODES = {1, 2, 3, 4, 0x81, 0x82, 0x83, 0x84}
+
+
+def _garbage(data: bytes, *, mbap: bool) -> str | None:
+    """Why ``data`` (the start of an answer to a read) cannot be Modbus, or None."""
+    if mbap:
+        if len(data) < 8:
+            return None  # wait for the rest
+        length = int.from_bytes(data[4:6], "big")
+        if data[2:4] != b"\x00\x00" or not 2 <= length <= 254:
+            return f"garbled answer (MBAP header {data[:6].hex()})"
+        fc = data[7]
+    else:
+        if len(data) < 2:
+            return None
+        fc = data[1]
+    if fc not in _READ_CODES:
+        return f"garbled answer (function code 0x{fc:02X})"
+    return None
 
 
 # --------------------------------------------------------------------------- server side

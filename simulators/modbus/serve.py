@@ -14,6 +14,7 @@ from typing import Literal
 from device_profiles.loader import resolve_profile
 from device_profiles.modbus import ModbusProfile
 from simulators.cli import DeviceSpec
+from simulators.modbus.control import start_control
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 
 log = logging.getLogger("device_sim.modbus")
@@ -41,17 +42,25 @@ def build_simulators(specs: Sequence[DeviceSpec], *, host: str = "127.0.0.1",
 
 
 async def serve(specs: Sequence[DeviceSpec], *, host: str = "127.0.0.1",
-                framing: Literal["socket", "rtu"] = "socket") -> None:
+                framing: Literal["socket", "rtu"] = "socket", delay_s: float = 0.0,
+                control_port: int | None = None) -> None:
     """Run until cancelled (Ctrl-C)."""
     sims = build_simulators(specs, host=host, framing=framing)
+    control = None
     try:
         for sim in sims:
+            sim.faults.delay_s = delay_s
             await sim.start()
             where = sim.serial_port or f"{sim.host}:{sim.port}"
             units = ", ".join(f"unit {u} = {img.profile.profile}" for u, img in sim.images.items())
             log.info("modbus %s (%s): %s", where, sim.framing, units)
             print(f"modbus {where} framing={sim.framing}: {units}", flush=True)
+        if control_port is not None:
+            control = await start_control(sims, host=host, port=control_port)
+            print(f"fault control on {host}:{control_port}", flush=True)
         await asyncio.Event().wait()
     finally:
+        if control is not None:
+            control.close()
         for sim in sims:
             await sim.stop()

@@ -44,6 +44,14 @@ class Faults:
     garbage: bool = False
     reads: int = 0  # requests seen, to check what a collector sends
 
+    def describe(self) -> str:
+        on = [f"delay {self.delay_s}s"] if self.delay_s else []
+        on += [f"exception {self.exception}"] if self.exception else []
+        on += [f"illegal {sorted(self.illegal)}"] if self.illegal else []
+        on += ["silent"] if self.silent else []
+        on += ["garbage"] if self.garbage else []
+        return ", ".join(on) or "normal"
+
     def clear(self) -> None:
         self.delay_s, self.exception, self.silent, self.garbage = 0.0, None, False, False
         self.illegal.clear()

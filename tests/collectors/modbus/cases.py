@@ -52,6 +52,6 @@ def assert_matches(got: dict[str, Any], expect: dict[str, Any]) -> None:
         value = got.get(name)
         ok = value == want if not isinstance(want, float) else (
             isinstance(value, float) and abs(value - want) <= 1e-9 * max(1.0, abs(want)))
-        if not ok or type(value) is not type(want) and not isinstance(want, float):
+        if not ok or (type(value) is not type(want) and not isinstance(want, float)):
             wrong[name] = (value, want)
     assert not wrong, f"{len(wrong)} of {len(expect)} tags wrong (got, expected): {wrong}"

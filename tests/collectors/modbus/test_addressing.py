@@ -34,7 +34,8 @@ def test_tag_with_notation_gets_table_and_bit() -> None:
 def test_one_based_profile_counts_from_one() -> None:
     p = ModbusProfile.model_validate({"profile": "p", "protocol": "modbus",
                                       "defaults": {"addressing": "one_based"},
-                                      "tags": [{"name": "a", "address": 1}, {"name": "b", "address": "40001"}]})
+                                      "tags": [{"name": "a", "address": 1},
+                                               {"name": "b", "address": "40001"}]})
     assert [t.address for t in p.tags] == [0, 0]  # notation is absolute, numbers shift by one
     with pytest.raises(ValidationError, match="first register is 1"):
         ModbusProfile.model_validate({"profile": "p", "protocol": "modbus",
