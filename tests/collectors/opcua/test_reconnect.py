@@ -1,0 +1,132 @@
+"""Reconnects: a simulator restarted in the middle of a run and a network that stops
+forwarding for longer than the session timeout. The supervisor must mark the gap as device
+offline, reconnect with backoff, recreate the subscription and carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from collectors.opcua.collector import OpcUaCollector
+from collectors.opcua.supervisor import Backoff, supervise
+from collectors.sample import Quality, Sample
+from device_profiles.opcua import OpcUaProfile
+from simulators.opcua.server import OpcUaSimulator
+from tests.collectors.opcua.conftest import device
+from tests.collectors.opcua.proxy import CuttableProxy
+from tests.support import free_port
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def small(profile: OpcUaProfile) -> OpcUaProfile:
+    return profile.model_copy(update={"tags": [t for t in profile.tags if t.name in ("speed", "count")]})
+
+
+class Run:
+    """Drives ``supervise`` in a task, so the test can wait on what it yields and on its
+    events without cancelling the generator itself."""
+
+    def __init__(self, collector: OpcUaCollector, backoff: Backoff) -> None:
+        self.batches: list[list[Sample]] = []
+        self.events: list[str] = []
+        self._changed = asyncio.Event()
+        it = supervise(collector, backoff=backoff, on_event=self.note)
+        self._task = asyncio.create_task(self._drive(it))
+
+    def note(self, kind: str, detail: str) -> None:
+        self.events.append(kind)
+        self._changed.set()
+
+    async def _drive(self, it: AsyncIterator[list[Sample]]) -> None:
+        async for batch in it:
+            self.batches.append(batch)
+            self._changed.set()
+
+    async def wait(self, pred: Callable[[Run], object], *, timeout: float = 60.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not pred(self):
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def first_batch(self, pred: Callable[[list[Sample]], bool], *, after: int = 0) -> list[Sample]:
+        await self.wait(lambda r: any(pred(b) for b in r.batches[after:]))
+        return next(b for b in self.batches[after:] if pred(b))
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+def offline(batch: list[Sample]) -> bool:
+    return bool(batch) and all(
+        s.quality is Quality.BAD and (s.reason or "").startswith("device offline") for s in batch
+    )
+
+
+def good_count(batch: list[Sample]) -> bool:
+    return any(s.tag == "count" and s.quality is Quality.GOOD for s in batch)
+
+
+async def test_simulator_restart_mid_run_is_an_offline_gap_then_data_again(
+    basic_profile: OpcUaProfile,
+) -> None:
+    profile = small(basic_profile)
+    port = free_port()
+    sim = OpcUaSimulator(profile, port=port)
+    await sim.start()
+    restarted = OpcUaSimulator(profile, port=port, pki_dir=sim.pki_dir)
+    collector = OpcUaCollector(device(sim.endpoint), profile)
+    run = Run(collector, Backoff(initial_s=0.2, max_s=1.0))
+    try:
+        await run.first_batch(good_count)
+        await sim.stop()
+        gap = await run.first_batch(offline)
+        mark = len(run.batches)
+        await restarted.start()
+        after = await run.first_batch(good_count, after=mark)
+    finally:
+        await run.stop()
+        await restarted.stop()
+        await sim.stop()
+        sim.close()
+    assert {s.tag for s in gap} == {"speed", "count"} and all(s.code == 0x808A0000 for s in gap)
+    assert all(s.ts >= gap[0].ts for s in after)
+    assert run.events.count("connected") == 2 and "lost" in run.events
+    assert sum(offline(b) for b in run.batches) == 1, "one offline marker per gap, not one per retry"
+
+
+async def test_network_blackhole_past_session_timeout_reconnects(basic_profile: OpcUaProfile) -> None:
+    profile = small(basic_profile)
+    sim = OpcUaSimulator(profile, port=free_port())
+    await sim.start()
+    proxy = CuttableProxy(sim.port)
+    await proxy.start()
+    collector = OpcUaCollector(
+        device(proxy.endpoint, timeout_s=1.0, session_timeout_s=1.0, watchdog_s=0.5, connect_timeout_s=2.0),
+        profile,
+    )
+    run = Run(collector, Backoff(initial_s=0.2, max_s=0.5))
+    try:
+        await run.first_batch(good_count)
+        proxy.blackhole = True
+        gap = await run.first_batch(offline)
+        # keep the link dead until reconnect attempts have failed too: by then the server has
+        # expired the session, so the collector must build a new one rather than resume
+        await run.wait(lambda r: r.events.count("lost") >= 3)
+        mark = len(run.batches)
+        proxy.blackhole = False
+        after = await run.first_batch(good_count, after=mark)
+    finally:
+        await run.stop()
+        await proxy.stop()
+        await sim.stop()
+        sim.close()
+    assert gap[0].reason is not None and "device plc1" in gap[0].reason
+    assert sum(offline(b) for b in run.batches) == 1
+    assert any(s.quality is Quality.GOOD for s in after)
+    assert run.events.count("connected") == 2
