@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from collectors.modbus.pymodbus_api import (
+    GATEWAY_NO_RESPONSE,
     ILLEGAL_ADDRESS,
     SerialParams,
     ServerHandle,
@@ -145,6 +146,9 @@ class ModbusSimulator:
             return data
         if self.faults.silent:
             return b""
+        rtu = self.framing == "rtu" or bool(self.serial_port)
+        if rtu and len(data) >= 3 and data[1] & 0x80 and data[2] == GATEWAY_NO_RESPONSE:
+            return b""  # on an RS-485 line an absent unit is simply silent
         if self.faults.garbage:
             head = 7 if self.framing == "socket" and not self.serial_port else 1
             return data[:head] + bytes(b ^ 0x5A for b in data[head:])
