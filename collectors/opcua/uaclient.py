@@ -24,7 +24,7 @@ from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from collectors.base import DeviceUnreachable, ReadFailed
+from collectors.base import CollectorError, DeviceUnreachable, ReadFailed
 from collectors.opcua import pki
 from collectors.opcua.config import OpcUaOptions
 from collectors.opcua.convert import BAD_NODE_ID_UNKNOWN, RawValue, epoch_ms
@@ -98,7 +98,7 @@ class UaConnection:
         c.connection_lost_callback = self._on_lost
         try:
             await asyncio.wait_for(self._open(), self.options.connect_timeout_s)
-        except DeviceUnreachable:
+        except CollectorError:  # already ours: security refusals, bad options
             await self.close()
             raise
         except BaseException as err:

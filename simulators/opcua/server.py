@@ -50,14 +50,27 @@ class _Users:
 
     def __init__(self, *, anonymous: bool, passwords: dict[str, str], cert_ders: list[bytes]) -> None:
         self.anonymous, self.passwords, self.cert_ders = anonymous, passwords, cert_ders
+        self.x509_token: bytes | None = None
+
+    def watch_x509(self, iserver: Any) -> None:
+        """asyncua hands get_user the secure channel's client certificate for every token
+        type; only its X.509 token check tells a user certificate apart. Activation is
+        synchronous, so remembering that check's result until get_user is race-free."""
+        verify = iserver.verify_x509_token
+
+        def verified(*args: Any, **kwargs: Any) -> Any:
+            cert = verify(*args, **kwargs)
+            self.x509_token = bytes(cert) if cert else b""
+            return cert
+
+        iserver.verify_x509_token = verified
 
     def get_user(
         self, iserver: Any, username: str | None = None, password: str | None = None, certificate: Any = None
     ) -> User | None:
-        # asyncua passes the secure channel's client certificate here even for anonymous and
-        # username tokens, so a certificate only identifies a user when it is a listed one.
-        if certificate and bytes(certificate) in self.cert_ders:
-            return User(role=UserRole.User, name="cert")
+        token, self.x509_token = self.x509_token, None
+        if token is not None:
+            return User(role=UserRole.User, name="cert") if token in self.cert_ders else None
         if username is not None:
             ok = username in self.passwords and self.passwords[username] == password
             return User(role=UserRole.User, name=username) if ok else None
@@ -127,6 +140,7 @@ class OpcUaSimulator:
         )
         server = Server(user_manager=users)  # type: ignore[arg-type]
         await server.init()
+        users.watch_x509(server.iserver)
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"shopfloor-gateway simulator: {self.profile.profile}")
         await server.set_application_uri(self.application_uri)
