@@ -10,8 +10,10 @@ historical, at the configured drain rate, while batches sealed since keep flowin
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +99,9 @@ class Agent:
         self.stop = asyncio.Event()
         self._wake_sender = asyncio.Event()
         self._pending_since: float | None = None
+        self._staged: list[tuple[list[Sample], asyncio.Future[None]]] = []
+        self._stage_event = asyncio.Event()
+        self._lost_on_disk: dict[str, int] = {}
         self._mids: dict[int, int] = {}          # paho message id -> batch seq
         self._unacked: dict[int, int] = {}       # batch seq -> messages not yet acknowledged
         self._handed: dict[int, int] = {}        # batch seq -> samples, given to paho
@@ -122,15 +127,49 @@ class Agent:
 
     # -- sinks and callbacks ----------------------------------------------------------------
 
-    def accept(self, samples: list[Sample], normalizer: Normalizer | None = None) -> None:
-        """Commit samples to disk before anything else; the poll cycle waits for it."""
+    async def accept(self, samples: list[Sample], normalizer: Normalizer | None = None) -> None:
+        """Commit samples to disk before anything else; the poll cycle waits for the commit.
+
+        Pollers that read in the same moment share one transaction (group commit), so a
+        gateway with many devices pays one fsync per moment, not one per device.
+        """
         if normalizer is not None:
             samples = normalizer.apply(samples)
         if not samples:
             return
-        self.buffer.add(samples)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._staged.append((samples, done))
+        self._stage_event.set()
+        await done
+
+    def _commit_staged(self) -> None:
+        staged, self._staged = self._staged, []
+        if not staged:
+            return
+        try:
+            self.buffer.add([s for group, _ in staged for s in group])
+            if self._lost_on_disk:
+                for dev, n in self._lost_on_disk.items():
+                    self.buffer.count(dev, "dropped:disk_error", n)
+                self._lost_on_disk.clear()
+        except sqlite3.Error as err:
+            # The disk itself failed (full, read-only, I/O error): the samples cannot be kept.
+            # Count them, report the count once the disk works again, and keep polling.
+            log.error("buffer write failed, %d samples lost: %s", sum(len(g) for g, _ in staged), err)
+            for group, _ in staged:
+                for smp in group:
+                    self._lost_on_disk[smp.device] = self._lost_on_disk.get(smp.device, 0) + 1
+        for _, done in staged:
+            if not done.done():
+                done.set_result(None)
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
+
+    async def _committer(self) -> None:
+        while True:
+            await self._stage_event.wait()
+            self._stage_event.clear()
+            self._commit_staged()
 
     def _publish_all(self, messages: list[Outgoing]) -> None:
         assert self.mqtt is not None
@@ -253,10 +292,11 @@ class Agent:
             health = self.state.health.setdefault(dev.id, DeviceHealth())
             pollers.append(asyncio.create_task(
                 poll_device(dev, prof, stop=self.stop, health=health,
-                            sink=lambda s, n=norm: self.accept(s, n),  # type: ignore[misc]
+                            sink=functools.partial(self.accept, normalizer=norm),
                             on_error=lambda d: self.buffer.count(d, "read_errors")),
                 name=f"poll:{dev.id}",
             ))
+        committer = asyncio.create_task(self._committer(), name="committer")
         sealer = asyncio.create_task(self._sealer(), name="sealer")
         sender = asyncio.create_task(self._sender(), name="sender")
         extra: list[asyncio.Task[None]] = []
@@ -269,7 +309,8 @@ class Agent:
         try:
             await self.stop.wait()
         finally:
-            await _cancel([*pollers, sealer])
+            await _cancel([*pollers, sealer, committer])
+            self._commit_staged()  # what was read before the stop is kept
             await self._flush(sender)
             await _cancel([sender, *extra])
             await self.mqtt.stop(farewell=self.encoder.farewell())

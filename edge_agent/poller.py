@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from collectors import CollectorError, make_collector
@@ -19,7 +19,7 @@ from device_profiles.models import DeviceConfig, DeviceProfile
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[list[Sample]], None]
+Sink = Callable[[list[Sample]], Awaitable[None]]
 
 
 @dataclass
@@ -84,14 +84,14 @@ async def poll_device(
                 subscribe = getattr(collector, "subscribe", None)
                 if subscribe is not None:
                     async for samples in subscribe():
-                        _deliver(samples, sink, health)
+                        await _deliver(samples, sink, health)
                         if stop.is_set():
                             break
                     continue
                 next_t = time.monotonic()
                 while not stop.is_set():
                     samples = await collector.read()
-                    _deliver(samples, sink, health)
+                    await _deliver(samples, sink, health)
                     next_t += interval
                     late = time.monotonic() - next_t
                     if late > 0:  # the read took longer than the interval: skip, don't pile up
@@ -113,13 +113,13 @@ async def poll_device(
         log.warning("device %s: %s", device.id, reason)
         if on_error is not None:
             on_error(device.id)
-        sink(offline_samples(device, profile, reason))
+        await sink(offline_samples(device, profile, reason))
         if await _sleep_or_stop(stop, backoff.next()):
             return
 
 
-def _deliver(samples: list[Sample], sink: Sink, health: DeviceHealth) -> None:
+async def _deliver(samples: list[Sample], sink: Sink, health: DeviceHealth) -> None:
     health.cycles += 1
     if any(s.quality == 0 for s in samples):
         health.last_good_ms = now_ms()
-    sink(samples)
+    await sink(samples)

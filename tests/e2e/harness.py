@@ -30,11 +30,15 @@ class Proc:
         self._fh = self.log.open("ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.p = subprocess.Popen(args, stdout=self._fh, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+        self.stopped = False  # set when the test itself ends it
 
+    def crashed(self) -> bool:
+        return not self.stopped and self.p.poll() is not None
     def alive(self) -> bool:
         return self.p.poll() is None
 
     def terminate(self, timeout: float = 20) -> int:
+        self.stopped = True
         if self.alive():
             self.p.send_signal(signal.SIGTERM)
             try:
@@ -46,6 +50,7 @@ class Proc:
         return int(self.p.returncode)
 
     def kill(self) -> None:
+        self.stopped = True
         if self.alive():
             self.p.send_signal(signal.SIGKILL)
             self.p.wait(10)
@@ -121,7 +126,7 @@ class Stack:
     def wait(self, what: str, predicate: object, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():  # type: ignore[operator]
-            dead = [p.name for p in self.procs if not p.alive() and p.p.returncode not in (0, None)]
+            dead = [p.name for p in self.procs if p.crashed()]
             if dead:
                 raise AssertionError(f"{dead} exited while waiting for {what}\n{self.logs()}")
             if time.monotonic() > deadline:
