@@ -45,18 +45,22 @@ def migrate_cmd(config_path: Path | None, dsn: str | None, target: int | None) -
     import psycopg
 
     from cloud_ingest import migrate
+    from cloud_ingest.timescale import apply_policies
 
     cfg = _load(config_path, dsn)
     try:
         applied = migrate.migrate(cfg.dsn(), target=target, connect_timeout_s=cfg.database.connect_timeout_s)
-        with psycopg.connect(cfg.dsn()) as conn:
+        with psycopg.connect(cfg.dsn(), autocommit=True) as conn:
             version, flavor = migrate.current(conn)
+            policies = apply_policies(conn, cfg.ingest)
     except psycopg.Error as err:
         raise click.ClickException(f"migration failed: {str(err).strip()}") from err
     if applied:
         click.echo(f"applied {', '.join(f'{v:03d}' for v in applied)}; schema version {version} ({flavor})")
     else:
         click.echo(f"schema is current: version {version} ({flavor})")
+    if policies:
+        click.echo("timescaledb policies: " + "; ".join(policies))
 
 
 @main.command("serve")

@@ -43,6 +43,26 @@ class Stats:
     last_error: str | None = None
 
 
+class StatsView:
+    """The sum over a worker's writers (each counts its own, so no locking on the hot path)."""
+
+    def __init__(self, ingestors: Sequence[Ingestor]) -> None:
+        self._ingestors = ingestors
+
+    def total(self) -> Stats:
+        out = Stats()
+        for ing in self._ingestors:
+            s = ing.stats
+            out.messages += s.messages
+            out.batches += s.batches
+            out.duplicates += s.duplicates
+            out.rows += s.rows
+            out.dead_letters += s.dead_letters
+            out.db_retries += s.db_retries
+            out.last_error = s.last_error or out.last_error
+        return out
+
+
 @dataclass
 class _Group:
     data: list[tuple[Delivery, writer.Inbound]] = field(default_factory=list)

@@ -13,12 +13,14 @@ import time
 
 import psycopg
 
-from cloud_ingest import partitions
+from cloud_ingest import partitions, rollups
 from cloud_ingest.config import CloudConfig
+from cloud_ingest.timescale import apply_policies, flavor_of
 
 log = logging.getLogger(__name__)
 
 PARTITIONS_EVERY_S = 3600.0
+ROLLUP_SLICE = 2000
 
 
 class Maintenance(threading.Thread):
@@ -27,6 +29,7 @@ class Maintenance(threading.Thread):
         self.cfg = cfg
         self.stop = stop
         self.runs = 0
+        self.rolled_up = 0
 
     def run(self) -> None:
         last_partitions = 0.0
@@ -44,8 +47,8 @@ class Maintenance(threading.Thread):
             self.stop.wait(self.cfg.ingest.rollup_interval_s)
 
     def partitions(self, conn: psycopg.Connection) -> None:
-        flavor = conn.execute("SELECT flavor FROM schema_version ORDER BY version DESC LIMIT 1").fetchone()
-        if flavor is None or flavor[0] != "plain":
+        if flavor_of(conn) != "plain":
+            apply_policies(conn, self.cfg.ingest)
             return
         parts = partitions.Partitions(flavor="plain")
         parts.load(conn)
@@ -56,4 +59,10 @@ class Maintenance(threading.Thread):
                 log.info("retention dropped %s", ", ".join(dropped))
 
     def rollups(self, conn: psycopg.Connection) -> None:
-        """Filled in with the rollup tables (phase 2)."""
+        """Catch up with every batch stored so far (in slices, so each transaction stays short)."""
+        flavor = flavor_of(conn)
+        while not self.stop.is_set():
+            done = rollups.roll_up_pending(conn, flavor=flavor, limit=ROLLUP_SLICE)
+            self.rolled_up += done
+            if done < ROLLUP_SLICE:
+                return

@@ -27,7 +27,7 @@ class Registry:
         self._enterprises: dict[str, int] = {}
         self._gateways: dict[tuple[str, str], int] = {}
         self._devices: dict[tuple[int, str], int] = {}
-        self._tags: dict[tuple[int, str, str], int] = {}  # (enterprise_id, device, tag)
+        self._tags: dict[int, dict[tuple[str, str], int]] = {}  # enterprise_id -> (device, tag)
 
     def clear(self) -> None:
         """Forget cached ids (tests that recreate a database reuse a worker)."""
@@ -94,18 +94,15 @@ class Registry:
     def tag_ids(
         self, conn: psycopg.Connection, enterprise_id: int, gateway_id: int, pairs: set[tuple[str, str]]
     ) -> dict[tuple[str, str], int]:
-        """(device, tag) → tag id for every pair, registering the unknown ones."""
-        out: dict[tuple[str, str], int] = {}
-        missing: list[tuple[str, str]] = []
-        for dev, tag in pairs:
-            cached = self._tags.get((enterprise_id, dev, tag))
-            if cached is None:
-                missing.append((dev, tag))
-            else:
-                out[(dev, tag)] = cached
+        """(device, tag) → tag id for the enterprise, registering unknown pairs first.
+
+        Returns the enterprise's whole cache (a superset of ``pairs``): the hot path then looks up
+        each sample in one dict without copying it per message.
+        """
+        known = self._tags.setdefault(enterprise_id, {})
+        missing = sorted(pairs - known.keys())
         if not missing:
-            return out
-        missing.sort()
+            return known
         devices = self.device_ids(conn, enterprise_id, gateway_id, (d for d, _ in missing))
         dev_ids = [devices[d] for d, _ in missing]
         names = [t for _, t in missing]
@@ -121,10 +118,8 @@ class Registry:
             " JOIN unnest(%s::int[], %s::text[]) AS x(d, n) ON t.device_id = x.d AND t.name = x.n",
             (dev_ids, names),
         ):
-            key = (by_dev[dev_id], name)
-            self._tags[(enterprise_id, *key)] = tag_id
-            out[key] = tag_id
-        return out
+            known[(by_dev[dev_id], name)] = tag_id
+        return known
 
     # -- births and deaths ---------------------------------------------------------------
 

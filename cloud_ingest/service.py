@@ -15,7 +15,7 @@ from types import FrameType
 
 from cloud_ingest import migrate
 from cloud_ingest.config import CloudConfig
-from cloud_ingest.ingestor import Ingestor, wait_for_database
+from cloud_ingest.ingestor import Ingestor, StatsView, wait_for_database
 from cloud_ingest.maintenance import Maintenance
 from cloud_ingest.mqtt_source import MqttSource
 
@@ -38,6 +38,8 @@ def check_schema(cfg: CloudConfig) -> None:
 
 
 def consume(cfg: CloudConfig, *, stop: threading.Event, source: MqttSource, ingestor: Ingestor) -> None:
+    """One writer's loop: take a group, store it, ack it. Several run side by side, each with its own
+    database connection, so one builds COPY rows while the other's server process indexes them."""
     ing = cfg.ingest
     while not stop.is_set():
         group = source.take(
@@ -64,14 +66,15 @@ def serve(
     if not wait_for_database(cfg, stop=stop):
         return
     check_schema(cfg)
-    ingestor = Ingestor(cfg, stop=stop)
+    ingestors = [Ingestor(cfg, stop=stop) for _ in range(cfg.ingest.writers)]
+    stats = StatsView(ingestors)
     maintenance = Maintenance(cfg, stop=stop)
     maintenance.start()
     api_server = None
     if api:
         from cloud_ingest.api.server import ApiServer
 
-        api_server = ApiServer(cfg, stats=ingestor.stats)
+        api_server = ApiServer(cfg, stats=stats)
         api_server.start()
     source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages)
     try:
@@ -79,15 +82,28 @@ def serve(
         if ready is not None:
             ready.set()
         log.info("consuming %s into the database", cfg.mqtt.subscription())
-        consume(cfg, stop=stop, source=source, ingestor=ingestor)
+        writers = [
+            threading.Thread(target=consume, name=f"writer-{i}", daemon=True,
+                             kwargs={"cfg": cfg, "stop": stop, "source": source, "ingestor": ing})
+            for i, ing in enumerate(ingestors)
+        ]
+        for w in writers:
+            w.start()
+        while not stop.wait(0.5):
+            if not all(w.is_alive() for w in writers):
+                log.error("a writer thread died; stopping so a supervisor can restart us")
+                break
+        for w in writers:
+            w.join(timeout=cfg.database.statement_timeout_s + 10)
     finally:
         stop.set()
         source.stop()
-        ingestor.close()
+        for ing in ingestors:
+            ing.close()
         maintenance.join(timeout=10)
         if api_server is not None:
             api_server.stop()
-        log.info("stopped: %s", ingestor.stats)
+        log.info("stopped: %s", stats.total())
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -8,11 +8,11 @@ import uvicorn
 
 from cloud_ingest.api.app import create_app
 from cloud_ingest.config import CloudConfig
-from cloud_ingest.ingestor import Stats
+from cloud_ingest.ingestor import StatsView
 
 
 class ApiServer:
-    def __init__(self, cfg: CloudConfig, *, stats: Stats | None = None) -> None:
+    def __init__(self, cfg: CloudConfig, *, stats: StatsView | None = None) -> None:
         app = create_app(cfg, stats=stats)
         config = uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning",
                                 lifespan="on")

@@ -15,8 +15,6 @@ CREATE TABLE samples (
 
 -- Series queries go by tag over a time range; no unique index (the ledger guards duplicates).
 CREATE INDEX samples_tag_ts ON samples (tag_id, ts);
--- Cheap to maintain; lets rollup maintenance scan a time range of all tags.
-CREATE INDEX samples_ts_brin ON samples USING brin (ts) WITH (pages_per_range = 32);
 
 -- One UTC day per partition; safe to call concurrently and again.
 CREATE FUNCTION sfg_ensure_day_partition(day date) RETURNS boolean
@@ -31,9 +29,13 @@ BEGIN
     IF to_regclass(part) IS NOT NULL THEN
         RETURN false;
     END IF;
-    EXECUTE format(
-        'CREATE TABLE %I PARTITION OF samples FOR VALUES FROM (%L) TO (%L)',
-        part, to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
+    BEGIN
+        EXECUTE format(
+            'CREATE TABLE %I PARTITION OF samples FOR VALUES FROM (%L) TO (%L)',
+            part, to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
+    EXCEPTION WHEN duplicate_table THEN
+        RETURN false;  -- another worker made it between our check and our statement
+    END;
     RETURN true;
 END $$;
 
