@@ -57,7 +57,8 @@ def test_rollups_match_raw_samples_and_survive_replay(pg_dsn: str, broker: tuple
     raw_1m = ("SELECT device, tag, date_trunc('minute', ts AT TIME ZONE 'UTC'), count(*), sum(value),"
               " min(value), max(value) FROM v_samples GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
     roll_1m = ("SELECT d.code, t.name, r.bucket AT TIME ZONE 'UTC', r.n, r.sum, r.min, r.max"
-               " FROM samples_1m r JOIN tags t ON t.id = r.tag_id JOIN devices d ON d.id = t.device_id ORDER BY 1, 2, 3")
+               " FROM samples_1m r JOIN tags t ON t.id = r.tag_id JOIN devices d ON d.id = t.device_id"
+               " ORDER BY 1, 2, 3")
     with running(cfg), publisher(broker, f"pub-{uid}") as pub:
         pub.publish(stream)
         wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches WHERE rolled_up") == 12,
