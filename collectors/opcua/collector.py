@@ -19,7 +19,8 @@ from typing import Self
 from collectors.base import CollectorError, ReadFailed
 from collectors.opcua.config import OpcUaOptions, parse_options
 from collectors.opcua.convert import BAD_NO_COMMUNICATION, BAD_NOT_CONNECTED, RawValue, to_sample
-from collectors.opcua.uaclient import MonitorSpec, UaConnection
+from collectors.opcua.items import MonitorSpec
+from collectors.opcua.uaclient import UaConnection
 from collectors.sample import Sample, now_ms
 from device_profiles.models import DeviceConfig, DeviceProfile
 from device_profiles.opcua import OpcUaProfile, OpcUaTag

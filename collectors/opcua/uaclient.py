@@ -14,7 +14,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,12 +28,20 @@ from collectors.opcua import pki
 from collectors.opcua.config import OpcUaOptions
 from collectors.opcua.convert import BAD_NODE_ID_UNKNOWN, RawValue, epoch_ms
 from collectors.opcua.errors import SecurityRejected, UntrustedServerCertificate
+from collectors.opcua.items import BrowsedVariable, MonitorSpec
 from device_profiles.opcua import NodeRef
 
 logging.getLogger("asyncua").setLevel(logging.WARNING)
 
 T = TypeVar("T")
 
+_KINDS = {
+    "i": ua.NodeIdType.Numeric,
+    "s": ua.NodeIdType.String,
+    "g": ua.NodeIdType.Guid,
+    "b": ua.NodeIdType.ByteString,
+}
+_KIND_OF = {0: "i", 1: "i", 2: "i", 3: "s", 4: "g", 5: "b"}  # NodeIdType -> notation letter
 _POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
     "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
     "Aes128_Sha256_RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
@@ -47,16 +54,6 @@ _FILTER_REFUSED = (
     "BadDeadbandFilterInvalid",
     "BadMonitoredItemFilterInvalid",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorSpec:
-    handle: int
-    node: NodeRef
-    sampling_ms: float
-    queue_size: int
-    deadband_type: str = "none"
-    deadband_value: float = 0.0
 
 
 def code_name(code: int) -> str:
@@ -136,9 +133,9 @@ class UaConnection:
                 f"it offers {', '.join(offered)} — set options.security_policy/security_mode to one of these"
             )
         der = bytes(match[0].ServerCertificate)
-        self._check_trust(x509.load_der_x509_certificate(_first_cert(der)))
+        self._check_trust(x509.load_der_x509_certificate(pki.first_certificate(der)))
         await c.set_security(
-            policy, str(own.cert), str(own.key), server_certificate=_first_cert(der), mode=mode
+            policy, str(own.cert), str(own.key), server_certificate=pki.first_certificate(der), mode=mode
         )
 
     def _check_trust(self, cert: x509.Certificate) -> None:
@@ -146,7 +143,9 @@ class UaConnection:
             return
         saved = pki.reject(self.options.pki_dir, cert)
         msg = pki.untrusted_message(device=self.device, url=self.url, cert=cert, saved=saved)
-        raise UntrustedServerCertificate(msg, path=saved, thumbprint=pki.thumbprint(_first_cert_der(cert)))
+        raise UntrustedServerCertificate(
+            msg, path=saved, thumbprint=pki.thumbprint(cert.public_bytes(Encoding.DER))
+        )
 
     async def close(self) -> None:
         try:
@@ -174,23 +173,15 @@ class UaConnection:
             if ref.namespace_uri not in self.namespaces:
                 raise KeyError(ref.namespace_uri)
             index = self.namespaces.index(ref.namespace_uri)
-        kinds = {
-            "i": ua.NodeIdType.Numeric,
-            "s": ua.NodeIdType.String,
-            "g": ua.NodeIdType.Guid,
-            "b": ua.NodeIdType.ByteString,
-        }
         ident: Any = ref.identifier
-        return ua.NodeId(ident, ua.Int16(index or 0), kinds[ref.kind])
+        return ua.NodeId(ident, ua.Int16(index or 0), _KINDS[ref.kind])
 
     def _resolve_all(self, refs: Sequence[NodeRef]) -> list[ua.NodeId | None]:
-        out: list[ua.NodeId | None] = []
-        for r in refs:
-            try:
-                out.append(self.node_id(r))
-            except KeyError:
-                out.append(None)
-        return out
+        known = set(self.namespaces)
+        return [
+            None if r.namespace_uri is not None and r.namespace_uri not in known else self.node_id(r)
+            for r in refs
+        ]
 
     async def read(self, refs: Sequence[NodeRef], *, batch: int) -> list[RawValue]:
         """Batched Read of the Value attribute; a node whose namespace URI the server does not
@@ -221,7 +212,6 @@ class UaConnection:
             RequestedMaxKeepAliveCount=keepalive,
             MaxNotificationsPerPublish=0,
             PublishingEnabled=True,
-            Priority=0,
         )
         result = await self._call(
             self.client.uaclient.create_subscription(params, self._on_publish), "subscribe"
@@ -282,6 +272,66 @@ class UaConnection:
         out, self._pending = self._pending, []
         return out
 
+    async def browse(
+        self, *, depth: int, limit: int = 20_000
+    ) -> tuple[list[BrowsedVariable], dict[str, str]]:
+        """Variables under Objects (the Server diagnostics object left out) down to ``depth``
+        levels, with data type, rank and minimum sampling interval; plus the server's build info."""
+        found: list[tuple[list[str], ua.NodeId]] = []
+        level: list[tuple[list[str], Any]] = [([], self.client.nodes.objects)]
+        for _ in range(depth):
+            nxt = []
+            for path, node in level:
+                for r in await self._call(node.get_children_descriptions(), "browse"):
+                    here = [*path, str(r.BrowseName.Name)]
+                    if r.NodeId == _nid(ua.ObjectIds.Server) or len(found) >= limit:
+                        continue
+                    if r.NodeClass == ua.NodeClass.Variable:
+                        found.append((here, r.NodeId))
+                    elif r.NodeClass == ua.NodeClass.Object:
+                        nxt.append((here, self.client.get_node(r.NodeId)))
+            level = nxt
+        attrs = [
+            ua.AttributeIds.DataType,
+            ua.AttributeIds.ValueRank,
+            ua.AttributeIds.ArrayDimensions,
+            ua.AttributeIds.MinimumSamplingInterval,
+            ua.AttributeIds.Description,
+        ]
+        reads = [ua.ReadValueId(NodeId=nid, AttributeId=a) for _, nid in found for a in attrs]
+        reads += [
+            ua.ReadValueId(NodeId=ua.NodeId(i), AttributeId=ua.AttributeIds.Value)  # type: ignore[arg-type]
+            for i in (2263, 2261)
+        ]  # Server.ServerStatus.BuildInfo: ManufacturerName, ProductName
+        got: list[Any] = []
+        for start in range(0, len(reads), 1000):
+            got += [
+                v.Value.Value if v.Value is not None else None
+                for v in await self._call(
+                    self.client.uaclient.read(ua.ReadParameters(NodesToRead=reads[start : start + 1000])),
+                    "browse",
+                )
+            ]
+        out = []
+        for i, (path, nid) in enumerate(found):
+            dtype, rank, dims, msi, desc = got[i * 5 : i * 5 + 5]
+            out.append(
+                BrowsedVariable(
+                    path,
+                    self.namespaces[nid.NamespaceIndex] if nid.NamespaceIndex else None,
+                    nid.NamespaceIndex,
+                    _KIND_OF[int(nid.NodeIdType)],
+                    nid.Identifier,
+                    dtype.Identifier if dtype is not None and dtype.NamespaceIndex == 0 else None,
+                    rank,
+                    list(dims or []),
+                    msi,
+                    getattr(desc, "Text", None),
+                )
+            )
+        info = {k: str(v) for k, v in zip(("manufacturer", "model"), got[-2:], strict=True) if v}
+        return out, info
+
     async def _call(self, aw: Awaitable[T], what: str) -> T:
         try:
             return await asyncio.wait_for(aw, self.timeout_s * 2)
@@ -319,6 +369,10 @@ class UaConnection:
         return DeviceUnreachable(f"{where} failed: {err!r}")
 
 
+def _nid(i: Any) -> ua.NodeId:
+    return ua.NodeId(i)
+
+
 def _unknown_ns() -> RawValue:
     return RawValue(
         None, BAD_NODE_ID_UNKNOWN, "BadNodeIdUnknown: namespace URI not on the server", None, None
@@ -326,31 +380,16 @@ def _unknown_ns() -> RawValue:
 
 
 def _item_request(spec: MonitorSpec, nid: ua.NodeId, *, with_filter: bool) -> ua.MonitoredItemCreateRequest:
-    mp = ua.MonitoringParameters()
-    mp.ClientHandle = spec.handle
-    mp.SamplingInterval = spec.sampling_ms
-    mp.QueueSize = spec.queue_size
-    mp.DiscardOldest = True
+    flt: Any = None
     if with_filter and spec.deadband_type != "none":
-        f = ua.DataChangeFilter()
-        f.Trigger = ua.DataChangeTrigger.StatusValue
-        f.DeadbandType = _DEADBAND[spec.deadband_type]
-        f.DeadbandValue = spec.deadband_value
-        mp.Filter = f
-    req = ua.MonitoredItemCreateRequest()
-    req.ItemToMonitor = ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.Value)
-    req.MonitoringMode = ua.MonitoringMode.Reporting
-    req.RequestedParameters = mp
-    return req
+        flt = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue,
+                                  DeadbandType=_DEADBAND[spec.deadband_type],
+                                  DeadbandValue=spec.deadband_value)
+    params = ua.MonitoringParameters(ClientHandle=spec.handle, SamplingInterval=spec.sampling_ms,
+                                     Filter=flt, QueueSize=spec.queue_size, DiscardOldest=True)
+    target = ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.Value)
+    return ua.MonitoredItemCreateRequest(ItemToMonitor=target, MonitoringMode=ua.MonitoringMode.Reporting,
+                                         RequestedParameters=params)
 
 
-def _first_cert(der: bytes) -> bytes:
-    """Servers may send a chain; the leaf comes first."""
-    return pki.first_certificate(der)
-
-
-def _first_cert_der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.DER)
-
-
-__all__ = ["MonitorSpec", "UaConnection", "code_name"]
+__all__ = ["UaConnection", "code_name"]

@@ -190,11 +190,12 @@ class OpcUaSimulator:
     async def _build(self, server: Server) -> None:
         for i in range(self.namespace_shift):
             await server.register_namespace(f"urn:shopfloor-gateway:simulator:padding:{i}")
-        sim_ns = await server.register_namespace(SIM_NAMESPACE)
+        # The profile's namespaces first, so that ns=2 is its first one, as on the real device.
         uris = list(self.profile.namespaces)
         uris += [u for t in self.profile.tags if (u := t.ref.namespace_uri) and u not in uris]
         for uri in uris:
             await server.register_namespace(uri)
+        sim_ns = await server.register_namespace(SIM_NAMESPACE)
         array = await server.get_namespace_array()
         for t in self.profile.tags:
             while (t.ref.namespace_index or 0) >= len(array):
