@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Self
 
 from collectors.base import CollectorError, DeviceUnreachable
+from collectors.modbus import links
 from collectors.modbus.codec import DecodeError, decode
 from collectors.modbus.config import limits_of, parse_endpoint, parse_options, serial_of
 from collectors.modbus.planner import BIT_TABLES, Limits, Plan, Request, halves
@@ -45,16 +46,16 @@ class ModbusCollector:
         self.unit = device.unit_id if device.unit_id is not None else profile.defaults.unit_id
         self.plan = Plan.build(profile.tags, limits=limits_of(self.options, defaults=profile_limits(profile)))
         self.requests_sent = 0  # cumulative, for the benchmark and diagnostics
-        self._link = ModbusLink(
-            kind=self.endpoint.kind, host=self.endpoint.host, port=self.endpoint.port,
-            serial_port=self.endpoint.serial_port, serial=serial_of(self.options),
-            timeout_s=device.timeout_s,
-        )
+        self._link: ModbusLink | None = None
 
     async def __aenter__(self) -> Self:
+        self._link = links.acquire(self.endpoint, serial=serial_of(self.options),
+                                   timeout_s=self.device.timeout_s)
         try:
-            await self._link.connect()
+            await links.connect(self.endpoint, self._link)
         except LinkDown as err:
+            links.release(self.endpoint, self._link)
+            self._link = None
             raise DeviceUnreachable(f"device {self.device.id} at {self.endpoint}: {err}") from err
         return self
 
@@ -64,7 +65,9 @@ class ModbusCollector:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._link.close()
+        if self._link is not None:
+            links.release(self.endpoint, self._link)
+            self._link = None
 
     async def read(self) -> list[Sample]:
         """One poll of every tag, in profile order."""
@@ -126,11 +129,16 @@ class ModbusCollector:
         self.plan.replace(req, pieces, bad=bad)
 
     async def _fetch(self, req: Request) -> list[int] | list[bool]:
+        if self._link is None:
+            raise DeviceUnreachable(f"device {self.device.id}: read() outside 'async with'")
         self.requests_sent += 1
         try:
             return await self._link.read(req.table, req.start, req.count, unit=self.unit)
         except (LinkDown, LinkTimeout) as err:
-            self._link.close()
+            # A silent unit on a shared RS-485 line must not close the line for the others;
+            # a lost connection or a TCP device's timeout (stale answers may follow) does.
+            if isinstance(err, LinkDown) or links.shared_users(self.endpoint) == 0:
+                self._link.close()
             raise DeviceUnreachable(
                 f"device {self.device.id} at {self.endpoint} (unit {self.unit}), "
                 f"reading {req.describe()}: {err}"

@@ -102,6 +102,7 @@ class ModbusLink:
         self._mbap = kind == "tcp"
         self._lost: asyncio.Event | None = None
         self._garbled: str | None = None
+        self._turn: asyncio.Lock | None = None  # devices sharing a line take turns
         hooks: dict[str, Any] = {"trace_packet": self._on_packet, "trace_connect": self._on_connect}
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient
         if kind == "rtu":
@@ -156,7 +157,15 @@ class ModbusLink:
         self._client.close()
 
     async def read(self, table: Table, address: int, count: int, *, unit: int) -> list[int] | list[bool]:
-        """Read ``count`` registers or bits; raises a LinkError subclass on any failure."""
+        """Read ``count`` registers or bits; raises a LinkError subclass on any failure.
+
+        The timeout starts when it is this request's turn on the link, not while it waits."""
+        if self._turn is None:
+            self._turn = asyncio.Lock()
+        async with self._turn:
+            return await self._read(table, address, count, unit=unit)
+
+    async def _read(self, table: Table, address: int, count: int, *, unit: int) -> list[int] | list[bool]:
         if not self._client.connected:
             raise LinkDown("not connected")
         c = self._client

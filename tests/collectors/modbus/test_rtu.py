@@ -3,18 +3,20 @@ and over TCP (RTU frames through a serial-to-Ethernet converter)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from collectors.base import DeviceUnreachable
-from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
+from collectors.modbus import ModbusCollector, links
+from collectors.sample import Quality, Sample
+from collectors.supervisor import Backoff, DeviceSupervisor
 from device_profiles.models import DeviceConfig
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import assert_matches, encoding_case
@@ -99,3 +101,61 @@ async def test_rtu_over_tcp() -> None:
         sim.faults.garbage = True
         with pytest.raises(DeviceUnreachable, match="garbled"):
             await c.read()
+
+
+async def test_devices_of_one_line_share_it_and_take_turns(pty_pair: tuple[str, str]) -> None:
+    sim_end, gw_end = pty_pair
+    prof = profile()
+    sim = ModbusSimulator([SimulatedUnit(prof, unit=1), SimulatedUnit(prof, unit=2, seed=4)],
+                          serial_port=sim_end)
+    async with sim:
+        a = ModbusCollector(serial_device(gw_end, unit=1, id="a"), prof)
+        b = ModbusCollector(serial_device(gw_end, unit=2, id="b"), prof)
+        ghost = ModbusCollector(serial_device(gw_end, unit=9, id="ghost", timeout_s=0.3), prof)
+        async with a, b, ghost:
+            assert links.shared_users(a.endpoint) == 3  # one open port for three devices
+
+            async def ghost_read() -> str:
+                try:
+                    await ghost.read()
+                except DeviceUnreachable as err:
+                    return str(err)
+                return "answered"
+
+            ra, rb, rg = await asyncio.gather(a.read(), b.read(), ghost_read())
+            # the silent unit timed out without closing the line: the others read on
+            ra2, rb2 = await asyncio.gather(a.read(), b.read())
+        assert links.shared_users(a.endpoint) == 0
+    assert "ghost" in rg and "no answer" in rg
+    for batch in (ra, rb, ra2, rb2):
+        assert len(batch) == 16 and all(s.quality is Quality.GOOD for s in batch)
+
+
+async def test_shared_rtu_over_tcp_line_recovers_for_every_device() -> None:
+    prof = profile()
+    sim = ModbusSimulator([SimulatedUnit(prof, unit=1), SimulatedUnit(prof, unit=2)],
+                          port=free_port(), framing="rtu")
+    async with sim:
+        sups = [DeviceSupervisor(device(sim.port, id=f"u{u}", scheme="rtu+tcp", unit_id=u, timeout_s=0.5),
+                                 prof, interval_s=0.05, backoff=Backoff(initial_s=0.05, max_s=0.2))
+                for u in (1, 2)]
+        its = [s.samples() for s in sups]
+        try:
+            for it in its:
+                await _until(it, Quality.GOOD)
+            sim.drop_connections()
+            for it in its:
+                await _until(it, Quality.GOOD)
+            assert all(s.state == "online" for s in sups)
+        finally:
+            for it in its:
+                await it.aclose()  # type: ignore[attr-defined]
+    assert sim.faults.reads > 0
+
+
+async def _until(it: AsyncIterator[list[Sample]], quality: Quality, limit: int = 200) -> list[Sample]:
+    for _ in range(limit):
+        batch = await anext(it)
+        if all(s.quality is quality for s in batch):
+            return batch
+    raise AssertionError(f"no all-{quality.name} batch within {limit} polls")
