@@ -27,7 +27,7 @@ from edge_agent.encoders import Encoder, JsonEncoder, Outgoing
 from edge_agent.mqtt import MqttSession
 from edge_agent.normalize import Normalizer, Rule
 from edge_agent.poller import DeviceHealth, poll_device
-from edge_agent.wire import BirthMessage, DeviceInfo, EnterpriseInfo, TagInfo
+from edge_agent.wire import BirthMessage, Counters, DeviceInfo, EnterpriseInfo, TagInfo
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,9 @@ class Agent:
         buf = cfg.buffer
         # A relative buffer path is relative to the working directory, as for any daemon.
         self.buffer = DiskBuffer(buf.path, max_bytes=buf.max_bytes, full_policy=buf.full_policy,
-                                 synchronous=buf.synchronous)
+                                 synchronous=buf.synchronous,
+                                 row_max_samples=min(64, buf.batch_max_samples),
+                                 row_max_bytes=max(1024, buf.batch_max_bytes // 4))
         self.state = AgentState(session=uuid.uuid4().hex, started_ms=now_ms())
         self.stop = asyncio.Event()
         self._wake_sender = asyncio.Event()
@@ -102,6 +104,7 @@ class Agent:
         self._staged: list[tuple[list[Sample], asyncio.Future[None]]] = []
         self._stage_event = asyncio.Event()
         self._lost_on_disk: dict[str, int] = {}
+        self._counters_cache: tuple[float, Counters] | None = None
         self._mids: dict[int, int] = {}          # paho message id -> batch seq
         self._unacked: dict[int, int] = {}       # batch seq -> messages not yet acknowledged
         self._handed: dict[int, int] = {}        # batch seq -> samples, given to paho
@@ -239,11 +242,19 @@ class Agent:
 
     def _hand(self, batch: Batch, *, historical: bool) -> None:
         assert self.mqtt is not None
-        messages = self.encoder.batch(batch, counters=self.buffer.counters(), historical=historical)
+        messages = self.encoder.batch(batch, counters=self._counters(), historical=historical)
         self._unacked[batch.seq] = len(messages)
         self._handed[batch.seq] = batch.n
         for m in messages:
             self._mids[self.mqtt.publish(m)] = batch.seq
+
+    def _counters(self) -> Counters:
+        """Cumulative counters, re-read at most once a second: they ride on every batch, and
+        being cumulative, a second-old copy loses nothing."""
+        now = asyncio.get_running_loop().time()
+        if self._counters_cache is None or now - self._counters_cache[0] >= 1.0:
+            self._counters_cache = (now, self.buffer.counters())
+        return self._counters_cache[1]
 
     def _pick(self, *, live: bool, room: int) -> list[Batch]:
         lo, hi = (self._first_live_seq, None) if live else (0, self._first_live_seq)

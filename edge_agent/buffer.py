@@ -14,7 +14,9 @@ cut never leaves them disagreeing with the data.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import sqlite3
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
@@ -23,14 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from collectors.sample import Sample
+from collectors.sample import Quality, Sample
 from edge_agent.wire import Counters, DeviceCounters
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
     id INTEGER PRIMARY KEY,
     device TEXT NOT NULL,
-    body TEXT NOT NULL           -- one sample, already in its wire form
+    n INTEGER NOT NULL,
+    body TEXT NOT NULL           -- n samples of one device, in wire form, comma-separated
 );
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY,
@@ -58,15 +61,49 @@ class Batch:
     device: str | None = None  # set when every sample of the batch is of one device
 
 
+_QUALITY = {q: q.label for q in Quality}
+
+
+@functools.lru_cache(maxsize=65536)
+def _jstr(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _jvalue(v: object) -> str | None:
+    """JSON text of a value; None when it cannot be represented (NaN, infinity)."""
+    if type(v) is float:  # the common case first
+        return repr(v) if math.isfinite(v) else None
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else None
+    if isinstance(v, int):
+        return str(v)
+    return _jstr(str(v))
+
+
 def sample_json(s: Sample) -> str:
-    """The wire form of one sample (keys documented in docs/wire-format.md)."""
-    body: dict[str, object] = {"d": s.device, "t": s.tag, "ts": s.ts, "rt": s.read_ts, "v": s.value,
-                               "q": s.quality.label}
+    """The wire form of one sample (keys documented in docs/wire-format.md).
+
+    Hand-assembled because it runs for every sample the gateway reads; names are escaped once
+    and cached. A value JSON cannot carry (NaN, infinity) becomes null with bad quality and
+    the reason, instead of an invalid document.
+    """
+    value = _jvalue(s.value)
+    quality, reason = _QUALITY[s.quality], s.reason
+    if value is None:
+        value, quality, reason = "null", "bad", f"not a finite number: {s.value!r}"
+    out = (f'{{"d":{_jstr(s.device)},"t":{_jstr(s.tag)},"ts":{s.ts},"rt":{s.read_ts},'
+           f'"v":{value},"q":"{quality}"')
     if s.code is not None:
-        body["c"] = s.code
-    if s.reason is not None:
-        body["r"] = s.reason
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        out += f',"c":{int(s.code)}'
+    if reason is not None:
+        out += f',"r":{_jstr(reason)}'
+    return out + "}"
 
 
 class DiskBuffer:
@@ -77,8 +114,14 @@ class DiskBuffer:
         max_bytes: int,
         full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest",
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        row_max_samples: int = 64,
+        row_max_bytes: int = 64 * 1024,
     ) -> None:
         self.path = Path(path)
+        # Samples are stored a few dozen to a row (one device, one commit): far fewer rows to
+        # write and delete; a batch is made of whole rows, so rows stay smaller than batches.
+        self.row_max_samples = row_max_samples
+        self.row_max_bytes = row_max_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self.full_policy = full_policy
@@ -153,7 +196,7 @@ class DiskBuffer:
 
     def depth(self) -> tuple[int, int]:
         """(pending samples, sealed batches not yet acknowledged)."""
-        p = self.db.execute("SELECT count(*) FROM pending").fetchone()[0]
+        p = self.db.execute("SELECT coalesce(sum(n), 0) FROM pending").fetchone()[0]
         b = self.db.execute("SELECT count(*) FROM batches").fetchone()[0]
         return int(p), int(b)
 
@@ -167,27 +210,52 @@ class DiskBuffer:
         if row and row[0] is not None:
             return int(row[0])
         row = self.db.execute("SELECT body FROM pending ORDER BY id LIMIT 1").fetchone()
-        return int(json.loads(row[0])["rt"]) if row else None
+        return int(json.loads("[" + row[0] + "]")[0]["rt"]) if row else None
 
     # -- the three steps --------------------------------------------------------------------
 
     def add(self, samples: Iterable[Sample]) -> int:
         """Commit samples to disk; returns how many were stored (the rest were dropped)."""
-        rows = [(s.device, sample_json(s)) for s in samples]
+        samples = list(samples)
+        bodies = [sample_json(s) for s in samples]
+        by_device: dict[str, list[str]] = {}
+        if samples and all(s.device == samples[0].device for s in samples):
+            by_device[samples[0].device] = bodies  # the usual case: one device's poll
+        else:
+            for smp, body in zip(samples, bodies, strict=True):
+                by_device.setdefault(smp.device, []).append(body)
+        rows: list[tuple[str, int, str]] = []
+        step = self.row_max_samples
+        for dev, group in by_device.items():
+            for i in range(0, len(group), step):
+                self._split_row(dev, group[i:i + step], rows)
         if not rows:
             return 0
-        read = Tally((dev, "read") for dev, _ in rows)
-        incoming = sum(len(body) + 16 for _, body in rows)
+        per_device: Tally[str] = Tally()
+        for dev, n, _ in rows:
+            per_device[dev] += n
+        read = Tally({(dev, "read"): n for dev, n in per_device.items()})
+        total = sum(n for _, n, _ in rows)
+        incoming = sum(len(body) + 32 for _, _, body in rows)
         with self._txn():
             self._bump(read)
             if self.used_bytes() + incoming > self.max_bytes:
                 if self.full_policy == "drop_newest":
-                    self._bump(Tally({(dev, "dropped:buffer_full"): n for (dev, _), n in read.items()}))
+                    self._bump(Tally({(dev, "dropped:buffer_full"): n for dev, n in per_device.items()}))
                     return 0
                 self._drop_oldest(incoming)
-            self.db.executemany("INSERT INTO pending(device, body) VALUES (?, ?)", rows)
-            self._bump(Tally((dev, "buffered") for dev, _ in rows))
-        return len(rows)
+            self.db.executemany("INSERT INTO pending(device, n, body) VALUES (?, ?, ?)", rows)
+            self._bump(Tally({(dev, "buffered"): n for dev, n in per_device.items()}))
+        return total
+
+    def _split_row(self, device: str, bodies: list[str], rows: list[tuple[str, int, str]]) -> None:
+        text = ",".join(bodies)
+        if len(text) <= self.row_max_bytes or len(bodies) == 1:
+            rows.append((device, len(bodies), text))
+            return
+        half = len(bodies) // 2
+        self._split_row(device, bodies[:half], rows)
+        self._split_row(device, bodies[half:], rows)
 
     def _drop_oldest(self, need: int) -> None:
         """Make room by dropping the oldest data, sealed batches first, counted per device."""
@@ -205,57 +273,63 @@ class DiskBuffer:
             freed += len(samples)
         while freed < target:
             rows = self.db.execute(
-                "SELECT id, device, length(body) FROM pending ORDER BY id LIMIT 500"
+                "SELECT id, device, n, length(body) FROM pending ORDER BY id LIMIT 100"
             ).fetchall()
             if not rows:
                 break
-            self.db.execute("DELETE FROM pending WHERE id <= ?", (rows[-1][0],))
-            for _, dev, size in rows:
-                dropped[(dev, "dropped:buffer_full")] += 1
-                freed += size + 16
+            for row_id, dev, n, size in rows:
+                self.db.execute("DELETE FROM pending WHERE id = ?", (row_id,))
+                dropped[(dev, "dropped:buffer_full")] += n
+                freed += size + 32
+                if freed >= target:
+                    break
         self._bump(dropped)
 
     def seal(self, *, max_samples: int, max_bytes: int, now_ms: int,
              one_device: bool = False) -> Batch | None:
-        """Turn the oldest pending samples into one numbered batch (of one device, if asked)."""
+        """Turn the oldest pending samples into one numbered batch (of one device, if asked).
+
+        A batch takes whole pending rows (one device's samples of one commit), at least one.
+        """
         with self._txn():
             if one_device:
                 first = self.db.execute("SELECT device FROM pending ORDER BY id LIMIT 1").fetchone()
                 if first is None:
                     return None
                 rows = self.db.execute(
-                    "SELECT id, device, body FROM pending WHERE device = ? ORDER BY id LIMIT ?",
+                    "SELECT id, device, n, body FROM pending WHERE device = ? ORDER BY id LIMIT ?",
                     (first[0], max_samples),
                 ).fetchall()
             else:
                 rows = self.db.execute(
-                    "SELECT id, device, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
+                    "SELECT id, device, n, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
                 ).fetchall()
             if not rows:
                 return None
             bodies: list[str] = []
             ids: list[int] = []
-            size = 2
+            size, count = 2, 0
             per_device: Tally[str] = Tally()
-            for row_id, dev, body in rows:
-                if bodies and size + len(body) + 1 > max_bytes:
+            for row_id, dev, n, body in rows:
+                if bodies and (count + n > max_samples or size + len(body) + 1 > max_bytes):
                     break
                 bodies.append(body)
                 ids.append(row_id)
                 size += len(body) + 1
-                per_device[dev] += 1
+                count += n
+                per_device[dev] += n
             seq = self.next_seq
             samples = "[" + ",".join(bodies) + "]"
             self.db.execute(
                 "INSERT INTO batches(seq, sealed_ms, n, per_device, samples) VALUES (?, ?, ?, ?, ?)",
-                (seq, now_ms, len(bodies), json.dumps(per_device), samples),
+                (seq, now_ms, count, json.dumps(per_device), samples),
             )
             if one_device:
                 self.db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
             else:
                 self.db.execute("DELETE FROM pending WHERE id <= ?", (ids[-1],))
             self._set_meta("next_seq", str(seq + 1))
-        return Batch(seq, now_ms, len(bodies), samples, next(iter(per_device)) if one_device else None)
+        return Batch(seq, now_ms, count, samples, next(iter(per_device)) if one_device else None)
 
     def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
                limit: int = 100) -> list[Batch]:

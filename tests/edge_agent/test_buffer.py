@@ -17,7 +17,7 @@ def samples(device: str, n: int, start: int = 1_700_000_000_000) -> list[Sample]
 
 
 def test_add_seal_ack_counts_and_wire_form(tmp_path: Path) -> None:
-    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB)
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB, row_max_samples=5)
     assert buf.add([*samples("m1", 25), Sample.bad("m2", "x", ts=5, reason="device offline")]) == 26
     b1 = buf.seal(max_samples=10, max_bytes=1 * MB, now_ms=1)
     b2 = buf.seal(max_samples=100, max_bytes=1 * MB, now_ms=2)
@@ -55,10 +55,21 @@ def test_seq_and_counters_survive_reopen(tmp_path: Path) -> None:
 
 
 def test_batch_byte_limit(tmp_path: Path) -> None:
-    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB)
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB, row_max_bytes=300)
     buf.add(samples("m1", 100))
     batch = buf.seal(max_samples=1000, max_bytes=1024, now_ms=1)
     assert batch is not None and 0 < batch.n < 100 and len(batch.samples_json) <= 1024
+
+
+def test_one_device_batches_and_non_finite_values(tmp_path: Path) -> None:
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB, row_max_samples=4)
+    buf.add([*samples("a", 6), *samples("b", 3), Sample("a", "nan", 1, float("nan"))])
+    first = buf.seal(max_samples=100, max_bytes=MB, now_ms=1, one_device=True)
+    second = buf.seal(max_samples=100, max_bytes=MB, now_ms=1, one_device=True)
+    assert first is not None and second is not None
+    assert (first.device, first.n, second.device, second.n) == ("a", 7, "b", 3)
+    nan = json.loads(first.samples_json)[-1]
+    assert nan["v"] is None and nan["q"] == "bad" and "finite" in nan["r"]
 
 
 def fill(buf: DiskBuffer, rounds: int) -> None:

@@ -1,0 +1,179 @@
+"""Edge pipeline throughput: read → normalize → disk buffer → publish, against no buffer at all.
+
+Three figures, one run, the real Mosquitto on this machine:
+
+1. product: the real `Agent` (group commit into SQLite WAL with synchronous=FULL, sealer,
+   sender with QoS 1 and acknowledgement bookkeeping) fed by many virtual devices whose "read"
+   yields the energy meter's 16 tags per poll; samples/s from the first read to the last
+   broker acknowledgement.
+2. baseline: the same samples, JSON-encoded in batches of the same size and published straight
+   to the broker with QoS 1, waiting for every PUBACK — no buffer, no normalization.
+3. drain: a buffer holding an outage's backlog (1,000,000 samples by default) is drained to
+   the broker by the agent; samples/s until the last acknowledgement.
+
+Peak RSS is the process's (ru_maxrss). Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from collectors.sample import Quality, Sample  # noqa: E402
+from device_profiles.loader import resolve_profile, validate  # noqa: E402
+from device_profiles.models import GatewayConfig  # noqa: E402
+from edge_agent.agent import Agent  # noqa: E402
+from edge_agent.buffer import DiskBuffer, sample_json  # noqa: E402
+from edge_agent.normalize import Normalizer  # noqa: E402
+
+BATCH = 1000
+
+
+PROFILE = resolve_profile("energy_meter_3ph")
+TAGS = [t.name for t in PROFILE.tags]
+
+
+def polls(devices: int, rounds: int, *, t0: int) -> list[list[Sample]]:
+    """What `devices` energy meters would yield in `rounds` polls: 16 tags each."""
+    out = []
+    for r in range(rounds):
+        ts = t0 + r * 1000
+        for d in range(devices):
+            out.append([Sample(f"dev{d:03d}", tag, ts, 230.0 + (r * 7 + i) % 50 / 10, Quality.GOOD,
+                               ts + 2) for i, tag in enumerate(TAGS)])
+    return out
+
+
+def config(tmp: Path, *, host: str, port: int, uid: str) -> GatewayConfig:
+    return validate(GatewayConfig, {
+        "gateway": {"id": f"bench-{uid}", "enterprise": {"id": f"bench-{uid}"}},
+        "broker": {"host": host, "port": port, "max_inflight": 20},
+        "buffer": {"path": str(tmp / "buf.sqlite"), "linger_ms": 20, "batch_max_samples": BATCH,
+                   "batch_max_bytes": 1 << 20, "max_bytes": 4 << 30},
+        "devices": [{"id": "unused", "profile": "energy_meter_3ph", "endpoint": "tcp://127.0.0.1:1",
+                     "enabled": False}],
+    }, "bench")
+
+
+async def run_agent_until_drained(agent: Agent, feed: list[list[Sample]] | None) -> float:
+    """Start the agent, feed it (from concurrent virtual devices), stop when all is acked."""
+    task = asyncio.create_task(agent.run())
+    while agent.mqtt is None or not agent.mqtt.connected.is_set():
+        await asyncio.sleep(0.01)
+    t = time.perf_counter()
+    if feed:
+        per_dev: dict[str, list[list[Sample]]] = {}
+        for p in feed:
+            per_dev.setdefault(p[0].device, []).append(p)
+        dev_cfg = agent.cfg.devices[0]
+
+        async def device(reads: list[list[Sample]]) -> None:
+            normalizer = Normalizer(dev_cfg, PROFILE)  # the agent's per-device normalization
+            for samples in reads:
+                await agent.accept(samples, normalizer)
+
+        await asyncio.gather(*(device(r) for r in per_dev.values()))
+    while agent.buffer.backlog_samples() > 0 or agent._staged:
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - t
+    agent.stop.set()
+    await task
+    return elapsed
+
+
+def baseline(feed: list[list[Sample]], *, host: str, port: int, uid: str) -> float:
+    """Straight to the broker: encode batches of the same size, QoS 1, wait for every PUBACK."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-base-{uid}")
+    client.max_inflight_messages_set(20)
+    client.connect(host, port)
+    client.loop_start()
+    flat = [s for p in feed for s in p]
+    t = time.perf_counter()
+    infos = []
+    for i in range(0, len(flat), BATCH):
+        body = "[" + ",".join(sample_json(s) for s in flat[i:i + BATCH]) + "]"
+        payload = json.dumps({"v": 1, "type": "data", "seq": i // BATCH + 1})[:-1] + ',"samples":' + body + "}"
+        infos.append(client.publish(f"bench/{uid}/baseline", payload, qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    elapsed = time.perf_counter() - t
+    client.loop_stop()
+    client.disconnect()
+    return elapsed
+
+
+def fill_backlog(path: Path, n: int) -> None:
+    buf = DiskBuffer(path, max_bytes=8 << 30, synchronous="NORMAL")
+    t0 = 1_764_000_000_000
+    chunk = 10_000
+    for start in range(0, n, chunk):
+        samples = [Sample(f"dev{(start + i) // 16 % 50:03d}", TAGS[(start + i) % 16], t0 + start + i,
+                          float(i), Quality.GOOD, t0 + start + i) for i in range(min(chunk, n - start))]
+        buf.add(samples)
+        while buf.seal(max_samples=BATCH, max_bytes=1 << 20, now_ms=t0):
+            pass
+    buf.close()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=1883)
+    ap.add_argument("--devices", type=int, default=100, help="virtual devices read concurrently")
+    ap.add_argument("--rounds", type=int, default=60, help="polls per device")
+    ap.add_argument("--outage-samples", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each path; the best counts")
+    args = ap.parse_args()
+    uid = str(int(time.time()))
+    feed = polls(args.devices, args.rounds, t0=1_764_000_000_000)
+    n = sum(len(p) for p in feed)
+
+    # Alternate the two paths and keep each one's best run: on a shared 2-core machine the
+    # best run is the one least disturbed by anything else.
+    base_runs, prod_runs = [], []
+    for r in range(args.repeat):
+        base_runs.append(baseline(feed, host=args.host, port=args.port, uid=f"{uid}-{r}"))
+        with tempfile.TemporaryDirectory() as tmp:
+            agent = Agent(config(Path(tmp), host=args.host, port=args.port, uid=f"{uid}-{r}"),
+                          Path(tmp) / "gw.yaml")
+            prod_runs.append(await run_agent_until_drained(agent, feed))
+    base_s, prod_s = min(base_runs), min(prod_runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        fill_backlog(Path(tmp) / "buf.sqlite", args.outage_samples)
+        agent = Agent(config(Path(tmp), host=args.host, port=args.port, uid=uid + "d"), Path(tmp) / "gw.yaml")
+        drain_s = await run_agent_until_drained(agent, None)
+
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "bench": "edge_pipeline",
+        "samples": n,
+        "samples_per_s": round(n / prod_s),
+        "baseline_samples_per_s": round(n / base_s),
+        "ratio": round(base_s / prod_s, 3),
+        "outage_samples": args.outage_samples,
+        "drain_samples_per_s": round(args.outage_samples / drain_s),
+        "rss_mb": round(rss_mb, 1),
+    }
+    print(f"product  (read→normalize→buffer→publish): {result['samples_per_s']:>9,} samples/s")
+    print(f"baseline (publish straight, no buffer):   {result['baseline_samples_per_s']:>9,} samples/s")
+    print(f"ratio product/baseline: {result['ratio']}  (target ≥ 0.5)")
+    print(f"backlog drain of {args.outage_samples:,} samples: {result['drain_samples_per_s']:,} samples/s "
+          "(target ≥ 20,000)")
+    print(f"peak RSS: {result['rss_mb']} MB")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
