@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 import psycopg
 
 from cloud_ingest import writer
+from cloud_ingest.batch import Batch
 from cloud_ingest.config import CloudConfig
 from cloud_ingest.decode import Rejected, decode, split_topic
 from cloud_ingest.mqtt_source import Delivery
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, ms_to_dt
-from edge_agent.wire import BirthMessage, DataMessage, DeathMessage
+from edge_agent.wire import BirthMessage, DeathMessage
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class Ingestor:
             msg = decode(d.topic, d.payload, max_bytes=limit)
             if isinstance(msg, Rejected):
                 group.rejected.append((d, msg))
-            elif isinstance(msg, DataMessage):
+            elif isinstance(msg, Batch):
                 group.data.append((d, writer.Inbound(msg, d.received_ms)))
             else:
                 group.control.append((d, msg))

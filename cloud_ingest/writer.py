@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import psycopg
 
+from cloud_ingest.batch import Batch
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, dumps
-from edge_agent.wire import DataMessage
 
 PG_EPOCH_MS = 946_684_800_000  # 2000-01-01T00:00:00Z in Unix ms
 DAY_MS = 86_400_000
@@ -37,7 +37,7 @@ _COPY_TYPES = ["int4", "int8", "int8", "float8", "text", "int2", "int4", "int4",
 class Inbound:
     """A validated data message and when the cloud received it (Unix ms)."""
 
-    msg: DataMessage
+    msg: Batch
     received_ms: int
 
 
@@ -80,11 +80,11 @@ def prepare(
             continue  # the same batch twice in one group: the ledger would not see it
         seen.add((gw_id, m.seq))
         ent_id = registry.enterprise_id(conn, m.enterprise)
-        tags = registry.tag_ids(conn, ent_id, gw_id, {(s.d, s.t) for s in m.samples})
+        tags = registry.tag_ids(conn, ent_id, gw_id, {(s["d"], s["t"]) for s in m.samples})
         devices = (
             registry.device_ids(conn, ent_id, gw_id, m.counters.devices) if m.counters else {}
         )
-        tss = [s.ts for s in m.samples]
+        tss = [s["ts"] for s in m.samples]
         days |= _days(tss)
         out.append(_Prepared(item, gw_id, ent_id, tags, devices, min(tss), max(tss)))
     partitions.ensure_days(conn, days)
@@ -127,15 +127,15 @@ def _copy_samples(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> int:
             gw = p.gateway_id
             seq = p.item.msg.seq
             for s in p.item.msg.samples:
-                v = s.v
+                v = s["v"]
                 if v is None:
                     num, text = None, None
                 elif type(v) is str:
                     num, text = None, v
                 else:
                     num, text = float(v), None
-                write((tags[(s.d, s.t)], (s.ts - epoch) * 1000, (s.rt - epoch) * 1000, num, text,
-                       quality[s.q], s.c, gw, seq))
+                write((tags[(s["d"], s["t"])], (s["ts"] - epoch) * 1000, (s["rt"] - epoch) * 1000, num, text,
+                       quality[s.get("q", "good")], s.get("c"), gw, seq))
             rows += len(p.item.msg.samples)
     return rows
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from cloud_ingest.batch import Batch
 from cloud_ingest.decode import Rejected, decode
-from edge_agent.wire import DataMessage
 from tests.cloud_ingest.helpers import data, encode
 
 LIMIT = 64 * 1024
@@ -16,7 +16,7 @@ LIMIT = 64 * 1024
 def test_valid_data_message() -> None:
     t, p = encode(data("e1", "g1", 1))
     msg = decode(t, p, max_bytes=LIMIT)
-    assert isinstance(msg, DataMessage) and msg.seq == 1 and len(msg.samples) == 10
+    assert isinstance(msg, Batch) and msg.seq == 1 and len(msg.samples) == 10
 
 
 def _doc() -> dict[str, object]:
