@@ -17,6 +17,10 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Required
+
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
 from collectors.sample import Value, now_ms
 from device_profiles.models import GatewayConfig
@@ -28,6 +32,23 @@ from edge_agent.sparkplug.bdseq import BdSeqStore
 from edge_agent.wire import BirthMessage, Counters, DeviceInfo
 
 log = logging.getLogger(__name__)
+
+
+class _Row(TypedDict, total=False):
+    """A sample as the buffer stores it (edge_agent/buffer.py ``sample_json``). Types only, no
+    length limits: a batch is already committed, and nothing in it may stop the sender."""
+
+    d: Required[str]
+    t: Required[str]
+    ts: Required[int]
+    rt: Required[int]
+    v: Value
+    q: str
+    c: int | None
+    r: str | None
+
+
+_ROWS = TypeAdapter(list[_Row])  # the batch's JSON parsed in pydantic-core, typed
 
 
 def _metric(payload: pb.Payload, ts: int, value: Value, datatype: int, *, name: str | None = None,
@@ -167,9 +188,9 @@ class SparkplugEncoder:
         return p.SerializeToString()
 
     def batch(self, batch: Batch, *, counters: Counters, historical: bool) -> list[Outgoing]:
-        by_device: dict[str, list[dict[str, object]]] = {}
-        for s in json.loads(batch.samples_json):
-            by_device.setdefault(str(s["d"]), []).append(s)
+        by_device: dict[str, list[_Row]] = {}
+        for s in _ROWS.validate_json(batch.samples_json):
+            by_device.setdefault(s["d"], []).append(s)
         if len(by_device) > 1:
             # Only batches sealed under the JSON encoding mix devices; see docs/sparkplug.md.
             log.warning("batch %d mixes %d devices; sending one DDATA per device with the same "
@@ -177,7 +198,7 @@ class SparkplugEncoder:
         return [self._ddata(batch.seq, dev, rows, counters, historical)
                 for dev, rows in by_device.items()]
 
-    def _ddata(self, seq: int, dev: str, rows: list[dict[str, object]], counters: Counters,
+    def _ddata(self, seq: int, dev: str, rows: list[_Row], counters: Counters,
                historical: bool) -> Outgoing:
         table = self._aliases.get(dev)
         types = self._types.get(dev, {})
@@ -194,8 +215,7 @@ class SparkplugEncoder:
             return _metric(p, ts, value, datatype, name=None if alias is not None else name, alias=alias)
 
         for s in rows:
-            tag, ts, rt = str(s["t"]), int(s["ts"]), int(s["rt"])  # type: ignore[call-overload]
-            m = add(tag, ts, s.get("v"), types.get(tag, sp.DOUBLE))  # type: ignore[arg-type]
+            m = add(s["t"], s["ts"], s.get("v"), types.get(s["t"], sp.DOUBLE))
             if historical:
                 m.is_historical = True
             props: dict[str, tuple[int, Value]] = {}
@@ -204,12 +224,12 @@ class SparkplugEncoder:
                 props[sp.P_QUALITY] = (sp.INT32, sp.QUALITY_BAD)
                 if q == "uncertain":
                     props[sp.P_UNCERTAIN] = (sp.BOOLEAN, True)
-            if rt != ts:
-                props[sp.P_READ_TIME] = (sp.DATETIME, rt)
-            if s.get("c") is not None:
-                props[sp.P_CODE] = (sp.INT64, s["c"])  # type: ignore[assignment]
-            if s.get("r") is not None:
-                props[sp.P_REASON] = (sp.STRING, s["r"])  # type: ignore[assignment]
+            if s["rt"] != s["ts"]:
+                props[sp.P_READ_TIME] = (sp.DATETIME, s["rt"])
+            if (code := s.get("c")) is not None:
+                props[sp.P_CODE] = (sp.INT64, code)
+            if (reason := s.get("r")) is not None:
+                props[sp.P_REASON] = (sp.STRING, reason)
             if props:
                 m.properties.CopyFrom(sp.properties(props))
         add(sp.BATCH_SEQ, sent, seq, sp.UINT64)

@@ -177,3 +177,18 @@ def test_a_tag_named_like_a_reserved_metric_is_refused_at_start(tmp_path: Path) 
     bad = msg.model_copy(update={"devices": [clash]})
     with pytest.raises(ValueError, match="reserved"):
         SparkplugEncoder(config(tmp_path), session="s", birth=lambda n: bad)
+
+
+def test_whatever_the_buffer_committed_is_sent(tmp_path: Path) -> None:
+    enc = encoder(tmp_path)
+    enc.births(next_seq=1)
+    odd = [{"d": "meter-01", "t": "voltage_l1", "ts": T0, "rt": T0, "v": None, "q": "bad",
+            "r": "x" * 5000}]  # longer than the JSON schema allows: still not a reason to stop
+    [out] = enc.batch(batch(1, odd), counters=COUNTERS, historical=False)
+    assert sp.read_properties(payload(out.payload).metrics[0].properties)[sp.P_REASON] == "x" * 5000
+
+
+def test_an_unreadable_bdseq_file_starts_again_at_zero(tmp_path: Path) -> None:
+    (tmp_path / "buf.sqlite.bdseq").write_text("not a number")
+    assert metric_values(encoder(tmp_path).will().payload)[sp.BDSEQ] == 0
+    assert (tmp_path / "buf.sqlite.bdseq").read_text() == "0\n"
