@@ -126,3 +126,32 @@ async def test_waits_for_the_primary_host_before_birth_and_data(tmp_path: Path, 
         agent.stop.set()
         await asyncio.wait_for(task, 15)
         cap.close()
+
+
+async def test_values_from_a_simulated_meter_arrive_good_and_typed(tmp_path: Path, broker: tuple[str, int],
+                                                                   uid: str) -> None:
+    from device_profiles.loader import resolve_profile
+    from simulators.modbus.server import ModbusSimulator, SimulatedUnit
+
+    port = free_port()
+    cfg = config(tmp_path, uid=uid, port=broker[1], device_endpoint=f"tcp://127.0.0.1:{port}")
+    cap = Capture(*broker, f"spBv1.0/plant-{uid}/#")
+    async with ModbusSimulator([SimulatedUnit(resolve_profile("energy_meter_3ph"))], port=port):
+        agent = Agent(cfg, tmp_path / "gw.yaml")
+        task = asyncio.create_task(agent.run())
+        try:
+            await wait(cap, lambda: kinds(cap).count("DDATA") >= 3)
+        finally:
+            agent.stop.set()
+            await asyncio.wait_for(task, 15)
+            cap.close()
+    dec = SparkplugDecoder()
+    with cap._lock:
+        decoded = [m for t, p in cap.messages for m in dec.decode(t, p)]
+    [birth] = [m for m in decoded if isinstance(m, BirthMessage) and m.devices]
+    types = {t.name: t.type for t in birth.devices[0].tags}
+    samples = [s for m in decoded if isinstance(m, DataMessage) for s in m.samples]
+    assert samples and all(s.q == "good" and s.v is not None for s in samples)
+    assert {s.t for s in samples} == set(types)
+    for s in samples:
+        assert type(s.v) is (bool if types[s.t] == "bool" else float), s  # Boolean, else Double
