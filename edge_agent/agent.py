@@ -31,6 +31,8 @@ from edge_agent.wire import BirthMessage, Counters, DeviceInfo, EnterpriseInfo, 
 
 log = logging.getLogger(__name__)
 
+STAGED_MAX = 50_000  # samples read but not yet committed before pollers wait for the disk
+
 
 @dataclass
 class AgentState:
@@ -101,8 +103,10 @@ class Agent:
         self.stop = asyncio.Event()
         self._wake_sender = asyncio.Event()
         self._pending_since: float | None = None
-        self._staged: list[tuple[list[Sample], asyncio.Future[None]]] = []
+        self._staged: list[list[Sample]] = []
+        self._staged_n = 0
         self._stage_event = asyncio.Event()
+        self._committed = asyncio.Event()
         self._lost_on_disk: dict[str, int] = {}
         self._counters_cache: tuple[float, Counters] | None = None
         self._mids: dict[int, int] = {}          # paho message id -> batch seq
@@ -131,26 +135,28 @@ class Agent:
     # -- sinks and callbacks ----------------------------------------------------------------
 
     async def accept(self, samples: list[Sample], normalizer: Normalizer | None = None) -> None:
-        """Commit samples to disk before anything else; the poll cycle waits for the commit.
+        """Hand samples to the committer, which writes everything staged since its last commit
+        in one transaction (group commit: one fsync for many devices' reads).
 
-        Pollers that read in the same moment share one transaction (group commit), so a
-        gateway with many devices pays one fsync per moment, not one per device.
+        The poller goes on reading meanwhile; it waits only when more than
+        ``STAGED_MAX`` samples are waiting for the disk, so memory stays bounded.
         """
         if normalizer is not None:
             samples = normalizer.apply(samples)
         if not samples:
             return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._staged.append((samples, done))
+        self._staged.append(samples)
+        self._staged_n += len(samples)
         self._stage_event.set()
-        await done
+        while self._staged_n > STAGED_MAX:
+            await self._committed.wait()
 
     def _commit_staged(self) -> None:
-        staged, self._staged = self._staged, []
+        staged, self._staged, self._staged_n = self._staged, [], 0
         if not staged:
             return
         try:
-            self.buffer.add([s for group, _ in staged for s in group])
+            self.buffer.add([s for group in staged for s in group])
             if self._lost_on_disk:
                 for dev, n in self._lost_on_disk.items():
                     self.buffer.count(dev, "dropped:disk_error", n)
@@ -158,13 +164,12 @@ class Agent:
         except sqlite3.Error as err:
             # The disk itself failed (full, read-only, I/O error): the samples cannot be kept.
             # Count them, report the count once the disk works again, and keep polling.
-            log.error("buffer write failed, %d samples lost: %s", sum(len(g) for g, _ in staged), err)
-            for group, _ in staged:
+            log.error("buffer write failed, %d samples lost: %s", sum(len(g) for g in staged), err)
+            for group in staged:
                 for smp in group:
                     self._lost_on_disk[smp.device] = self._lost_on_disk.get(smp.device, 0) + 1
-        for _, done in staged:
-            if not done.done():
-                done.set_result(None)
+        self._committed.set()
+        self._committed.clear()
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
 
@@ -173,6 +178,7 @@ class Agent:
             await self._stage_event.wait()
             self._stage_event.clear()
             self._commit_staged()
+            await asyncio.sleep(0)  # let pollers and the sender run between commits
 
     def _publish_all(self, messages: list[Outgoing]) -> None:
         assert self.mqtt is not None
@@ -224,7 +230,7 @@ class Agent:
                 continue
             while self.buffer.seal(max_samples=buf.batch_max_samples,
                                    max_bytes=buf.batch_max_bytes, now_ms=now_ms(),
-                                   one_device=self.encoder.per_device_batches):
+                                   one_device=self.encoder.per_device_batches, max_batches=32):
                 pass
             self._pending_since = None
             self._wake_sender.set()
@@ -334,7 +340,8 @@ class Agent:
         """
         buf = self.cfg.buffer
         while self.buffer.seal(max_samples=buf.batch_max_samples, max_bytes=buf.batch_max_bytes,
-                               now_ms=now_ms(), one_device=self.encoder.per_device_batches):
+                               now_ms=now_ms(), one_device=self.encoder.per_device_batches,
+                               max_batches=32):
             pass
         if sender.done() or self.mqtt is None or not self.mqtt.connected.is_set():
             return

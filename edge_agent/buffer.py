@@ -129,6 +129,7 @@ class DiskBuffer:
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives a power cut, not only a crash of the process.
         self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self.synchronous = synchronous
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
         self._page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
@@ -137,14 +138,24 @@ class DiskBuffer:
         self.db.close()
 
     @contextmanager
-    def _txn(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+    def _txn(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction. ``durable=False`` skips the fsync of this commit: for steps whose
+        loss in a power cut only means doing them again (an ack → a resend the cloud ignores).
+        WAL keeps commits in order, so a later durable commit makes it durable too."""
+        relax = not durable and self.synchronous == "FULL"
+        if relax:
+            self.db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        finally:
+            if relax:
+                self.db.execute(f"PRAGMA synchronous={self.synchronous}")
 
     # -- counters and meta ------------------------------------------------------------------
 
@@ -286,49 +297,61 @@ class DiskBuffer:
         self._bump(dropped)
 
     def seal(self, *, max_samples: int, max_bytes: int, now_ms: int,
-             one_device: bool = False) -> Batch | None:
-        """Turn the oldest pending samples into one numbered batch (of one device, if asked).
+             one_device: bool = False, max_batches: int = 1) -> Batch | None:
+        """Turn the oldest pending samples into numbered batches (each of one device, if
+        asked), up to ``max_batches`` in one durable transaction; returns the last one.
 
         A batch takes whole pending rows (one device's samples of one commit), at least one.
         """
+        last: Batch | None = None
         with self._txn():
-            if one_device:
-                first = self.db.execute("SELECT device FROM pending ORDER BY id LIMIT 1").fetchone()
-                if first is None:
-                    return None
-                rows = self.db.execute(
-                    "SELECT id, device, n, body FROM pending WHERE device = ? ORDER BY id LIMIT ?",
-                    (first[0], max_samples),
-                ).fetchall()
-            else:
-                rows = self.db.execute(
-                    "SELECT id, device, n, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
-                ).fetchall()
-            if not rows:
-                return None
-            bodies: list[str] = []
-            ids: list[int] = []
-            size, count = 2, 0
-            per_device: Tally[str] = Tally()
-            for row_id, dev, n, body in rows:
-                if bodies and (count + n > max_samples or size + len(body) + 1 > max_bytes):
+            for _ in range(max_batches):
+                batch = self._seal_one(max_samples=max_samples, max_bytes=max_bytes,
+                                       now_ms=now_ms, one_device=one_device)
+                if batch is None:
                     break
-                bodies.append(body)
-                ids.append(row_id)
-                size += len(body) + 1
-                count += n
-                per_device[dev] += n
-            seq = self.next_seq
-            samples = "[" + ",".join(bodies) + "]"
-            self.db.execute(
-                "INSERT INTO batches(seq, sealed_ms, n, per_device, samples) VALUES (?, ?, ?, ?, ?)",
-                (seq, now_ms, count, json.dumps(per_device), samples),
-            )
-            if one_device:
-                self.db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
-            else:
-                self.db.execute("DELETE FROM pending WHERE id <= ?", (ids[-1],))
-            self._set_meta("next_seq", str(seq + 1))
+                last = batch
+        return last
+
+    def _seal_one(self, *, max_samples: int, max_bytes: int, now_ms: int,
+                  one_device: bool) -> Batch | None:
+        if one_device:
+            first = self.db.execute("SELECT device FROM pending ORDER BY id LIMIT 1").fetchone()
+            if first is None:
+                return None
+            rows = self.db.execute(
+                "SELECT id, device, n, body FROM pending WHERE device = ? ORDER BY id LIMIT ?",
+                (first[0], max_samples),
+            ).fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT id, device, n, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
+            ).fetchall()
+        if not rows:
+            return None
+        bodies: list[str] = []
+        ids: list[int] = []
+        size, count = 2, 0
+        per_device: Tally[str] = Tally()
+        for row_id, dev, n, body in rows:
+            if bodies and (count + n > max_samples or size + len(body) + 1 > max_bytes):
+                break
+            bodies.append(body)
+            ids.append(row_id)
+            size += len(body) + 1
+            count += n
+            per_device[dev] += n
+        seq = self.next_seq
+        samples = "[" + ",".join(bodies) + "]"
+        self.db.execute(
+            "INSERT INTO batches(seq, sealed_ms, n, per_device, samples) VALUES (?, ?, ?, ?, ?)",
+            (seq, now_ms, count, json.dumps(per_device), samples),
+        )
+        if one_device:
+            self.db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
+        else:
+            self.db.execute("DELETE FROM pending WHERE id <= ?", (ids[-1],))
+        self._set_meta("next_seq", str(seq + 1))
         return Batch(seq, now_ms, count, samples, next(iter(per_device)) if one_device else None)
 
     def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
@@ -348,7 +371,7 @@ class DiskBuffer:
 
     def ack(self, seq: int) -> None:
         """The broker has the batch: forget it and count it published."""
-        with self._txn():
+        with self._txn(durable=False):
             row = self.db.execute("SELECT per_device FROM batches WHERE seq = ?", (seq,)).fetchone()
             if row is None:
                 return  # acknowledged twice (a resend), or dropped while in flight
