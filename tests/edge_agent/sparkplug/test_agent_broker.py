@@ -131,12 +131,15 @@ async def test_waits_for_the_primary_host_before_birth_and_data(tmp_path: Path, 
 async def test_values_from_a_simulated_meter_arrive_good_and_typed(tmp_path: Path, broker: tuple[str, int],
                                                                    uid: str) -> None:
     from device_profiles.loader import resolve_profile
+    from device_profiles.modbus import ModbusProfile
     from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 
+    meter = resolve_profile("energy_meter_3ph")
+    assert isinstance(meter, ModbusProfile)
     port = free_port()
     cfg = config(tmp_path, uid=uid, port=broker[1], device_endpoint=f"tcp://127.0.0.1:{port}")
     cap = Capture(*broker, f"spBv1.0/plant-{uid}/#")
-    async with ModbusSimulator([SimulatedUnit(resolve_profile("energy_meter_3ph"))], port=port):
+    async with ModbusSimulator([SimulatedUnit(meter)], port=port):
         agent = Agent(cfg, tmp_path / "gw.yaml")
         task = asyncio.create_task(agent.run())
         try:
