@@ -8,6 +8,7 @@ a polled one still moves at least ten times a second.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,7 @@ class DeviceImage:
 
     def __init__(self, profile: ModbusProfile, *, unit: int, seed: int = 0,
                  clock: Callable[[], float] = time.monotonic, refresh_s: float = 0.1) -> None:
+        """``refresh_s``: how stale a value may be when read (the simulator is lazy)."""
         self.profile = profile
         self.unit = unit
         self._clock = clock
@@ -33,6 +35,14 @@ class DeviceImage:
         self._gens: list[tuple[ModbusTag, Generator]] = [
             (tag, make_generator(tag.sim, seed=seed * 1_000_003 + i)) for i, tag in enumerate(profile.tags)
         ]
+        # per table, tags sorted by address, so a read refreshes only the tags it touches
+        self._by_table: dict[str, list[tuple[int, int, int]]] = {}  # (address, end, index)
+        for i, (tag, _) in enumerate(self._gens):
+            self._by_table.setdefault(tag.table, []).append((tag.address, tag.address + tag.registers, i))
+        for rows in self._by_table.values():
+            rows.sort()
+        self._widest = max((t.registers for t in profile.tags), default=1)
+        self._stamp = [-1.0] * len(self._gens)
         self.words: dict[str, dict[int, int]] = {"holding": {}, "input": {}}
         self.bits: dict[str, dict[int, bool]] = {"coil": {}, "discrete_input": {}}
         self.overrides: dict[tuple[str, int], int | bool] = {}
@@ -46,14 +56,29 @@ class DeviceImage:
         return max([t.address + t.registers for t in tags] + pinned + [1])
 
     def refresh(self, *, force: bool = False) -> None:
+        """Recompute every tag (at most every ``refresh_s`` unless forced)."""
         now = self._clock()
         if not force and now - self._last < self._refresh_s:
             return
         self._last = now
-        t = now - self._t0
-        for tag, gen in self._gens:
-            value = gen(t)
-            self.set_value(tag, value)
+        for i in range(len(self._gens)):
+            self._update(i, now)
+
+    def refresh_range(self, table: str, first: int, end: int) -> None:
+        """Recompute the tags overlapping addresses [first, end) that are older than refresh_s."""
+        rows = self._by_table.get(table, [])
+        now = self._clock()
+        lo = bisect.bisect_left(rows, (first - self._widest, -1, -1))
+        for address, tag_end, i in rows[lo:]:
+            if address >= end:
+                break
+            if tag_end > first and now - self._stamp[i] >= self._refresh_s:
+                self._update(i, now)
+
+    def _update(self, i: int, now: float) -> None:
+        tag, gen = self._gens[i]
+        self._stamp[i] = now
+        self.set_value(tag, gen(now - self._t0))
 
     def set_value(self, tag: ModbusTag, value: Value) -> None:
         """Serve ``value`` (engineering units) for ``tag`` until the next refresh."""
@@ -72,7 +97,10 @@ class DeviceImage:
     def fill(self, table: str, first: int, count: int, registers: list[int]) -> None:
         """Copy the current image into the server's block (registers: index == address;
         bit tables: ``first``/``count`` are 16-bit words holding 16 bits each, LSB first)."""
-        self.refresh()
+        if table in BIT_TABLES:
+            self.refresh_range(table, first * 16, (first + count) * 16)
+        else:
+            self.refresh_range(table, first, first + count)
         if table in BIT_TABLES:
             bits = self.bits[table]
             for w in range(first, min(first + count, len(registers))):
