@@ -189,6 +189,7 @@ class Agent:
         self.state.connected_since_ms = now_ms()
         # Everything sealed before this moment is backlog, sent oldest first as historical.
         self._first_live_seq = self.buffer.next_seq
+        self._drain_tokens, self._drain_last = 0.0, asyncio.get_running_loop().time()
         self._publish_all(self.encoder.births(next_seq=self.buffer.next_seq))
         log.info("connected to broker %s:%s; birth sent", self.cfg.broker.host, self.cfg.broker.port)
         self._wake_sender.set()
@@ -235,16 +236,24 @@ class Agent:
             self._pending_since = None
             self._wake_sender.set()
 
-    def _drain_allowance(self) -> float:
-        """Token bucket for backlog samples; unlimited when no drain rate is configured."""
+    def _send_backlog(self, room: int) -> None:
+        """Backlog batches, oldest first, within the drain rate (a token bucket of samples
+        holding one second's worth, refilled from the moment of connecting)."""
         rate = self.cfg.publish.drain_rate_per_s
+        batches = self._pick(live=False, room=room)
         if rate is None:
-            return float("inf")
+            for batch in batches:
+                self._hand(batch, historical=True)
+            return
         now = asyncio.get_running_loop().time()
-        capacity = float(max(rate, self.cfg.buffer.batch_max_samples))  # one full batch fits
-        self._drain_tokens = min(capacity, self._drain_tokens + (now - self._drain_last) * rate)
+        self._drain_tokens = min(float(rate), self._drain_tokens + (now - self._drain_last) * rate)
         self._drain_last = now
-        return self._drain_tokens
+        for batch in batches:
+            # a batch larger than a second's worth goes out when the bucket is full
+            if self._drain_tokens < min(batch.n, rate):
+                break
+            self._hand(batch, historical=True)
+            self._drain_tokens -= batch.n
 
     def _hand(self, batch: Batch, *, historical: bool) -> None:
         assert self.mqtt is not None
@@ -284,13 +293,7 @@ class Agent:
             room = window - len(self._handed)
             if room <= 0:
                 continue
-            allowance = self._drain_allowance()
-            for batch in self._pick(live=False, room=room):
-                if batch.n > allowance:
-                    break
-                self._hand(batch, historical=True)
-                allowance -= batch.n
-                self._drain_tokens = allowance if allowance != float("inf") else 0.0
+            self._send_backlog(room)
 
     async def run(self) -> None:
         ent, gw = self.cfg.gateway.enterprise.id, self.cfg.gateway.id

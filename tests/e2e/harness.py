@@ -64,8 +64,9 @@ class Proc:
 class Stack:
     """Simulator(s), ingest and agent processes of one test; stops them all at the end."""
 
-    def __init__(self, tmp: Path, *, uid: str, dsn: str) -> None:
+    def __init__(self, tmp: Path, *, uid: str, dsn: str, broker_port: int = BROKER_PORT) -> None:
         self.tmp, self.uid, self.dsn = tmp, uid, dsn
+        self.broker_port = broker_port
         self.enterprise, self.gateway = f"ent-{uid}", f"gw-{uid}"
         self.procs: list[Proc] = []
 
@@ -88,7 +89,7 @@ class Stack:
     def cloud_config(self, **mqtt: object) -> Path:
         cfg = {
             "database": {"dsn": self.dsn},
-            "mqtt": {"host": BROKER_HOST, "port": BROKER_PORT,
+            "mqtt": {"host": BROKER_HOST, "port": self.broker_port,
                      "topic_filter": f"shopfloor/v1/{self.enterprise}/+/+",
                      "client_id": f"ingest-{self.uid}", **mqtt},
             "api": {"port": free_port()},
@@ -107,7 +108,7 @@ class Stack:
         cfg: dict[str, object] = {
             "gateway": {"id": self.gateway, "enterprise": {"id": self.enterprise, "industry": "food",
                                                            "name": "测试企业"}},
-            "broker": {"host": BROKER_HOST, "port": BROKER_PORT, "keepalive_s": 5},
+            "broker": {"host": BROKER_HOST, "port": self.broker_port, "keepalive_s": 5},
             "buffer": {"path": str(self.tmp / "edge-buffer.sqlite"), "linger_ms": 200},
             "devices": devices,
         }
@@ -142,8 +143,8 @@ class Stack:
 
 
 @contextmanager
-def stack(tmp: Path, *, uid: str, dsn: str) -> Iterator[Stack]:
-    s = Stack(tmp, uid=uid, dsn=dsn)
+def stack(tmp: Path, *, uid: str, dsn: str, broker_port: int = BROKER_PORT) -> Iterator[Stack]:
+    s = Stack(tmp, uid=uid, dsn=dsn, broker_port=broker_port)
     try:
         yield s
     except BaseException:
