@@ -7,6 +7,11 @@ The API, all of it::
     decoder.decode(topic: str, payload: bytes, *, received_ms: int | None = None)
         -> list[BirthMessage | DataMessage | DeathMessage]
     rebirth_request(group: str, node: str) -> tuple[str, bytes]   # publish with QoS 0
+    host_state(host_id: str, *, online: bool, timestamp: int) -> tuple[str, bytes]
+
+``host_state`` is for an ingest service that acts as the gateways' primary host application
+(``publish.sparkplug.primary_host_id``): register ``online=False`` as its MQTT will and publish
+``online=True`` after connecting, both retained, QoS 1, with the same timestamp (the CONNECT time).
 
 What comes out of ``decode``:
 
@@ -39,6 +44,7 @@ subscription, subscribe every worker to births without sharing (``spBv1.0/+/NBIR
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
@@ -63,7 +69,7 @@ SPARKPLUG_SUBSCRIPTION = sp.SPARKPLUG_SUBSCRIPTION
 Decoded = BirthMessage | DataMessage | DeathMessage
 
 __all__ = ["SPARKPLUG_SUBSCRIPTION", "Decoded", "MalformedPayload", "NeedsBirth", "SparkplugDecoder",
-           "SparkplugError", "rebirth_request"]
+           "SparkplugError", "host_state", "rebirth_request"]
 
 
 class SparkplugError(ValueError):
@@ -88,6 +94,12 @@ def rebirth_request(group: str, node: str) -> tuple[str, bytes]:
     m = p.metrics.add(name=sp.REBIRTH, timestamp=ts, datatype=sp.BOOLEAN)
     m.boolean_value = True
     return str(sp.Topic(group, "NCMD", node)), p.SerializeToString()
+
+
+def host_state(host_id: str, *, online: bool, timestamp: int) -> tuple[str, bytes]:
+    """The Sparkplug 3.0 STATE message of a host application: topic and JSON payload."""
+    body = json.dumps({"online": online, "timestamp": timestamp}, separators=(",", ":"))
+    return sp.state_topic(host_id), body.encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from edge_agent.sparkplug.decode import (
     MalformedPayload,
     NeedsBirth,
     SparkplugDecoder,
+    host_state,
     rebirth_request,
 )
 from edge_agent.sparkplug.encoder import SparkplugEncoder
@@ -145,3 +146,12 @@ def test_a_mixed_batch_from_the_json_era_becomes_one_ddata_per_device(tmp_path: 
     decoded = [m for o in out for m in dec.decode(o.topic, o.payload)]
     assert [(m.seq, m.samples[0].d) for m in decoded if isinstance(m, DataMessage)] == [
         (4, "meter-01"), (4, "plc-02")]
+
+
+def test_host_state_is_what_the_encoder_waits_for(tmp_path: Path) -> None:
+    enc = encoder(tmp_path, primary_host="ingest-1")
+    enc.will()
+    assert enc.births(next_seq=1) == []
+    topic, raw = host_state("ingest-1", online=True, timestamp=123)
+    assert topic == "spBv1.0/STATE/ingest-1" and raw == b'{"online":true,"timestamp":123}'
+    assert len(enc.on_message(topic, raw, next_seq=1)) == 3 and enc.ready()
