@@ -11,6 +11,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from cloud_ingest.config import ApiConfig, CloudConfig, DatabaseConfig, IngestConfig, MqttConfig
 from cloud_ingest.service import serve
@@ -157,3 +159,18 @@ def scalar(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
 def rows(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(sql.encode(), params).fetchall()
+
+
+def clear_sessions(broker: tuple[str, int], client_ids: list[str]) -> None:
+    """Leave no persistent sessions of ours behind on the shared broker."""
+    for cid in client_ids:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0
+        connected = threading.Event()
+        c.on_connect = lambda *_a, ev=connected: ev.set()
+        c.connect(broker[0], broker[1], clean_start=True, properties=props)
+        c.loop_start()
+        connected.wait(5)
+        c.disconnect()
+        c.loop_stop()
