@@ -55,7 +55,7 @@ class BrokerConfig(_Model):
 
 class BufferConfig(_Model):
     path: str = "var/edge-buffer.sqlite"
-    max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024)
+    max_bytes: int = Field(512 * 1024 * 1024, ge=64 * 1024)
     full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
     batch_max_samples: int = Field(1000, ge=1, le=100_000)
     batch_max_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)

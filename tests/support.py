@@ -60,12 +60,16 @@ def fresh_database(prefix: str = "sfg_test") -> Iterator[str]:
 class Mosquitto:
     """A mosquitto of the test's own on a free port, to stop and restart at will."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, persistent: bool = False) -> None:
+        """``persistent``: sessions and queued messages survive a stop/start, as on a real
+        broker with persistence on."""
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="sfg-mosq-"))
         self.conf = self.dir / "mosquitto.conf"
+        persistence = (f"persistence true\npersistence_location {self.dir}/\n" if persistent
+                       else "persistence false\n")
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
             "max_queued_messages 1000000\nmax_inflight_messages 100\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
