@@ -191,7 +191,8 @@ class Agent:
         self._first_live_seq = self.buffer.next_seq
         self._drain_tokens, self._drain_last = 0.0, asyncio.get_running_loop().time()
         self._publish_all(self.encoder.births(next_seq=self.buffer.next_seq))
-        log.info("connected to broker %s:%s; birth sent", self.cfg.broker.host, self.cfg.broker.port)
+        log.info("connected to broker %s:%s%s", self.cfg.broker.host, self.cfg.broker.port,
+                 "; birth sent" if self.encoder.ready() else "; waiting for the primary host")
         self._wake_sender.set()
 
     def _on_message(self, topic: str, payload: bytes) -> None:

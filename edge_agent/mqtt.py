@@ -46,6 +46,7 @@ class MqttSession:
         self._on_ack = on_ack
         self._on_message = on_message
         self._subscriptions = subscriptions or []
+        self._stopping = False
         self.connected = asyncio.Event()
         self.last_error: str | None = None
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
@@ -91,7 +92,8 @@ class MqttSession:
     def _cb_disconnect(self, client: paho.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
         self.last_error = f"disconnected from broker: {reason}"
-        self._set_will()  # paho reconnects with whatever will is set now
+        if not self._stopping:
+            self._set_will()  # paho reconnects with whatever will is set now
         self._loop.call_soon_threadsafe(self.connected.clear)
 
     def _cb_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
@@ -117,6 +119,7 @@ class MqttSession:
 
     async def stop(self, *, farewell: Outgoing | None = None, timeout_s: float = 5.0) -> None:
         """Say goodbye (a clean death message) and disconnect, so no last will is sent."""
+        self._stopping = True
         if farewell and self.connected.is_set():
             info = self.client.publish(farewell.topic, farewell.payload, qos=farewell.qos)
             deadline = self._loop.time() + timeout_s
