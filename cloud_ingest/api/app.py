@@ -1,20 +1,55 @@
-"""The FastAPI application: versioned under /api/v1, OpenAPI at /docs."""
+"""The FastAPI application: versioned under /api/v1, OpenAPI docs at /docs.
+
+Everything but /api/v1/health needs a bearer token (see ``auth.py``). The app owns a small
+connection pool, opened and closed with the app's lifespan, separate from the writers'
+connections so queries never queue behind ingest.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from cloud_ingest.api import admin_routes, registry_routes, series_routes, status_routes
+from cloud_ingest.api.auth import TokenStore
+from cloud_ingest.api.db import make_pool
 from cloud_ingest.config import CloudConfig
 from cloud_ingest.ingestor import StatsView
 
+API_PREFIX = "/api/v1"
 
-def create_app(cfg: CloudConfig, *, stats: StatsView | None = None) -> FastAPI:
-    app = FastAPI(title="Shopfloor cloud ingest", version="1", docs_url="/docs")
 
-    @app.get("/api/v1/health")
+def create_app(
+    cfg: CloudConfig, *, stats: StatsView | None = None, tokens: TokenStore | None = None
+) -> FastAPI:
+    pool = make_pool(cfg.dsn(), timeout_s=cfg.database.connect_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool.open(wait=False)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="Shopfloor gateway cloud API", version="1", docs_url="/docs", lifespan=lifespan,
+        description="Registry, series, latest values and status of what the gateways delivered.",
+    )
+    app.state.pool = pool
+    app.state.stats = stats
+    app.state.tokens = tokens if tokens is not None else TokenStore.load(cfg.api.tokens_path())
+
+    v1 = APIRouter(prefix=API_PREFIX)
+
+    @v1.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
-        return {"ok": True, "ingest": vars(stats.total()) if stats else None}
+        return {"ok": True}
 
+    for module in (registry_routes, series_routes, status_routes, admin_routes):
+        v1.include_router(module.router)
+    app.include_router(v1)
     return app

@@ -1,0 +1,86 @@
+"""Status: is each gateway online, what did it last send and report; is each device delivering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from cloud_ingest.api.auth import User
+from cloud_ingest.api.db import Db
+from cloud_ingest.api.registry_routes import enterprise_id
+
+router = APIRouter(tags=["status"])
+
+
+class GatewayStatusOut(BaseModel):
+    gateway: str
+    online: bool
+    session: str | None
+    born_at: datetime | None
+    died_at: datetime | None
+    death_reason: str | None
+    last_seq: int | None
+    last_stored_at: datetime | None
+    batches_stored: int
+    counters: dict[str, Any] | None
+    counters_sent_at: datetime | None
+
+
+class DeviceStatusOut(BaseModel):
+    device: str
+    gateway: str | None
+    workshop: str | None
+    line: str | None
+    key_process: bool
+    expected_interval_ms: int | None
+    last_ts: datetime | None
+    last_stored_at: datetime | None
+    status: Literal["delivering", "stale", "never"]
+
+
+@router.get("/enterprises/{enterprise}/gateways/status", response_model=list[GatewayStatusOut])
+def gateway_status(enterprise: str, db: Db, user: User) -> list[dict[str, Any]]:
+    ent_id = enterprise_id(db, user, enterprise)
+    return db.execute(
+        "SELECT g.code AS gateway, s.session, s.born_at, s.died_at, s.death_reason,"
+        " (s.session IS NOT NULL AND s.died_at IS NULL) AS online,"
+        " b.last_seq, b.last_stored_at, coalesce(b.n, 0) AS batches_stored,"
+        " c.raw AS counters, c.sent_at AS counters_sent_at"
+        " FROM gateways g"
+        " LEFT JOIN LATERAL (SELECT * FROM gateway_sessions gs WHERE gs.gateway_id = g.id"
+        "   ORDER BY coalesce(gs.born_at, gs.died_at) DESC NULLS LAST LIMIT 1) s ON true"
+        " LEFT JOIN LATERAL (SELECT max(seq) AS last_seq, max(stored_at) AS last_stored_at, count(*) AS n"
+        "   FROM batches WHERE gateway_id = g.id) b ON true"
+        " LEFT JOIN gateway_counters_latest c ON c.gateway_id = g.id"
+        " WHERE g.enterprise_id = %s ORDER BY g.code",
+        (ent_id,),
+    ).fetchall()
+
+
+@router.get("/enterprises/{enterprise}/devices/status", response_model=list[DeviceStatusOut])
+def device_status(
+    enterprise: str, db: Db, user: User,
+    stale_factor: Annotated[float, Query(gt=0, description="stale after this many expected intervals")] = 3.0,
+) -> list[dict[str, Any]]:
+    """A device is delivering if its newest sample is younger than stale_factor x its fastest tag's
+    expected interval (60 s when unknown)."""
+    ent_id = enterprise_id(db, user, enterprise)
+    return db.execute(
+        "SELECT d.code AS device, g.code AS gateway, d.workshop, d.line, d.key_process,"
+        " x.expected_interval_ms, x.last_ts, x.last_stored_at,"
+        " CASE WHEN x.last_ts IS NULL THEN 'never'"
+        "      WHEN x.last_stored_at > now() - make_interval(secs => %s * coalesce(x.expected_interval_ms,"
+        "           60000) / 1000.0) THEN 'delivering' ELSE 'stale' END AS status"
+        " FROM devices d LEFT JOIN gateways g ON g.id = d.gateway_id"
+        " LEFT JOIN LATERAL (SELECT min(t.interval_ms) AS expected_interval_ms, max(l.ts) AS last_ts,"
+        "   max(l.stored_at) AS last_stored_at FROM tags t"
+        "   LEFT JOIN LATERAL (SELECT s.ts, b.stored_at FROM samples s"
+        "     JOIN batches b ON b.gateway_id = s.gateway_id AND b.seq = s.seq"
+        "     WHERE s.tag_id = t.id ORDER BY s.ts DESC LIMIT 1) l ON true"
+        "   WHERE t.device_id = d.id) x ON true"
+        " WHERE d.enterprise_id = %s ORDER BY d.code",
+        (stale_factor, ent_id),
+    ).fetchall()
