@@ -19,6 +19,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import click
@@ -87,9 +88,11 @@ def main() -> None:
 @click.option("--delay-ms", type=float, default=0.0, show_default=True, help="wait before every answer")
 @click.option("--control-port", type=int, default=None,
               help="TCP port for fault commands (see simulators/README.md)")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="append every served value as JSON lines (port, unit, ts, values) to this file")
 def modbus(profile: str | None, port: int | None, host: str, unit: int | None, seed: int,
            devices: tuple[str, ...], serial: str | None, framing: str, strict: bool, delay_ms: float,
-           control_port: int | None) -> None:
+           control_port: int | None, record: Path | None) -> None:
     """Serve Modbus devices (TCP, RTU over TCP, or RTU on a serial port)."""
     specs = [parse_device(d, seed=seed + i, strict=strict) for i, d in enumerate(devices)]
     if profile:
@@ -99,7 +102,7 @@ def modbus(profile: str | None, port: int | None, host: str, unit: int | None, s
     if not specs:
         raise click.UsageError("give --profile with --port, or at least one --device")
     _run(server_for("modbus")(specs, host=host, framing=framing, delay_s=delay_ms / 1000,
-                              control_port=control_port))
+                              control_port=control_port, record=record))
 
 
 @main.command()

@@ -113,8 +113,6 @@ def decode(tag: ModbusTag, words: list[int], *, order: str) -> Value:
         value = struct.unpack(_FLOAT_FMT[t], data)[0]
         if not math.isfinite(value):
             raise DecodeError(f"register contents are {value} (not a finite number)")
-        if t == "float32":
-            value = float(f"{value:.7g}")  # a float32 carries ~7 digits; drop the binary tail
         return _scaled(value, tag)
     unsigned = int.from_bytes(data, "big")
     if tag.mask is not None:

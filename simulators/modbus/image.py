@@ -12,7 +12,7 @@ import bisect
 import time
 from collections.abc import Callable
 
-from collectors.modbus.codec import encode
+from collectors.modbus.codec import DecodeError, decode, encode
 from collectors.modbus.planner import BIT_TABLES
 from device_profiles.modbus import ModbusProfile, ModbusTag
 from simulators.generators import Generator, make_generator
@@ -46,7 +46,12 @@ class DeviceImage:
         self.words: dict[str, dict[int, int]] = {"holding": {}, "input": {}}
         self.bits: dict[str, dict[int, bool]] = {"coil": {}, "discrete_input": {}}
         self.overrides: dict[tuple[str, int], int | bool] = {}
-        self.values: dict[str, Value] = {}  # last engineering values served, per tag
+        # last value served per tag, as a reader decodes it from the registers (a float32 tag
+        # holds the float32 nearest the generator's value, an integer tag the rounded count)
+        self.values: dict[str, Value] = {}
+        # called with the values that changed, once per read that changed any (--record)
+        self.on_served: Callable[[dict[str, Value]], None] | None = None
+        self._changed: dict[str, Value] = {}
         self.refresh(force=True)
 
     def size(self, table: str) -> int:
@@ -84,15 +89,30 @@ class DeviceImage:
         """Serve ``value`` (engineering units) for ``tag`` until the next refresh."""
         if tag.table in BIT_TABLES:
             self.bits[tag.table][tag.address] = bool(value)
-            self.values[tag.name] = bool(value)
+            self._served(tag.name, bool(value))
             return
         table = self.words[tag.table]
         n = tag.registers
         current = [table.get(tag.address + i, 0) for i in range(n)]
-        words = encode(tag, _coerce(tag, value), order=self.profile.order_of(tag), current=current)
+        order = self.profile.order_of(tag)
+        words = encode(tag, _coerce(tag, value), order=order, current=current)
         for i, w in enumerate(words):
             table[tag.address + i] = w
-        self.values[tag.name] = _coerce(tag, value)
+        try:
+            served = decode(tag, words, order=order)
+        except DecodeError:
+            served = _coerce(tag, value)
+        self._served(tag.name, served)
+
+    def _served(self, name: str, value: Value) -> None:
+        if self.values.get(name) != value or name not in self.values:
+            self._changed[name] = value
+        self.values[name] = value
+
+    def flush_served(self) -> None:
+        if self._changed and self.on_served is not None:
+            self.on_served(self._changed)
+        self._changed = {}
 
     def fill(self, table: str, first: int, count: int, registers: list[int]) -> None:
         """Copy the current image into the server's block (registers: index == address;
@@ -101,6 +121,7 @@ class DeviceImage:
             self.refresh_range(table, first * 16, (first + count) * 16)
         else:
             self.refresh_range(table, first, first + count)
+        self.flush_served()
         if table in BIT_TABLES:
             bits = self.bits[table]
             for w in range(first, min(first + count, len(registers))):

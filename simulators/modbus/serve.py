@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TextIO
 
 from device_profiles.loader import resolve_profile
 from device_profiles.modbus import ModbusProfile
@@ -21,7 +22,8 @@ log = logging.getLogger("device_sim.modbus")
 
 
 def build_simulators(specs: Sequence[DeviceSpec], *, host: str = "127.0.0.1",
-                     framing: Literal["socket", "rtu"] = "socket") -> list[ModbusSimulator]:
+                     framing: Literal["socket", "rtu"] = "socket",
+                     record: TextIO | None = None) -> list[ModbusSimulator]:
     by_port: dict[int | str, list[SimulatedUnit]] = {}
     for spec in specs:
         profile = resolve_profile(spec.profile)
@@ -35,17 +37,18 @@ def build_simulators(specs: Sequence[DeviceSpec], *, host: str = "127.0.0.1",
     sims = []
     for where, units in by_port.items():
         if isinstance(where, str):
-            sims.append(ModbusSimulator(units, serial_port=where, framing="rtu"))
+            sims.append(ModbusSimulator(units, serial_port=where, framing="rtu", record=record))
         else:
-            sims.append(ModbusSimulator(units, host=host, port=where, framing=framing))
+            sims.append(ModbusSimulator(units, host=host, port=where, framing=framing, record=record))
     return sims
 
 
 async def serve(specs: Sequence[DeviceSpec], *, host: str = "127.0.0.1",
                 framing: Literal["socket", "rtu"] = "socket", delay_s: float = 0.0,
-                control_port: int | None = None) -> None:
-    """Run until cancelled (Ctrl-C)."""
-    sims = build_simulators(specs, host=host, framing=framing)
+                control_port: int | None = None, record: Path | None = None) -> None:
+    """Run until cancelled (Ctrl-C). ``record``: append served values there as JSON lines."""
+    out = record.open("a", encoding="utf-8") if record is not None else None
+    sims = build_simulators(specs, host=host, framing=framing, record=out)
     control = None
     try:
         for sim in sims:
@@ -64,3 +67,5 @@ async def serve(specs: Sequence[DeviceSpec], *, host: str = "127.0.0.1",
             control.close()
         for sim in sims:
             await sim.stop()
+        if out is not None:
+            out.close()

@@ -17,9 +17,11 @@ All pymodbus calls go through collectors.modbus.pymodbus_api.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal, Self
+from typing import Literal, Self, TextIO
 
 from collectors.modbus.pymodbus_api import (
     GATEWAY_NO_RESPONSE,
@@ -30,6 +32,7 @@ from collectors.modbus.pymodbus_api import (
     UnitImage,
     start_server,
 )
+from collectors.sample import now_ms
 from device_profiles.modbus import ModbusProfile
 from simulators.modbus.image import DeviceImage
 
@@ -78,7 +81,11 @@ class ModbusSimulator:
         framing: Literal["socket", "rtu"] = "socket",
         serial_port: str | None = None,
         serial: SerialParams | None = None,
+        record: TextIO | None = None,
     ) -> None:
+        """``record``: a text file that gets one JSON line per read that served new values,
+        ``{"port": ..., "unit": ..., "ts": epoch ms, "values": {tag: value}}``, so an
+        end-to-end test can check that every stored value was really served."""
         if not units:
             raise ValueError("a simulator needs at least one unit")
         self.host, self.port, self.framing = host, port, framing
@@ -86,6 +93,10 @@ class ModbusSimulator:
         self.faults = Faults()
         self.images = {u.unit: DeviceImage(u.profile, unit=u.unit, seed=u.seed) for u in units}
         self._strict = {u.unit: _mapped(u.profile) if u.strict else None for u in units}
+        if record is not None:
+            for unit, img in self.images.items():
+                img.on_served = functools.partial(self._record, record, unit)
+                img.flush_served()  # the values made at start-up are served too
         self._handle: ServerHandle | None = None
 
     def image(self, unit: int | None = None) -> DeviceImage:
@@ -140,6 +151,11 @@ class ModbusSimulator:
 
         return UnitImage(unit=unit, coils=img.size("coil"), discrete_inputs=img.size("discrete_input"),
                          holding=img.size("holding"), input=img.size("input"), fill=fill, hook=hook)
+
+    def _record(self, out: TextIO, unit: int, values: dict[str, object]) -> None:
+        where: int | str = self.serial_port or self.port
+        out.write(json.dumps({"port": where, "unit": unit, "ts": now_ms(), "values": values}) + "\n")
+        out.flush()
 
     def _packet(self, sending: bool, data: bytes) -> bytes:
         if not sending:

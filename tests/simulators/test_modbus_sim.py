@@ -14,6 +14,7 @@ from collectors.modbus import ModbusCollector
 from collectors.sample import Quality
 from simulators.cli import DeviceSpec, parse_device
 from simulators.modbus.serve import build_simulators
+from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
 from tests.support import ROOT, free_port, wait_port
 
@@ -94,3 +95,26 @@ def test_device_sim_command_rejects_incomplete_arguments() -> None:
     r = subprocess.run([sys.executable, "-m", "simulators.cli", "modbus", "--profile", "energy_meter_3ph"],
                        cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "--port" in r.stderr
+
+
+async def test_record_lists_every_value_a_reader_can_decode() -> None:
+    import io
+    import json
+
+    prof = profile()
+    out = io.StringIO()
+    sim = ModbusSimulator([SimulatedUnit(prof, unit=1)], port=free_port(), record=out)
+    read: list[dict[str, object]] = []
+    async with sim, ModbusCollector(device(sim.port), prof) as c:
+        for _ in range(3):
+            read.append({s.tag: s.value for s in await c.read()})
+            await asyncio.sleep(0.25)
+    served: dict[str, set[object]] = {}
+    for line in out.getvalue().splitlines():
+        entry = json.loads(line)
+        assert entry["port"] == sim.port and entry["unit"] == 1
+        for tag, value in entry["values"].items():
+            served.setdefault(tag, set()).add(value)
+    for poll in read:
+        for tag, value in poll.items():
+            assert value in served[tag], (tag, value)  # exactly, not approximately
