@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import pytest
+
 from collectors.sample import Quality, Sample
 from collectors.supervisor import Backoff, DeviceSupervisor
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
@@ -53,3 +55,58 @@ async def test_offline_then_online_then_dropped_then_recovered() -> None:
     finally:
         await it.aclose()  # type: ignore[attr-defined]
         await sim.stop()
+
+
+class _Fake:
+    """A stand-in collector (unit test of the supervisor's own logic, no network)."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.closed = False
+
+    async def __aenter__(self) -> _Fake:
+        if self.behaviour == "refuse":
+            from collectors.base import DeviceUnreachable
+
+            raise DeviceUnreachable("dev1: refused")
+        if self.behaviour == "crash_on_connect":
+            raise RuntimeError("bug in a collector")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.closed = True
+
+    async def read(self) -> list[Sample]:
+        import asyncio
+
+        if self.behaviour == "hang":
+            await asyncio.sleep(3600)
+        if self.behaviour == "crash_on_read":
+            raise ValueError("decoder bug")
+        return [Sample("dev1", t.name, 1, 1.0) for t in profile().tags]
+
+
+@pytest.mark.parametrize(("behaviour", "reason"), [
+    ("refuse", "refused"), ("crash_on_connect", "RuntimeError: bug in a collector"),
+    ("hang", "poll took longer than 0.2s"), ("crash_on_read", "ValueError: decoder bug"),
+])
+async def test_every_failure_becomes_bad_samples_with_the_reason(behaviour: str, reason: str) -> None:
+    made: list[_Fake] = []
+
+    def factory(dev: object, prof: object) -> _Fake:
+        made.append(_Fake(behaviour))
+        return made[-1]
+
+    sup = DeviceSupervisor(device(1), profile(), factory=factory, interval_s=0.01,  # type: ignore[arg-type]
+                           poll_timeout_s=0.2, backoff=Backoff(initial_s=10, max_s=10))
+    it = sup.samples()
+    try:
+        batch = await anext(it)
+        assert all(s.quality is Quality.BAD and reason in (s.reason or "") for s in batch), batch[0]
+        assert sup.state == "offline" and reason in (sup.last_error or "")
+        again = await anext(it)  # offline batches keep coming at the interval, no reconnect yet
+        assert all(s.quality is Quality.BAD for s in again) and len(made) == 1
+    finally:
+        await it.aclose()  # type: ignore[attr-defined]
+    if behaviour in ("hang", "crash_on_read"):
+        assert made[0].closed  # a broken session is closed before the next attempt
