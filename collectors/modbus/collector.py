@@ -44,8 +44,10 @@ class ModbusCollector:
         self.endpoint = parse_endpoint(device.endpoint, device=device.id)
         self.options = parse_options(device, extra=dict(self.endpoint.query))
         self.unit = device.unit_id if device.unit_id is not None else profile.defaults.unit_id
-        self.plan = Plan.build(profile.tags, limits=limits_of(self.options, defaults=profile_limits(profile)))
+        self._limits = limits_of(self.options, defaults=profile_limits(profile))
+        self.plan = Plan.build(profile.tags, limits=self._limits)
         self.requests_sent = 0  # cumulative, for the benchmark and diagnostics
+        self.polls = 0
         self._link: ModbusLink | None = None
 
     async def __aenter__(self) -> Self:
@@ -71,6 +73,10 @@ class ModbusCollector:
 
     async def read(self) -> list[Sample]:
         """One poll of every tag, in profile order."""
+        self.polls += 1
+        if self.plan.bad and self.polls % self.options.reprobe_polls == 0:
+            # a refused address may come back (module plugged in, device reconfigured)
+            self.plan = Plan.build(self.profile.tags, limits=self._limits)
         out: dict[str, Sample] = {}
         ts = now_ms()
         for name, why in self.plan.bad.items():

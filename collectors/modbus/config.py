@@ -33,6 +33,8 @@ class ModbusOptions(BaseModel):
     max_block_registers: int | None = Field(None, ge=1, le=MAX_REGISTERS)
     max_gap_bits: int | None = Field(None, ge=0, le=MAX_BITS)
     max_block_bits: int | None = Field(None, ge=1, le=MAX_BITS)
+    reprobe_polls: int = Field(
+        600, ge=1, description="re-try addresses the device refused after this many polls")
     baudrate: int = Field(19200, ge=300, le=921600)
     bytesize: int = Field(8, ge=7, le=8)
     parity: Literal["N", "E", "O"] = "N"

@@ -59,3 +59,15 @@ async def test_device_options_override_planner_limits() -> None:
         async with ModbusCollector(dev, prof) as c:
             samples = await c.read()
     assert all(s.quality is Quality.GOOD for s in samples) and c.requests_sent == 4
+
+
+async def test_refused_tag_is_tried_again_after_reprobe_polls() -> None:
+    prof = make_profile(_tags([0, 1, 2, 3]))
+    dev_opts = {"reprobe_polls": 3}
+    async with running_sim(prof) as sim, ModbusCollector(device(sim.port, options=dev_opts), prof) as c:
+        sim.faults.illegal.add(("holding", 2))
+        assert [s.quality for s in await c.read()].count(Quality.BAD) == 1  # poll 1
+        sim.faults.clear()  # the device serves register 2 again
+        assert [s.quality for s in await c.read()].count(Quality.BAD) == 1  # poll 2: remembered
+        third = await c.read()  # poll 3: plan rebuilt, merged read works again
+    assert all(s.quality is Quality.GOOD for s in third) and len(c.plan.requests) == 1
