@@ -79,3 +79,42 @@ def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
         service.serve(cfg, api=not no_api, stop=stop)
     except (service.SchemaTooOld, MqttError) as err:
         raise click.ClickException(str(err)) from err
+
+
+@main.command("status")
+@_config_opt
+@_dsn_opt
+def status_cmd(config_path: Path | None, dsn: str | None) -> None:
+    """What the database holds: schema, registry, batches, rollup backlog, dead letters."""
+    import psycopg
+
+    from cloud_ingest import migrate
+
+    cfg = _load(config_path, dsn)
+    try:
+        with psycopg.connect(cfg.dsn(), connect_timeout=int(cfg.database.connect_timeout_s)) as conn:
+            version, flavor = migrate.current(conn)
+            latest = migrate.available()[-1].version
+            click.echo(f"schema: version {version} of {latest} ({flavor or 'empty'})")
+            if version < latest:
+                click.echo("  run `cloud-ingest migrate`")
+            if version == 0:
+                return
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM enterprises), (SELECT count(*) FROM gateways),"
+                " (SELECT count(*) FROM devices), (SELECT count(*) FROM tags),"
+                " (SELECT count(*) FROM batches), (SELECT coalesce(sum(n_samples), 0) FROM batches),"
+                " (SELECT max(stored_at) FROM batches)"
+            ).fetchone()
+            assert row is not None
+            click.echo(f"registry: {row[0]} enterprises, {row[1]} gateways, {row[2]} devices, {row[3]} tags")
+            click.echo(f"stored: {row[4]} batches, {row[5]} samples, newest at {row[6]}")
+            if version >= 4:
+                pending = conn.execute("SELECT count(*) FROM batches WHERE NOT rolled_up").fetchone()
+                click.echo(f"rollups: {pending[0] if pending else 0} batches pending")
+            reasons = conn.execute(
+                "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY 2 DESC"
+            ).fetchall()
+            click.echo("dead letters: " + (", ".join(f"{r} {n}" for r, n in reasons) or "none"))
+    except psycopg.Error as err:
+        raise click.ClickException(f"database: {str(err).strip()}") from err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 from click.testing import CliRunner
 
@@ -41,3 +43,21 @@ def test_plain_flavor_makes_daily_partitions_ahead(pg_dsn: str) -> None:
     assert scalar(pg_dsn, "SELECT flavor FROM schema_version WHERE version = 1") == "plain"
     n = scalar(pg_dsn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'samples'::regclass")
     assert n >= 8
+
+
+def test_status_command(pg_dsn: str) -> None:
+    runner = CliRunner()
+    empty = runner.invoke(main, ["status", "--dsn", pg_dsn])
+    assert empty.exit_code == 0 and "run `cloud-ingest migrate`" in empty.output
+    migrate.migrate(pg_dsn)
+    out = runner.invoke(main, ["status", "--dsn", pg_dsn])
+    assert out.exit_code == 0, out.output
+    assert "registry: 0 enterprises" in out.output and "dead letters: none" in out.output
+
+
+def test_migrate_names_a_bad_config(tmp_path: Path) -> None:
+    f = tmp_path / "cloud.yaml"
+    f.write_text("database: {dsn: 5, pool: 3}\n")
+    out = CliRunner().invoke(main, ["migrate", "--config", str(f)])
+    assert out.exit_code != 0
+    assert "database.pool: unknown field" in out.output and str(f) in out.output
