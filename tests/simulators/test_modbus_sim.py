@@ -118,3 +118,35 @@ async def test_record_lists_every_value_a_reader_can_decode() -> None:
     for poll in read:
         for tag, value in poll.items():
             assert value in served[tag], (tag, value)  # exactly, not approximately
+
+
+def test_profiles_command_and_protocol_table() -> None:
+    from click.testing import CliRunner
+
+    from simulators.cli import SERVERS, main, server_for
+
+    result = CliRunner().invoke(main, ["profiles"])
+    assert result.exit_code == 0
+    listed = dict(line.split("\t") for line in result.output.splitlines())
+    assert listed["energy_meter_3ph"] == "modbus" and listed["retort_temp_controller"] == "modbus"
+    assert SERVERS["modbus"] == "simulators.modbus.serve:serve" and callable(server_for("modbus"))
+    with pytest.raises(Exception, match="no simulator for protocol 'bacnet'"):
+        server_for("bacnet")
+
+
+async def test_generic_serve_command_picks_the_protocol_from_the_profile() -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "simulators.cli", "serve", "--device",
+                             f"weighing_indicator@{port}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.to_thread(wait_port, "127.0.0.1", port, 20)
+        async with ModbusCollector(device(port), profile("weighing_indicator")) as c:
+            assert all(s.quality is Quality.GOOD for s in await c.read())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
