@@ -11,6 +11,7 @@ how ``supervisor.supervise`` reconnects and recreates the subscription.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -24,6 +25,8 @@ from collectors.opcua.uaclient import UaConnection
 from collectors.sample import Sample, now_ms
 from device_profiles.models import DeviceConfig, DeviceProfile
 from device_profiles.opcua import OpcUaProfile, OpcUaTag
+
+log = logging.getLogger(__name__)
 
 
 class OpcUaCollector:
@@ -102,6 +105,10 @@ class OpcUaCollector:
             for i, t in enumerate(self._tags)
         ]
         failed = await conn.subscribe(specs, publishing_ms=float(self.publishing_interval_ms))
+        if conn.filter_fallbacks:
+            names = ", ".join(self._tags[h].name for h in conn.filter_fallbacks)
+            log.warning("device %s: server refused the deadband of %s; they report every change",
+                        self.device.id, names)
         if failed:
             yield self._samples(list(failed.items()))
         # Wake at least every few publishing intervals so a lost session is noticed promptly.

@@ -19,7 +19,10 @@ import uuid
 from typing import Any
 from urllib.parse import urlparse
 
+from pydantic import ValidationError
+
 from collectors.opcua.config import OpcUaOptions
+from collectors.opcua.errors import NothingDiscovered, OptionsError
 from collectors.opcua.items import BrowsedVariable
 from collectors.opcua.uaclient import UaConnection
 from device_profiles.opcua import OpcUaProfile
@@ -113,10 +116,14 @@ async def discover(url: str, *, depth: int = 3, filter: str | None = None, timeo
 
     ``security`` takes the device option names: security_policy, security_mode, auth,
     username, password_env, user_cert, user_key, pki_dir. Raises DeviceUnreachable (or
-    SecurityRejected / UntrustedServerCertificate) like the collector, and ValueError when
-    nothing matched, since an empty profile is not a valid one.
+    SecurityRejected / UntrustedServerCertificate) like the collector, and NothingDiscovered
+    (a CollectorError and ValueError) when nothing matched, since an empty profile is not a valid one.
     """
-    options = OpcUaOptions.model_validate({"connect_timeout_s": timeout_s, **security})
+    try:
+        options = OpcUaOptions.model_validate({"connect_timeout_s": timeout_s, **security})
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise OptionsError(f"discover {url}: {problems}") from None
     conn = UaConnection(url, device="discover", options=options, timeout_s=timeout_s)
     await conn.open()
     try:
@@ -126,7 +133,7 @@ async def discover(url: str, *, depth: int = 3, filter: str | None = None, timeo
     profile = skeleton(variables, url=url, info=info, depth=depth, filter=filter)
     if not profile["tags"]:
         matching = f" matching {filter!r}" if filter else ""
-        raise ValueError(f"{url}: no variables with a built-in data type found within depth {depth}"
+        raise NothingDiscovered(f"{url}: no variables with a built-in data type found within depth {depth}"
                          f"{matching}; try a larger --depth or another --filter")
     OpcUaProfile.model_validate(profile)
     return profile

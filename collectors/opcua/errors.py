@@ -5,7 +5,8 @@
     │   ├── SecurityRejected          server refused our policy, certificate or user token
     │   └── UntrustedServerCertificate  the server's certificate is not in our trust store
     └── ReadFailed
-    └── OptionsError (also ValueError)  a device's ``options:`` block is invalid
+    ├── OptionsError (also ValueError)  a device's ``options:`` block is invalid
+    └── NothingDiscovered (also ValueError)  discover found no variable to put in a profile
 
 Security failures are DeviceUnreachable so the agent keeps retrying with backoff: once a
 technician trusts the certificate or fixes the password, the next attempt succeeds without
@@ -21,6 +22,10 @@ from collectors.base import CollectorError, DeviceUnreachable
 
 class OptionsError(CollectorError, ValueError):
     """A device's OPC UA options are invalid; the message names the device and field."""
+
+
+class NothingDiscovered(CollectorError, ValueError):
+    """Browsing found no usable variable within the depth and filter given."""
 
 
 class SecurityRejected(DeviceUnreachable):

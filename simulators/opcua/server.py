@@ -144,6 +144,10 @@ class OpcUaSimulator:
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"shopfloor-gateway simulator: {self.profile.profile}")
         await server.set_application_uri(self.application_uri)
+        # What discovery shows as the device: the profile's maker and model, not the library's.
+        maker = self.profile.manufacturer or "shopfloor-gateway simulator"
+        await server.set_build_info(self.application_uri, maker, self.profile.profile, "1.0", "1",
+                                    dt.datetime.now(dt.UTC))
         server.set_security_policy([getattr(ua.SecurityPolicyType, SECURITY_MODES[m]) for m in self.security])
         tokens: list[type] = [ua.AnonymousIdentityToken] if self.anonymous else []
         if self.users:

@@ -56,3 +56,10 @@ async def test_nothing_matching_says_what_to_try(basic_sim: OpcUaSimulator) -> N
 async def test_unreachable_server_is_device_unreachable() -> None:
     with pytest.raises(DeviceUnreachable, match="discover"):
         await discover(f"opc.tcp://127.0.0.1:{free_port()}", timeout_s=2)
+
+
+async def test_unknown_security_option_is_an_options_error() -> None:
+    from collectors.opcua.errors import OptionsError
+
+    with pytest.raises(OptionsError, match="security_polcy"):
+        await discover("opc.tcp://127.0.0.1:1", security_polcy="Basic256Sha256")
