@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint services venv bench clean
+.PHONY: all demo demo-stop test lint services venv bench clean
 
 all: test
 
@@ -34,3 +34,6 @@ bench: venv services
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+demo-stop:
+	-kill -TERM -$$(cat var/demo/cloud-ingest.pid) 2>/dev/null; rm -f var/demo/cloud-ingest.pid
