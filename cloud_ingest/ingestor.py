@@ -79,6 +79,8 @@ class Ingestor:
         self.partitions: Partitions | None = None
         self.stats = Stats()
         self._conn: psycopg.Connection | None = None
+        self.busy = False
+        self.abandoned = 0  # groups given up on at shutdown, left unacknowledged
 
     # -- connection ----------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class Ingestor:
                 log.warning("database unavailable (%s); retrying in %.1fs", self.stats.last_error, delay)
                 self.close()
                 if self.stop.wait(delay):
+                    self.abandoned += 1
                     return False
                 delay = min(delay * 2, self.cfg.ingest.retry_max_s)
 

@@ -52,8 +52,13 @@ def available() -> list[Migration]:
 
 
 def timescale_available(conn: psycopg.Connection) -> bool:
-    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-    return row is not None
+    """Installed already, or packaged *and* preloaded (CREATE EXTENSION fails without the latter)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
+        " OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"
+        "     AND current_setting('shared_preload_libraries') LIKE '%%timescaledb%%')"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def current(conn: psycopg.Connection) -> tuple[int, Flavor | None]:

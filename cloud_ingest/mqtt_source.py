@@ -50,9 +50,17 @@ class MqttSource:
     def __init__(self, cfg: MqttConfig, *, queue_max: int) -> None:
         self.cfg = cfg
         self.client_id = cfg.client_id or f"cloud-ingest-{uuid.uuid4().hex[:12]}"
+        # A persistent session under a random id would outlive this process and, in a shared
+        # group on Mosquitto, keep collecting its share of messages for nobody: only with a
+        # fixed id, which a restarted worker reuses.
+        self.persistent = cfg.persistent_session and cfg.client_id is not None
+        if cfg.persistent_session and not self.persistent:
+            log.warning("mqtt.client_id is not set: using a clean session (unacked messages of a crashed"
+                        " worker are then lost by the broker)")
         self.queue: queue.Queue[Delivery] = queue.Queue(maxsize=max(queue_max, cfg.max_inflight))
         self.connected = threading.Event()
         self.subscribed = threading.Event()
+        self.unsubscribed = threading.Event()
         self._generation = 0
         self._lock = threading.Lock()
         self._client = mqtt.Client(
@@ -67,6 +75,7 @@ class MqttSource:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_unsubscribe = lambda *_a: self.unsubscribed.set()
         self._client.reconnect_delay_set(1, 10)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -75,13 +84,13 @@ class MqttSource:
         """Connect and subscribe; raises MqttError if the broker is not there within the timeout."""
         props = Properties(PacketTypes.CONNECT)
         props.ReceiveMaximum = self.cfg.max_inflight
-        if self.cfg.persistent_session:
+        if self.persistent:
             props.SessionExpiryInterval = self.cfg.session_expiry_s
         self._client.connect_timeout = self.cfg.connect_timeout_s
         try:
             self._client.connect(
                 self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
-                clean_start=not self.cfg.persistent_session, properties=props,
+                clean_start=not self.persistent, properties=props,
             )
         except OSError as err:
             raise MqttError(f"cannot reach broker {self.cfg.host}:{self.cfg.port}: {err}") from err
@@ -91,11 +100,27 @@ class MqttSource:
             self.stop()
             raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} did not accept our subscription in time")
 
-    def stop(self) -> None:
+    def leave(self, *, timeout: float) -> bool:
+        """Unsubscribe, so the broker stops giving this worker a share (what was already queued
+        for us still arrives and must be drained before ``stop(forget=True)``)."""
+        self.unsubscribed.clear()
+        self._client.unsubscribe(self.cfg.subscription())
+        return self.unsubscribed.wait(timeout)
+
+    def stop(self, *, forget: bool = False) -> None:
+        """Disconnect. ``forget`` ends a persistent session at the broker (MQTT 5 session expiry 0):
+        only after a complete drain, otherwise unacknowledged messages must wait for our return."""
+        props = None
+        if forget and self.persistent:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
         try:
-            self._client.disconnect()
+            self._client.disconnect(properties=props)
         finally:
             self._client.loop_stop()
+
+    def idle(self) -> bool:
+        return self.queue.empty()
 
     # -- paho callbacks (network thread) -------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 
 from cloud_ingest import migrate
@@ -37,20 +38,30 @@ def check_schema(cfg: CloudConfig) -> None:
                            " run `cloud-ingest migrate` first")
 
 
-def consume(cfg: CloudConfig, *, stop: threading.Event, source: MqttSource, ingestor: Ingestor) -> None:
+DRAIN_QUIET_S = 1.0
+DRAIN_MAX_S = 15.0
+
+
+def consume(cfg: CloudConfig, *, halt: threading.Event, source: MqttSource, ingestor: Ingestor) -> None:
     """One writer's loop: take a group, store it, ack it. Several run side by side, each with its own
-    database connection, so one builds COPY rows while the other's server process indexes them."""
+    database connection, so one builds COPY rows while the other's server process indexes them.
+    ``halt`` comes after the drain at shutdown, not with the signal."""
     ing = cfg.ingest
-    while not stop.is_set():
+    while not halt.is_set():
         group = source.take(
             max_messages=ing.batch_max_messages,
             max_samples_bytes=ing.batch_max_samples * 100,  # ~100 bytes of JSON per sample
             linger_s=ing.linger_ms / 1000,
-            wait_s=0.5,
+            wait_s=0.2,
         )
         if not group:
             continue
-        if ingestor.handle(group):
+        ingestor.busy = True
+        try:
+            ok = ingestor.handle(group)
+        finally:
+            ingestor.busy = False
+        if ok:
             stale = source.ack(group)
             if stale:
                 log.info("%d stored messages came on an earlier connection; the broker redelivers them",
@@ -77,6 +88,8 @@ def serve(
         api_server = ApiServer(cfg, stats=stats)
         api_server.start()
     source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages)
+    halt = threading.Event()
+    forget = False
     try:
         source.start()
         if ready is not None:
@@ -84,7 +97,7 @@ def serve(
         log.info("consuming %s into the database", cfg.mqtt.subscription())
         writers = [
             threading.Thread(target=consume, name=f"writer-{i}", daemon=True,
-                             kwargs={"cfg": cfg, "stop": stop, "source": source, "ingestor": ing})
+                             kwargs={"cfg": cfg, "halt": halt, "source": source, "ingestor": ing})
             for i, ing in enumerate(ingestors)
         ]
         for w in writers:
@@ -93,17 +106,41 @@ def serve(
             if not all(w.is_alive() for w in writers):
                 log.error("a writer thread died; stopping so a supervisor can restart us")
                 break
+        forget = _leave_group(source, ingestors, writers)
+        halt.set()
         for w in writers:
             w.join(timeout=cfg.database.statement_timeout_s + 10)
     finally:
         stop.set()
-        source.stop()
+        halt.set()
+        source.stop(forget=forget)
         for ing in ingestors:
             ing.close()
         maintenance.join(timeout=10)
         if api_server is not None:
             api_server.stop()
         log.info("stopped: %s", stats.total())
+
+
+def _leave_group(source: MqttSource, ingestors: list[Ingestor], writers: list[threading.Thread]) -> bool:
+    """Graceful shutdown: unsubscribe, store what the broker already sent us, and say whether the
+    broker may forget our session (everything acknowledged) or must keep it for our return."""
+    if not source.connected.is_set() or not source.leave(timeout=5.0):
+        return False
+    deadline = time.monotonic() + DRAIN_MAX_S
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline and all(w.is_alive() for w in writers):
+        if not source.idle() or any(i.busy for i in ingestors):
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= DRAIN_QUIET_S:
+            break
+        time.sleep(0.05)
+    else:
+        return False
+    drained = source.idle() and not any(i.busy or i.abandoned for i in ingestors)
+    log.info("left the subscription; %s", "all stored and acknowledged" if drained
+             else "some messages stay with the broker for our return")
+    return drained
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -5,7 +5,7 @@ CREATE MATERIALIZED VIEW samples_1m WITH (timescaledb.continuous, timescaledb.ma
 SELECT tag_id,
        time_bucket(interval '1 minute', ts) AS bucket,
        count(*)                              AS n,
-       count(*) FILTER (WHERE quality = 0)   AS n_good,
+       sum(CASE WHEN quality = 0 THEN 1 ELSE 0 END)::bigint AS n_good,
        count(value)                          AS n_values,
        sum(value)                            AS sum,
        min(value)                            AS min,

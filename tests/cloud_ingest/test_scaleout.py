@@ -125,5 +125,7 @@ def test_two_workers_one_killed_mid_stream(
     assert w2.terminate() == 0
     assert w1.terminate() == 0
     for w in workers:
+        # a graceful stop leaves the group: drained, acknowledged, session ended at the broker
+        assert "left the subscription; all stored and acknowledged" in w.log.read_text()
         stored = re.findall(r"stopped: Stats\(messages=\d+, batches=(\d+)", w.log.read_text())
         assert len(stored) == 1 and int(stored[0]) > 0, w.log.read_text()[-2000:]
