@@ -124,9 +124,8 @@ class UaConnection:
         endpoints = await c.connect_and_get_server_endpoints()
         match = [e for e in endpoints if e.SecurityPolicyUri == policy.URI and e.SecurityMode == mode]
         if not match:
-            offered = sorted(
-                {f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name}" for e in endpoints}
-            )
+            offered = sorted({f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name.rstrip('_')}"
+                              for e in endpoints})
             raise SecurityRejected(
                 f"device {self.device}: {self.url} offers no endpoint with "
                 f"{o.security_policy}/{o.security_mode}; "

@@ -190,3 +190,15 @@ async def test_untrusted_node_opcua_certificate_names_it(
     with pytest.raises(UntrustedServerCertificate, match=r"edge-agent trust-cert .*rejected"):
         async with OpcUaCollector(dev, interop_profile):
             pass
+
+
+async def test_a_policy_the_server_does_not_offer_lists_what_it_does(
+    node_server: NodeServer, interop_profile: OpcUaProfile, gateway_pki: Path
+) -> None:
+    dev = device(node_server.endpoint, timeout_s=5, security_policy="Aes128_Sha256_RsaOaep",
+                 security_mode="SignAndEncrypt", pki_dir=str(gateway_pki))
+    with pytest.raises(SecurityRejected) as info:
+        async with OpcUaCollector(dev, interop_profile):
+            pass
+    assert "offers no endpoint with Aes128_Sha256_RsaOaep/SignAndEncrypt" in str(info.value)
+    assert "Basic256Sha256/SignAndEncrypt" in str(info.value) and "None/None" in str(info.value)

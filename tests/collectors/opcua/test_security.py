@@ -25,6 +25,7 @@ MODES = [
     "None",
     "Basic256Sha256_Sign",
     "Basic256Sha256_SignAndEncrypt",
+    "Aes128_Sha256_RsaOaep_Sign",
     "Aes128_Sha256_RsaOaep_SignAndEncrypt",
 ]
 PASSWORD_ENV = "SFG_TEST_OPCUA_PASSWORD"
@@ -74,6 +75,7 @@ def _split(mode: str) -> tuple[str, str]:
         ("Basic256Sha256_SignAndEncrypt", "anonymous"),
         ("Basic256Sha256_SignAndEncrypt", "username"),
         ("Basic256Sha256_SignAndEncrypt", "certificate"),
+        ("Aes128_Sha256_RsaOaep_Sign", "anonymous"),
         ("Aes128_Sha256_RsaOaep_SignAndEncrypt", "username"),
         ("Aes128_Sha256_RsaOaep_SignAndEncrypt", "certificate"),
     ],
@@ -171,23 +173,6 @@ async def test_unknown_user_certificate_is_security_rejected(
     with pytest.raises(SecurityRejected, match="BadUserAccessDenied"):
         async with OpcUaCollector(dev, secure_sim.profile):
             pass
-
-
-async def test_a_policy_the_server_does_not_offer_lists_what_it_does(
-    secure_sim: OpcUaSimulator, pki: Path
-) -> None:
-    dev = device(
-        secure_sim.endpoint,
-        timeout_s=5,
-        security_policy="Aes128_Sha256_RsaOaep",
-        security_mode="Sign",
-        pki_dir=str(pki),
-    )
-    with pytest.raises(SecurityRejected) as info:
-        async with OpcUaCollector(dev, secure_sim.profile):
-            pass
-    assert "offers no endpoint with Aes128_Sha256_RsaOaep/Sign" in str(info.value)
-    assert "Basic256Sha256/SignAndEncrypt" in str(info.value)
 
 
 async def test_missing_password_variable_fails_before_connecting(
