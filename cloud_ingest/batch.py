@@ -54,15 +54,17 @@ class Batch:
     sent: int
     samples: list[SampleDict]
     counters: Counters | None = None
+    historical: bool = False
 
     @classmethod
     def from_json(cls, payload: bytes) -> Batch:
         """Raises pydantic.ValidationError exactly when ``DataMessage`` would."""
         doc = DATA_ADAPTER.validate_json(payload)
         return cls(doc["enterprise"], doc["gateway"], doc["session"], doc["seq"], doc["sent"],
-                   doc["samples"], cast(Counters | None, doc.get("counters")))
+                   doc["samples"], cast(Counters | None, doc.get("counters")), doc.get("historical", False))
 
     @classmethod
     def of(cls, msg: DataMessage) -> Batch:
         samples = [s.model_dump(exclude_none=False) for s in msg.samples]
-        return cls(msg.enterprise, msg.gateway, msg.session, msg.seq, msg.sent, samples, msg.counters)
+        return cls(msg.enterprise, msg.gateway, msg.session, msg.seq, msg.sent, samples, msg.counters,
+                   msg.historical)

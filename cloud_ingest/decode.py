@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ValidationError
 
 from cloud_ingest.batch import Batch
-from edge_agent.wire import TOPIC_ROOT, WIRE_VERSION, BirthMessage, DeathMessage
+from edge_agent.wire import GZIP_MAGIC, TOPIC_ROOT, WIRE_VERSION, BirthMessage, DeathMessage, decode_payload
 
 WireMessage = Batch | BirthMessage | DeathMessage
 
@@ -26,7 +26,8 @@ _ROOT_PARTS = TOPIC_ROOT.split("/")
 class Rejected:
     """Why a message went to the dead letters, plus what the topic told us about its sender."""
 
-    reason: str  # oversized | bad_topic | bad_json | unknown_version | wrong_type | schema | topic_mismatch
+    reason: str  # oversized | bad_topic | bad_gzip | bad_json | unknown_version | wrong_type | schema |
+    # topic_mismatch (| db_rejected, from the ingestor)
     detail: str
     enterprise: str | None = None
     gateway: str | None = None
@@ -74,6 +75,12 @@ def decode(topic: str, payload: bytes, *, max_bytes: int) -> WireMessage | Rejec
     ent, gw, kind = where
     if len(payload) > max_bytes:
         return Rejected("oversized", f"{len(payload)} bytes > ingest.max_message_bytes={max_bytes}", ent, gw)
+    if payload.startswith(GZIP_MAGIC):  # the agent's optional compression (publish.compress)
+        try:
+            payload = decode_payload(payload, max_bytes=max_bytes)
+        except ValueError as err:
+            reason = "oversized" if "inflates beyond" in str(err) else "bad_gzip"
+            return Rejected(reason, f"{err} (ingest.max_message_bytes={max_bytes})", ent, gw)
     model = _MODELS.get(kind)
     if model is None and kind != "data":
         return Rejected("bad_topic", f"unknown kind {kind!r}; expected data, birth or death", ent, gw)

@@ -95,11 +95,11 @@ def _claim(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> set[tuple[int, in
     """Insert ledger rows; the ones returned are new, the rest were stored before."""
     order = sorted(batch, key=lambda p: (p.gateway_id, p.item.msg.seq))  # one lock order for all workers
     cur.execute(
-        "INSERT INTO batches (gateway_id, seq, session, sent_at, received_at, n_samples, min_ts, max_ts)"
-        " SELECT g, s, se, to_timestamp(sent / 1000.0), to_timestamp(recv / 1000.0), n,"
-        " to_timestamp(lo / 1000.0), to_timestamp(hi / 1000.0)"
+        "INSERT INTO batches (gateway_id, seq, session, sent_at, received_at, n_samples, min_ts, max_ts,"
+        " historical) SELECT g, s, se, to_timestamp(sent / 1000.0), to_timestamp(recv / 1000.0), n,"
+        " to_timestamp(lo / 1000.0), to_timestamp(hi / 1000.0), h"
         " FROM unnest(%s::int[], %s::int8[], %s::text[], %s::int8[], %s::int8[], %s::int[], %s::int8[],"
-        " %s::int8[]) WITH ORDINALITY AS x(g, s, se, sent, recv, n, lo, hi, o) ORDER BY o"
+        " %s::int8[], %s::bool[]) WITH ORDINALITY AS x(g, s, se, sent, recv, n, lo, hi, h, o) ORDER BY o"
         " ON CONFLICT DO NOTHING RETURNING gateway_id, seq",
         (
             [p.gateway_id for p in order],
@@ -110,6 +110,7 @@ def _claim(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> set[tuple[int, in
             [len(p.item.msg.samples) for p in order],
             [p.min_ts for p in order],
             [p.max_ts for p in order],
+            [p.item.msg.historical for p in order],
         ),
     )
     return {(int(g), int(s)) for g, s in cur.fetchall()}

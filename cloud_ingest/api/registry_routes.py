@@ -37,6 +37,8 @@ class TagOut(BaseModel):
     data_type: str | None
     unit: str | None
     interval_ms: int | None
+    report_mode: str
+    heartbeat_ms: int | None
     description: str | None
     registered_by: str
 
@@ -106,7 +108,8 @@ def list_devices(enterprise: str, db: Db, user: User) -> list[dict[str, object]]
     ).fetchall()
     tags: dict[int, list[dict[str, object]]] = {}
     for t in db.execute(
-        "SELECT t.device_id, t.name, t.data_type, t.unit, t.interval_ms, t.description, t.registered_by"
+        "SELECT t.device_id, t.name, t.data_type, t.unit, t.interval_ms, t.report_mode, t.heartbeat_ms,"
+        " t.description, t.registered_by"
         " FROM tags t JOIN devices d ON d.id = t.device_id WHERE d.enterprise_id = %s ORDER BY t.name",
         (ent_id,),
     ):

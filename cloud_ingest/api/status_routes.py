@@ -65,8 +65,8 @@ def device_status(
     enterprise: str, db: Db, user: User,
     stale_factor: Annotated[float, Query(gt=0, description="stale after this many expected intervals")] = 3.0,
 ) -> list[dict[str, Any]]:
-    """A device is delivering if its newest sample is younger than stale_factor x its fastest tag's
-    expected interval (60 s when unknown)."""
+    """A device is delivering if its newest sample was stored within stale_factor x its fastest tag's
+    expected interval (the heartbeat for tags reported by exception; 60 s when unknown)."""
     ent_id = enterprise_id(db, user, enterprise)
     return db.execute(
         "SELECT d.code AS device, g.code AS gateway, d.workshop, d.line, d.key_process,"
@@ -75,7 +75,9 @@ def device_status(
         "      WHEN x.last_stored_at > now() - make_interval(secs => %s * coalesce(x.expected_interval_ms,"
         "           60000) / 1000.0) THEN 'delivering' ELSE 'stale' END AS status"
         " FROM devices d LEFT JOIN gateways g ON g.id = d.gateway_id"
-        " LEFT JOIN LATERAL (SELECT min(t.interval_ms) AS expected_interval_ms, max(l.ts) AS last_ts,"
+        " LEFT JOIN LATERAL (SELECT min(CASE WHEN t.report_mode = 'change'"
+        "   THEN coalesce(t.heartbeat_ms, t.interval_ms) ELSE t.interval_ms END) AS expected_interval_ms,"
+        "   max(l.ts) AS last_ts,"
         "   max(l.stored_at) AS last_stored_at FROM tags t"
         "   LEFT JOIN LATERAL (SELECT s.ts, b.stored_at FROM samples s"
         "     JOIN batches b ON b.gateway_id = s.gateway_id AND b.seq = s.seq"

@@ -89,8 +89,9 @@ def test_registry(client: TestClient) -> None:
     dev0 = devices[0]
     assert (dev0["code"], dev0["gateway"], dev0["workshop"], dev0["line"], dev0["key_process"]) == (
         "dev0", "gw1", "Filling", "line-1", True)
-    assert [(t["name"], t["unit"], t["interval_ms"]) for t in dev0["tags"]] == [
-        ("power", "kW", 1000), ("state", None, 5000)]
+    assert [(t["name"], t["unit"], t["interval_ms"], t["report_mode"], t["heartbeat_ms"])
+            for t in dev0["tags"]] == [
+        ("power", "kW", 1000, "all", None), ("state", None, 5000, "change", 60_000)]
     assert _get(client, "/enterprises/ent-b", ADMIN).json()["registered_by"] == "data"
 
 

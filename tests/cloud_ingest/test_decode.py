@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -50,3 +51,13 @@ def test_schema_detail_names_the_field() -> None:
     out = decode("shopfloor/v1/e1/g1/data", json.dumps(doc).encode(), max_bytes=LIMIT)
     assert isinstance(out, Rejected) and out.reason == "schema"
     assert "samples.0.ts" in out.detail
+
+
+def test_gzip_payloads_are_inflated_within_the_limit() -> None:
+    t, p = encode(data("e1", "g1", 1).model_copy(update={"historical": True}))
+    msg = decode(t, gzip.compress(p, mtime=0), max_bytes=LIMIT)
+    assert isinstance(msg, Batch) and msg.historical and len(msg.samples) == 10
+    broken = decode(t, b"\x1f\x8b" + b"not really gzip", max_bytes=LIMIT)
+    assert isinstance(broken, Rejected) and broken.reason == "bad_gzip"
+    bomb = decode(t, gzip.compress(b" " * (LIMIT * 4)), max_bytes=LIMIT)  # small on the wire, huge inflated
+    assert isinstance(bomb, Rejected) and bomb.reason == "oversized" and "inflates beyond" in bomb.detail

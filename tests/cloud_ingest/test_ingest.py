@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -59,9 +60,11 @@ def test_registry_sessions_and_counters(pg_dsn: str, broker: tuple[str, int], ui
     with running(cfg), publisher(broker, f"pub-{uid}") as pub:
         pub.publish([encode(birth(ent, "gw1"))])
         wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM tags") == 4, what="birth registered")
-        # dev7 and its tag were never announced: registered from data, samples kept
-        msg = data(ent, "gw1", 1, n=8, devices=8)
-        pub.publish([encode(msg), (topic(ent, "gw1", "death"), death.model_dump_json().encode())])
+        # dev7 and its tag were never announced: registered from data, samples kept; the batch
+        # comes gzipped and marked as backlog, as an agent with publish.compress sends it
+        msg = data(ent, "gw1", 1, n=8, devices=8).model_copy(update={"historical": True})
+        t, p = encode(msg)
+        pub.publish([(t, gzip.compress(p)), (topic(ent, "gw1", "death"), death.model_dump_json().encode())])
         wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM gateway_sessions WHERE died_at IS NOT NULL")
                    == 1, what="death")
         wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM samples") == 8, what="samples")
@@ -69,8 +72,10 @@ def test_registry_sessions_and_counters(pg_dsn: str, broker: tuple[str, int], ui
     assert ent_row == [("Test Dairy", "food", "Saihan", "birth")]
     dev0 = rows(pg_dsn, "SELECT workshop, line, key_process, registered_by FROM devices WHERE code = 'dev0'")
     assert dev0 == [("Filling", "line-1", True, "birth")]
-    assert rows(pg_dsn, "SELECT unit, data_type, interval_ms FROM tags t JOIN devices d ON d.id = t.device_id"
-                        " WHERE d.code = 'dev0' AND t.name = 'power'") == [("kW", "float32", 1000)]
+    assert rows(pg_dsn, "SELECT t.name, unit, data_type, interval_ms, report_mode, heartbeat_ms FROM tags t"
+                        " JOIN devices d ON d.id = t.device_id WHERE d.code = 'dev0' ORDER BY 1") == [
+        ("power", "kW", "float32", 1000, "all", None), ("state", None, "string", 5000, "change", 60_000)]
+    assert rows(pg_dsn, "SELECT seq, historical FROM v_batches") == [(1, True)]
     assert scalar(pg_dsn, "SELECT registered_by FROM devices WHERE code = 'dev7'") == "data"
     assert scalar(pg_dsn, "SELECT count(*) FROM v_samples WHERE device = 'dev7'") == 1
     sess = rows(pg_dsn, "SELECT session, next_seq, agent_version, death_reason FROM gateway_sessions")
