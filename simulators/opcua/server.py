@@ -304,6 +304,15 @@ class OpcUaSimulator:
         vt = getattr(ua.VariantType, self._tags[tag].type)
         await self._server.write_attribute_value(self.nodes[tag], _dv(ua.Variant(value, vt), now))
 
+    async def expire_sessions(self) -> int:
+        """Close every client session as the server's session timeout does, keeping the TCP
+        connections open: a client must notice on its next request and build a new session."""
+        assert self._server is not None
+        sessions = list(self._server.iserver._external_sessions.values())
+        for session in sessions:
+            await session.close_session(True)
+        return len(sessions)
+
     async def _m_set_bad(self, parent: ua.NodeId, tag: ua.Variant, code: ua.Variant) -> list[ua.Variant]:
         try:
             await self.set_bad(str(tag.Value), str(code.Value or "BadSensorFailure"))

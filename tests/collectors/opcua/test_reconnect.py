@@ -130,3 +130,25 @@ async def test_network_blackhole_past_session_timeout_reconnects(basic_profile: 
     assert sum(offline(b) for b in run.batches) == 1
     assert any(s.quality is Quality.GOOD for s in after)
     assert run.events.count("connected") == 2
+
+
+async def test_session_expired_by_the_server_is_rebuilt(basic_profile: OpcUaProfile) -> None:
+    """The server drops our session (its session timeout) while TCP stays up."""
+    profile = small(basic_profile)
+    sim = OpcUaSimulator(profile, port=free_port())
+    await sim.start()
+    collector = OpcUaCollector(device(sim.endpoint, watchdog_s=0.5), profile)
+    run = Run(collector, Backoff(initial_s=0.2, max_s=0.5))
+    try:
+        await run.first_batch(good_count)
+        assert await sim.expire_sessions() == 1
+        gap = await run.first_batch(offline)
+        mark = len(run.batches)
+        after = await run.first_batch(good_count, after=mark)
+    finally:
+        await run.stop()
+        await sim.stop()
+        sim.close()
+    assert "plc1" in (gap[0].reason or "")
+    assert any(s.quality is Quality.GOOD for s in after)
+    assert run.events.count("connected") == 2
