@@ -157,3 +157,25 @@ async def test_offline_samples_mark_every_tag_bad(basic_profile: OpcUaProfile) -
     assert len(out) == len(basic_profile.tags)
     assert all(s.quality is Quality.BAD and s.ts == 123 and s.code == 0x808A0000 for s in out)
     assert out[0].reason == "device offline: server restarted"
+
+
+@pytest.mark.parametrize("queue_size", [1, 5])
+async def test_queue_size_keeps_intermediate_changes_between_publishes(
+    basic_sim: OpcUaSimulator, basic_profile: OpcUaProfile, queue_size: int
+) -> None:
+    """The counter changes every 100 ms; with a 1 s publishing interval a queue of 1 hands over
+    only the latest value, a queue of 5 the last five."""
+    tags = [t.model_copy(update={"queue_size": queue_size, "sampling_interval_ms": 50})
+            for t in basic_profile.tags if t.name == "count"]
+    profile = basic_profile.model_copy(update={"tags": tags})
+    async with OpcUaCollector(device(basic_sim.endpoint, publishing_interval_ms=1000), profile) as c:
+        it = c.subscribe()
+        await anext(it)
+        batches = [await anext(it) for _ in range(2)]
+    sizes = [len(b) for b in batches]
+    if queue_size == 1:
+        assert sizes == [1, 1]
+    else:
+        assert all(1 < n <= queue_size for n in sizes), sizes
+        values = [s.value for s in batches[-1]]
+        assert values == sorted(values), "queued values arrive oldest first"
