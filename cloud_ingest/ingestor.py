@@ -156,8 +156,13 @@ class Ingestor:
                 self._count(writer.write(conn, items, registry=self.registry, partitions=self.partitions))
             except _CONNECTION_ERRORS:
                 raise
-            except psycopg.Error:
-                log.exception("a group failed; retrying its messages one at a time")
+            except psycopg.Error as err:
+                if isinstance(err, psycopg.errors.CheckViolation):
+                    # "no partition for row": a cached day was dropped (retention) or made by
+                    # another worker's rollback; relearn the partitions before blaming a message
+                    self.partitions.load(conn)
+                log.warning("a group failed (%s); retrying its messages one at a time",
+                            str(err).strip()[:300])
                 for d, item in group.data:
                     try:
                         self._count(writer.write(conn, [item], registry=self.registry,

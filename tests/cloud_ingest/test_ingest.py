@@ -115,3 +115,20 @@ def test_malformed_messages_go_to_dead_letters(pg_dsn: str, broker: tuple[str, i
     assert bytes(payload) == json.dumps({**good, "seq": -1}).encode()
     assert "seq" in detail
     assert scalar(pg_dsn, "SELECT count(*) FROM samples") == 20
+
+
+def test_poison_message_is_isolated(pg_dsn: str, broker: tuple[str, int], uid: str) -> None:
+    """Valid JSON the database cannot store (NUL in text) sinks alone; its group-mates are stored."""
+    ent = f"ent-{uid}"
+    migrate.migrate(pg_dsn)
+    cfg = cloud_config(pg_dsn, broker, ent)
+    poison = json.loads(encode(data(ent, "gw1", 2))[1])
+    poison["samples"][1]["v"] = "bad\u0000text"
+    with running(cfg), publisher(broker, f"pub-{uid}") as pub:
+        pub.publish([encode(data(ent, "gw1", 1)), (topic(ent, "gw1", "data"), json.dumps(poison).encode()),
+                     encode(data(ent, "gw1", 3))])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == 1, what="poison")
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 2, what="the others stored")
+    reason, detail = rows(pg_dsn, "SELECT reason, detail FROM dead_letters")[0]
+    assert reason == "db_rejected" and "0x00" in detail
+    assert [r[0] for r in rows(pg_dsn, "SELECT seq FROM batches ORDER BY seq")] == [1, 3]
