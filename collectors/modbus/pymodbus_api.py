@@ -314,6 +314,12 @@ class ServerHandle:
     def __init__(self, server: ModbusTcpServer | ModbusSerialServer) -> None:
         self._server = server
 
+    @property
+    def port(self) -> int:
+        """The TCP port actually listened on (the one the OS chose when asked for port 0)."""
+        sockets = getattr(self._server.transport, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else 0
+
     def drop_connections(self) -> int:
         conns = list(self._server.active_connections.values())
         for conn in conns:

@@ -77,7 +77,7 @@ class ModbusSimulator:
         units: list[SimulatedUnit],
         *,
         host: str = "127.0.0.1",
-        port: int = 502,
+        port: int = 502,  # 0: any free port, read back from .port after start()
         framing: Literal["socket", "rtu"] = "socket",
         serial_port: str | None = None,
         serial: SerialParams | None = None,
@@ -96,7 +96,6 @@ class ModbusSimulator:
         if record is not None:
             for unit, img in self.images.items():
                 img.on_served = functools.partial(self._record, record, unit)
-                img.flush_served()  # the values made at start-up are served too
         self._handle: ServerHandle | None = None
 
     def image(self, unit: int | None = None) -> DeviceImage:
@@ -110,6 +109,10 @@ class ModbusSimulator:
             host=self.host, port=self.port, framing=self.framing,
             serial_port=self.serial_port, serial=self.serial, packet_hook=self._packet,
         )
+        if not self.serial_port and self.port == 0:
+            self.port = self._handle.port  # port 0: the OS picked a free one; keep it for restarts
+        for img in self.images.values():
+            img.flush_served()  # values made before the first read are served too (--record)
 
     async def stop(self) -> None:
         if self._handle is not None:

@@ -10,7 +10,6 @@ from device_profiles.loader import resolve_profile
 from device_profiles.modbus import ModbusProfile
 from device_profiles.models import DeviceConfig
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
-from tests.support import free_port
 
 
 def profile(name: str = "energy_meter_3ph") -> ModbusProfile:
@@ -33,6 +32,6 @@ def device(port: int, *, id: str = "dev1", scheme: str = "tcp", timeout_s: float
 async def running_sim(prof: ModbusProfile, *, unit: int = 1, seed: int = 0, strict: bool = False,
                       framing: str = "socket") -> AsyncIterator[ModbusSimulator]:
     sim = ModbusSimulator([SimulatedUnit(prof, unit=unit, seed=seed, strict=strict)],
-                          port=free_port(), framing=framing)  # type: ignore[arg-type]
+                          port=0, framing=framing)  # type: ignore[arg-type]
     async with sim:
         yield sim

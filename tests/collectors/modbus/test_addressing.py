@@ -9,7 +9,6 @@ from collectors.modbus import ModbusCollector
 from device_profiles.modbus import ModbusProfile, ModbusTag, parse_notation
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device
-from tests.support import free_port
 
 
 def test_notation_names_table_and_one_based_number() -> None:
@@ -60,7 +59,7 @@ async def test_three_notations_read_the_same_registers_over_tcp() -> None:
         prof = ModbusProfile.model_validate({
             "profile": style, "protocol": "modbus", "tags": tag_list,
             "defaults": {"addressing": "one_based" if style == "one" else "zero_based"}})
-        sim = ModbusSimulator([SimulatedUnit(prof)], port=free_port())
+        sim = ModbusSimulator([SimulatedUnit(prof)], port=0)
         sim.image().overrides.update({("holding", 10): 1010, ("input", 4): 404, ("coil", 2): True,
                                       ("discrete_input", 1): True})
         async with sim, ModbusCollector(device(sim.port), prof) as c:

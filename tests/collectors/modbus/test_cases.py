@@ -17,7 +17,6 @@ from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import CASES, assert_matches
 from tests.collectors.modbus.helpers import device
 from tests.collectors.modbus.interop_server import InteropServer
-from tests.support import free_port
 
 CASE_DIRS = sorted(p for p in CASES.iterdir() if (p / "case.yaml").exists() and p.name != "encodings")
 
@@ -59,7 +58,7 @@ async def test_case(path: Path, server: str) -> None:
     case = _load(path)
     prof = case["profile"]
     if server == "simulator":
-        sim = ModbusSimulator([SimulatedUnit(prof, unit=1)], port=free_port())
+        sim = ModbusSimulator([SimulatedUnit(prof, unit=1)], port=0)
         sim.image().overrides.update(case["words"])
         sim.image().overrides.update(case["bits"])
         sim.faults.illegal.update(case["illegal"])

@@ -10,13 +10,12 @@ from collectors.sample import Quality
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import assert_matches, encoding_case
 from tests.collectors.modbus.helpers import device
-from tests.support import free_port
 
 
 @pytest.mark.parametrize("table", ["holding", "input"])  # function codes 3 and 4 (+ 1 and 2 for bits)
 async def test_every_encoding_and_order_over_tcp(table: str) -> None:
     case = encoding_case(table)
-    sim = ModbusSimulator([SimulatedUnit(case.profile, unit=1)], port=free_port())
+    sim = ModbusSimulator([SimulatedUnit(case.profile, unit=1)], port=0)
     sim.image().overrides.update(case.words)
     sim.image().overrides.update(case.bits)
     async with sim, ModbusCollector(device(sim.port), case.profile) as c:

@@ -21,7 +21,6 @@ from device_profiles.models import DeviceConfig
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import assert_matches, encoding_case
 from tests.collectors.modbus.helpers import device, profile
-from tests.support import free_port
 
 
 @pytest.fixture
@@ -93,7 +92,7 @@ async def test_serial_port_that_does_not_exist_is_unreachable() -> None:
 
 async def test_rtu_over_tcp() -> None:
     case = encoding_case("input")
-    sim = ModbusSimulator([SimulatedUnit(case.profile, unit=1)], port=free_port(), framing="rtu")
+    sim = ModbusSimulator([SimulatedUnit(case.profile, unit=1)], port=0, framing="rtu")
     sim.image().overrides.update(case.words)
     sim.image().overrides.update(case.bits)
     async with sim, ModbusCollector(device(sim.port, scheme="rtu+tcp"), case.profile) as c:
@@ -134,7 +133,7 @@ async def test_devices_of_one_line_share_it_and_take_turns(pty_pair: tuple[str, 
 async def test_shared_rtu_over_tcp_line_recovers_for_every_device() -> None:
     prof = profile()
     sim = ModbusSimulator([SimulatedUnit(prof, unit=1), SimulatedUnit(prof, unit=2)],
-                          port=free_port(), framing="rtu")
+                          port=0, framing="rtu")
     async with sim:
         sups = [DeviceSupervisor(device(sim.port, id=f"u{u}", scheme="rtu+tcp", unit_id=u, timeout_s=0.5),
                                  prof, interval_s=0.05, backoff=Backoff(initial_s=0.05, max_s=0.2))
