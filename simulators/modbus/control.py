@@ -7,7 +7,9 @@
     garbage PORT             corrupt answers on the wire
     drop PORT                reset every TCP connection now
     down PORT / up PORT      stop listening / listen again (device switched off and on)
-    clear PORT               back to normal
+    hold PORT TAG VALUE [UNIT]   serve a fixed value for one tag (a stuck sensor)
+    release PORT TAG [UNIT]      back to the tag's generator
+    clear PORT               back to normal (faults; held values stay until released)
     status                   one line per port
 
 PORT is the simulator's TCP port (or serial device path). Each command answers "ok ..." or
@@ -21,7 +23,20 @@ from collections.abc import Sequence
 
 from simulators.modbus.server import ModbusSimulator
 
-HELP = "commands: slow|exception|illegal|silent|garbage|drop|down|up|clear PORT [ARGS], status"
+HELP = ("commands: slow|exception|illegal|silent|garbage|drop|down|up|clear|hold|release PORT [ARGS], "
+        "status")
+
+
+def _value(text: str) -> float | int | bool | str:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 async def apply(sims: dict[str, ModbusSimulator], line: str) -> str:
@@ -55,9 +70,13 @@ async def apply(sims: dict[str, ModbusSimulator], line: str) -> str:
             await sim.start()
         elif cmd == "clear":
             f.clear()
+        elif cmd in ("hold", "release"):
+            unit = int(rest[2 if cmd == "hold" else 1]) if len(rest) > (2 if cmd == "hold" else 1) else None
+            sim.image(unit).hold(rest[0], _value(rest[1]) if cmd == "hold" else None)
+            return f"ok {args[0]}: {rest[0]} {'held' if cmd == 'hold' else 'released'}"
         else:
             return f"error unknown command {cmd!r}; " + HELP
-    except (IndexError, ValueError) as err:
+    except (IndexError, ValueError, KeyError) as err:
         return f"error {cmd}: bad arguments ({err}); " + HELP
     return f"ok {args[0]}: {f.describe()}"
 

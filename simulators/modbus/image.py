@@ -45,7 +45,8 @@ class DeviceImage:
         self._stamp = [-1.0] * len(self._gens)
         self.words: dict[str, dict[int, int]] = {"holding": {}, "input": {}}
         self.bits: dict[str, dict[int, bool]] = {"coil": {}, "discrete_input": {}}
-        self.overrides: dict[tuple[str, int], int | bool] = {}
+        self.overrides: dict[tuple[str, int], int | bool] = {}  # raw words/bits pinned
+        self.held: dict[str, Value] = {}  # engineering values pinned (through the encoder)
         # last value served per tag, as a reader decodes it from the registers (a float32 tag
         # holds the float32 nearest the generator's value, an integer tag the rounded count)
         self.values: dict[str, Value] = {}
@@ -83,7 +84,20 @@ class DeviceImage:
     def _update(self, i: int, now: float) -> None:
         tag, gen = self._gens[i]
         self._stamp[i] = now
-        self.set_value(tag, gen(now - self._t0))
+        held = self.held.get(tag.name)
+        self.set_value(tag, held if held is not None else gen(now - self._t0))
+
+    def hold(self, tag_name: str, value: Value | None) -> None:
+        """Serve ``value`` for the tag from now on (None: back to its generator). Exact for
+        64-bit integers, which a generator (float) cannot carry."""
+        idx = next((i for i, (t, _) in enumerate(self._gens) if t.name == tag_name), None)
+        if idx is None:
+            raise KeyError(f"profile {self.profile.profile} has no tag {tag_name!r}")
+        if value is None:
+            self.held.pop(tag_name, None)
+        else:
+            self.held[tag_name] = value
+        self._update(idx, self._clock())
 
     def set_value(self, tag: ModbusTag, value: Value) -> None:
         """Serve ``value`` (engineering units) for ``tag`` until the next refresh."""

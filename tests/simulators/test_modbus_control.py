@@ -32,6 +32,11 @@ async def test_commands_change_faults_and_bad_input_is_explained() -> None:
     await apply(sims, f"garbage {p}")
     assert sim.faults.silent and sim.faults.garbage
     assert (await apply(sims, f"clear {p}")) == f"ok {p}: normal"
+    assert (await apply(sims, f"hold {p} voltage_l1 199.5")).startswith("ok")
+    assert sim.image().values["voltage_l1"] == 199.5
+    assert (await apply(sims, f"release {p} voltage_l1")).startswith("ok")
+    assert sim.image().values["voltage_l1"] != 199.5
+    assert "no tag 'nope'" in await apply(sims, f"hold {p} nope 1")
     assert (await apply(sims, "status")).startswith("ok")
     assert "unknown port" in await apply(sims, "slow 1 2")
     assert "bad arguments" in await apply(sims, f"slow {p} fast")
