@@ -1,6 +1,7 @@
 """Keep one device polled forever: connect, read at its interval, reconnect with capped backoff.
 
-Any collector (Modbus, OPC UA, ...) plugs in through a factory. While the device is offline
+Any collector (Modbus, OPC UA, ...) plugs in through a factory; polled collectors are read
+once per interval, subscribing ones (``subscribe()``) followed as they push. While the device is offline
 the supervisor still yields, once per interval, a BAD sample for every tag with the reason
 ("no data" must be told apart from "no change"), and tries to reconnect no more often than
 the backoff allows (0.5 s, 1 s, 2 s ... capped at ``max_s``, with jitter so fifty meters
@@ -79,7 +80,10 @@ class DeviceSupervisor:
         return [Sample.bad(self.device.id, tag, ts=ts, reason=reason) for tag in self._tags]
 
     async def samples(self) -> AsyncIterator[list[Sample]]:
-        """Yield forever (until cancelled): real samples when online, BAD ones when not."""
+        """Yield forever (until cancelled): real samples when online, BAD ones when not.
+
+        A polled collector is read once per interval; one with ``subscribe()`` (see
+        collectors.base.Subscriber) is followed instead, its batches passed on as they come."""
         next_tick = time.monotonic()
         next_attempt = next_tick
         collector: Collector | None = None
@@ -98,8 +102,23 @@ class DeviceSupervisor:
                         self.attempts = 0
                         self.state = "online"
                         log.info("device %s: connected", self.device.id)
-                if collector is not None:
+                if collector is not None and hasattr(collector, "subscribe"):
+                    # a device that pushes (OPC UA subscription): pass its batches on as they
+                    # come; when the stream ends or fails, the device is offline
+                    err = "subscription ended"
+                    try:
+                        async for pushed in collector.subscribe():
+                            self.polls += 1
+                            yield pushed
+                    except CollectorError as exc:
+                        err = str(exc)
+                    except Exception as exc:
+                        log.exception("device %s: unexpected error in subscription", self.device.id)
+                        err = f"device {self.device.id}: {type(exc).__name__}: {exc}"
+                    batch = None
+                elif collector is not None:
                     batch, err = await self._poll(collector)
+                if collector is not None:
                     if batch is None:
                         await self._close(collector)
                         collector = None

@@ -110,3 +110,39 @@ async def test_every_failure_becomes_bad_samples_with_the_reason(behaviour: str,
         await it.aclose()  # type: ignore[attr-defined]
     if behaviour in ("hang", "crash_on_read"):
         assert made[0].closed  # a broken session is closed before the next attempt
+
+
+async def test_a_subscribing_collector_is_followed_and_reconnected() -> None:
+    from collectors.base import DeviceUnreachable
+
+    sessions: list[int] = []
+
+    class Pusher:
+        def __init__(self) -> None:
+            sessions.append(len(sessions))
+
+        async def __aenter__(self) -> Pusher:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def read(self) -> list[Sample]:  # pragma: no cover - never polled
+            raise AssertionError("a subscribing collector must not be polled")
+
+        async def subscribe(self) -> AsyncIterator[list[Sample]]:
+            for i in range(2):
+                yield [Sample("dev1", "voltage_l1", i, float(i))]
+            raise DeviceUnreachable("dev1: subscription lost")
+
+    sup = DeviceSupervisor(device(1), profile(), factory=lambda d, p: Pusher(),  # type: ignore[arg-type,return-value]
+                           interval_s=0.01, backoff=Backoff(initial_s=0.01, max_s=0.01))
+    it = sup.samples()
+    try:
+        got = [await anext(it) for _ in range(6)]
+    finally:
+        await it.aclose()  # type: ignore[attr-defined]
+    kinds = ["good" if b[0].quality is Quality.GOOD else "bad" for b in got]
+    assert kinds[:3] == ["good", "good", "bad"] and "good" in kinds[3:]
+    assert "subscription lost" in (got[2][0].reason or "") and len(got[2]) == len(profile().tags)
+    assert len(sessions) >= 2
