@@ -46,6 +46,10 @@ class MqttConfig(_Model):
     shared_group: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_\-]+$", description="workers of one group share the load"
     )
+    sparkplug_group: str | None = Field(
+        None, pattern=r"^([A-Za-z0-9_.\-]+|\+)$",
+        description="also ingest Sparkplug B 3.0 from this group ('+' for all); off when empty",
+    )
     persistent_session: bool = Field(
         True,
         description="clean_session=False: unacknowledged messages wait at the broker for this client id",
@@ -66,6 +70,15 @@ class MqttConfig(_Model):
         if self.shared_group:
             return f"$share/{self.shared_group}/{self.topic_filter}"
         return self.topic_filter
+
+    def subscriptions(self) -> list[str]:
+        """The JSON filter, plus the Sparkplug topics when ``sparkplug_group`` is set."""
+        from cloud_ingest.sparkplug_gate import subscriptions
+
+        subs = [self.subscription()]
+        if self.sparkplug_group:
+            subs += subscriptions(self.sparkplug_group, self.shared_group)
+        return subs
 
     def password(self) -> str | None:
         return os.environ.get(self.password_env) if self.password_env else None

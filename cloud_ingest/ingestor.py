@@ -26,7 +26,7 @@ from cloud_ingest.decode import Rejected, decode, split_topic
 from cloud_ingest.mqtt_source import Delivery
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, ms_to_dt
-from edge_agent.wire import BirthMessage, DeathMessage
+from edge_agent.wire import BirthMessage, DataMessage, DeathMessage
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +127,17 @@ class Ingestor:
         group = _Group()
         limit = self.cfg.ingest.max_message_bytes
         for d in deliveries:
-            msg = decode(d.topic, d.payload, max_bytes=limit)
-            if isinstance(msg, Rejected):
-                group.rejected.append((d, msg))
-            elif isinstance(msg, Batch):
-                group.data.append((d, writer.Inbound(msg, d.received_ms)))
-            else:
-                group.control.append((d, msg))
+            # Sparkplug arrives decoded (in order, by the gate); JSON is decoded here
+            msgs = d.decoded if d.decoded is not None else (decode(d.topic, d.payload, max_bytes=limit),)
+            for msg in msgs:
+                if isinstance(msg, Rejected):
+                    group.rejected.append((d, msg))
+                elif isinstance(msg, Batch):
+                    group.data.append((d, writer.Inbound(msg, d.received_ms)))
+                elif isinstance(msg, DataMessage):
+                    group.data.append((d, writer.Inbound(Batch.of(msg), d.received_ms)))
+                else:
+                    group.control.append((d, msg))
         return group
 
     def _store(self, group: _Group) -> None:

@@ -28,6 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud_ingest.config import MqttConfig
+from cloud_ingest.sparkplug_gate import SparkplugGate, is_sparkplug
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Delivery:
     qos: int
     generation: int
     received_ms: int
+    decoded: tuple[Any, ...] | None = None  # Sparkplug: decoded in arrival order by the gate
 
 
 class MqttSource:
@@ -77,6 +79,9 @@ class MqttSource:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = lambda *_a: self.unsubscribed.set()
         self._client.reconnect_delay_set(1, 10)
+        self._gate = (SparkplugGate(publish=lambda t, p: self._client.publish(t, p, qos=0),
+                                    max_pending=max(1, cfg.max_inflight // 2))
+                      if cfg.sparkplug_group else None)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -104,7 +109,7 @@ class MqttSource:
         """Unsubscribe, so the broker stops giving this worker a share (what was already queued
         for us still arrives and must be drained before ``stop(forget=True)``)."""
         self.unsubscribed.clear()
-        self._client.unsubscribe(self.cfg.subscription())
+        self._client.unsubscribe(self.cfg.subscriptions())
         return self.unsubscribed.wait(timeout)
 
     def stop(self, *, forget: bool = False) -> None:
@@ -120,7 +125,7 @@ class MqttSource:
             self._client.loop_stop()
 
     def idle(self) -> bool:
-        return self.queue.empty()
+        return self.queue.empty() and (self._gate is None or self._gate.pending() == 0)
 
     # -- paho callbacks (network thread) -------------------------------------------------
 
@@ -130,14 +135,17 @@ class MqttSource:
             return
         with self._lock:
             self._generation += 1
-        client.subscribe(self.cfg.subscription(), qos=1)
+        if self._gate is not None:
+            self._gate.reset()
+        subs = self.cfg.subscriptions()
+        client.subscribe([(t, 1) for t in subs])
         log.info("connected as %s (session present: %s), subscribed to %s",
-                 self.client_id, getattr(flags, "session_present", None), self.cfg.subscription())
+                 self.client_id, getattr(flags, "session_present", None), ", ".join(subs))
         self.connected.set()
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[Any], _p: Any = None) -> None:
         if any(c.is_failure for c in codes):
-            log.error("broker refused subscription %s: %s", self.cfg.subscription(), codes)
+            log.error("broker refused subscription %s: %s", self.cfg.subscriptions(), codes)
             return
         self.subscribed.set()
 
@@ -148,8 +156,13 @@ class MqttSource:
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         # Blocks the network thread when full; the receive-maximum window normally keeps the
         # queue from filling, and blocking is the right backpressure if it does.
-        self.queue.put(Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation,
-                                time.time_ns() // 1_000_000))
+        d = Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation,
+                     time.time_ns() // 1_000_000)
+        if self._gate is not None and is_sparkplug(d.topic):
+            for ready in self._gate.feed(d):
+                self.queue.put(ready)
+            return
+        self.queue.put(d)
 
     # -- used by the service -------------------------------------------------------------
 
