@@ -35,8 +35,9 @@ from collectors.sample import Quality, Sample  # noqa: E402
 from device_profiles.loader import resolve_profile, validate  # noqa: E402
 from device_profiles.models import GatewayConfig  # noqa: E402
 from edge_agent.agent import Agent  # noqa: E402
-from edge_agent.buffer import DiskBuffer, sample_json  # noqa: E402
+from edge_agent.buffer import DiskBuffer  # noqa: E402
 from edge_agent.normalize import Normalizer  # noqa: E402
+from edge_agent.samples_json import sample_json  # noqa: E402
 
 BATCH = 1000
 
@@ -104,7 +105,8 @@ def baseline(feed: list[list[Sample]], *, host: str, port: int, uid: str) -> flo
     infos = []
     for i in range(0, len(flat), BATCH):
         body = "[" + ",".join(sample_json(s) for s in flat[i:i + BATCH]) + "]"
-        payload = json.dumps({"v": 1, "type": "data", "seq": i // BATCH + 1})[:-1] + ',"samples":' + body + "}"
+        head = json.dumps({"v": 1, "type": "data", "seq": i // BATCH + 1})
+        payload = head[:-1] + ',"samples":' + body + "}"
         infos.append(client.publish(f"bench/{uid}/baseline", payload, qos=1))
     for info in infos:
         info.wait_for_publish(60)

@@ -2,21 +2,22 @@
 
 Life of a sample, each step one transaction::
 
-    add()    samples read  ──> pending       (committed before the poll cycle moves on)
-    seal()   pending       ──> batches(seq)  (seq assigned once; a resend is byte-identical)
-    ack()    batches(seq)  ──> gone          (only after the broker's PUBACK)
+    add()    samples read  ──> rows           committed (fsync) as they are read
+    seal()   rows          ──> batch(seq)     seq and content fixed once, durably
+    ack()    batch(seq)    ──> gone           only after the broker's PUBACK
 
-Because a batch's seq and payload are fixed when it is sealed, the cloud can store
-idempotently on (gateway, seq) however often a batch goes over the wire. Counters live in the
-same file and change in the same transactions as the rows they count, so a SIGKILL or a power
-cut never leaves them disagreeing with the data.
+A sample is written once: a row holds a few dozen samples of one device in their wire form,
+and a batch only names its rows (no copy), which spares the flash of small gateway boxes.
+Rows with an id above ``sealed_to`` belong to no batch yet. Because a batch's seq and content
+are fixed when it is sealed, the cloud can store idempotently on (gateway, seq) however often
+a batch goes over the wire. Counters live in the same file and change in the same
+transactions as the rows they count, so a SIGKILL or a power cut never leaves them
+disagreeing with the data.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import sqlite3
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
@@ -25,12 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from collectors.sample import Quality, Sample
+from collectors.sample import Sample
+from edge_agent.samples_json import sample_json
 from edge_agent.wire import Counters, DeviceCounters
 
+FORMAT_VERSION = 2
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS pending (
-    id INTEGER PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS rows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: sealed_to is a watermark on it
     device TEXT NOT NULL,
     n INTEGER NOT NULL,
     body TEXT NOT NULL           -- n samples of one device, in wire form, comma-separated
@@ -40,7 +43,7 @@ CREATE TABLE IF NOT EXISTS batches (
     sealed_ms INTEGER NOT NULL,
     n INTEGER NOT NULL,
     per_device TEXT NOT NULL,    -- JSON {device: samples}, to count what was published
-    samples TEXT NOT NULL        -- JSON array of wire samples
+    row_ids TEXT NOT NULL        -- JSON list of the rows it is made of
 );
 CREATE TABLE IF NOT EXISTS counters (
     device TEXT NOT NULL,
@@ -61,49 +64,8 @@ class Batch:
     device: str | None = None  # set when every sample of the batch is of one device
 
 
-_QUALITY = {q: q.label for q in Quality}
-
-
-@functools.lru_cache(maxsize=65536)
-def _jstr(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _jvalue(v: object) -> str | None:
-    """JSON text of a value; None when it cannot be represented (NaN, infinity)."""
-    if type(v) is float:  # the common case first
-        return repr(v) if math.isfinite(v) else None
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else None
-    if isinstance(v, int):
-        return str(v)
-    return _jstr(str(v))
-
-
-def sample_json(s: Sample) -> str:
-    """The wire form of one sample (keys documented in docs/wire-format.md).
-
-    Hand-assembled because it runs for every sample the gateway reads; names are escaped once
-    and cached. A value JSON cannot carry (NaN, infinity) becomes null with bad quality and
-    the reason, instead of an invalid document.
-    """
-    value = _jvalue(s.value)
-    quality, reason = _QUALITY[s.quality], s.reason
-    if value is None:
-        value, quality, reason = "null", "bad", f"not a finite number: {s.value!r}"
-    out = (f'{{"d":{_jstr(s.device)},"t":{_jstr(s.tag)},"ts":{s.ts},"rt":{s.read_ts},'
-           f'"v":{value},"q":"{quality}"')
-    if s.code is not None:
-        out += f',"c":{int(s.code)}'
-    if reason is not None:
-        out += f',"r":{_jstr(reason)}'
-    return out + "}"
+class BufferFormatError(Exception):
+    """The file was written by an incompatible version of the agent."""
 
 
 class DiskBuffer:
@@ -118,20 +80,27 @@ class DiskBuffer:
         row_max_bytes: int = 64 * 1024,
     ) -> None:
         self.path = Path(path)
-        # Samples are stored a few dozen to a row (one device, one commit): far fewer rows to
-        # write and delete; a batch is made of whole rows, so rows stay smaller than batches.
-        self.row_max_samples = row_max_samples
-        self.row_max_bytes = row_max_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self.full_policy = full_policy
+        # A row holds at most this much, so that batches (made of whole rows) keep their limits.
+        self.row_max_samples = row_max_samples
+        self.row_max_bytes = row_max_bytes
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives a power cut, not only a crash of the process.
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.synchronous = synchronous
         self.db.execute("PRAGMA busy_timeout=5000")
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables and version != FORMAT_VERSION:
+            raise BufferFormatError(
+                f"{self.path} is a buffer of format {version}, this agent writes format "
+                f"{FORMAT_VERSION}: drain it with the agent version that wrote it, or move it away"
+            )
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
         self._page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
 
     def close(self) -> None:
@@ -198,6 +167,10 @@ class DiskBuffer:
     def next_seq(self) -> int:
         return int(self.meta("next_seq", "1"))
 
+    @property
+    def _sealed_to(self) -> int:
+        return int(self.meta("sealed_to", "0"))
+
     # -- sizes ------------------------------------------------------------------------------
 
     def used_bytes(self) -> int:
@@ -206,21 +179,18 @@ class DiskBuffer:
         return int(pages - free) * self._page_size
 
     def depth(self) -> tuple[int, int]:
-        """(pending samples, sealed batches not yet acknowledged)."""
-        p = self.db.execute("SELECT coalesce(sum(n), 0) FROM pending").fetchone()[0]
+        """(samples not yet sealed, sealed batches not yet acknowledged)."""
+        p = self.db.execute("SELECT coalesce(sum(n), 0) FROM rows WHERE id > ?",
+                            (self._sealed_to,)).fetchone()[0]
         b = self.db.execute("SELECT count(*) FROM batches").fetchone()[0]
         return int(p), int(b)
 
     def backlog_samples(self) -> int:
-        p, _ = self.depth()
-        b = self.db.execute("SELECT coalesce(sum(n), 0) FROM batches").fetchone()[0]
-        return p + int(b)
+        """Every sample on disk not yet acknowledged by the broker."""
+        return int(self.db.execute("SELECT coalesce(sum(n), 0) FROM rows").fetchone()[0])
 
     def oldest_ms(self) -> int | None:
-        row = self.db.execute("SELECT min(sealed_ms) FROM batches").fetchone()
-        if row and row[0] is not None:
-            return int(row[0])
-        row = self.db.execute("SELECT body FROM pending ORDER BY id LIMIT 1").fetchone()
+        row = self.db.execute("SELECT body FROM rows ORDER BY id LIMIT 1").fetchone()
         return int(json.loads("[" + row[0] + "]")[0]["rt"]) if row else None
 
     # -- the three steps --------------------------------------------------------------------
@@ -245,19 +215,17 @@ class DiskBuffer:
         per_device: Tally[str] = Tally()
         for dev, n, _ in rows:
             per_device[dev] += n
-        read = Tally({(dev, "read"): n for dev, n in per_device.items()})
-        total = sum(n for _, n, _ in rows)
         incoming = sum(len(body) + 32 for _, _, body in rows)
         with self._txn():
-            self._bump(read)
+            self._bump(Tally({(dev, "read"): n for dev, n in per_device.items()}))
             if self.used_bytes() + incoming > self.max_bytes:
                 if self.full_policy == "drop_newest":
                     self._bump(Tally({(dev, "dropped:buffer_full"): n for dev, n in per_device.items()}))
                     return 0
                 self._drop_oldest(incoming)
-            self.db.executemany("INSERT INTO pending(device, n, body) VALUES (?, ?, ?)", rows)
+            self.db.executemany("INSERT INTO rows(device, n, body) VALUES (?, ?, ?)", rows)
             self._bump(Tally({(dev, "buffered"): n for dev, n in per_device.items()}))
-        return total
+        return len(samples)
 
     def _split_row(self, device: str, bodies: list[str], rows: list[tuple[str, int, str]]) -> None:
         text = ",".join(bodies)
@@ -271,110 +239,110 @@ class DiskBuffer:
     def _drop_oldest(self, need: int) -> None:
         """Make room by dropping the oldest data, sealed batches first, counted per device."""
         dropped: Tally[tuple[str, str]] = Tally()
-        freed = 0
         target = self.used_bytes() + need - self.max_bytes
-        for seq, per_device, samples in self.db.execute(
-            "SELECT seq, per_device, samples FROM batches ORDER BY seq"
+        freed = 0
+        for seq, row_ids in self.db.execute(
+            "SELECT seq, row_ids FROM batches ORDER BY seq"
         ).fetchall():
             if freed >= target:
                 break
+            freed += self._delete_rows(json.loads(row_ids), dropped)
             self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
-            for dev, n in json.loads(per_device).items():
-                dropped[(dev, "dropped:buffer_full")] += n
-            freed += len(samples)
         while freed < target:
-            rows = self.db.execute(
-                "SELECT id, device, n, length(body) FROM pending ORDER BY id LIMIT 100"
-            ).fetchall()
-            if not rows:
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM rows WHERE id > ? ORDER BY id LIMIT 16", (self._sealed_to,))]
+            if not ids:
                 break
-            for row_id, dev, n, size in rows:
-                self.db.execute("DELETE FROM pending WHERE id = ?", (row_id,))
-                dropped[(dev, "dropped:buffer_full")] += n
-                freed += size + 32
-                if freed >= target:
-                    break
+            freed += self._delete_rows(ids, dropped)
         self._bump(dropped)
+
+    def _delete_rows(self, ids: list[int], dropped: Tally[tuple[str, str]]) -> int:
+        freed = 0
+        for row_id in ids:
+            row = self.db.execute("SELECT device, n, length(body) FROM rows WHERE id = ?",
+                                  (row_id,)).fetchone()
+            if row is None:
+                continue
+            self.db.execute("DELETE FROM rows WHERE id = ?", (row_id,))
+            dropped[(row[0], "dropped:buffer_full")] += row[1]
+            freed += row[2] + 32
+        return freed
 
     def seal(self, *, max_samples: int, max_bytes: int, now_ms: int,
              one_device: bool = False, max_batches: int = 1) -> Batch | None:
-        """Turn the oldest pending samples into numbered batches (each of one device, if
-        asked), up to ``max_batches`` in one durable transaction; returns the last one.
+        """Number the oldest unsealed rows as batches, up to ``max_batches`` in one durable
+        transaction; returns the last batch made, None when there was nothing to seal.
 
-        A batch takes whole pending rows (one device's samples of one commit), at least one.
+        A batch is whole rows within ``max_samples`` and ``max_bytes`` (at least one row).
+        With ``one_device`` each batch holds one device's rows (Sparkplug: one DDATA each).
         """
         last: Batch | None = None
         with self._txn():
-            for _ in range(max_batches):
-                batch = self._seal_one(max_samples=max_samples, max_bytes=max_bytes,
-                                       now_ms=now_ms, one_device=one_device)
-                if batch is None:
+            sealed_to, seq = self._sealed_to, self.next_seq
+            made = 0
+            while made < max_batches:
+                rows = self.db.execute(
+                    "SELECT id, device, n, length(body) FROM rows WHERE id > ? ORDER BY id LIMIT ?",
+                    (sealed_to, max_samples),
+                ).fetchall()
+                if not rows:
                     break
-                last = batch
+                groups: dict[str | None, list[tuple[int, str, int, int]]] = {}
+                taken, size = 0, 0
+                for row in rows:
+                    if taken and (taken + row[2] > max_samples or size + row[3] + 1 > max_bytes):
+                        break
+                    groups.setdefault(row[1] if one_device else None, []).append(row)
+                    taken += row[2]
+                    size += row[3] + 1
+                    sealed_to = row[0]
+                for device, members in groups.items():
+                    per_device: Tally[str] = Tally()
+                    for _, dev, n, _ in members:
+                        per_device[dev] += n
+                    n_total = sum(per_device.values())
+                    self.db.execute(
+                        "INSERT INTO batches(seq, sealed_ms, n, per_device, row_ids) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (seq, now_ms, n_total, json.dumps(per_device),
+                         json.dumps([m[0] for m in members])),
+                    )
+                    last = Batch(seq, now_ms, n_total, "", device)
+                    seq += 1
+                    made += 1
+            if last is not None:
+                self._set_meta("sealed_to", str(sealed_to))
+                self._set_meta("next_seq", str(seq))
         return last
-
-    def _seal_one(self, *, max_samples: int, max_bytes: int, now_ms: int,
-                  one_device: bool) -> Batch | None:
-        if one_device:
-            first = self.db.execute("SELECT device FROM pending ORDER BY id LIMIT 1").fetchone()
-            if first is None:
-                return None
-            rows = self.db.execute(
-                "SELECT id, device, n, body FROM pending WHERE device = ? ORDER BY id LIMIT ?",
-                (first[0], max_samples),
-            ).fetchall()
-        else:
-            rows = self.db.execute(
-                "SELECT id, device, n, body FROM pending ORDER BY id LIMIT ?", (max_samples,)
-            ).fetchall()
-        if not rows:
-            return None
-        bodies: list[str] = []
-        ids: list[int] = []
-        size, count = 2, 0
-        per_device: Tally[str] = Tally()
-        for row_id, dev, n, body in rows:
-            if bodies and (count + n > max_samples or size + len(body) + 1 > max_bytes):
-                break
-            bodies.append(body)
-            ids.append(row_id)
-            size += len(body) + 1
-            count += n
-            per_device[dev] += n
-        seq = self.next_seq
-        samples = "[" + ",".join(bodies) + "]"
-        self.db.execute(
-            "INSERT INTO batches(seq, sealed_ms, n, per_device, samples) VALUES (?, ?, ?, ?, ?)",
-            (seq, now_ms, count, json.dumps(per_device), samples),
-        )
-        if one_device:
-            self.db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
-        else:
-            self.db.execute("DELETE FROM pending WHERE id <= ?", (ids[-1],))
-        self._set_meta("next_seq", str(seq + 1))
-        return Batch(seq, now_ms, count, samples, next(iter(per_device)) if one_device else None)
 
     def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
                limit: int = 100) -> list[Batch]:
         """Sealed, unacknowledged batches in ``[from_seq, below_seq)``, oldest first."""
-        rows = self.db.execute(
-            "SELECT seq, sealed_ms, n, samples, per_device FROM batches "
+        found = self.db.execute(
+            "SELECT seq, sealed_ms, n, per_device, row_ids FROM batches "
             "WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
             (from_seq, below_seq if below_seq is not None else 1 << 62, limit),
         ).fetchall()
         out = []
-        for seq, sealed, n, samples, per_device in rows:
+        for seq, sealed, n, per_device, row_ids in found:
+            ids = json.loads(row_ids)
+            bodies = self.db.execute(
+                f"SELECT body FROM rows WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids
+            ).fetchall()
             devices = json.loads(per_device)
-            out.append(Batch(int(seq), int(sealed), int(n), str(samples),
+            out.append(Batch(int(seq), int(sealed), int(n), "[" + ",".join(b[0] for b in bodies) + "]",
                              next(iter(devices)) if len(devices) == 1 else None))
         return out
 
     def ack(self, seq: int) -> None:
         """The broker has the batch: forget it and count it published."""
         with self._txn(durable=False):
-            row = self.db.execute("SELECT per_device FROM batches WHERE seq = ?", (seq,)).fetchone()
+            row = self.db.execute("SELECT per_device, row_ids FROM batches WHERE seq = ?",
+                                  (seq,)).fetchone()
             if row is None:
                 return  # acknowledged twice (a resend), or dropped while in flight
+            ids = json.loads(row[1])
+            self.db.execute(f"DELETE FROM rows WHERE id IN ({','.join('?' * len(ids))})", ids)
             self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
             self._bump(Tally({(dev, "published"): n for dev, n in json.loads(row[0]).items()}))
             self._set_meta("batches_published", str(int(self.meta("batches_published", "0")) + 1))

@@ -101,8 +101,11 @@ class Stack:
     def ingest(self, config: Path, name: str = "cloud-ingest") -> Proc:
         subprocess.run([str(BIN / "cloud-ingest"), "migrate", "--config", str(config)],
                        check=True, capture_output=True, timeout=120)
-        return self.start(name, [str(BIN / "cloud-ingest"), "serve", "--config", str(config),
+        proc = self.start(name, [str(BIN / "cloud-ingest"), "serve", "--config", str(config),
                                  "--no-api"])
+        # Messages published before the first subscription exists reach nobody: wait for it.
+        self.wait(f"{name} subscribed", lambda: "subscribed to" in proc.log.read_text(), timeout=30)
+        return proc
 
     def gateway_config(self, devices: list[dict[str, object]], **extra: object) -> Path:
         cfg: dict[str, object] = {

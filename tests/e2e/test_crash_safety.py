@@ -53,7 +53,13 @@ def kill_many(tmp_path: Path, dsn: str, uid: str, *, kills: int) -> None:
             return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",  # type: ignore[call-overload]
                                s.gateway)[0][0])
 
-        s.wait("every committed sample stored", lambda: stored() >= read, timeout=60)
+        def missing() -> str:
+            have = {int(r[0]) for r in s.query(  # type: ignore[call-overload]
+                "SELECT DISTINCT seq FROM v_samples WHERE gateway = %s", s.gateway)}
+            return (f"stored {stored()} of {read}; batches missing: "
+                    f"{sorted(set(range(1, last_seq + 1)) - have)[:20]} of {last_seq}")
+
+        s.wait(f"every committed sample stored ({missing()})", lambda: stored() >= read, timeout=60)
         time.sleep(1.0)  # redeliveries still in flight must not add rows
         ingest.terminate()
 

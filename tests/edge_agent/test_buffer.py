@@ -24,7 +24,9 @@ def test_add_seal_ack_counts_and_wire_form(tmp_path: Path) -> None:
     assert b1 is not None and b2 is not None
     assert (b1.seq, b1.n, b2.seq, b2.n) == (1, 10, 2, 16)
     assert buf.seal(max_samples=10, max_bytes=MB, now_ms=3) is None
-    wire = json.loads(b2.samples_json)
+    assert [(b.seq, b.n) for b in buf.unsent()] == [(1, 10), (2, 16)]
+    wire = json.loads(buf.unsent()[1].samples_json)
+    assert len(wire) == 16 and len(json.loads(buf.unsent()[0].samples_json)) == 10
     assert wire[-1] == {"d": "m2", "t": "x", "ts": 5, "rt": 5, "v": None, "q": "bad",
                         "r": "device offline"}
     # the stored form is exactly what the cloud validates
@@ -48,6 +50,7 @@ def test_seq_and_counters_survive_reopen(tmp_path: Path) -> None:
     again = DiskBuffer(path, max_bytes=64 * MB)
     assert again.next_seq == 2
     assert [b.seq for b in again.unsent()] == [1]  # unacknowledged data is still there
+    assert again.depth() == (0, 1) and again.backlog_samples() == 5
     again.add(samples("m1", 5))
     batch = again.seal(max_samples=100, max_bytes=MB, now_ms=2)
     assert batch is not None and batch.seq == 2
@@ -58,16 +61,17 @@ def test_batch_byte_limit(tmp_path: Path) -> None:
     buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB, row_max_bytes=300)
     buf.add(samples("m1", 100))
     batch = buf.seal(max_samples=1000, max_bytes=1024, now_ms=1)
-    assert batch is not None and 0 < batch.n < 100 and len(batch.samples_json) <= 1024
+    assert batch is not None and 0 < batch.n < 100
+    assert len(buf.unsent()[0].samples_json) <= 1024
 
 
 def test_one_device_batches_and_non_finite_values(tmp_path: Path) -> None:
     buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB, row_max_samples=4)
     buf.add([*samples("a", 6), *samples("b", 3), Sample("a", "nan", 1, float("nan"))])
-    first = buf.seal(max_samples=100, max_bytes=MB, now_ms=1, one_device=True)
-    second = buf.seal(max_samples=100, max_bytes=MB, now_ms=1, one_device=True)
-    assert first is not None and second is not None
+    assert buf.seal(max_samples=100, max_bytes=MB, now_ms=1, one_device=True) is not None
+    first, second = buf.unsent()
     assert (first.device, first.n, second.device, second.n) == ("a", 7, "b", 3)
+    assert {s["d"] for s in json.loads(second.samples_json)} == {"b"}
     nan = json.loads(first.samples_json)[-1]
     assert nan["v"] is None and nan["q"] == "bad" and "finite" in nan["r"]
 
@@ -96,3 +100,32 @@ def test_full_drop_newest_rejects_new(tmp_path: Path) -> None:
     assert c.dropped["buffer_full"] > 0
     assert buf.unsent(limit=1)[0].seq == 1  # the oldest is kept
     assert buf.backlog_samples() + c.dropped["buffer_full"] == c.read
+
+
+def test_a_buffer_of_another_format_is_refused_clearly(tmp_path: Path) -> None:
+    import sqlite3
+
+    import pytest
+
+    from edge_agent.buffer import BufferFormatError
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE pending (id INTEGER PRIMARY KEY)")
+    db.commit()
+    db.close()
+    with pytest.raises(BufferFormatError, match=r"format 0.*move it away"):
+        DiskBuffer(path, max_bytes=MB)
+
+
+def test_rows_added_after_everything_was_acked_are_sealed(tmp_path: Path) -> None:
+    """Row ids must never be reused: the sealed watermark would hide a reused id."""
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB)
+    buf.add(samples("m1", 3))
+    buf.seal(max_samples=100, max_bytes=MB, now_ms=1)
+    buf.ack(1)
+    assert buf.backlog_samples() == 0
+    buf.add(samples("m1", 2))
+    assert buf.depth() == (2, 0)
+    assert buf.seal(max_samples=100, max_bytes=MB, now_ms=2) is not None
+    assert [(b.seq, b.n) for b in buf.unsent()] == [(2, 2)]

@@ -1,0 +1,54 @@
+"""Samples in their JSON wire form, assembled by hand: this runs for every sample read."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+
+from collectors.sample import Quality, Sample
+
+_QUALITY = {q: q.label for q in Quality}
+
+
+@functools.lru_cache(maxsize=65536)
+def _jstr(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _jvalue(v: object) -> str | None:
+    """JSON text of a value; None when it cannot be represented (NaN, infinity)."""
+    if type(v) is float:  # the common case first
+        return repr(v) if math.isfinite(v) else None
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else None
+    if isinstance(v, int):
+        return str(v)
+    return _jstr(str(v))
+
+
+def sample_json(s: Sample) -> str:
+    """The wire form of one sample (keys documented in docs/wire-format.md).
+
+    Hand-assembled because it runs for every sample the gateway reads; names are escaped once
+    and cached. A value JSON cannot carry (NaN, infinity) becomes null with bad quality and
+    the reason, instead of an invalid document.
+    """
+    value = _jvalue(s.value)
+    quality, reason = _QUALITY[s.quality], s.reason
+    if value is None:
+        value, quality, reason = "null", "bad", f"not a finite number: {s.value!r}"
+    out = (f'{{"d":{_jstr(s.device)},"t":{_jstr(s.tag)},"ts":{s.ts},"rt":{s.read_ts},'
+           f'"v":{value},"q":"{quality}"')
+    if s.code is not None:
+        out += f',"c":{int(s.code)}'
+    if reason is not None:
+        out += f',"r":{_jstr(reason)}'
+    return out + "}"
+
