@@ -1,4 +1,5 @@
-"""The one client-side module that imports asyncua (pinned ``asyncua>=2.1,<2.2`` in pyproject).
+"""The one client-side module that imports asyncua; it needs the 2.1 line (connection_lost_callback,
+raw ``Client.uaclient`` services), so pyproject should pin ``asyncua>=2.1,<2.2``.
 
 It opens one session (security, user token, trust check), reads in batches, runs one
 subscription through the raw service interface (``Client.uaclient``) so notifications reach
