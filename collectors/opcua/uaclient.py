@@ -149,7 +149,7 @@ class UaConnection:
 
     async def close(self) -> None:
         try:
-            if self._subscription_id is not None:
+            if self._subscription_id is not None and self._lost is None:  # a lost session has none left
                 await asyncio.wait_for(
                     self.client.uaclient.delete_subscriptions([self._subscription_id]), 2.0
                 )
