@@ -202,3 +202,17 @@ async def test_a_policy_the_server_does_not_offer_lists_what_it_does(
             pass
     assert "offers no endpoint with Aes128_Sha256_RsaOaep/SignAndEncrypt" in str(info.value)
     assert "Basic256Sha256/SignAndEncrypt" in str(info.value) and "None/None" in str(info.value)
+
+
+async def test_a_refused_deadband_falls_back_to_every_change_with_a_warning(
+    node_server: NodeServer, interop_profile: OpcUaProfile, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A percent deadband needs an EURange; node-opcua refuses it on a node without one."""
+    speed = next(t for t in interop_profile.tags if t.name == "speed")
+    tag = speed.model_copy(update={"deadband_type": "percent", "deadband_value": 50.0})
+    profile = interop_profile.model_copy(update={"tags": [tag]})
+    async with OpcUaCollector(device(node_server.endpoint, timeout_s=5), profile) as c:
+        it = c.subscribe()
+        batches = [await anext(it) for _ in range(3)]
+    assert all(s.tag == "speed" and s.quality is Quality.GOOD for b in batches for s in b)
+    assert "server refused the deadband of speed" in caplog.text
