@@ -33,6 +33,7 @@ from device_profiles.models import DeviceConfig, DeviceProfile
 log = logging.getLogger("collectors.supervisor")
 
 Factory = Callable[[DeviceConfig, DeviceProfile], Collector]
+OFFLINE = "device offline:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +73,15 @@ class DeviceSupervisor:
         self.last_error: str | None = None
         self.reconnects = 0  # successful connects after the first
         self.attempts = 0  # failed connects since the last success
+        self.failures = 0  # every failed connect or poll since start, for the read-error counter
         self.polls = 0
         self._tags = [t.name for t in getattr(profile, "tags", [])]
 
     def offline_samples(self, reason: str) -> list[Sample]:
+        """BAD samples for every tag; the reason starts with "device offline:" so the cloud can
+        tell the cause of a gap from the reason alone."""
+        if not reason.startswith(OFFLINE):
+            reason = f"{OFFLINE} {reason}"
         ts = now_ms()
         return [Sample.bad(self.device.id, tag, ts=ts, reason=reason) for tag in self._tags]
 
@@ -140,6 +146,7 @@ class DeviceSupervisor:
                 await self._close(collector)
 
     def _offline(self, err: str) -> None:
+        self.failures += 1
         if self.state != "offline" or err != self.last_error:
             log.warning("device %s offline: %s", self.device.id, err)
         self.state = "offline"

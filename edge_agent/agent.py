@@ -10,7 +10,6 @@ historical, at the configured drain rate, while batches sealed since keep flowin
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import socket
 import sqlite3
@@ -18,7 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors.sample import Sample, now_ms
+from collectors.sample import Quality, Sample, now_ms
+from collectors.supervisor import DeviceSupervisor
 from device_profiles.loader import resolve_profile
 from device_profiles.models import DeviceConfig, DeviceProfile, GatewayConfig
 from edge_agent import __version__
@@ -26,12 +26,22 @@ from edge_agent.buffer import Batch, DiskBuffer
 from edge_agent.encoders import Encoder, JsonEncoder, Outgoing
 from edge_agent.mqtt import MqttSession
 from edge_agent.normalize import Normalizer, Rule
-from edge_agent.poller import DeviceHealth, poll_device
 from edge_agent.wire import BirthMessage, Counters, DeviceInfo, EnterpriseInfo, TagInfo
 
 log = logging.getLogger(__name__)
 
 STAGED_MAX = 50_000  # samples read but not yet committed before pollers wait for the disk
+
+
+@dataclass
+class DeviceHealth:
+    """What `/metrics` reports per device."""
+
+    connected: bool = False
+    last_good_ms: int | None = None
+    read_errors: int = 0
+    last_error: str | None = None
+    polls: int = 0
 
 
 @dataclass
@@ -173,6 +183,21 @@ class Agent:
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
 
+    async def _poll(self, dev: DeviceConfig, prof: DeviceProfile, norm: Normalizer,
+                    health: DeviceHealth) -> None:
+        """One device, for ever: the supervisor reads (or follows a subscription), reconnects
+        with capped backoff, and yields bad samples with the reason while the device is away."""
+        sup = DeviceSupervisor(dev, prof)
+        async for samples in sup.samples():
+            if sup.failures > health.read_errors:
+                self.buffer.count(dev.id, "read_errors", sup.failures - health.read_errors)
+                health.read_errors = sup.failures
+            health.connected, health.last_error, health.polls = (
+                sup.state == "online", sup.last_error, sup.polls)
+            if any(s.quality == Quality.GOOD for s in samples):
+                health.last_good_ms = now_ms()
+            await self.accept(samples, norm)
+
     async def _committer(self) -> None:
         while True:
             await self._stage_event.wait()
@@ -311,12 +336,8 @@ class Agent:
         pollers: list[asyncio.Task[None]] = []
         for dev, prof, norm in self.devices:
             health = self.state.health.setdefault(dev.id, DeviceHealth())
-            pollers.append(asyncio.create_task(
-                poll_device(dev, prof, stop=self.stop, health=health,
-                            sink=functools.partial(self.accept, normalizer=norm),
-                            on_error=lambda d: self.buffer.count(d, "read_errors")),
-                name=f"poll:{dev.id}",
-            ))
+            pollers.append(asyncio.create_task(self._poll(dev, prof, norm, health),
+                                               name=f"poll:{dev.id}"))
         committer = asyncio.create_task(self._committer(), name="committer")
         sealer = asyncio.create_task(self._sealer(), name="sealer")
         sender = asyncio.create_task(self._sender(), name="sender")
