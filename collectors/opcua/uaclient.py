@@ -96,10 +96,10 @@ class UaConnection:
         c.connection_lost_callback = self._on_lost
         try:
             await asyncio.wait_for(self._open(), self.options.connect_timeout_s)
-        except CollectorError:  # already ours: security refusals, bad options
-            await self.close()
+        except (CollectorError, asyncio.CancelledError):  # ours already, or the caller gave up
+            await asyncio.shield(self.close())
             raise
-        except BaseException as err:
+        except Exception as err:
             await self.close()
             raise self._convert(err, "connect") from err
 
@@ -335,9 +335,7 @@ class UaConnection:
     async def _call(self, aw: Awaitable[T], what: str) -> T:
         try:
             return await asyncio.wait_for(aw, self.timeout_s * 2)
-        except BaseException as err:
-            if isinstance(err, asyncio.CancelledError):
-                raise
+        except Exception as err:  # CancelledError (a BaseException) passes through untouched
             raise self._convert(err, what) from err
 
     def _convert(self, err: BaseException, what: str) -> Exception:

@@ -176,3 +176,20 @@ async def test_queue_size_keeps_intermediate_changes_between_publishes(
         assert all(1 < n <= queue_size for n in sizes), sizes
         values = [s.value for s in batches[-1]]
         assert values == sorted(values), "queued values arrive oldest first"
+
+
+async def test_cancelling_a_connect_cancels_it(basic_profile: OpcUaProfile) -> None:
+    """A supervisor's own timeout around __aenter__ must see cancellation, not an error."""
+    import asyncio
+
+    proxy_port = free_port()
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", proxy_port)  # accepts, never answers
+    try:
+        c = OpcUaCollector(device(f"opc.tcp://127.0.0.1:{proxy_port}", connect_timeout_s=30), basic_profile)
+        task = asyncio.create_task(c.__aenter__())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        silent.close()
