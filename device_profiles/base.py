@@ -22,7 +22,7 @@ class SimSpec(Model):
         "constant", "sine", "ramp", "random_walk", "counter", "toggle", "choice",
         "state_machine", "alarm_bits",
     ] = "constant"
-    value: float | str | bool = 0.0
+    value: int | float | str | bool = 0.0  # int first: int64 counters beyond 2**53 stay exact
     amplitude: float = 0.0
     period_s: float = Field(60.0, gt=0)
     min: float | None = None
