@@ -18,6 +18,7 @@ import yaml
 from collectors import CollectorError, make_collector
 from collectors.sample import Quality, now_ms
 from device_profiles.loader import ConfigError, load_gateway_config
+from device_profiles.models import DeviceConfig
 from edge_agent.agent import Agent, load_devices
 from edge_agent.buffer import DiskBuffer
 
@@ -81,6 +82,7 @@ def check(config_path: Path) -> None:
         failures = 0
         for dev, prof in devices:
             try:
+                _check_options(dev, prof.protocol)
                 async with make_collector(dev, prof) as col:
                     samples = await col.read()
                 good = sum(1 for s in samples if s.quality == Quality.GOOD)
@@ -88,13 +90,19 @@ def check(config_path: Path) -> None:
                 for s in samples:
                     if s.quality != Quality.GOOD:
                         click.echo(f"      {s.tag}: {s.quality.label}: {s.reason}")
-            except (CollectorError, OSError, TimeoutError) as err:
+            except (CollectorError, OSError, TimeoutError, ValueError) as err:
                 failures += 1
                 click.echo(f"  {dev.id:<28} FAIL {err}  ({dev.endpoint})")
         return failures
 
     failures = asyncio.run(probe())
     sys.exit(1 if failures else 0)
+
+
+def _check_options(dev: DeviceConfig, protocol: str) -> None:
+    """A device's protocol options, validated before anything connects (errors name the field)."""
+    module = importlib.import_module(f"collectors.{protocol}.config")
+    module.parse_options(dev)
 
 
 @main.command()
@@ -136,6 +144,24 @@ def status(config_path: Path, as_json: bool) -> None:
     for dev, c in report["counters"]["devices"].items():
         click.echo(f"{dev:<28}{c['read']:>10}{c['published']:>11}{c['read_errors']:>8}  "
                    f"{c['dropped'] or '-'}")
+
+
+@main.command("trust-cert")
+@click.argument("cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pki-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the gateway's OPC UA trust store (default: the one the certificate was "
+                   "rejected into, else var/pki)")
+def trust_cert(cert: Path, pki_dir: Path | None) -> None:
+    """Trust an OPC UA server certificate (as named in an 'is not trusted' error)."""
+    from collectors.opcua import trust_certificate
+
+    if pki_dir is None:
+        pki_dir = cert.parent.parent if cert.parent.name == "rejected" else Path("var/pki")
+    try:
+        target = trust_certificate(pki_dir, cert)
+    except ValueError as err:
+        _fail(err)
+    click.echo(f"trusted: {target} (the next reconnect uses it; no restart needed)")
 
 
 _DISCOVERERS = {"modbus": "collectors.modbus.discover", "opc.tcp": "collectors.opcua.discover"}
