@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS rows (
     id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: sealed_to is a watermark on it
     device TEXT NOT NULL,
     n INTEGER NOT NULL,
+    size INTEGER NOT NULL,       -- len(body): length() would read the whole body from disk
     body TEXT NOT NULL           -- n samples of one device, in wire form, comma-separated
 );
 CREATE TABLE IF NOT EXISTS batches (
@@ -223,7 +224,8 @@ class DiskBuffer:
                     self._bump(Tally({(dev, "dropped:buffer_full"): n for dev, n in per_device.items()}))
                     return 0
                 self._drop_oldest(incoming)
-            self.db.executemany("INSERT INTO rows(device, n, body) VALUES (?, ?, ?)", rows)
+            self.db.executemany("INSERT INTO rows(device, n, size, body) VALUES (?, ?, ?, ?)",
+                                [(dev, n, len(body), body) for dev, n, body in rows])
             self._bump(Tally({(dev, "buffered"): n for dev, n in per_device.items()}))
         return len(samples)
 
@@ -259,7 +261,7 @@ class DiskBuffer:
     def _delete_rows(self, ids: list[int], dropped: Tally[tuple[str, str]]) -> int:
         freed = 0
         for row_id in ids:
-            row = self.db.execute("SELECT device, n, length(body) FROM rows WHERE id = ?",
+            row = self.db.execute("SELECT device, n, size FROM rows WHERE id = ?",
                                   (row_id,)).fetchone()
             if row is None:
                 continue
@@ -282,7 +284,7 @@ class DiskBuffer:
             made = 0
             while made < max_batches:
                 rows = self.db.execute(
-                    "SELECT id, device, n, length(body) FROM rows WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id LIMIT ?",
                     (sealed_to, max_samples),
                 ).fetchall()
                 if not rows:
