@@ -87,7 +87,7 @@ class MqttConfig(_Model):
 class IngestConfig(_Model):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     writers: int = Field(
-        2, ge=1, le=64, description="parallel writer threads (database connections) in this worker"
+        4, ge=1, le=64, description="parallel writer threads (database connections) in this worker"
     )
     batch_max_messages: int = Field(50, ge=1, le=10_000, description="MQTT messages per transaction")
     batch_max_samples: int = Field(50_000, ge=1)

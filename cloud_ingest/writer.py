@@ -6,10 +6,7 @@ unique index on every sample: the ledger rows of a group of messages are inserte
 redelivered or replayed batch conflicts and is skipped; two workers racing on the same batch
 serialise on the ledger row (the second waits for the first to commit, then sees the conflict).
 The samples table keeps only a non-unique (tag_id, ts) index, which costs about what the
-reference table's primary key costs.
-
-Timestamps travel as int8 microseconds since 2000-01-01 into timestamptz columns: that *is* the
-binary format of timestamptz, and it saves building a datetime per sample.
+reference table's primary key costs. How rows are packed for COPY: copy_rows.py.
 """
 
 from __future__ import annotations
@@ -20,17 +17,12 @@ from dataclasses import dataclass
 import psycopg
 
 from cloud_ingest.batch import Batch
+from cloud_ingest.copy_rows import COLUMNS, copy_data, encode_batch
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, dumps
 
-PG_EPOCH_MS = 946_684_800_000  # 2000-01-01T00:00:00Z in Unix ms
 DAY_MS = 86_400_000
-_QUALITY = {"good": 0, "uncertain": 1, "bad": 2}
-_COPY_SQL = (
-    b"COPY samples (tag_id, ts, read_ts, value, value_text, quality, code, gateway_id, seq)"
-    b" FROM STDIN (FORMAT BINARY)"
-)
-_COPY_TYPES = ["int4", "int8", "int8", "float8", "text", "int2", "int4", "int4", "int8"]
+_COPY_SQL = f"COPY samples ({COLUMNS}) FROM STDIN (FORMAT BINARY)".encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,28 +109,15 @@ def _claim(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> set[tuple[int, in
 
 
 def _copy_samples(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> int:
-    rows = 0
-    quality = _QUALITY
-    epoch = PG_EPOCH_MS
+    """One binary COPY for the whole group, rows grouped by tag (see copy_rows)."""
+    by_tag: dict[int, list[bytes]] = {}
+    n = 0
+    for p in batch:
+        n += encode_batch(p.item.msg.samples, tags=p.tags, gateway_id=p.gateway_id, seq=p.item.msg.seq,
+                          into=by_tag)
     with cur.copy(_COPY_SQL) as cp:
-        cp.set_types(_COPY_TYPES)
-        write = cp.write_row
-        for p in batch:
-            tags = p.tags
-            gw = p.gateway_id
-            seq = p.item.msg.seq
-            for s in p.item.msg.samples:
-                v = s["v"]
-                if v is None:
-                    num, text = None, None
-                elif type(v) is str:
-                    num, text = None, v
-                else:
-                    num, text = float(v), None
-                write((tags[(s["d"], s["t"])], (s["ts"] - epoch) * 1000, (s["rt"] - epoch) * 1000, num, text,
-                       quality[s.get("q", "good")], s.get("c"), gw, seq))
-            rows += len(p.item.msg.samples)
-    return rows
+        cp.write(copy_data(by_tag))
+    return n
 
 
 def _store_counters(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> None:

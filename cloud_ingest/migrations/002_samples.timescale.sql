@@ -7,7 +7,7 @@ CREATE TABLE samples (
     value      double precision,
     value_text text,
     quality    smallint NOT NULL,
-    code       int,
+    code       bigint,                      -- the device's own status code (OPC UA: uint32)
     gateway_id int NOT NULL,
     seq        bigint NOT NULL
 );
