@@ -77,7 +77,7 @@ def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
     service.install_signal_handlers(stop)
     try:
         service.serve(cfg, api=not no_api, stop=stop)
-    except (service.SchemaTooOld, MqttError) as err:
+    except (service.SchemaTooOld, service.WriterDied, MqttError) as err:
         raise click.ClickException(str(err)) from err
 
 

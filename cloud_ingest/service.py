@@ -27,6 +27,11 @@ class SchemaTooOld(Exception):
     """The database has not been migrated to what this version of the service writes."""
 
 
+class WriterDied(Exception):
+    """A writer thread ended on an unexpected error; exit non-zero so a supervisor restarts us
+    (nothing is lost: what it held was never acknowledged)."""
+
+
 def check_schema(cfg: CloudConfig) -> None:
     import psycopg
 
@@ -90,6 +95,7 @@ def serve(
     source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages)
     halt = threading.Event()
     forget = False
+    died = False
     try:
         source.start()
         if ready is not None:
@@ -105,6 +111,7 @@ def serve(
         while not stop.wait(0.5):
             if not all(w.is_alive() for w in writers):
                 log.error("a writer thread died; stopping so a supervisor can restart us")
+                died = True
                 break
         forget = _leave_group(source, ingestors, writers)
         halt.set()
@@ -120,6 +127,8 @@ def serve(
         if api_server is not None:
             api_server.stop()
         log.info("stopped: %s", stats.total())
+    if died:
+        raise WriterDied("a writer thread died (see the log above)")
 
 
 def _leave_group(source: MqttSource, ingestors: list[Ingestor], writers: list[threading.Thread]) -> bool:

@@ -60,6 +60,34 @@ def gateway_status(enterprise: str, db: Db, user: User) -> list[dict[str, Any]]:
     ).fetchall()
 
 
+class BatchOut(BaseModel):
+    seq: int
+    session: str
+    sent_at: datetime
+    received_at: datetime
+    stored_at: datetime
+    n_samples: int
+    min_ts: datetime
+    max_ts: datetime
+    historical: bool
+
+
+@router.get("/enterprises/{enterprise}/gateways/{gateway}/batches", response_model=list[BatchOut])
+def gateway_batches(
+    enterprise: str, gateway: str, db: Db, user: User,
+    from_seq: Annotated[int, Query(ge=0, description="batches with seq >= this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[dict[str, Any]]:
+    """The ledger of one gateway in seq order: what was stored, when, and whether it was backlog."""
+    ent_id = enterprise_id(db, user, enterprise)
+    return db.execute(
+        "SELECT b.seq, b.session, b.sent_at, b.received_at, b.stored_at, b.n_samples, b.min_ts, b.max_ts,"
+        " b.historical FROM batches b JOIN gateways g ON g.id = b.gateway_id"
+        " WHERE g.enterprise_id = %s AND g.code = %s AND b.seq >= %s ORDER BY b.seq LIMIT %s",
+        (ent_id, gateway, from_seq, limit),
+    ).fetchall()
+
+
 @router.get("/enterprises/{enterprise}/devices/status", response_model=list[DeviceStatusOut])
 def device_status(
     enterprise: str, db: Db, user: User,

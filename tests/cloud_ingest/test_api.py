@@ -131,6 +131,9 @@ def test_latest_and_status(client: TestClient) -> None:
     assert [(g["gateway"], g["online"], g["last_seq"], g["batches_stored"]) for g in gws] == [
         ("gw1", True, 6, 6)]
     assert gws[0]["counters"]["batches_published"] == 6
+    ledger = _get(client, "/enterprises/ent-a/gateways/gw1/batches", ENT_A, from_seq=5).json()
+    assert [(x["seq"], x["n_samples"], x["historical"]) for x in ledger] == [(5, 60, False), (6, 60, False)]
+    assert _get(client, "/enterprises/ent-b/gateways/gwb/batches", ENT_A).status_code == 404
     b = _get(client, "/enterprises/ent-b/gateways/status", ENT_B).json()
     assert [(g["online"], g["death_reason"]) for g in b] == [(False, "lost")]
     # stale_factor stretches or shrinks "recent", so no test depends on the wall clock
