@@ -4,9 +4,10 @@ The order of work in a group: decode everything (rejects become dead letters), a
 and deaths, store the data messages in one transaction, write the dead letters; only then are
 the deliveries acknowledged, by the caller. A lost database connection is retried with capped
 backoff for as long as it takes, holding the group unacknowledged (so the broker holds the
-rest). Any other database error on a message is the message's fault: the group is retried one
-message at a time and the culprit goes to the dead letters with the error, so one poison
-message cannot stall the stream.
+rest); so is any database error that is not a message's own fault. A data or integrity error
+(SQLSTATE classes 22, 23) is the message's fault: the group is retried one message at a time and
+the culprit goes to the dead letters with the error, so one poison message cannot stall the
+stream.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from edge_agent.wire import BirthMessage, DataMessage, DeathMessage
 log = logging.getLogger(__name__)
 
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+# Errors that are a message's own fault (SQLSTATE classes 22 and 23): that message goes to the
+# dead letters. Any other database error (connection, disk full, timeouts, a schema that does
+# not match) is the system's: nothing is acknowledged and the group is retried with backoff.
+_MESSAGE_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
 
 
 @dataclass
@@ -113,9 +118,9 @@ class Ingestor:
                 self._store(group)
                 self.stats.messages += len(deliveries)
                 return True
-            except _CONNECTION_ERRORS as err:
+            except psycopg.Error as err:
                 self.stats.db_retries += 1
-                self.stats.last_error = str(err).strip()[:300]
+                self.stats.last_error = f"{type(err).__name__}: {str(err).strip()[:300]}"
                 log.warning("database unavailable (%s); retrying in %.1fs", self.stats.last_error, delay)
                 self.close()
                 if self.stop.wait(delay):
@@ -150,17 +155,13 @@ class Ingestor:
                     self.registry.apply_birth(conn, msg, received_ms=d.received_ms)
                 else:
                     self.registry.apply_death(conn, msg, received_ms=d.received_ms)
-            except _CONNECTION_ERRORS:
-                raise
-            except psycopg.Error as err:
+            except _MESSAGE_ERRORS as err:
                 rejected.append((d, self._db_reject(d, err)))
         if group.data:
             items = [i for _, i in group.data]
             try:
                 self._count(writer.write(conn, items, registry=self.registry, partitions=self.partitions))
-            except _CONNECTION_ERRORS:
-                raise
-            except psycopg.Error as err:
+            except _MESSAGE_ERRORS as err:
                 if isinstance(err, psycopg.errors.CheckViolation):
                     # "no partition for row": a cached day was dropped (retention) or made by
                     # another worker's rollback; relearn the partitions before blaming a message
@@ -171,9 +172,7 @@ class Ingestor:
                     try:
                         self._count(writer.write(conn, [item], registry=self.registry,
                                                  partitions=self.partitions))
-                    except _CONNECTION_ERRORS:
-                        raise
-                    except psycopg.Error as err:
+                    except _MESSAGE_ERRORS as err:
                         rejected.append((d, self._db_reject(d, err)))
         if rejected:
             store_dead_letters(conn, [(d.topic, d.payload, d.received_ms, r) for d, r in rejected])
@@ -185,10 +184,15 @@ class Ingestor:
         self.stats.rows += res.rows
 
     @staticmethod
-    def _db_reject(d: Delivery, err: psycopg.Error) -> Rejected:
+    def _db_reject(d: Delivery, err: Exception) -> Rejected:
         where = split_topic(d.topic)
         ent, gw = (where[0], where[1]) if where else (None, None)
         return Rejected("db_rejected", f"{type(err).__name__}: {str(err).strip()[:500]}", ent, gw)
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; a dead letter must never fail to be written."""
+    return None if value is None else value.replace("\x00", "\\0")
 
 
 def store_dead_letters(conn: psycopg.Connection, rows: Sequence[tuple[str, bytes, int, Rejected]]) -> None:
@@ -196,8 +200,8 @@ def store_dead_letters(conn: psycopg.Connection, rows: Sequence[tuple[str, bytes
         cur.executemany(
             "INSERT INTO dead_letters (received_at, topic, reason, detail, enterprise, gateway, payload)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [(ms_to_dt(ms), topic, r.reason, r.detail, r.enterprise, r.gateway, payload)
-             for topic, payload, ms, r in rows],
+            [(ms_to_dt(ms), _text(topic), r.reason, _text(r.detail), _text(r.enterprise), _text(r.gateway),
+              payload) for topic, payload, ms, r in rows],
         )
 
 

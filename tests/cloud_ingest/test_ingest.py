@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import psycopg
 import pytest
 
 from cloud_ingest import migrate
@@ -132,3 +133,25 @@ def test_poison_message_is_isolated(pg_dsn: str, broker: tuple[str, int], uid: s
     reason, detail = rows(pg_dsn, "SELECT reason, detail FROM dead_letters")[0]
     assert reason == "db_rejected" and "0x00" in detail
     assert [r[0] for r in rows(pg_dsn, "SELECT seq FROM batches ORDER BY seq")] == [1, 3]
+
+
+def test_system_errors_are_retried_not_dead_lettered(
+    pg_dsn: str, broker: tuple[str, int], uid: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database that does not match the service (here: a renamed column) is not the messages'
+    fault: nothing is acknowledged or dead-lettered, and the batch is stored once it is fixed."""
+    ent = f"ent-{uid}"
+    migrate.migrate(pg_dsn)
+    cfg = cloud_config(pg_dsn, broker, ent)
+    cfg = cfg.model_copy(update={"ingest": cfg.ingest.model_copy(update={"retry_max_s": 0.5})})
+    with running(cfg), publisher(broker, f"pub-{uid}") as pub:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE batches RENAME COLUMN historical TO historical_x")
+        pub.publish([encode(data(ent, "gw1", 1))])
+        wait_until(lambda: "UndefinedColumn" in caplog.text, what="the service retrying")
+        assert scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE batches RENAME COLUMN historical_x TO historical")
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 1, what="stored after the fix")
+    assert scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
+    assert scalar(pg_dsn, "SELECT count(*) FROM samples") == 10
