@@ -11,8 +11,18 @@ from cloud_ingest.config import DATABASE_ENV, ConfigError, load_config
 
 def test_example_config_loads() -> None:
     cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / "cloud.yaml")
-    assert cfg.mqtt.subscription() == "$share/ingest/shopfloor/v1/+/+/+"
-    assert cfg.mqtt.client_id == "cloud-ingest-1"
+    assert cfg.mqtt.subscriptions() == ["shopfloor/v1/+/+/+"]
+    assert cfg.api.port == 8080
+
+
+def test_shared_group_and_sparkplug_subscriptions() -> None:
+    cfg = load_config(None).model_copy(deep=True)
+    mq = cfg.mqtt.model_copy(update={"shared_group": "ingest", "sparkplug_group": "+"})
+    assert mq.subscriptions() == [
+        "$share/ingest/shopfloor/v1/+/+/+",
+        "spBv1.0/+/NBIRTH/+", "spBv1.0/+/DBIRTH/+/+",  # births unshared: every worker needs the aliases
+        "$share/ingest/spBv1.0/+/DDATA/+/+", "$share/ingest/spBv1.0/+/NDEATH/+",
+    ]
 
 
 def test_dsn_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
