@@ -30,7 +30,7 @@ from collectors.sample import Sample
 from edge_agent.samples_json import sample_json
 from edge_agent.wire import Counters, DeviceCounters
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
     id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: sealed_to is a watermark on it
