@@ -140,7 +140,7 @@ class Agent:
 
             return SparkplugEncoder(self.cfg, session=self.state.session, birth=birth)
         return JsonEncoder(enterprise=ent, gateway=gw, session=self.state.session, birth=birth,
-                           compress=self.cfg.publish.compress)
+                           stream=self.buffer.stream, compress=self.cfg.publish.compress)
 
     # -- sinks and callbacks ----------------------------------------------------------------
 

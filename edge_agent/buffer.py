@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -102,6 +103,11 @@ class DiskBuffer:
             )
         self.db.executescript(SCHEMA)
         self.db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+        if self.meta("stream", "") == "":
+            # The sequence space of this buffer: a new file (reinstall, new disk) is a new stream,
+            # so its seq 1 can never be mistaken by the cloud for a replay of an older seq 1.
+            self._set_meta("stream", uuid.uuid4().hex)
+        self.stream = self.meta("stream", "")
         self._page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
 
     def close(self) -> None:

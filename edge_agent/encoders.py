@@ -57,8 +57,9 @@ class JsonEncoder:
     per_device_batches = False
 
     def __init__(self, *, enterprise: str, gateway: str, session: str, birth: BirthFactory,
-                 compress: bool = False) -> None:
+                 stream: str | None = None, compress: bool = False) -> None:
         self.enterprise, self.gateway, self.session = enterprise, gateway, session
+        self.stream = stream
         self._birth = birth
         self.compress = compress
         self.t_data = topic(enterprise, gateway, "data")
@@ -82,7 +83,8 @@ class JsonEncoder:
 
     def batch(self, batch: Batch, *, counters: Counters, historical: bool) -> list[Outgoing]:
         head = json.dumps({"v": 1, "type": "data", "enterprise": self.enterprise,
-                           "gateway": self.gateway, "session": self.session, "seq": batch.seq,
+                           "gateway": self.gateway, "session": self.session,
+                           "stream": self.stream, "seq": batch.seq,
                            "sent": now_ms(), "historical": historical})
         if self._counters_json[0] is not counters:  # the agent hands the same object for a while
             self._counters_json = (counters, counters.model_dump_json())

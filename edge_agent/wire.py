@@ -99,7 +99,11 @@ class DataMessage(_Strict):
     enterprise: Name
     gateway: Name
     session: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    seq: int = Field(ge=1, description="per-gateway batch sequence, gapless, survives restarts")
+    stream: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        None, description="id of the gateway's buffer: a new buffer (reinstall, new disk) starts "
+        "a new stream whose seq begins again at 1; seq is unique within (gateway, stream)")
+    seq: int = Field(ge=1, lt=2**32, description="batch sequence within the stream, gapless, "
+                     "survives restarts")
     sent: EpochMs
     samples: list[WireSample] = Field(min_length=1)
     counters: Counters | None = None
