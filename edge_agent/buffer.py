@@ -66,7 +66,7 @@ class Batch:
     device: str | None = None  # set when every sample of the batch is of one device
 
 
-class BufferFormatError(Exception):
+class BufferFormatError(ValueError):
     """The file was written by an incompatible version of the agent."""
 
 
