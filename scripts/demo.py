@@ -82,7 +82,10 @@ def main() -> int:
         DiskBuffer(buffer_path, max_bytes=gw.buffer.max_bytes).close()
     except BufferFormatError as err:  # left by an older version of the demo
         aside = buffer_path.with_suffix(f".old-{int(time.time())}")
-        buffer_path.rename(aside)
+        for part in ("", "-wal", "-shm"):
+            old = Path(f"{buffer_path}{part}")
+            if old.exists():
+                old.rename(f"{aside}{part}")
         say(f"{err}; moved it to {aside.name} (a new buffer is a new stream for the cloud)")
 
     specs = []
