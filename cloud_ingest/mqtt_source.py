@@ -139,7 +139,7 @@ class MqttSource:
             self._gate.reset()
         subs = self.cfg.subscriptions()
         client.subscribe([(t, 1) for t in subs])
-        log.info("connected as %s (session present: %s), subscribed to %s",
+        log.info("connected as %s (session present: %s), subscribing to %s",
                  self.client_id, getattr(flags, "session_present", None), ", ".join(subs))
         self.connected.set()
 
@@ -147,6 +147,7 @@ class MqttSource:
         if any(c.is_failure for c in codes):
             log.error("broker refused subscription %s: %s", self.cfg.subscriptions(), codes)
             return
+        log.info("subscribed to %s", ", ".join(self.cfg.subscriptions()))  # after the SUBACK
         self.subscribed.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
