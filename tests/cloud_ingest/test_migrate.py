@@ -61,3 +61,14 @@ def test_migrate_names_a_bad_config(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["migrate", "--config", str(f)])
     assert out.exit_code != 0
     assert "database.pool: unknown field" in out.output and str(f) in out.output
+
+
+def test_concurrent_migrations_apply_each_version_once(pg_dsn: str) -> None:
+    """Several workers starting together may all run migrate: the advisory lock serialises them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: migrate.migrate(pg_dsn), range(3)))
+    latest = [m.version for m in migrate.available()]
+    assert sorted(v for r in results for v in r) == latest  # each version applied by exactly one
+    assert scalar(pg_dsn, "SELECT count(*) FROM schema_version") == len(latest)
