@@ -55,16 +55,18 @@ class Batch:
     samples: list[SampleDict]
     counters: Counters | None = None
     historical: bool = False
+    stream: str | None = None  # the gateway's buffer; seq is unique within (gateway, stream)
 
     @classmethod
     def from_json(cls, payload: bytes) -> Batch:
         """Raises pydantic.ValidationError exactly when ``DataMessage`` would."""
         doc = DATA_ADAPTER.validate_json(payload)
         return cls(doc["enterprise"], doc["gateway"], doc["session"], doc["seq"], doc["sent"],
-                   doc["samples"], cast(Counters | None, doc.get("counters")), doc.get("historical", False))
+                   doc["samples"], cast(Counters | None, doc.get("counters")), doc.get("historical", False),
+                   doc.get("stream"))
 
     @classmethod
     def of(cls, msg: DataMessage) -> Batch:
         samples = [s.model_dump(exclude_none=False) for s in msg.samples]
         return cls(msg.enterprise, msg.gateway, msg.session, msg.seq, msg.sent, samples, msg.counters,
-                   msg.historical)
+                   msg.historical, msg.stream)

@@ -28,6 +28,7 @@ class Registry:
         self._gateways: dict[tuple[str, str], int] = {}
         self._devices: dict[tuple[int, str], int] = {}
         self._tags: dict[int, dict[tuple[str, str], int]] = {}  # enterprise_id -> (device, tag)
+        self._streams: dict[tuple[int, str], int] = {}  # (gateway_id, stream) -> seq base
 
     def clear(self) -> None:
         """Forget cached ids (tests that recreate a database reuse a worker)."""
@@ -64,6 +65,29 @@ class Registry:
         assert row is not None
         self._gateways[(enterprise, gateway)] = row[0]
         return int(row[0])
+
+    def stream_base(self, conn: psycopg.Connection, gateway_id: int, stream: str | None) -> int:
+        """What to add to this stream's seq in the ledger (see migration 007): 0 for the first
+        stream of a gateway, then 2^32 more for each new one. Safe with concurrent workers."""
+        if stream is None:
+            return 0
+        cached = self._streams.get((gateway_id, stream))
+        if cached is not None:
+            return cached
+        for _ in range(10):
+            row = conn.execute("SELECT base FROM gateway_streams WHERE gateway_id = %s AND stream = %s",
+                               (gateway_id, stream)).fetchone()
+            if row is not None:
+                self._streams[(gateway_id, stream)] = int(row[0])
+                return int(row[0])
+            # a concurrent worker may take the same base for another stream: then retry
+            conn.execute(
+                "INSERT INTO gateway_streams (gateway_id, stream, base)"
+                " SELECT %s, %s, coalesce(max(base) + 4294967296, 0) FROM gateway_streams"
+                " WHERE gateway_id = %s ON CONFLICT DO NOTHING",
+                (gateway_id, stream, gateway_id),
+            )
+        raise RuntimeError(f"gateway {gateway_id}: could not register stream {stream!r}")
 
     def device_ids(
         self, conn: psycopg.Connection, enterprise_id: int, gateway_id: int, codes: Iterable[str]

@@ -12,7 +12,7 @@ reference table's primary key costs. How rows are packed for COPY: copy_rows.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 
@@ -68,6 +68,10 @@ def prepare(
     for item in items:
         m = item.msg
         gw_id = registry.gateway_id(conn, m.enterprise, m.gateway)
+        base = registry.stream_base(conn, gw_id, m.stream)
+        if base:  # the ledger numbers a later stream's batches after every earlier stream's
+            m = replace(m, seq=base + m.seq)
+            item = Inbound(m, item.received_ms)
         if (gw_id, m.seq) in seen:
             continue  # the same batch twice in one group: the ledger would not see it
         seen.add((gw_id, m.seq))
