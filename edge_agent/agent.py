@@ -122,6 +122,8 @@ class Agent:
         self._mids: dict[int, int] = {}          # paho message id -> batch seq
         self._unacked: dict[int, int] = {}       # batch seq -> messages not yet acknowledged
         self._handed: dict[int, int] = {}        # batch seq -> samples, given to paho
+        self._acked: list[int] = []              # acknowledged, not yet removed from disk
+        self._closed = False
         self._first_live_seq = self.buffer.next_seq
         self._drain_tokens = 0.0
         self._drain_last = 0.0
@@ -238,8 +240,15 @@ class Agent:
         del self._unacked[seq]
         self.state.published_samples += self._handed.pop(seq, 0)
         self.state.published_batches += 1
-        self.buffer.ack(seq)
-        self._wake_sender.set()
+        if not self._acked:  # acks arriving together are written in one transaction
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+        self._acked.append(seq)
+
+    def _flush_acks(self) -> None:
+        acked, self._acked = self._acked, []
+        if acked and not self._closed:  # an ack after the final close is resent, then ignored
+            self.buffer.ack(*acked)
+            self._wake_sender.set()
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -356,6 +365,8 @@ class Agent:
             await self._flush(sender)
             await _cancel([sender, *extra])
             await self.mqtt.stop(farewell=self.encoder.farewell())
+            self._flush_acks()
+            self._closed = True
             self.buffer.close()
 
     async def _flush(self, sender: asyncio.Task[None]) -> None:

@@ -289,12 +289,11 @@ class DiskBuffer:
             sealed_to, seq = self._sealed_to, self.next_seq
             made = 0
             while made < max_batches:
+                # stepped lazily: only the rows one batch takes are read, not max_samples rows
                 rows = self.db.execute(
                     "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id LIMIT ?",
                     (sealed_to, max_samples),
-                ).fetchall()
-                if not rows:
-                    break
+                )
                 groups: dict[str | None, list[tuple[int, str, int, int]]] = {}
                 taken, size = 0, 0
                 for row in rows:
@@ -304,6 +303,9 @@ class DiskBuffer:
                     taken += row[2]
                     size += row[3] + 1
                     sealed_to = row[0]
+                rows.close()
+                if not groups:
+                    break
                 for device, members in groups.items():
                     per_device: Tally[str] = Tally()
                     for _, dev, n, _ in members:
@@ -342,15 +344,24 @@ class DiskBuffer:
                              next(iter(devices)) if len(devices) == 1 else None))
         return out
 
-    def ack(self, seq: int) -> None:
-        """The broker has the batch: forget it and count it published."""
+    def ack(self, *seqs: int) -> None:
+        """The broker has these batches: forget them and count them published (one
+        transaction for all the acknowledgements that arrived together)."""
+        published: Tally[tuple[str, str]] = Tally()
+        done = 0
         with self._txn(durable=False):
-            row = self.db.execute("SELECT per_device, row_ids FROM batches WHERE seq = ?",
-                                  (seq,)).fetchone()
-            if row is None:
-                return  # acknowledged twice (a resend), or dropped while in flight
-            ids = json.loads(row[1])
-            self.db.execute(f"DELETE FROM rows WHERE id IN ({','.join('?' * len(ids))})", ids)
-            self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
-            self._bump(Tally({(dev, "published"): n for dev, n in json.loads(row[0]).items()}))
-            self._set_meta("batches_published", str(int(self.meta("batches_published", "0")) + 1))
+            for seq in seqs:
+                row = self.db.execute("SELECT per_device, row_ids FROM batches WHERE seq = ?",
+                                      (seq,)).fetchone()
+                if row is None:
+                    continue  # acknowledged twice (a resend), or dropped while in flight
+                ids = json.loads(row[1])
+                self.db.execute(f"DELETE FROM rows WHERE id IN ({','.join('?' * len(ids))})", ids)
+                self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+                for dev, n in json.loads(row[0]).items():
+                    published[(dev, "published")] += n
+                done += 1
+            if done:
+                self._bump(published)
+                self._set_meta("batches_published",
+                               str(int(self.meta("batches_published", "0")) + done))
