@@ -140,7 +140,8 @@ class Agent:
         if self.cfg.publish.encoding == "sparkplug":
             from edge_agent.sparkplug.encoder import SparkplugEncoder
 
-            return SparkplugEncoder(self.cfg, session=self.state.session, birth=birth)
+            return SparkplugEncoder(self.cfg, session=self.state.session, birth=birth,
+                                    stream=self.buffer.stream)
         return JsonEncoder(enterprise=ent, gateway=gw, session=self.state.session, birth=birth,
                            stream=self.buffer.stream, compress=self.cfg.publish.compress)
 

@@ -45,6 +45,7 @@ DISTRICT: Final = "Properties/District"
 AGENT_VERSION: Final = "Properties/Agent Version"
 SESSION: Final = "Gateway/Session"
 NEXT_SEQ: Final = "Gateway/Next Seq"
+STREAM: Final = "Gateway/Stream"  # the buffer's id: batch seqs are unique within it
 DEATH_REASON: Final = "Gateway/Death Reason"
 
 PROFILE: Final = "Properties/Profile"
@@ -67,6 +68,7 @@ DROPPED: Final = "Gateway/Dropped"
 NODE_METRICS: Final = {  # name -> datatype, in NBIRTH order (aliases follow this order)
     BDSEQ: INT64, REBIRTH: BOOLEAN, ENTERPRISE_ID: STRING, ENTERPRISE_NAME: STRING,
     INDUSTRY: STRING, DISTRICT: STRING, AGENT_VERSION: STRING, SESSION: STRING, NEXT_SEQ: UINT64,
+    STREAM: STRING,
 }
 DEVICE_METRICS: Final = {  # name -> datatype, first in every DBIRTH, before the tags
     PROFILE: STRING, PROTOCOL: STRING, MANUFACTURER: STRING, MODEL: STRING, WORKSHOP: STRING,

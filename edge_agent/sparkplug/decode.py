@@ -118,6 +118,7 @@ class _Node:
     next_seq: int
     agent_version: str
     info: EnterpriseInfo
+    stream: str | None = None
     aliases: dict[int, _Def] = field(default_factory=dict)
     last_seq: int | None = None
 
@@ -195,6 +196,7 @@ class SparkplugDecoder:
         node = _Node(
             enterprise=_str(v, sp.ENTERPRISE_ID, where) or "",
             session=_str(v, sp.SESSION, where) or "",
+            stream=_str(v, sp.STREAM),
             bdseq=_int(v, sp.BDSEQ, where),
             born_ms=p.timestamp,
             next_seq=_int(v, sp.NEXT_SEQ, where),
@@ -272,7 +274,7 @@ class SparkplugDecoder:
         if seq_metric is None:
             raise MalformedPayload(f"{where}: no {sp.BATCH_SEQ!r} metric; the cloud stores by it")
         return DataMessage(
-            enterprise=node.enterprise, gateway=t.node, session=node.session,
+            enterprise=node.enterprise, gateway=t.node, session=node.session, stream=node.stream,
             seq=seq_metric.long_value, sent=p.timestamp or received_ms or now_ms(), samples=samples,
             counters=_counters(t.device, gateway), historical=historical,
         )

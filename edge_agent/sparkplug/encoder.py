@@ -70,8 +70,9 @@ class SparkplugEncoder:
     per_device_batches = True
 
     def __init__(self, cfg: GatewayConfig, *, session: str, birth: Callable[[int], BirthMessage],
-                 bdseq_path: Path | None = None) -> None:
+                 bdseq_path: Path | None = None, stream: str | None = None) -> None:
         conf = cfg.publish.sparkplug
+        self.stream = stream
         self.group, self.node = conf.group_id, cfg.gateway.id
         self.primary_host = conf.primary_host_id
         self.session = session
@@ -150,6 +151,7 @@ class SparkplugEncoder:
             sp.BDSEQ: self.bdseq, sp.REBIRTH: False, sp.ENTERPRISE_ID: msg.enterprise,
             sp.ENTERPRISE_NAME: ent.name, sp.INDUSTRY: ent.industry, sp.DISTRICT: ent.district,
             sp.AGENT_VERSION: msg.agent_version, sp.SESSION: msg.session, sp.NEXT_SEQ: msg.next_seq,
+            sp.STREAM: self.stream,
         }
         nbirth = pb.Payload(timestamp=msg.ts, seq=self._next_seq())
         for name, datatype in sp.NODE_METRICS.items():

@@ -78,7 +78,8 @@ def documented_messages(tmp_path: Path) -> list[Outgoing]:
                   TagInfo(name="breaker_closed", type="bool", interval_ms=1000, report="change",
                           heartbeat_ms=60000)])],
     )
-    enc = SparkplugEncoder(config(tmp_path, uid="demo"), session="6f1c9e0a", birth=lambda n: birth)
+    enc = SparkplugEncoder(config(tmp_path, uid="demo"), session="6f1c9e0a", birth=lambda n: birth,
+                           stream="0b6e4c1d9a2f4e7b8c3d5a6f7e8d9c0b")
     will = enc.will()
     dev = "meter-filling-01"
     samples = [
