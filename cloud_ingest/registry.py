@@ -81,11 +81,16 @@ class Registry:
                 self._streams[(gateway_id, stream)] = int(row[0])
                 return int(row[0])
             # a concurrent worker may take the same base for another stream: then retry
+            # above every stream of the gateway, and above batches stored before it sent
+            # stream ids at all (they are base 0)
             conn.execute(
                 "INSERT INTO gateway_streams (gateway_id, stream, base)"
-                " SELECT %s, %s, coalesce(max(base) + 4294967296, 0) FROM gateway_streams"
-                " WHERE gateway_id = %s ON CONFLICT DO NOTHING",
-                (gateway_id, stream, gateway_id),
+                " SELECT %(g)s, %(s)s, greatest("
+                "   (SELECT max(base) + 4294967296 FROM gateway_streams WHERE gateway_id = %(g)s),"
+                "   (SELECT ((max(seq) >> 32) + 1) << 32 FROM batches WHERE gateway_id = %(g)s),"
+                "   0)"
+                " ON CONFLICT DO NOTHING",
+                {"g": gateway_id, "s": stream},
             )
         raise RuntimeError(f"gateway {gateway_id}: could not register stream {stream!r}")
 

@@ -10,8 +10,10 @@ cloud-ingest keeps running afterwards so the API can be browsed; `make demo-stop
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -93,6 +95,12 @@ def main() -> int:
         port = urlparse(dev.endpoint).port
         specs += ["--device", f"{dev.profile}@{port}"]
     sim = start("device-sim", [str(BIN / "device-sim"), "serve", *specs])
+    # a reviewer token for this demo only; its digest goes in the tokens file, as in production
+    token = secrets.token_urlsafe(24)
+    tokens = VAR / "api-tokens.yaml"
+    tokens.write_text(f"- {{name: demo-reviewer, role: reviewer, "
+                      f"token_sha256: {hashlib.sha256(token.encode()).hexdigest()}}}\n")
+    os.environ["SFG_API_TOKENS_FILE"] = str(tokens)
     ingest = start("cloud-ingest", [str(BIN / "cloud-ingest"), "serve", "--config", str(CLOUD)])
     (VAR / "cloud-ingest.pid").write_text(str(ingest.pid))
     time.sleep(2.0)
@@ -126,8 +134,12 @@ def main() -> int:
     (VAR / "summary.md").write_text(render(summary), encoding="utf-8")
     print(render(summary))
     say(f"results: {VAR / 'summary.md'} (and .json); logs in {VAR}")
-    say(f"API and its docs: http://{cloud.api.host}:{cloud.api.port}/docs  "
-        f"(cloud-ingest still running, pid {ingest.pid}; `make demo-stop` ends it)")
+    api = f"http://{cloud.api.host}:{cloud.api.port}"
+    say(f"API and its docs: {api}/docs  (cloud-ingest still running, pid {ingest.pid}; "
+        "`make demo-stop` ends it)")
+    say(f"reviewer token (this demo only): {token}")
+    say(f"try: curl -H 'Authorization: Bearer {token}' "
+        f"{api}/api/v1/enterprises/{gw.gateway.enterprise.id}/devices/status")
     return 0 if summary["reconciled"] else 1
 
 
