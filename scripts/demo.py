@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -57,6 +58,18 @@ def ensure_database(dsn: str) -> None:
             say(f"created database {name}")
 
 
+def wait_port(host: str, port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"demo: the simulator did not open {host}:{port}; see {VAR}") from None
+            time.sleep(0.2)
+
+
 def stop_previous() -> None:
     pid_file = VAR / "cloud-ingest.pid"
     if pid_file.exists():
@@ -95,6 +108,8 @@ def main() -> int:
         port = urlparse(dev.endpoint).port
         specs += ["--device", f"{dev.profile}@{port}"]
     sim = start("device-sim", [str(BIN / "device-sim"), "serve", *specs])
+    for dev in gw.devices:  # the OPC UA simulator takes a few seconds to build its address space
+        wait_port(urlparse(dev.endpoint).hostname or "127.0.0.1", urlparse(dev.endpoint).port or 0)
     # a reviewer token for this demo only; its digest goes in the tokens file, as in production
     token = secrets.token_urlsafe(24)
     tokens = VAR / "api-tokens.yaml"
