@@ -94,3 +94,26 @@ async def test_broker_outage_buffers_then_delivers_everything_in_order(
     seqs = [b.seq for b in batches(cap)]
     assert seqs == sorted(seqs)
     assert json.loads(cap.of_kind("data")[-1])["counters"]["devices"]["dead-meter"]["read"] > 0
+
+
+async def test_compressed_batches_are_gzip_of_the_documented_json(
+    tmp_path: Path, broker: tuple[str, int], uid: str
+) -> None:
+    import gzip
+
+    from edge_agent.wire import decode_payload
+
+    data = gateway(tmp_path, uid=uid, port=broker[1]).model_dump()
+    data["publish"] = {"compress": True}
+    cfg = validate(GatewayConfig, data, "test")
+    cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
+    try:
+        await run_for(Agent(cfg, tmp_path / "gw.yaml"), 2.0)
+        await asyncio.to_thread(cap.wait_for, lambda: cap.of_kind("data"), 10)
+    finally:
+        cap.close()
+    raw = cap.of_kind("data")[0]
+    assert raw[:2] == b"\x1f\x8b"
+    msg = DataMessage.model_validate_json(decode_payload(raw, max_bytes=1 << 20))
+    assert msg.seq == 1 and msg.stream and msg.samples
+    assert len(raw) < len(gzip.decompress(raw))
