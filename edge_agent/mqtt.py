@@ -117,7 +117,7 @@ class MqttSession:
             raise MqttError(f"publish to {msg.topic} failed: {paho.error_string(info.rc)}")
         return int(info.mid)
 
-    async def stop(self, *, farewell: Outgoing | None = None, timeout_s: float = 5.0) -> None:
+    async def stop(self, *, farewell: Outgoing | None = None, timeout_s: float = 3.0) -> None:
         """Say goodbye (a clean death message) and disconnect, so no last will is sent."""
         self._stopping = True
         if farewell and self.connected.is_set():
@@ -126,4 +126,8 @@ class MqttSession:
             while not info.is_published() and self._loop.time() < deadline:
                 await asyncio.sleep(0.02)
         self.client.disconnect()
-        await asyncio.to_thread(self.client.loop_stop)
+        # paho's network thread ends within a second or so; never let a stuck one hold the stop
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.client.loop_stop), timeout_s)
+        except TimeoutError:
+            log.warning("MQTT network thread did not stop within %.0f s; leaving it", timeout_s)
