@@ -155,7 +155,9 @@ class DeviceSupervisor:
     async def _connect(self) -> tuple[Collector | None, str]:
         try:
             collector = self.factory(self.device, self.profile)
-            await asyncio.wait_for(collector.__aenter__(), self.device.timeout_s * 2 + 1)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a racing cancellation
+            async with asyncio.timeout(self.device.timeout_s * 2 + 1):
+                await collector.__aenter__()
         except TimeoutError:
             return None, f"device {self.device.id}: connect timed out"
         except CollectorError as err:
@@ -167,7 +169,8 @@ class DeviceSupervisor:
 
     async def _poll(self, collector: Collector) -> tuple[list[Sample] | None, str]:
         try:
-            return await asyncio.wait_for(collector.read(), self.poll_timeout_s), ""
+            async with asyncio.timeout(self.poll_timeout_s):
+                return await collector.read(), ""
         except TimeoutError:
             return None, f"device {self.device.id}: poll took longer than {self.poll_timeout_s}s"
         except CollectorError as err:
@@ -178,7 +181,8 @@ class DeviceSupervisor:
 
     async def _close(self, collector: Collector) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(collector.__aexit__(None, None, None), self.device.timeout_s)
+            async with asyncio.timeout(self.device.timeout_s):
+                await collector.__aexit__(None, None, None)
 
 
 async def supervise(

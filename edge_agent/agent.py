@@ -317,7 +317,8 @@ class Agent:
         window = self.cfg.broker.max_inflight
         while True:  # until cancelled: it also serves the final flush after stop
             try:
-                await asyncio.wait_for(self._wake_sender.wait(), timeout=0.5)
+                async with asyncio.timeout(0.5):  # unlike wait_for, never swallows a cancel
+                    await self._wake_sender.wait()
             except TimeoutError:
                 pass  # the drain-rate bucket refills with time
             self._wake_sender.clear()
@@ -389,7 +390,17 @@ class Agent:
             await asyncio.sleep(0.05)
 
 
-async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+async def _cancel(tasks: list[asyncio.Task[None]], *, timeout_s: float = 5.0) -> None:
+    """Cancel and wait, bounded: on Python 3.11 ``asyncio.wait_for`` can swallow a
+    cancellation that races with its inner future, so a task may need telling twice, and a stop
+    must never hang on one that does not listen."""
+    pending = {t for t in tasks if not t.done()}
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while pending:
+        for t in pending:
+            t.cancel()
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            log.warning("tasks did not stop: %s", sorted(t.get_name() for t in pending))
+            return
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
