@@ -17,7 +17,9 @@ disagreeing with the data.
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import sqlite3
 import uuid
 from collections import Counter as Tally
@@ -64,6 +66,9 @@ class Batch:
     n: int
     samples_json: str
     device: str | None = None  # set when every sample of the batch is of one device
+
+
+_device = operator.attrgetter("device")
 
 
 class BufferFormatError(ValueError):
@@ -204,19 +209,15 @@ class DiskBuffer:
 
     def add(self, samples: Iterable[Sample]) -> int:
         """Commit samples to disk; returns how many were stored (the rest were dropped)."""
-        samples = list(samples)
-        bodies = [sample_json(s) for s in samples]
-        by_device: dict[str, list[str]] = {}
-        if samples and all(s.device == samples[0].device for s in samples):
-            by_device[samples[0].device] = bodies  # the usual case: one device's poll
-        else:
-            for smp, body in zip(samples, bodies, strict=True):
-                by_device.setdefault(smp.device, []).append(body)
         rows: list[tuple[str, int, str]] = []
+        total = 0
         step = self.row_max_samples
-        for dev, group in by_device.items():
-            for i in range(0, len(group), step):
-                self._split_row(dev, group[i:i + step], rows)
+        # runs of one device (a poll is one): no per-sample bookkeeping beyond the encoding
+        for dev, run in itertools.groupby(samples, key=_device):
+            bodies = [sample_json(s) for s in run]
+            total += len(bodies)
+            for i in range(0, len(bodies), step):
+                self._split_row(dev, bodies[i:i + step], rows)
         if not rows:
             return 0
         per_device: Tally[str] = Tally()
@@ -233,7 +234,7 @@ class DiskBuffer:
             self.db.executemany("INSERT INTO rows(device, n, size, body) VALUES (?, ?, ?, ?)",
                                 [(dev, n, len(body), body) for dev, n, body in rows])
             self._bump(Tally({(dev, "buffered"): n for dev, n in per_device.items()}))
-        return len(samples)
+        return total
 
     def _split_row(self, device: str, bodies: list[str], rows: list[tuple[str, int, str]]) -> None:
         text = ",".join(bodies)
