@@ -93,6 +93,18 @@ def roll_up_pending(conn: psycopg.Connection, *, flavor: str, limit: int = 2000)
 
 
 def _refresh_late_timescale(conn: psycopg.Connection, *, limit: int) -> int:
+    # One worker at a time, as on plain PostgreSQL: two refreshes of overlapping windows fail
+    # ("due to a concurrent refresh"). A session lock, since the refreshes run outside a transaction.
+    got = conn.execute("SELECT pg_try_advisory_lock(%s)", (ROLLUP_LOCK,)).fetchone()
+    if not got or not got[0]:
+        return 0
+    try:
+        return _refresh_late_timescale_locked(conn, limit=limit)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (ROLLUP_LOCK,))
+
+
+def _refresh_late_timescale_locked(conn: psycopg.Connection, *, limit: int) -> int:
     pending = conn.execute(
         "SELECT gateway_id, seq, min_ts, max_ts, min_ts < now() - %s FROM batches WHERE NOT rolled_up"
         " ORDER BY gateway_id, seq LIMIT %s",
