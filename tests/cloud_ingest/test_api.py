@@ -18,6 +18,7 @@ from cloud_ingest.batch import Batch
 from cloud_ingest.config import ApiConfig, CloudConfig, ConfigError, DatabaseConfig
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry
+from cloud_ingest.timescale import flavor_of
 from edge_agent.wire import DeathMessage
 from tests.cloud_ingest.helpers import T0, birth, cloud_config, data, running
 from tests.support import free_port, wait_port
@@ -31,14 +32,15 @@ ENT_A, ENT_B = "ent-a-token-0123456", "ent-b-tok-0123456789"
 def _store(dsn: str) -> None:
     """Two enterprises: ent-a announced by a birth, 6 batches; ent-b known only from data."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        reg, parts = Registry(), Partitions(flavor="plain")
+        flavor = flavor_of(conn)  # the plain or TimescaleDB layout, whichever migrate chose
+        reg, parts = Registry(), Partitions(flavor=flavor)
         reg.apply_birth(conn, birth("ent-a", "gw1"), received_ms=T0)
         items = [writer.Inbound(Batch.of(data("ent-a", "gw1", s, n=60)), T0) for s in range(1, 7)]
         items.append(writer.Inbound(Batch.of(data("ent-b", "gwb", 1, n=10)), T0))
         writer.write(conn, items, registry=reg, partitions=parts)
         reg.apply_death(conn, DeathMessage(enterprise="ent-b", gateway="gwb", session="s1", ts=T0),
                         received_ms=T0)
-        while rollups.roll_up_pending(conn, flavor="plain"):
+        while rollups.roll_up_pending(conn, flavor=flavor):
             pass
 
 

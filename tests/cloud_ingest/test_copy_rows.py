@@ -9,6 +9,7 @@ from cloud_ingest import migrate, writer
 from cloud_ingest.batch import Batch
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry
+from cloud_ingest.timescale import flavor_of
 from tests.cloud_ingest.helpers import T0, rows
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ def test_values_round_trip(pg_dsn: str) -> None:
     ]
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         res = writer.write(conn, [_batch(1, samples)], registry=Registry(),
-                           partitions=Partitions(flavor="plain"))
+                           partitions=Partitions(flavor=flavor_of(conn)))
     assert (res.batches, res.rows) == (1, 7)
     got = rows(pg_dsn, "SELECT tag, (extract(epoch FROM ts) * 1000)::bigint,"
                        " (extract(epoch FROM read_ts) * 1000)::bigint, value, value_text, quality, code, seq"
@@ -54,7 +55,7 @@ def test_unstorable_values_raise_a_database_error(pg_dsn: str) -> None:
     """Such a message must be a dead letter (the ingestor catches psycopg.Error), not a crash."""
     migrate.migrate(pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        reg, parts = Registry(), Partitions(flavor="plain")
+        reg, parts = Registry(), Partitions(flavor=flavor_of(conn))
         for bad in ({"v": 1, "c": 2**70}, {"v": 10**400}, {"v": "\ud800"}, {"v": "nul\x00"}):
             sample = {"d": "dev", "t": "x", "ts": T0, "rt": T0, **bad}
             with pytest.raises(psycopg.Error):
