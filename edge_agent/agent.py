@@ -22,7 +22,7 @@ from collectors.supervisor import DeviceSupervisor
 from device_profiles.loader import resolve_profile
 from device_profiles.models import DeviceConfig, DeviceProfile, GatewayConfig
 from edge_agent import __version__
-from edge_agent.buffer import Batch, DiskBuffer
+from edge_agent.buffer import Batch, BatchLimits, DiskBuffer
 from edge_agent.encoders import Encoder, JsonEncoder, Outgoing
 from edge_agent.mqtt import MqttSession
 from edge_agent.normalize import Normalizer, Rule
@@ -128,6 +128,8 @@ class Agent:
         self._drain_tokens = 0.0
         self._drain_last = 0.0
         self.encoder: Encoder = self._make_encoder()
+        self._limits = BatchLimits(buf.batch_max_samples, buf.batch_max_bytes,
+                                   one_device=self.encoder.per_device_batches)
         self.mqtt: MqttSession | None = None
 
     def _make_encoder(self) -> Encoder:
@@ -168,8 +170,10 @@ class Agent:
         staged, self._staged, self._staged_n = self._staged, [], 0
         if not staged:
             return
+        seq_before = self.buffer.next_seq
         try:
-            self.buffer.add([s for group in staged for s in group])
+            self.buffer.add([s for group in staged for s in group], seal_full=self._limits,
+                            now_ms=now_ms())
             if self._lost_on_disk:
                 for dev, n in self._lost_on_disk.items():
                     self.buffer.count(dev, "dropped:disk_error", n)
@@ -183,6 +187,8 @@ class Agent:
                     self._lost_on_disk[smp.device] = self._lost_on_disk.get(smp.device, 0) + 1
         self._committed.set()
         self._committed.clear()
+        if self.buffer.next_seq != seq_before:
+            self._wake_sender.set()  # full batches were sealed with the rows
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
 
@@ -265,12 +271,16 @@ class Agent:
             waited = loop.time() - (self._pending_since or loop.time())
             if pending < buf.batch_max_samples and waited * 1000 < buf.linger_ms:
                 continue
-            while self.buffer.seal(max_samples=buf.batch_max_samples,
-                                   max_bytes=buf.batch_max_bytes, now_ms=now_ms(),
-                                   one_device=self.encoder.per_device_batches, max_batches=32):
-                pass
+            self._seal_all()
             self._pending_since = None
             self._wake_sender.set()
+
+    def _seal_all(self) -> None:
+        """Seal every pending row, partial batches included, 32 batches a transaction."""
+        lim = self._limits
+        while self.buffer.seal(max_samples=lim.max_samples, max_bytes=lim.max_bytes,
+                               now_ms=now_ms(), one_device=lim.one_device, max_batches=32):
+            pass
 
     def _send_backlog(self, room: int) -> None:
         """Backlog batches, oldest first, within the drain rate (a token bucket of samples
@@ -309,8 +319,9 @@ class Agent:
 
     def _pick(self, *, live: bool, room: int) -> list[Batch]:
         lo, hi = (self._first_live_seq, None) if live else (0, self._first_live_seq)
-        found = self.buffer.unsent(from_seq=lo, below_seq=hi, limit=room + len(self._handed))
-        return [b for b in found if b.seq not in self._handed][:room]
+        if room <= 0:
+            return []
+        return self.buffer.unsent(from_seq=lo, below_seq=hi, limit=room, skip=self._handed)
 
     async def _sender(self) -> None:
         assert self.mqtt is not None
@@ -377,10 +388,7 @@ class Agent:
         Whatever is not acknowledged in time stays on disk and goes out after the next start.
         """
         buf = self.cfg.buffer
-        while self.buffer.seal(max_samples=buf.batch_max_samples, max_bytes=buf.batch_max_bytes,
-                               now_ms=now_ms(), one_device=self.encoder.per_device_batches,
-                               max_batches=32):
-            pass
+        self._seal_all()
         if sender.done() or self.mqtt is None or not self.mqtt.connected.is_set():
             return
         loop = asyncio.get_running_loop()

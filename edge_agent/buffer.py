@@ -23,7 +23,7 @@ import operator
 import sqlite3
 import uuid
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +68,15 @@ class Batch:
     device: str | None = None  # set when every sample of the batch is of one device
 
 
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """What one batch may hold: whole rows up to these sizes."""
+
+    max_samples: int
+    max_bytes: int
+    one_device: bool = False  # Sparkplug: one device per batch (one DDATA each)
+
+
 _device = operator.attrgetter("device")
 
 
@@ -94,6 +103,9 @@ class DiskBuffer:
         self.row_max_samples = row_max_samples
         self.row_max_bytes = row_max_bytes
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # 16 KiB pages: a row of one poll fits in one page, and SQLite writes half as many pages
+        # as with 4 KiB (measured: inserts and deletes ~2x cheaper). Only a new file takes it.
+        self.db.execute("PRAGMA page_size=16384")
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives a power cut, not only a crash of the process.
         self.db.execute(f"PRAGMA synchronous={synchronous}")
@@ -207,8 +219,13 @@ class DiskBuffer:
 
     # -- the three steps --------------------------------------------------------------------
 
-    def add(self, samples: Iterable[Sample]) -> int:
-        """Commit samples to disk; returns how many were stored (the rest were dropped)."""
+    def add(self, samples: Iterable[Sample], *, seal_full: BatchLimits | None = None,
+            now_ms: int = 0) -> int:
+        """Commit samples to disk; returns how many were stored (the rest were dropped).
+
+        With ``seal_full``, batches that are full once these rows are in are sealed in the
+        same transaction (one commit instead of two); a partial batch is left to `seal`.
+        """
         rows: list[tuple[str, int, str]] = []
         total = 0
         step = self.row_max_samples
@@ -234,6 +251,8 @@ class DiskBuffer:
             self.db.executemany("INSERT INTO rows(device, n, size, body) VALUES (?, ?, ?, ?)",
                                 [(dev, n, len(body), body) for dev, n, body in rows])
             self._bump(Tally({(dev, "buffered"): n for dev, n in per_device.items()}))
+            if seal_full is not None:
+                self._seal_rows(seal_full, now_ms=now_ms, max_batches=1 << 30, full_only=True)
         return total
 
     def _split_row(self, device: str, bodies: list[str], rows: list[tuple[str, int, str]]) -> None:
@@ -285,57 +304,70 @@ class DiskBuffer:
         A batch is whole rows within ``max_samples`` and ``max_bytes`` (at least one row).
         With ``one_device`` each batch holds one device's rows (Sparkplug: one DDATA each).
         """
-        last: Batch | None = None
+        limits = BatchLimits(max_samples, max_bytes, one_device)
         with self._txn():
-            sealed_to, seq = self._sealed_to, self.next_seq
-            made = 0
-            while made < max_batches:
-                # stepped lazily: only the rows one batch takes are read, not max_samples rows
-                rows = self.db.execute(
-                    "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id LIMIT ?",
-                    (sealed_to, max_samples),
-                )
-                groups: dict[str | None, list[tuple[int, str, int, int]]] = {}
-                taken, size = 0, 0
-                for row in rows:
-                    if taken and (taken + row[2] > max_samples or size + row[3] + 1 > max_bytes):
-                        break
-                    groups.setdefault(row[1] if one_device else None, []).append(row)
-                    taken += row[2]
-                    size += row[3] + 1
-                    sealed_to = row[0]
-                rows.close()
-                if not groups:
+            return self._seal_rows(limits, now_ms=now_ms, max_batches=max_batches)
+
+    def _seal_rows(self, limits: BatchLimits, *, now_ms: int, max_batches: int,
+                   full_only: bool = False) -> Batch | None:
+        """The body of `seal`, inside the caller's transaction. ``full_only`` seals only
+        batches that are full (a partial one waits for more rows or for its linger time)."""
+        max_samples, max_bytes = limits.max_samples, limits.max_bytes
+        last: Batch | None = None
+        sealed_to, seq = self._sealed_to, self.next_seq
+        made = 0
+        while made < max_batches:
+            # stepped lazily: only the rows one batch takes are read, not max_samples rows
+            rows = self.db.execute(
+                "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id LIMIT ?",
+                (sealed_to, max_samples + 1),
+            )
+            groups: dict[str | None, list[tuple[int, str, int, int]]] = {}
+            taken, size, full, last_id = 0, 0, False, sealed_to
+            for row in rows:
+                if taken and (taken + row[2] > max_samples or size + row[3] + 1 > max_bytes):
+                    full = True  # the next row would not fit
                     break
-                for device, members in groups.items():
-                    per_device: Tally[str] = Tally()
-                    for _, dev, n, _ in members:
-                        per_device[dev] += n
-                    n_total = sum(per_device.values())
-                    self.db.execute(
-                        "INSERT INTO batches(seq, sealed_ms, n, per_device, row_ids) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (seq, now_ms, n_total, json.dumps(per_device),
-                         json.dumps([m[0] for m in members])),
-                    )
-                    last = Batch(seq, now_ms, n_total, "", device)
-                    seq += 1
-                    made += 1
-            if last is not None:
-                self._set_meta("sealed_to", str(sealed_to))
-                self._set_meta("next_seq", str(seq))
+                groups.setdefault(row[1] if limits.one_device else None, []).append(row)
+                taken += row[2]
+                size += row[3] + 1
+                last_id = row[0]
+            rows.close()
+            if not groups or (full_only and not full and taken < max_samples and size < max_bytes):
+                break
+            sealed_to = last_id
+            for device, members in groups.items():
+                per_device: Tally[str] = Tally()
+                for _, dev, n, _ in members:
+                    per_device[dev] += n
+                n_total = sum(per_device.values())
+                self.db.execute(
+                    "INSERT INTO batches(seq, sealed_ms, n, per_device, row_ids) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (seq, now_ms, n_total, json.dumps(per_device),
+                     json.dumps([m[0] for m in members])),
+                )
+                last = Batch(seq, now_ms, n_total, "", device)
+                seq += 1
+                made += 1
+        if last is not None:
+            self._set_meta("sealed_to", str(sealed_to))
+            self._set_meta("next_seq", str(seq))
         return last
 
     def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
-               limit: int = 100) -> list[Batch]:
-        """Sealed, unacknowledged batches in ``[from_seq, below_seq)``, oldest first."""
-        found = self.db.execute(
+               limit: int = 100, skip: Container[int] = ()) -> list[Batch]:
+        """Sealed, unacknowledged batches in ``[from_seq, below_seq)``, oldest first, leaving
+        out the seqs in ``skip`` (already in flight) before any body is read."""
+        heads = self.db.execute(
             "SELECT seq, sealed_ms, n, per_device, row_ids FROM batches "
-            "WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
-            (from_seq, below_seq if below_seq is not None else 1 << 62, limit),
-        ).fetchall()
+            "WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (from_seq, below_seq if below_seq is not None else 1 << 62),
+        )
         out = []
-        for seq, sealed, n, per_device, row_ids in found:
+        for seq, sealed, n, per_device, row_ids in heads:
+            if seq in skip:
+                continue
             ids = json.loads(row_ids)
             bodies = self.db.execute(
                 f"SELECT body FROM rows WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids
@@ -343,6 +375,9 @@ class DiskBuffer:
             devices = json.loads(per_device)
             out.append(Batch(int(seq), int(sealed), int(n), "[" + ",".join(b[0] for b in bodies) + "]",
                              next(iter(devices)) if len(devices) == 1 else None))
+            if len(out) >= limit:
+                break
+        heads.close()
         return out
 
     def ack(self, *seqs: int) -> None:

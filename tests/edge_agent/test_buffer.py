@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from collectors.sample import Quality, Sample
-from edge_agent.buffer import DiskBuffer
+from edge_agent.buffer import BatchLimits, DiskBuffer
 from edge_agent.wire import DataMessage
 
 MB = 1024 * 1024
@@ -14,6 +14,25 @@ MB = 1024 * 1024
 
 def samples(device: str, n: int, start: int = 1_700_000_000_000) -> list[Sample]:
     return [Sample(device, f"t{i % 7}", start + i, float(i), Quality.GOOD, start + i + 3) for i in range(n)]
+
+
+def test_add_seals_full_batches_in_its_own_transaction(tmp_path: Path) -> None:
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB, row_max_samples=5)
+    limits = BatchLimits(max_samples=10, max_bytes=MB)
+    assert buf.add(samples("m1", 24), seal_full=limits, now_ms=7) == 24
+    # two full batches sealed with the rows; the 4 left wait for more rows or their linger time
+    assert [(b.seq, b.n, b.sealed_ms) for b in buf.unsent()] == [(1, 10, 7), (2, 10, 7)]
+    assert buf.depth() == (4, 2)
+    buf.add(samples("m1", 5, start=1_700_000_100_000), seal_full=limits, now_ms=8)
+    assert buf.depth() == (9, 2)  # 9 < 10: still partial
+    buf.add(samples("m2", 1), seal_full=limits, now_ms=9)
+    assert [(b.seq, b.n) for b in buf.unsent()] == [(1, 10), (2, 10), (3, 10)]
+    assert buf.depth() == (0, 3)
+    # a batch full by bytes is sealed too, even with fewer samples than max_samples
+    buf.add(samples("m3", 5), seal_full=BatchLimits(max_samples=1000, max_bytes=300), now_ms=10)
+    assert buf.depth()[1] == 4
+    assert sum(b.n for b in buf.unsent()) + buf.depth()[0] == 35
+    assert buf.counters().devices["m1"].buffered == 29
 
 
 def test_add_seal_ack_counts_and_wire_form(tmp_path: Path) -> None:
