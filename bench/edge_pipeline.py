@@ -70,6 +70,7 @@ def config(tmp: Path, *, host: str, port: int, uid: str) -> GatewayConfig:
 
 async def run_agent_until_drained(agent: Agent, feed: list[list[Sample]] | None) -> float:
     """Start the agent, feed it (from concurrent virtual devices), stop when all is acked."""
+    expected = agent.buffer.backlog_samples() + sum(len(p) for p in feed or [])
     task = asyncio.create_task(agent.run())
     while agent.mqtt is None or not agent.mqtt.connected.is_set():
         await asyncio.sleep(0.01)
@@ -86,9 +87,15 @@ async def run_agent_until_drained(agent: Agent, feed: list[list[Sample]] | None)
                 await agent.accept(samples, normalizer)
 
         await asyncio.gather(*(device(r) for r in per_dev.values()))
-    while agent.buffer.backlog_samples() > 0 or agent._staged:
-        await asyncio.sleep(0.005)
+    # Done when the broker has acknowledged every sample (the agent's own count, so the wait
+    # costs nothing); then the buffer must be empty, or the run is not valid.
+    while agent.state.published_samples < expected:
+        await asyncio.sleep(0.002)
+    await asyncio.sleep(0)  # the last acknowledgement's removal from disk is scheduled first
     elapsed = time.perf_counter() - t
+    left = agent.buffer.backlog_samples()
+    if left or agent._staged:
+        raise SystemExit(f"invalid run: {left} samples still in the buffer after the last ack")
     agent.stop.set()
     await task
     return elapsed

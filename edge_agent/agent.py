@@ -333,6 +333,9 @@ class Agent:
             except TimeoutError:
                 pass  # the drain-rate bucket refills with time
             self._wake_sender.clear()
+            # acknowledged batches leave the disk before picking, or one acknowledged a moment
+            # ago (its removal still scheduled) would be picked and sent again
+            self._flush_acks()
             if not self.mqtt.connected.is_set() or not self.encoder.ready():
                 continue
             room = window - len(self._handed)
