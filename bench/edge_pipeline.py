@@ -88,12 +88,12 @@ async def run_agent_until_drained(agent: Agent, feed: list[list[Sample]] | None)
 
         await asyncio.gather(*(device(r) for r in per_dev.values()))
     # Done when the broker has acknowledged every sample (the agent's own count, so the wait
-    # costs nothing); then the buffer must be empty, or the run is not valid.
-    while agent.state.published_samples < expected:
+    # costs nothing) and the acknowledged batches are off the disk; then the buffer must be
+    # empty, or the run is not valid.
+    while agent.state.published_samples < expected or agent._handed:
         await asyncio.sleep(0.002)
-    await asyncio.sleep(0)  # the last acknowledgement's removal from disk is scheduled first
     elapsed = time.perf_counter() - t
-    left = agent.buffer.backlog_samples()
+    left = await agent.disk(agent.buffer.backlog_samples)
     if left or agent._staged:
         raise SystemExit(f"invalid run: {left} samples still in the buffer after the last ack")
     agent.stop.set()

@@ -5,30 +5,41 @@ turns pending samples into numbered batches; the sender publishes batches with Q
 deletes each only when the broker acknowledged every message of it. After an outage, batches
 sealed before the current connection are backlog: they go out oldest first, marked
 historical, at the configured drain rate, while batches sealed since keep flowing first.
+
+The buffer's SQLite work (writes, fsyncs, reads, deletes) runs on one thread of its own, in
+the order it was asked for, so a slow flash card never stalls polling, subscriptions or
+MQTT; SQLite releases the GIL while it works, so it also overlaps the encoding of the next
+samples, which happens on the loop as they arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import sqlite3
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from collectors.sample import Quality, Sample, now_ms
 from collectors.supervisor import DeviceSupervisor
 from device_profiles.loader import resolve_profile
 from device_profiles.models import DeviceConfig, DeviceProfile, GatewayConfig
 from edge_agent import __version__
-from edge_agent.buffer import Batch, BatchLimits, DiskBuffer
+from edge_agent.buffer import Batch, BatchLimits, DiskBuffer, Row
 from edge_agent.encoders import Encoder, JsonEncoder, Outgoing
 from edge_agent.mqtt import MqttSession
 from edge_agent.normalize import Normalizer, Rule
 from edge_agent.wire import BirthMessage, Counters, DeviceInfo, EnterpriseInfo, TagInfo
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 STAGED_MAX = 50_000  # samples read but not yet committed before pollers wait for the disk
 
@@ -42,6 +53,18 @@ class DeviceHealth:
     read_errors: int = 0
     last_error: str | None = None
     polls: int = 0
+
+
+@dataclass(frozen=True)
+class BufferHealth:
+    """The buffer's figures for `/metrics`, read together on the buffer's thread."""
+
+    pending: int
+    batches: int
+    backlog: int
+    used_bytes: int
+    oldest_ms: int | None
+    counters: Counters
 
 
 @dataclass
@@ -113,15 +136,18 @@ class Agent:
         self.stop = asyncio.Event()
         self._wake_sender = asyncio.Event()
         self._pending_since: float | None = None
-        self._staged: list[list[Sample]] = []
+        # every call on self.buffer goes through this one thread (see `disk`)
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-buffer")
+        self._staged: list[list[Row]] = []
         self._staged_n = 0
         self._stage_event = asyncio.Event()
         self._committed = asyncio.Event()
-        self._lost_on_disk: dict[str, int] = {}
+        self._lost_on_disk: dict[str, int] = {}  # touched on the buffer's thread only
         self._counters_cache: tuple[float, Counters] | None = None
         self._mids: dict[int, int] = {}          # paho message id -> batch seq
         self._unacked: dict[int, int] = {}       # batch seq -> messages not yet acknowledged
-        self._handed: dict[int, int] = {}        # batch seq -> samples, given to paho
+        self._handed: dict[int, int] = {}        # batch seq -> samples, given to paho and
+        #                                          not yet removed from disk
         self._acked: list[int] = []              # acknowledged, not yet removed from disk
         self._closed = False
         self._first_live_seq = self.buffer.next_seq
@@ -149,9 +175,16 @@ class Agent:
 
     # -- sinks and callbacks ----------------------------------------------------------------
 
+    async def disk(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` (a buffer operation) on the buffer's thread and wait for it. Calls run
+        one at a time in the order made; a cancelled caller does not undo a call begun."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._io, functools.partial(fn, *args, **kwargs))
+
     async def accept(self, samples: list[Sample], normalizer: Normalizer | None = None) -> None:
-        """Hand samples to the committer, which writes everything staged since its last commit
-        in one transaction (group commit: one fsync for many devices' reads).
+        """Encode samples to their stored form and hand them to the committer, which writes
+        everything staged since its last commit in one transaction (group commit: one fsync
+        for many devices' reads).
 
         The poller goes on reading meanwhile; it waits only when more than
         ``STAGED_MAX`` samples are waiting for the disk, so memory stays bounded.
@@ -160,20 +193,29 @@ class Agent:
             samples = normalizer.apply(samples)
         if not samples:
             return
-        self._staged.append(samples)
+        self._staged.append(self.buffer.encode(samples))
         self._staged_n += len(samples)
         self._stage_event.set()
         while self._staged_n > STAGED_MAX:
             await self._committed.wait()
 
-    def _commit_staged(self) -> None:
+    async def _commit_staged(self) -> None:
         staged, self._staged, self._staged_n = self._staged, [], 0
         if not staged:
             return
         seq_before = self.buffer.next_seq
+        await self.disk(self._write, [row for rows in staged for row in rows], now_ms())
+        self._committed.set()
+        self._committed.clear()
+        if self.buffer.next_seq != seq_before:
+            self._wake_sender.set()  # full batches were sealed with the rows
+        if self._pending_since is None:
+            self._pending_since = asyncio.get_running_loop().time()
+
+    def _write(self, rows: list[Row], now: int) -> None:
+        """On the buffer's thread: commit rows (sealing the batches they fill)."""
         try:
-            self.buffer.add([s for group in staged for s in group], seal_full=self._limits,
-                            now_ms=now_ms())
+            self.buffer.add_rows(rows, seal_full=self._limits, now_ms=now)
             if self._lost_on_disk:
                 for dev, n in self._lost_on_disk.items():
                     self.buffer.count(dev, "dropped:disk_error", n)
@@ -181,16 +223,9 @@ class Agent:
         except sqlite3.Error as err:
             # The disk itself failed (full, read-only, I/O error): the samples cannot be kept.
             # Count them, report the count once the disk works again, and keep polling.
-            log.error("buffer write failed, %d samples lost: %s", sum(len(g) for g in staged), err)
-            for group in staged:
-                for smp in group:
-                    self._lost_on_disk[smp.device] = self._lost_on_disk.get(smp.device, 0) + 1
-        self._committed.set()
-        self._committed.clear()
-        if self.buffer.next_seq != seq_before:
-            self._wake_sender.set()  # full batches were sealed with the rows
-        if self._pending_since is None:
-            self._pending_since = asyncio.get_running_loop().time()
+            log.error("buffer write failed, %d samples lost: %s", sum(r[1] for r in rows), err)
+            for dev, n, _ in rows:
+                self._lost_on_disk[dev] = self._lost_on_disk.get(dev, 0) + n
 
     async def _poll(self, dev: DeviceConfig, prof: DeviceProfile, norm: Normalizer,
                     health: DeviceHealth) -> None:
@@ -199,8 +234,8 @@ class Agent:
         sup = DeviceSupervisor(dev, prof)
         async for samples in sup.samples():
             if sup.failures > health.read_errors:
-                self.buffer.count(dev.id, "read_errors", sup.failures - health.read_errors)
-                health.read_errors = sup.failures
+                new, health.read_errors = sup.failures - health.read_errors, sup.failures
+                await self.disk(self.buffer.count, dev.id, "read_errors", new)
             health.connected, health.last_error, health.polls = (
                 sup.state == "online", sup.last_error, sup.polls)
             if any(s.quality == Quality.GOOD for s in samples):
@@ -211,8 +246,7 @@ class Agent:
         while True:
             await self._stage_event.wait()
             self._stage_event.clear()
-            self._commit_staged()
-            await asyncio.sleep(0)  # let pollers and the sender run between commits
+            await self._commit_staged()
 
     def _publish_all(self, messages: list[Outgoing]) -> None:
         assert self.mqtt is not None
@@ -245,17 +279,19 @@ class Agent:
             self._unacked[seq] = left
             return
         del self._unacked[seq]
-        self.state.published_samples += self._handed.pop(seq, 0)
+        self.state.published_samples += self._handed.get(seq, 0)
         self.state.published_batches += 1
-        if not self._acked:  # acks arriving together are written in one transaction
-            asyncio.get_running_loop().call_soon(self._flush_acks)
-        self._acked.append(seq)
+        self._acked.append(seq)  # removed from disk by the sender, all together
+        self._wake_sender.set()
 
-    def _flush_acks(self) -> None:
+    async def _flush_acks(self) -> None:
+        """Remove acknowledged batches from disk (one transaction for all that arrived
+        together); only then do they leave ``_handed``, so none is picked and sent again."""
         acked, self._acked = self._acked, []
         if acked and not self._closed:  # an ack after the final close is resent, then ignored
-            self.buffer.ack(*acked)
-            self._wake_sender.set()
+            await self.disk(self.buffer.ack, *acked)
+        for seq in acked:
+            self._handed.pop(seq, None)
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -264,64 +300,66 @@ class Agent:
         loop = asyncio.get_running_loop()
         while not self.stop.is_set():
             await asyncio.sleep(min(0.05, buf.linger_ms / 1000 or 0.05))
-            pending, _ = self.buffer.depth()
+            pending, _ = await self.disk(self.buffer.depth)
             if not pending:
                 self._pending_since = None
                 continue
             waited = loop.time() - (self._pending_since or loop.time())
             if pending < buf.batch_max_samples and waited * 1000 < buf.linger_ms:
                 continue
-            self._seal_all()
+            await self.disk(self._seal_all)
             self._pending_since = None
             self._wake_sender.set()
 
     def _seal_all(self) -> None:
-        """Seal every pending row, partial batches included, 32 batches a transaction."""
+        """On the buffer's thread: seal every pending row, partial batches included, 32
+        batches a transaction."""
         lim = self._limits
         while self.buffer.seal(max_samples=lim.max_samples, max_bytes=lim.max_bytes,
                                now_ms=now_ms(), one_device=lim.one_device, max_batches=32):
             pass
 
-    def _send_backlog(self, room: int) -> None:
+    async def _send_backlog(self, room: int, counters: Counters) -> None:
         """Backlog batches, oldest first, within the drain rate (a token bucket of samples
         holding one second's worth, refilled from the moment of connecting)."""
         rate = self.cfg.publish.drain_rate_per_s
-        batches = self._pick(live=False, room=room)
-        if rate is None:
-            for batch in batches:
-                self._hand(batch, historical=True)
-            return
-        now = asyncio.get_running_loop().time()
-        self._drain_tokens = min(float(rate), self._drain_tokens + (now - self._drain_last) * rate)
-        self._drain_last = now
-        for batch in batches:
-            # a batch larger than a second's worth goes out when the bucket is full
-            if self._drain_tokens < min(batch.n, rate):
-                break
-            self._hand(batch, historical=True)
-            self._drain_tokens -= batch.n
+        if rate is not None:
+            now = asyncio.get_running_loop().time()
+            self._drain_tokens = min(float(rate),
+                                     self._drain_tokens + (now - self._drain_last) * rate)
+            self._drain_last = now
+            if self._drain_tokens < 1:
+                return
+        for batch in await self._pick(live=False, room=room):
+            if rate is not None:
+                # a batch larger than a second's worth goes out when the bucket is full
+                if self._drain_tokens < min(batch.n, rate):
+                    break
+                self._drain_tokens -= batch.n
+            self._hand(batch, counters, historical=True)
 
-    def _hand(self, batch: Batch, *, historical: bool) -> None:
+    def _hand(self, batch: Batch, counters: Counters, *, historical: bool) -> None:
         assert self.mqtt is not None
-        messages = self.encoder.batch(batch, counters=self._counters(), historical=historical)
+        messages = self.encoder.batch(batch, counters=counters, historical=historical)
         self._unacked[batch.seq] = len(messages)
         self._handed[batch.seq] = batch.n
         for m in messages:
             self._mids[self.mqtt.publish(m)] = batch.seq
 
-    def _counters(self) -> Counters:
+    async def _counters(self) -> Counters:
         """Cumulative counters, re-read at most once a second: they ride on every batch, and
         being cumulative, a second-old copy loses nothing."""
         now = asyncio.get_running_loop().time()
         if self._counters_cache is None or now - self._counters_cache[0] >= 1.0:
-            self._counters_cache = (now, self.buffer.counters())
+            self._counters_cache = (now, await self.disk(self.buffer.counters))
         return self._counters_cache[1]
 
-    def _pick(self, *, live: bool, room: int) -> list[Batch]:
-        lo, hi = (self._first_live_seq, None) if live else (0, self._first_live_seq)
+    async def _pick(self, *, live: bool, room: int) -> list[Batch]:
         if room <= 0:
             return []
-        return self.buffer.unsent(from_seq=lo, below_seq=hi, limit=room, skip=self._handed)
+        lo, hi = (self._first_live_seq, None) if live else (0, self._first_live_seq)
+        return await self.disk(self.buffer.unsent, from_seq=lo, below_seq=hi, limit=room,
+                               skip=frozenset(self._handed))
 
     async def _sender(self) -> None:
         assert self.mqtt is not None
@@ -333,18 +371,25 @@ class Agent:
             except TimeoutError:
                 pass  # the drain-rate bucket refills with time
             self._wake_sender.clear()
-            # acknowledged batches leave the disk before picking, or one acknowledged a moment
-            # ago (its removal still scheduled) would be picked and sent again
-            self._flush_acks()
+            await self._flush_acks()
             if not self.mqtt.connected.is_set() or not self.encoder.ready():
                 continue
-            room = window - len(self._handed)
-            for batch in self._pick(live=True, room=max(0, room - 1)):
-                self._hand(batch, historical=False)
-            room = window - len(self._handed)
-            if room <= 0:
-                continue
-            self._send_backlog(room)
+            counters = await self._counters()
+            # one place in the window is kept for the backlog, so it always moves
+            for batch in await self._pick(live=True, room=window - len(self._unacked) - 1):
+                self._hand(batch, counters, historical=False)
+            if not self.mqtt.connected.is_set():
+                continue  # lost while the buffer was read: paho resends what it was handed
+            await self._send_backlog(window - len(self._unacked), counters)
+
+    async def buffer_health(self) -> BufferHealth:
+        def read() -> BufferHealth:
+            b = self.buffer
+            pending, batches = b.depth()
+            return BufferHealth(pending, batches, b.backlog_samples(), b.used_bytes(),
+                                b.oldest_ms(), b.counters())
+
+        return await self.disk(read)
 
     async def run(self) -> None:
         ent, gw = self.cfg.gateway.enterprise.id, self.cfg.gateway.id
@@ -377,13 +422,14 @@ class Agent:
             await self.stop.wait()
         finally:
             await _cancel([*pollers, sealer, committer])
-            self._commit_staged()  # what was read before the stop is kept
+            await self._commit_staged()  # what was read before the stop is kept
             await self._flush(sender)
             await _cancel([sender, *extra])
             await self.mqtt.stop(farewell=self.encoder.farewell())
-            self._flush_acks()
+            await self._flush_acks()
             self._closed = True
-            self.buffer.close()
+            await self.disk(self.buffer.close)
+            self._io.shutdown(wait=True)
 
     async def _flush(self, sender: asyncio.Task[None]) -> None:
         """On a clean stop, seal what was read and give the broker a moment to take it all.
@@ -391,12 +437,12 @@ class Agent:
         Whatever is not acknowledged in time stays on disk and goes out after the next start.
         """
         buf = self.cfg.buffer
-        self._seal_all()
+        await self.disk(self._seal_all)
         if sender.done() or self.mqtt is None or not self.mqtt.connected.is_set():
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + buf.shutdown_flush_s
-        while loop.time() < deadline and self.buffer.depth()[1] > 0:
+        while loop.time() < deadline and (await self.disk(self.buffer.depth))[1] > 0:
             self._wake_sender.set()
             await asyncio.sleep(0.05)
 

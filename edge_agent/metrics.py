@@ -1,7 +1,7 @@
 """A local `/metrics` endpoint in Prometheus text format, served from the agent's own loop.
 
 prometheus_client renders the exposition format; the tiny HTTP server runs in the asyncio
-loop, so every figure is read in the same thread that writes it (no locks on the buffer).
+loop. The buffer's figures are read together on the buffer's own thread, then rendered.
 """
 
 from __future__ import annotations
@@ -18,25 +18,24 @@ from prometheus_client.registry import Collector
 from collectors.sample import now_ms
 
 if TYPE_CHECKING:
-    from edge_agent.agent import Agent
+    from edge_agent.agent import Agent, BufferHealth
 
 
 class AgentCollector(Collector):
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Agent, buffer: BufferHealth) -> None:
         self.agent = agent
+        self.buffer = buffer
 
     def collect(self) -> Iterator[Metric]:
-        a = self.agent
-        buf = a.buffer
-        pending, batches = buf.depth()
-        oldest = buf.oldest_ms()
+        a, buf = self.agent, self.buffer
+        pending, batches, oldest = buf.pending, buf.batches, buf.oldest_ms
         yield GaugeMetricFamily("edge_buffer_pending_samples", "samples not yet sealed", pending)
         yield GaugeMetricFamily("edge_buffer_unsent_batches", "sealed, unacknowledged batches",
                                 batches)
         yield GaugeMetricFamily("edge_buffer_backlog_samples", "samples waiting for the broker",
-                                buf.backlog_samples())
+                                buf.backlog)
         yield GaugeMetricFamily("edge_buffer_bytes", "bytes used by the disk buffer",
-                                buf.used_bytes())
+                                buf.used_bytes)
         yield GaugeMetricFamily("edge_buffer_oldest_unsent_age_seconds",
                                 "age of the oldest data not yet acknowledged",
                                 0.0 if oldest is None else (now_ms() - oldest) / 1000)
@@ -57,7 +56,7 @@ class AgentCollector(Collector):
         }
         dropped = CounterMetricFamily("edge_device_dropped_samples", "samples dropped, cumulative",
                                       labels=["device", "reason"])
-        for dev, c in buf.counters().devices.items():
+        for dev, c in buf.counters.devices.items():
             per["read"].add_metric([dev], c.read)
             per["published"].add_metric([dev], c.published)
             per["read_errors"].add_metric([dev], c.read_errors)
@@ -77,9 +76,6 @@ class AgentCollector(Collector):
 
 
 async def serve_metrics(agent: Agent, *, port: int, host: str = "127.0.0.1") -> None:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(agent))
-
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readline(), timeout=5)
@@ -87,6 +83,8 @@ async def serve_metrics(agent: Agent, *, port: int, host: str = "127.0.0.1") -> 
                 pass
             path = request.split(b" ")[1] if request.count(b" ") >= 2 else b""
             if path.split(b"?")[0] == b"/metrics":
+                registry = CollectorRegistry(auto_describe=False)
+                registry.register(AgentCollector(agent, await agent.buffer_health()))
                 body, status = generate_latest(registry), b"200 OK"
             else:
                 body, status = b"only /metrics is served here\n", b"404 Not Found"
