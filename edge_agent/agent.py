@@ -20,7 +20,8 @@ import logging
 import socket
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +142,7 @@ class Agent:
         self._staged: list[list[Row]] = []
         self._staged_n = 0
         self._stage_event = asyncio.Event()
-        self._committed = asyncio.Event()
+        self._taken = asyncio.Event()  # the committer took what was staged
         self._lost_on_disk: dict[str, int] = {}  # touched on the buffer's thread only
         self._counters_cache: tuple[float, Counters] | None = None
         self._mids: dict[int, int] = {}          # paho message id -> batch seq
@@ -149,6 +150,11 @@ class Agent:
         self._handed: dict[int, int] = {}        # batch seq -> samples, given to paho and
         #                                          not yet removed from disk
         self._acked: list[int] = []              # acknowledged, not yet removed from disk
+        # Live batches (sealed while connected) in seal order, bodies in memory while the
+        # buffer's cache has room: the sender hands them out without waiting for the disk.
+        self._ready: deque[Batch] = deque()
+        self._backlog_left = True                # batches sealed before connecting remain
+        self._chores: set[asyncio.Task[None]] = set()  # ack removals, counter refreshes
         self._closed = False
         self._first_live_seq = self.buffer.next_seq
         self._drain_tokens = 0.0
@@ -187,7 +193,8 @@ class Agent:
         for many devices' reads).
 
         The poller goes on reading meanwhile; it waits only when more than
-        ``STAGED_MAX`` samples are waiting for the disk, so memory stays bounded.
+        ``STAGED_MAX`` samples are staged, so memory stays bounded (at most twice that: what
+        is staged, and what the committer is writing).
         """
         if normalizer is not None:
             samples = normalizer.apply(samples)
@@ -197,25 +204,23 @@ class Agent:
         self._staged_n += len(samples)
         self._stage_event.set()
         while self._staged_n > STAGED_MAX:
-            await self._committed.wait()
+            await self._taken.wait()
 
     async def _commit_staged(self) -> None:
         staged, self._staged, self._staged_n = self._staged, [], 0
         if not staged:
             return
-        seq_before = self.buffer.next_seq
-        await self.disk(self._write, [row for rows in staged for row in rows], now_ms())
-        self._committed.set()
-        self._committed.clear()
-        if self.buffer.next_seq != seq_before:
-            self._wake_sender.set()  # full batches were sealed with the rows
+        self._taken.set()  # pollers may stage the next group while this one is written
+        self._taken.clear()
+        self._add_ready(await self.disk(self._write, [row for rows in staged for row in rows],
+                                        now_ms()))
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
 
-    def _write(self, rows: list[Row], now: int) -> None:
-        """On the buffer's thread: commit rows (sealing the batches they fill)."""
+    def _write(self, rows: list[Row], now: int) -> list[Batch]:
+        """On the buffer's thread: commit rows; returns the batches they filled and sealed."""
         try:
-            self.buffer.add_rows(rows, seal_full=self._limits, now_ms=now)
+            _, made = self.buffer.write(rows, seal_full=self._limits, now_ms=now)
             if self._lost_on_disk:
                 for dev, n in self._lost_on_disk.items():
                     self.buffer.count(dev, "dropped:disk_error", n)
@@ -226,6 +231,15 @@ class Agent:
             log.error("buffer write failed, %d samples lost: %s", sum(r[1] for r in rows), err)
             for dev, n, _ in rows:
                 self._lost_on_disk[dev] = self._lost_on_disk.get(dev, 0) + n
+            return []
+        return made
+
+    def _add_ready(self, made: list[Batch]) -> None:
+        """Batches just sealed, for the sender. Sealed while disconnected, they are backlog
+        at the next connection (read from disk then), so they are not kept here."""
+        if made and self.mqtt is not None and self.mqtt.connected.is_set():
+            self._ready.extend(b for b in made if b.seq >= self._first_live_seq)
+            self._wake_sender.set()
 
     async def _poll(self, dev: DeviceConfig, prof: DeviceProfile, norm: Normalizer,
                     health: DeviceHealth) -> None:
@@ -257,6 +271,8 @@ class Agent:
         self.state.connected_since_ms = now_ms()
         # Everything sealed before this moment is backlog, sent oldest first as historical.
         self._first_live_seq = self.buffer.next_seq
+        self._ready.clear()
+        self._backlog_left = True
         self._drain_tokens, self._drain_last = 0.0, asyncio.get_running_loop().time()
         self._publish_all(self.encoder.births(next_seq=self.buffer.next_seq))
         log.info("connected to broker %s:%s%s", self.cfg.broker.host, self.cfg.broker.port,
@@ -293,6 +309,12 @@ class Agent:
         for seq in acked:
             self._handed.pop(seq, None)
 
+    def _chore(self, work: Coroutine[None, None, None]) -> None:
+        """Disk work the sender does not wait for (it queues behind a commit)."""
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
     # -- tasks ------------------------------------------------------------------------------
 
     async def _sealer(self) -> None:
@@ -307,22 +329,24 @@ class Agent:
             waited = loop.time() - (self._pending_since or loop.time())
             if pending < buf.batch_max_samples and waited * 1000 < buf.linger_ms:
                 continue
-            await self.disk(self._seal_all)
+            self._add_ready(await self.disk(self._seal_all))
             self._pending_since = None
             self._wake_sender.set()
 
-    def _seal_all(self) -> None:
+    def _seal_all(self) -> list[Batch]:
         """On the buffer's thread: seal every pending row, partial batches included, 32
-        batches a transaction."""
-        lim = self._limits
-        while self.buffer.seal(max_samples=lim.max_samples, max_bytes=lim.max_bytes,
-                               now_ms=now_ms(), one_device=lim.one_device, max_batches=32):
-            pass
+        batches a transaction; returns the batches made (without their bodies)."""
+        made: list[Batch] = []
+        while more := self.buffer.seal_batches(self._limits, now_ms=now_ms(), max_batches=32):
+            made += more
+        return made
 
     async def _send_backlog(self, room: int, counters: Counters) -> None:
         """Backlog batches, oldest first, within the drain rate (a token bucket of samples
         holding one second's worth, refilled from the moment of connecting)."""
         rate = self.cfg.publish.drain_rate_per_s
+        if room <= 0:
+            return
         if rate is not None:
             now = asyncio.get_running_loop().time()
             self._drain_tokens = min(float(rate),
@@ -330,7 +354,12 @@ class Agent:
             self._drain_last = now
             if self._drain_tokens < 1:
                 return
-        for batch in await self._pick(live=False, room=room):
+        batches = await self.disk(self.buffer.unsent, below_seq=self._first_live_seq,
+                                  limit=room, skip=frozenset(self._handed))
+        if not batches:
+            # all handed out (paho resends its own; a reconnection sets this again)
+            self._backlog_left = False
+        for batch in batches:
             if rate is not None:
                 # a batch larger than a second's worth goes out when the bucket is full
                 if self._drain_tokens < min(batch.n, rate):
@@ -347,19 +376,32 @@ class Agent:
             self._mids[self.mqtt.publish(m)] = batch.seq
 
     async def _counters(self) -> Counters:
-        """Cumulative counters, re-read at most once a second: they ride on every batch, and
-        being cumulative, a second-old copy loses nothing."""
+        """Cumulative counters, re-read at most once a second and without waiting for it:
+        they ride on every batch, and being cumulative, a second-old copy loses nothing."""
         now = asyncio.get_running_loop().time()
-        if self._counters_cache is None or now - self._counters_cache[0] >= 1.0:
+        if self._counters_cache is None:
             self._counters_cache = (now, await self.disk(self.buffer.counters))
+        elif now - self._counters_cache[0] >= 1.0:
+            self._counters_cache = (now, self._counters_cache[1])  # one refresh at a time
+
+            async def refresh() -> None:
+                self._counters_cache = (now, await self.disk(self.buffer.counters))
+
+            self._chore(refresh())
         return self._counters_cache[1]
 
-    async def _pick(self, *, live: bool, room: int) -> list[Batch]:
-        if room <= 0:
-            return []
-        lo, hi = (self._first_live_seq, None) if live else (0, self._first_live_seq)
-        return await self.disk(self.buffer.unsent, from_seq=lo, below_seq=hi, limit=room,
-                               skip=frozenset(self._handed))
+    async def _live(self, room: int) -> list[Batch]:
+        """Up to ``room`` live batches from the ready queue, bodies read for those the
+        cache did not hold (one that is gone was dropped by the full policy)."""
+        take = [self._ready.popleft() for _ in range(min(room, len(self._ready)))]
+        # one dropped by the full policy (oldest first) after it was sealed is not sent
+        take = [b for b in take if b.seq > self.buffer.dropped_through]
+        missing = [b.seq for b in take if not b.samples_json]
+        if missing:
+            read = {b.seq: b for b in await self.disk(self.buffer.batches, missing)}
+            take = [b if b.samples_json else read[b.seq] for b in take
+                    if b.samples_json or b.seq in read]
+        return take
 
     async def _sender(self) -> None:
         assert self.mqtt is not None
@@ -371,16 +413,16 @@ class Agent:
             except TimeoutError:
                 pass  # the drain-rate bucket refills with time
             self._wake_sender.clear()
-            await self._flush_acks()
+            if self._acked:
+                self._chore(self._flush_acks())
             if not self.mqtt.connected.is_set() or not self.encoder.ready():
                 continue
             counters = await self._counters()
             # one place in the window is kept for the backlog, so it always moves
-            for batch in await self._pick(live=True, room=window - len(self._unacked) - 1):
+            for batch in await self._live(window - len(self._unacked) - 1):
                 self._hand(batch, counters, historical=False)
-            if not self.mqtt.connected.is_set():
-                continue  # lost while the buffer was read: paho resends what it was handed
-            await self._send_backlog(window - len(self._unacked), counters)
+            if self._backlog_left and self.mqtt.connected.is_set():
+                await self._send_backlog(window - len(self._unacked), counters)
 
     async def buffer_health(self) -> BufferHealth:
         def read() -> BufferHealth:
@@ -426,6 +468,7 @@ class Agent:
             await self._flush(sender)
             await _cancel([sender, *extra])
             await self.mqtt.stop(farewell=self.encoder.farewell())
+            await asyncio.gather(*self._chores, return_exceptions=True)
             await self._flush_acks()
             self._closed = True
             await self.disk(self.buffer.close)
@@ -437,7 +480,7 @@ class Agent:
         Whatever is not acknowledged in time stays on disk and goes out after the next start.
         """
         buf = self.cfg.buffer
-        await self.disk(self._seal_all)
+        self._add_ready(await self.disk(self._seal_all))
         if sender.done() or self.mqtt is None or not self.mqtt.connected.is_set():
             return
         loop = asyncio.get_running_loop()

@@ -17,13 +17,15 @@ disagreeing with the data.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import json
 import operator
 import sqlite3
 import uuid
 from collections import Counter as Tally
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +82,33 @@ class BatchLimits:
 _device = operator.attrgetter("device")
 
 Row = tuple[str, int, str]  # (device, samples, body): a row as stored, before it has an id
-_INSERT_ONE = "INSERT INTO rows(device, n, size, body) VALUES (?, ?, ?, ?)"
-_INSERT_CHUNK = 200
-_INSERT_MANY = "INSERT INTO rows(device, n, size, body) VALUES " + ",".join(["(?,?,?,?)"] * _INSERT_CHUNK)
+_INSERT_ROWS = "INSERT INTO rows(device, n, size, body) VALUES {}"
+_INSERT_BATCHES = "INSERT INTO batches(seq, sealed_ms, n, per_device, row_ids) VALUES {}"
+_UPSERT_COUNTERS = ("INSERT INTO counters(device, name, n) VALUES {} "
+                    "ON CONFLICT(device, name) DO UPDATE SET n = n + excluded.n")
+# a batch's rows: ids as the JSON list the batch stores, bodies joined in id order in one step
+_BODIES = ("SELECT group_concat(body, ',') FROM (SELECT body FROM rows "
+           "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id)")
+
+
+def _chunks(n: int, top: int) -> Iterator[tuple[int, int]]:
+    """(start, size) pieces of n items: pieces of ``top``, then powers of two, so that a
+    handful of statement shapes (cached by sqlite3) cover any count."""
+    i = 0
+    while n - i >= top:
+        yield i, top
+        i += top
+    size = top
+    while i < n:
+        while size > n - i:
+            size //= 2
+        yield i, size
+        i += size
+
+
+@functools.lru_cache(maxsize=128)
+def _statement(template: str, values: str, k: int) -> str:
+    return template.format(",".join([values] * k))
 
 
 class BufferFormatError(ValueError):
@@ -99,6 +125,7 @@ class DiskBuffer:
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         row_max_samples: int = 64,
         row_max_bytes: int = 64 * 1024,
+        cache_max_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,10 +134,18 @@ class DiskBuffer:
         # A row holds at most this much, so that batches (made of whole rows) keep their limits.
         self.row_max_samples = row_max_samples
         self.row_max_bytes = row_max_bytes
+        # Bodies of batches sealed from rows still in memory, so the sender need not read back
+        # what was just written. Only a bounded amount: after an outage the backlog is read
+        # from disk. Changed only after the transaction that made the batch has committed.
+        self.cache_max_bytes = cache_max_bytes
+        self._cache: dict[int, str] = {}
+        self._cache_bytes = 0
+        self.dropped_through = 0  # the highest seq the full policy dropped (oldest go first)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         # 16 KiB pages: a row of one poll fits in one page, and SQLite writes half as many pages
-        # as with 4 KiB (measured: inserts and deletes ~2x cheaper). Only a new file takes it.
-        self.db.execute("PRAGMA page_size=16384")
+        # as with 4 KiB (measured: inserts and deletes ~2x cheaper). Only a new file takes it;
+        # a tiny buffer keeps 4 KiB, or its empty tables alone (six pages) would fill it.
+        self.db.execute(f"PRAGMA page_size={16384 if max_bytes >= 8 << 20 else 4096}")
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives a power cut, not only a crash of the process.
         self.db.execute(f"PRAGMA synchronous={synchronous}")
@@ -132,6 +167,16 @@ class DiskBuffer:
         self.stream = self.meta("stream", "")
         self._next_seq = int(self.meta("next_seq", "1"))
         self._page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
+        # Rows a statement: every statement is a trip out of and back into Python, and on the
+        # agent's buffer thread every return waits for the GIL, so fewer and larger is better.
+        self._per_statement = max(8, min(4096, self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 5))
+        try:
+            self.db.execute("SELECT value FROM json_each('[1]')").fetchall()
+        except sqlite3.OperationalError as err:
+            raise BufferFormatError(
+                f"this Python's SQLite {sqlite3.sqlite_version} has no JSON functions ({err}); "
+                "the buffer needs SQLite 3.38 or newer, or one built with JSON1"
+            ) from err
 
     def close(self) -> None:
         self.db.close()
@@ -159,11 +204,10 @@ class DiskBuffer:
     # -- counters and meta ------------------------------------------------------------------
 
     def _bump(self, tally: Tally[tuple[str, str]]) -> None:
-        self.db.executemany(
-            "INSERT INTO counters(device, name, n) VALUES (?, ?, ?) "
-            "ON CONFLICT(device, name) DO UPDATE SET n = n + excluded.n",
-            [(dev, name, n) for (dev, name), n in tally.items() if n],
-        )
+        items = [(dev, name, n) for (dev, name), n in tally.items() if n]
+        for i, k in _chunks(len(items), self._per_statement):
+            self.db.execute(_statement(_UPSERT_COUNTERS, "(?,?,?)", k),
+                            [x for item in items[i:i + k] for x in item])
 
     def count(self, device: str, name: str, n: int = 1) -> None:
         with self._txn():
@@ -230,6 +274,13 @@ class DiskBuffer:
     def encode(self, samples: Iterable[Sample]) -> list[Row]:
         """Samples in their stored form: rows of one device's samples in wire JSON, within
         the row limits. Pure computation, no disk: the agent does it as samples arrive."""
+        if isinstance(samples, list) and 0 < len(samples) <= self.row_max_samples:
+            # the common case, one poll of one device: one row, no grouping
+            dev = samples[0].device
+            if all(s.device == dev for s in samples):
+                text = ",".join(map(sample_json, samples))
+                if len(text) <= self.row_max_bytes:
+                    return [(dev, len(samples), text)]
         rows: list[Row] = []
         step = self.row_max_samples
         # runs of one device (a poll is one): no per-sample bookkeeping beyond the encoding
@@ -246,43 +297,66 @@ class DiskBuffer:
 
     def add_rows(self, rows: list[Row], *, seal_full: BatchLimits | None = None,
                  now_ms: int = 0) -> int:
+        """`write`, returning only how many samples were stored."""
+        return self.write(rows, seal_full=seal_full, now_ms=now_ms)[0]
+
+    def write(self, rows: list[Row], *, seal_full: BatchLimits | None = None,
+              now_ms: int = 0) -> tuple[int, list[Batch]]:
         """Commit encoded rows to disk, in one transaction with their counters; returns how
-        many samples were stored (the rest were dropped by the full policy).
+        many samples were stored (the rest were dropped by the full policy) and the batches
+        sealed.
 
         With ``seal_full``, batches that are full once these rows are in are sealed in the
         same transaction (one commit instead of two); a partial batch is left to `seal`.
+        A sealed batch comes with its body while the cache has room (``cache_max_bytes``),
+        else with an empty ``samples_json``: `batches` reads it when it is wanted.
         """
         if not rows:
-            return 0
+            return 0, []
         per_device: Tally[str] = Tally()
         for dev, n, _ in rows:
             per_device[dev] += n
         incoming = sum(len(body) + 32 for _, _, body in rows)
+        tally: Tally[tuple[str, str]] = Tally()
+        for dev, n in per_device.items():
+            tally[(dev, "read")] = n
+        made: list[Batch] = []
         with self._txn():
-            self._bump(Tally({(dev, "read"): n for dev, n in per_device.items()}))
             if self.used_bytes() + incoming > self.max_bytes:
                 if self.full_policy == "drop_newest":
-                    self._bump(Tally({(dev, "dropped:buffer_full"): n for dev, n in per_device.items()}))
-                    return 0
+                    for dev, n in per_device.items():
+                        tally[(dev, "dropped:buffer_full")] = n
+                    self._bump(tally)
+                    return 0, []
                 self._drop_oldest(incoming)
-            self._insert(rows)
-            self._bump(Tally({(dev, "buffered"): n for dev, n in per_device.items()}))
+            first_id = self._insert(rows)
+            for dev, n in per_device.items():
+                tally[(dev, "buffered")] = n
+            self._bump(tally)
             next_seq = self._next_seq
             if seal_full is not None:
-                next_seq = self._seal_rows(seal_full, now_ms=now_ms, max_batches=1 << 30)[1]
+                made, next_seq = self._seal_rows(seal_full, now_ms=now_ms, max_batches=1 << 30,
+                                                 fresh=(first_id, rows))
         self._next_seq = next_seq
-        return sum(per_device.values())
+        out = []
+        for b in made:  # (only now: nothing is cached for a transaction that rolled back)
+            if b.samples_json and self._cache_bytes + len(b.samples_json) <= self.cache_max_bytes:
+                self._cache[b.seq] = b.samples_json
+                self._cache_bytes += len(b.samples_json)
+                out.append(b)
+            else:
+                out.append(dataclasses.replace(b, samples_json=""))
+        return sum(per_device.values()), out
 
-    def _insert(self, rows: list[Row]) -> None:
-        """Many rows a statement (one step of SQLite's VM inserts them all): measured 25 %
-        cheaper than a statement per row. 200 rows = 800 parameters, under SQLite's oldest
-        limit of 999."""
-        k = _INSERT_CHUNK
-        full = len(rows) - len(rows) % k
-        for i in range(0, full, k):
-            self.db.execute(_INSERT_MANY, [x for dev, n, body in rows[i:i + k]
-                                           for x in (dev, n, len(body), body)])
-        self.db.executemany(_INSERT_ONE, [(dev, n, len(body), body) for dev, n, body in rows[full:]])
+    def _insert(self, rows: list[Row]) -> int:
+        """Insert rows, many a statement (one step of SQLite inserts them all: measured 25 %
+        cheaper than a statement per row, and SQLite works without the GIL the while);
+        returns the id of the first. Ids are consecutive: one writer, one transaction."""
+        for i, k in _chunks(len(rows), self._per_statement):
+            self.db.execute(_statement(_INSERT_ROWS, "(?,?,?,?)", k),
+                            [x for dev, n, body in rows[i:i + k] for x in (dev, n, len(body), body)])
+        last = int(self.db.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return last - len(rows) + 1
 
     def _split_row(self, device: str, bodies: list[str], rows: list[Row]) -> None:
         text = ",".join(bodies)
@@ -305,6 +379,8 @@ class DiskBuffer:
                 break
             freed += self._delete_rows(json.loads(row_ids), dropped)
             self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+            self._uncache(seq)  # (kept out of the cache also if this transaction rolls back)
+            self.dropped_through = max(self.dropped_through, seq)
         while freed < target:
             ids = [r[0] for r in self.db.execute(
                 "SELECT id FROM rows WHERE id > ? ORDER BY id LIMIT 16", (self._sealed_to,))]
@@ -333,39 +409,47 @@ class DiskBuffer:
         A batch is whole rows within ``max_samples`` and ``max_bytes`` (at least one row).
         With ``one_device`` each batch holds one device's rows (Sparkplug: one DDATA each).
         """
-        limits = BatchLimits(max_samples, max_bytes, one_device)
+        made = self.seal_batches(BatchLimits(max_samples, max_bytes, one_device), now_ms=now_ms,
+                                 max_batches=max_batches)
+        return made[-1] if made else None
+
+    def seal_batches(self, limits: BatchLimits, *, now_ms: int, max_batches: int) -> list[Batch]:
+        """`seal`, returning every batch made (their bodies are not read: ``samples_json``
+        is empty; `batches` reads them)."""
         with self._txn():
-            last, next_seq = self._seal_rows(limits, now_ms=now_ms, max_batches=max_batches,
+            made, next_seq = self._seal_rows(limits, now_ms=now_ms, max_batches=max_batches,
                                              full_only=False)
         self._next_seq = next_seq
-        return last
+        return [dataclasses.replace(b, samples_json="") for b in made]
 
     def _seal_rows(self, limits: BatchLimits, *, now_ms: int, max_batches: int,
-                   full_only: bool = True) -> tuple[Batch | None, int]:
-        """The body of `seal`, inside the caller's transaction; returns the last batch made
-        and the next seq. ``full_only`` seals only batches that are full (a partial one
-        waits for more rows or for its linger time)."""
+                   full_only: bool = True, fresh: tuple[int, list[Row]] | None = None,
+                   ) -> tuple[list[Batch], int]:
+        """The body of `seal`, inside the caller's transaction; returns the batches made and
+        the next seq. ``full_only`` seals only batches that are full (a partial one waits for
+        more rows or for its linger time). ``fresh`` are rows just inserted (first id, rows):
+        they are not read back, and a batch made only of them comes with its body."""
         max_samples, max_bytes = limits.max_samples, limits.max_bytes
-        last: Batch | None = None
+        made: list[Batch] = []
         sealed_to, seq = self._sealed_to, int(self.meta("next_seq", "1"))
-        made = 0
-        while made < max_batches:
-            # stepped lazily: only the rows one batch takes are read, not max_samples rows
-            rows = self.db.execute(
-                "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id LIMIT ?",
-                (sealed_to, max_samples + 1),
-            )
+        bodies = {} if fresh is None else {fresh[0] + i: r[2] for i, r in enumerate(fresh[1])}
+        unsealed = self._unsealed(sealed_to, fresh)
+        carry: tuple[int, str, int, int] | None = None
+        records: list[tuple[int, int, int, str, str]] = []  # inserted together at the end
+        while len(made) < max_batches:
             groups: dict[str | None, list[tuple[int, str, int, int]]] = {}
             taken, size, full, last_id = 0, 0, False, sealed_to
-            for row in rows:
+            while True:
+                row, carry = (carry, None) if carry is not None else (next(unsealed, None), None)
+                if row is None:
+                    break
                 if taken and (taken + row[2] > max_samples or size + row[3] + 1 > max_bytes):
-                    full = True  # the next row would not fit
+                    carry, full = row, True  # the next row would not fit: it starts the next
                     break
                 groups.setdefault(row[1] if limits.one_device else None, []).append(row)
                 taken += row[2]
                 size += row[3] + 1
                 last_id = row[0]
-            rows.close()
             if not groups or (full_only and not full and taken < max_samples and size < max_bytes):
                 break
             sealed_to = last_id
@@ -374,19 +458,36 @@ class DiskBuffer:
                 for _, dev, n, _ in members:
                     per_device[dev] += n
                 n_total = sum(per_device.values())
-                self.db.execute(
-                    "INSERT INTO batches(seq, sealed_ms, n, per_device, row_ids) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (seq, now_ms, n_total, json.dumps(per_device),
-                     json.dumps([m[0] for m in members])),
-                )
-                last = Batch(seq, now_ms, n_total, "", device)
+                records.append((seq, now_ms, n_total, json.dumps(per_device),
+                                json.dumps([m[0] for m in members])))
+                body = ""
+                if bodies and all(m[0] in bodies for m in members):
+                    body = "[" + ",".join(bodies[m[0]] for m in members) + "]"
+                made.append(Batch(seq, now_ms, n_total, body, device))
                 seq += 1
-                made += 1
-        if last is not None:
+        unsealed.close()
+        for i, k in _chunks(len(records), self._per_statement):
+            self.db.execute(_statement(_INSERT_BATCHES, "(?,?,?,?,?)", k),
+                            [x for record in records[i:i + k] for x in record])
+        if made:
             self._set_meta("sealed_to", str(sealed_to))
             self._set_meta("next_seq", str(seq))
-        return last, seq
+        return made, seq
+
+    def _unsealed(self, sealed_to: int,
+                  fresh: tuple[int, list[Row]] | None) -> Generator[tuple[int, str, int, int]]:
+        """(id, device, n, size) of the unsealed rows in id order, read lazily; rows just
+        inserted come from memory."""
+        if fresh is None:
+            yield from self.db.execute(
+                "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id", (sealed_to,))
+            return
+        first, rows = fresh
+        yield from self.db.execute(
+            "SELECT id, device, n, size FROM rows WHERE id > ? AND id < ? ORDER BY id",
+            (sealed_to, first))
+        for i, (dev, n, body) in enumerate(rows):
+            yield first + i, dev, n, len(body)
 
     def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
                limit: int = 100, skip: Container[int] = ()) -> list[Batch]:
@@ -401,36 +502,55 @@ class DiskBuffer:
         for seq, sealed, n, per_device, row_ids in heads:
             if seq in skip:
                 continue
-            ids = json.loads(row_ids)
-            bodies = self.db.execute(
-                f"SELECT body FROM rows WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids
-            ).fetchall()
-            devices = json.loads(per_device)
-            out.append(Batch(int(seq), int(sealed), int(n), "[" + ",".join(b[0] for b in bodies) + "]",
-                             next(iter(devices)) if len(devices) == 1 else None))
+            out.append(self._batch(seq, sealed, n, per_device, row_ids))
             if len(out) >= limit:
                 break
         heads.close()
         return out
 
+    def batches(self, seqs: Iterable[int]) -> list[Batch]:
+        """These sealed, unacknowledged batches with their bodies, in seq order; a seq that
+        is gone (acknowledged, or dropped by the full policy) is left out."""
+        found = self.db.execute(
+            "SELECT seq, sealed_ms, n, per_device, row_ids FROM batches "
+            "WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq", (json.dumps(list(seqs)),)
+        ).fetchall()
+        return [self._batch(*row) for row in found]
+
+    def _batch(self, seq: int, sealed: int, n: int, per_device: str, row_ids: str) -> Batch:
+        body = self._cache.get(seq)
+        if body is None:
+            body = "[" + (self.db.execute(_BODIES, (row_ids,)).fetchone()[0] or "") + "]"
+        devices = json.loads(per_device)
+        return Batch(int(seq), int(sealed), int(n), body,
+                     next(iter(devices)) if len(devices) == 1 else None)
+
     def ack(self, *seqs: int) -> None:
         """The broker has these batches: forget them and count them published (one
-        transaction for all the acknowledgements that arrived together)."""
+        transaction, a few statements, for all the acknowledgements that arrived together)."""
         published: Tally[tuple[str, str]] = Tally()
-        done = 0
+        wanted = json.dumps(seqs)
         with self._txn(durable=False):
-            for seq in seqs:
-                row = self.db.execute("SELECT per_device, row_ids FROM batches WHERE seq = ?",
-                                      (seq,)).fetchone()
-                if row is None:
-                    continue  # acknowledged twice (a resend), or dropped while in flight
-                ids = json.loads(row[1])
-                self.db.execute(f"DELETE FROM rows WHERE id IN ({','.join('?' * len(ids))})", ids)
-                self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
-                for dev, n in json.loads(row[0]).items():
-                    published[(dev, "published")] += n
-                done += 1
-            if done:
+            # seqs not found were acknowledged twice (a resend), or dropped while in flight
+            found = self.db.execute(
+                "SELECT seq, per_device FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
+                (wanted,)).fetchall()
+            if found:
+                self.db.execute(
+                    "DELETE FROM rows WHERE id IN (SELECT j.value FROM batches b, json_each(b.row_ids) j "
+                    "WHERE b.seq IN (SELECT value FROM json_each(?)))", (wanted,))
+                self.db.execute("DELETE FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
+                                (wanted,))
+                for _, per_device in found:
+                    for dev, n in json.loads(per_device).items():
+                        published[(dev, "published")] += n
                 self._bump(published)
                 self._set_meta("batches_published",
-                               str(int(self.meta("batches_published", "0")) + done))
+                               str(int(self.meta("batches_published", "0")) + len(found)))
+        for seq in seqs:
+            self._uncache(seq)
+
+    def _uncache(self, seq: int) -> None:
+        body = self._cache.pop(seq, None)
+        if body is not None:
+            self._cache_bytes -= len(body)
