@@ -155,6 +155,7 @@ class Agent:
         self._ready: deque[Batch] = deque()
         self._backlog_left = True                # batches sealed before connecting remain
         self._chores: set[asyncio.Task[None]] = set()  # ack removals, counter refreshes
+        self._writing = False  # a commit is under way (it takes the acks that are waiting)
         self._closed = False
         self._first_live_seq = self.buffer.next_seq
         self._drain_tokens = 0.0
@@ -212,15 +213,27 @@ class Agent:
             return
         self._taken.set()  # pollers may stage the next group while this one is written
         self._taken.clear()
-        self._add_ready(await self.disk(self._write, [row for rows in staged for row in rows],
-                                        now_ms()))
+        # acknowledged batches are removed in the same transaction: one commit, not two
+        acked, self._acked = self._acked, []
+        self._writing = True
+        try:
+            made = await self.disk(self._write, [row for rows in staged for row in rows],
+                                   now_ms(), acked)
+        finally:
+            self._writing = False
+        for seq in acked:
+            self._handed.pop(seq, None)
+        self._add_ready(made)
+        if self._acked:
+            self._wake_sender.set()  # acks that came meanwhile: the sender removes them
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
 
-    def _write(self, rows: list[Row], now: int) -> list[Batch]:
-        """On the buffer's thread: commit rows; returns the batches they filled and sealed."""
+    def _write(self, rows: list[Row], now: int, acks: list[int]) -> list[Batch]:
+        """On the buffer's thread: commit rows (and remove acknowledged batches); returns the
+        batches the rows filled and sealed."""
         try:
-            _, made = self.buffer.write(rows, seal_full=self._limits, now_ms=now)
+            _, made = self.buffer.write(rows, seal_full=self._limits, now_ms=now, acks=acks)
             if self._lost_on_disk:
                 for dev, n in self._lost_on_disk.items():
                     self.buffer.count(dev, "dropped:disk_error", n)
@@ -231,6 +244,12 @@ class Agent:
             log.error("buffer write failed, %d samples lost: %s", sum(r[1] for r in rows), err)
             for dev, n, _ in rows:
                 self._lost_on_disk[dev] = self._lost_on_disk.get(dev, 0) + n
+            if acks:  # the acknowledgements are not lost: they are retried on their own
+                try:
+                    self.buffer.ack(*acks)
+                except sqlite3.Error:
+                    log.exception("could not remove %d acknowledged batches; they will be "
+                                  "sent again after a restart", len(acks))
             return []
         return made
 
@@ -322,7 +341,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         while not self.stop.is_set():
             await asyncio.sleep(min(0.05, buf.linger_ms / 1000 or 0.05))
-            pending, _ = await self.disk(self.buffer.depth)
+            pending = self.buffer.pending_samples
             if not pending:
                 self._pending_since = None
                 continue
@@ -413,7 +432,7 @@ class Agent:
             except TimeoutError:
                 pass  # the drain-rate bucket refills with time
             self._wake_sender.clear()
-            if self._acked:
+            if self._acked and not self._writing:
                 self._chore(self._flush_acks())
             if not self.mqtt.connected.is_set() or not self.encoder.ready():
                 continue

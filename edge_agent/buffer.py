@@ -17,6 +17,7 @@ disagreeing with the data.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import itertools
@@ -25,7 +26,7 @@ import operator
 import sqlite3
 import uuid
 from collections import Counter as Tally
-from collections.abc import Container, Generator, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,13 @@ class BatchLimits:
 
 
 _device = operator.attrgetter("device")
+
+
+def _group_by(window: range, devs: list[str]) -> dict[str | None, list[int]]:
+    groups: dict[str | None, list[int]] = {}
+    for i in window:
+        groups.setdefault(devs[i], []).append(i)
+    return groups
 
 Row = tuple[str, int, str]  # (device, samples, body): a row as stored, before it has an id
 _INSERT_ROWS = "INSERT INTO rows(device, n, size, body) VALUES {}"
@@ -166,6 +174,10 @@ class DiskBuffer:
             self._set_meta("stream", uuid.uuid4().hex)
         self.stream = self.meta("stream", "")
         self._next_seq = int(self.meta("next_seq", "1"))
+        # kept in memory too (changed after each commit), to be read without a query
+        self._batches_published = int(self.meta("batches_published", "0"))
+        self._unsealed_n = int(self.db.execute(
+            "SELECT coalesce(sum(n), 0) FROM rows WHERE id > ?", (self._sealed_to,)).fetchone()[0])
         self._page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
         # Rows a statement: every statement is a trip out of and back into Python, and on the
         # agent's buffer thread every return waits for the GIL, so fewer and larger is better.
@@ -244,6 +256,11 @@ class DiskBuffer:
         return self._next_seq
 
     @property
+    def pending_samples(self) -> int:
+        """Samples stored and not yet sealed into a batch (from memory: any thread)."""
+        return self._unsealed_n
+
+    @property
     def _sealed_to(self) -> int:
         return int(self.meta("sealed_to", "0"))
 
@@ -301,7 +318,7 @@ class DiskBuffer:
         return self.write(rows, seal_full=seal_full, now_ms=now_ms)[0]
 
     def write(self, rows: list[Row], *, seal_full: BatchLimits | None = None,
-              now_ms: int = 0) -> tuple[int, list[Batch]]:
+              now_ms: int = 0, acks: Sequence[int] = ()) -> tuple[int, list[Batch]]:
         """Commit encoded rows to disk, in one transaction with their counters; returns how
         many samples were stored (the rest were dropped by the full policy) and the batches
         sealed.
@@ -310,8 +327,11 @@ class DiskBuffer:
         same transaction (one commit instead of two); a partial batch is left to `seal`.
         A sealed batch comes with its body while the cache has room (``cache_max_bytes``),
         else with an empty ``samples_json``: `batches` reads it when it is wanted.
+        ``acks`` are acknowledged batches removed in the same transaction (see `ack`).
         """
         if not rows:
+            if acks:
+                self.ack(*acks)
             return 0, []
         per_device: Tally[str] = Tally()
         for dev, n, _ in rows:
@@ -321,23 +341,29 @@ class DiskBuffer:
         for dev, n in per_device.items():
             tally[(dev, "read")] = n
         made: list[Batch] = []
+        stored, dropped_unsealed, next_seq = 0, 0, self._next_seq
         with self._txn():
+            published = self._remove_acked(acks) if acks else 0
+            refused = False
             if self.used_bytes() + incoming > self.max_bytes:
                 if self.full_policy == "drop_newest":
+                    refused = True
                     for dev, n in per_device.items():
                         tally[(dev, "dropped:buffer_full")] = n
-                    self._bump(tally)
-                    return 0, []
-                self._drop_oldest(incoming)
-            first_id = self._insert(rows)
-            for dev, n in per_device.items():
-                tally[(dev, "buffered")] = n
+                else:
+                    dropped_unsealed = self._drop_oldest(incoming)
+            if not refused:
+                first_id = self._insert(rows)
+                stored = sum(per_device.values())
+                for dev, n in per_device.items():
+                    tally[(dev, "buffered")] = n
             self._bump(tally)
-            next_seq = self._next_seq
-            if seal_full is not None:
+            if seal_full is not None and not refused:
                 made, next_seq = self._seal_rows(seal_full, now_ms=now_ms, max_batches=1 << 30,
                                                  fresh=(first_id, rows))
         self._next_seq = next_seq
+        self._unsealed_n += stored - dropped_unsealed - sum(b.n for b in made)
+        self._acked(acks, published)
         out = []
         for b in made:  # (only now: nothing is cached for a transaction that rolled back)
             if b.samples_json and self._cache_bytes + len(b.samples_json) <= self.cache_max_bytes:
@@ -346,7 +372,7 @@ class DiskBuffer:
                 out.append(b)
             else:
                 out.append(dataclasses.replace(b, samples_json=""))
-        return sum(per_device.values()), out
+        return stored, out
 
     def _insert(self, rows: list[Row]) -> int:
         """Insert rows, many a statement (one step of SQLite inserts them all: measured 25 %
@@ -367,8 +393,9 @@ class DiskBuffer:
         self._split_row(device, bodies[:half], rows)
         self._split_row(device, bodies[half:], rows)
 
-    def _drop_oldest(self, need: int) -> None:
-        """Make room by dropping the oldest data, sealed batches first, counted per device."""
+    def _drop_oldest(self, need: int) -> int:
+        """Make room by dropping the oldest data, sealed batches first, counted per device;
+        returns how many unsealed samples went."""
         dropped: Tally[tuple[str, str]] = Tally()
         target = self.used_bytes() + need - self.max_bytes
         freed = 0
@@ -381,6 +408,7 @@ class DiskBuffer:
             self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
             self._uncache(seq)  # (kept out of the cache also if this transaction rolls back)
             self.dropped_through = max(self.dropped_through, seq)
+        sealed_dropped = sum(dropped.values())
         while freed < target:
             ids = [r[0] for r in self.db.execute(
                 "SELECT id FROM rows WHERE id > ? ORDER BY id LIMIT 16", (self._sealed_to,))]
@@ -388,6 +416,7 @@ class DiskBuffer:
                 break
             freed += self._delete_rows(ids, dropped)
         self._bump(dropped)
+        return sum(dropped.values()) - sealed_dropped
 
     def _delete_rows(self, ids: list[int], dropped: Tally[tuple[str, str]]) -> int:
         freed = 0
@@ -420,6 +449,7 @@ class DiskBuffer:
             made, next_seq = self._seal_rows(limits, now_ms=now_ms, max_batches=max_batches,
                                              full_only=False)
         self._next_seq = next_seq
+        self._unsealed_n -= sum(b.n for b in made)
         return [dataclasses.replace(b, samples_json="") for b in made]
 
     def _seal_rows(self, limits: BatchLimits, *, now_ms: int, max_batches: int,
@@ -428,44 +458,43 @@ class DiskBuffer:
         """The body of `seal`, inside the caller's transaction; returns the batches made and
         the next seq. ``full_only`` seals only batches that are full (a partial one waits for
         more rows or for its linger time). ``fresh`` are rows just inserted (first id, rows):
-        they are not read back, and a batch made only of them comes with its body."""
+        they are not read back, and a batch made only of them comes with its body.
+
+        A batch is the longest run of unsealed rows within both limits (at least one row),
+        found by bisecting running totals: this runs for every commit.
+        """
         max_samples, max_bytes = limits.max_samples, limits.max_bytes
-        made: list[Batch] = []
         sealed_to, seq = self._sealed_to, int(self.meta("next_seq", "1"))
-        bodies = {} if fresh is None else {fresh[0] + i: r[2] for i, r in enumerate(fresh[1])}
-        unsealed = self._unsealed(sealed_to, fresh)
-        carry: tuple[int, str, int, int] | None = None
+        ids, devs, ns, sizes, bodies = self._unsealed(sealed_to, fresh,
+                                                      max_samples * max_batches)
+        cum_n = list(itertools.accumulate(ns, initial=0))
+        cum_b = list(itertools.accumulate((z + 1 for z in sizes), initial=0))
+        made: list[Batch] = []
         records: list[tuple[int, int, int, str, str]] = []  # inserted together at the end
-        while len(made) < max_batches:
-            groups: dict[str | None, list[tuple[int, str, int, int]]] = {}
-            taken, size, full, last_id = 0, 0, False, sealed_to
-            while True:
-                row, carry = (carry, None) if carry is not None else (next(unsealed, None), None)
-                if row is None:
-                    break
-                if taken and (taken + row[2] > max_samples or size + row[3] + 1 > max_bytes):
-                    carry, full = row, True  # the next row would not fit: it starts the next
-                    break
-                groups.setdefault(row[1] if limits.one_device else None, []).append(row)
-                taken += row[2]
-                size += row[3] + 1
-                last_id = row[0]
-            if not groups or (full_only and not full and taken < max_samples and size < max_bytes):
-                break
-            sealed_to = last_id
+        at, rows = 0, len(ids)
+        while at < rows and len(made) < max_batches:
+            end = max(at + 1, min(bisect.bisect_right(cum_n, cum_n[at] + max_samples) - 1,
+                                  bisect.bisect_right(cum_b, cum_b[at] + max_bytes) - 1))
+            taken, size = cum_n[end] - cum_n[at], cum_b[end] - cum_b[at]
+            if full_only and end == rows and taken < max_samples and size < max_bytes:
+                break  # partial: it waits for more rows or for its linger time
+            window = range(at, end)
+            groups = ({None: list(window)} if not limits.one_device
+                      else _group_by(window, devs))
             for device, members in groups.items():
                 per_device: Tally[str] = Tally()
-                for _, dev, n, _ in members:
-                    per_device[dev] += n
+                for i in members:
+                    per_device[devs[i]] += ns[i]
                 n_total = sum(per_device.values())
                 records.append((seq, now_ms, n_total, json.dumps(per_device),
-                                json.dumps([m[0] for m in members])))
+                                json.dumps([ids[i] for i in members])))
                 body = ""
-                if bodies and all(m[0] in bodies for m in members):
-                    body = "[" + ",".join(bodies[m[0]] for m in members) + "]"
+                if all(bodies[i] is not None for i in members):
+                    body = "[" + ",".join([bodies[i] for i in members]) + "]"  # type: ignore[misc]
                 made.append(Batch(seq, now_ms, n_total, body, device))
                 seq += 1
-        unsealed.close()
+            sealed_to = ids[end - 1]
+            at = end
         for i, k in _chunks(len(records), self._per_statement):
             self.db.execute(_statement(_INSERT_BATCHES, "(?,?,?,?,?)", k),
                             [x for record in records[i:i + k] for x in record])
@@ -474,20 +503,27 @@ class DiskBuffer:
             self._set_meta("next_seq", str(seq))
         return made, seq
 
-    def _unsealed(self, sealed_to: int,
-                  fresh: tuple[int, list[Row]] | None) -> Generator[tuple[int, str, int, int]]:
-        """(id, device, n, size) of the unsealed rows in id order, read lazily; rows just
-        inserted come from memory."""
-        if fresh is None:
-            yield from self.db.execute(
-                "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id", (sealed_to,))
-            return
-        first, rows = fresh
-        yield from self.db.execute(
-            "SELECT id, device, n, size FROM rows WHERE id > ? AND id < ? ORDER BY id",
-            (sealed_to, first))
-        for i, (dev, n, body) in enumerate(rows):
-            yield first + i, dev, n, len(body)
+    def _unsealed(self, sealed_to: int, fresh: tuple[int, list[Row]] | None, limit: int,
+                  ) -> tuple[list[int], list[str], list[int], list[int], list[str | None]]:
+        """Ids, devices, sample counts, sizes and bodies (None: on disk) of the unsealed rows
+        in id order, at most ``limit`` read from disk; rows just inserted come from memory."""
+        below = fresh[0] if fresh is not None else 1 << 62
+        old = self.db.execute("SELECT id, device, n, size FROM rows WHERE id > ? AND id < ? "
+                              "ORDER BY id LIMIT ?", (sealed_to, below, limit)).fetchall()
+        ids = [r[0] for r in old]
+        devs = [r[1] for r in old]
+        ns = [r[2] for r in old]
+        sizes = [r[3] for r in old]
+        bodies: list[str | None] = [None] * len(old)
+        if fresh is not None and len(old) < limit:  # (rows past a limit wait: no gap)
+            first, rows = fresh
+            ids += range(first, first + len(rows))
+            devs += [r[0] for r in rows]
+            ns += [r[1] for r in rows]
+            texts = [r[2] for r in rows]
+            sizes += map(len, texts)
+            bodies += texts
+        return ids, devs, ns, sizes, bodies
 
     def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
                limit: int = 100, skip: Container[int] = ()) -> list[Batch]:
@@ -527,26 +563,38 @@ class DiskBuffer:
 
     def ack(self, *seqs: int) -> None:
         """The broker has these batches: forget them and count them published (one
-        transaction, a few statements, for all the acknowledgements that arrived together)."""
-        published: Tally[tuple[str, str]] = Tally()
-        wanted = json.dumps(seqs)
+        transaction, a few statements, for all the acknowledgements that arrived together;
+        not made durable: after a power cut an ack lost means a resend the cloud ignores)."""
         with self._txn(durable=False):
-            # seqs not found were acknowledged twice (a resend), or dropped while in flight
-            found = self.db.execute(
-                "SELECT seq, per_device FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
-                (wanted,)).fetchall()
-            if found:
-                self.db.execute(
-                    "DELETE FROM rows WHERE id IN (SELECT j.value FROM batches b, json_each(b.row_ids) j "
-                    "WHERE b.seq IN (SELECT value FROM json_each(?)))", (wanted,))
-                self.db.execute("DELETE FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
-                                (wanted,))
-                for _, per_device in found:
-                    for dev, n in json.loads(per_device).items():
-                        published[(dev, "published")] += n
-                self._bump(published)
-                self._set_meta("batches_published",
-                               str(int(self.meta("batches_published", "0")) + len(found)))
+            published = self._remove_acked(seqs)
+        self._acked(seqs, published)
+
+    def _remove_acked(self, seqs: Sequence[int]) -> int:
+        """In the caller's transaction: remove these batches and count them published;
+        returns how many were found (the others were acknowledged twice, after a resend, or
+        dropped by the full policy while in flight)."""
+        wanted = json.dumps(list(seqs))
+        found = self.db.execute(
+            "SELECT seq, per_device FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
+            (wanted,)).fetchall()
+        if not found:
+            return 0
+        self.db.execute(
+            "DELETE FROM rows WHERE id IN (SELECT j.value FROM batches b, json_each(b.row_ids) j "
+            "WHERE b.seq IN (SELECT value FROM json_each(?)))", (wanted,))
+        self.db.execute("DELETE FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
+                        (wanted,))
+        published: Tally[tuple[str, str]] = Tally()
+        for _, per_device in found:
+            for dev, n in json.loads(per_device).items():
+                published[(dev, "published")] += n
+        self._bump(published)
+        self._set_meta("batches_published", str(self._batches_published + len(found)))
+        return len(found)
+
+    def _acked(self, seqs: Sequence[int], published: int) -> None:
+        """After the commit that removed them."""
+        self._batches_published += published
         for seq in seqs:
             self._uncache(seq)
 

@@ -33,6 +33,40 @@ def test_add_seals_full_batches_in_its_own_transaction(tmp_path: Path) -> None:
     assert buf.depth()[1] == 4
     assert sum(b.n for b in buf.unsent()) + buf.depth()[0] == 35
     assert buf.counters().devices["m1"].buffered == 29
+    assert buf.pending_samples == buf.depth()[0] == 0
+
+
+def test_write_returns_sealed_batches_with_bodies_and_removes_acks(tmp_path: Path) -> None:
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB, row_max_samples=5)
+    limits = BatchLimits(max_samples=10, max_bytes=MB)
+    stored, made = buf.write(buf.encode(samples("m1", 23)), seal_full=limits, now_ms=1)
+    assert stored == 23 and [(b.seq, b.n) for b in made] == [(1, 10), (2, 10)]
+    # the bodies handed back are the ones on disk
+    assert [b.samples_json for b in made] == [b.samples_json for b in buf.unsent()]
+    assert buf.pending_samples == buf.depth()[0] == 3
+    # acknowledgements ride on the next write: removed and counted in the same transaction
+    stored, made = buf.write(buf.encode(samples("m1", 7, start=1_700_000_100_000)),
+                             seal_full=limits, now_ms=2, acks=[1, 2, 99])
+    assert [(b.seq, b.n) for b in made] == [(3, 10)]
+    assert [b.seq for b in buf.unsent()] == [3] and buf.pending_samples == 0
+    c = buf.counters()
+    assert c.batches_published == 2 and c.devices["m1"].published == 20
+    buf.close()
+    again = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB)
+    assert again.counters().batches_published == 2 and again.pending_samples == 0
+    # a batch too big for the cache comes back without its body, which is read from disk
+    tiny = DiskBuffer(tmp_path / "c.sqlite", max_bytes=64 * MB, row_max_samples=5,
+                      cache_max_bytes=10)
+    _, made = tiny.write(tiny.encode(samples("m2", 10)), seal_full=limits, now_ms=3)
+    assert made[0].samples_json == "" and len(json.loads(tiny.batches([1])[0].samples_json)) == 10
+
+
+def test_pending_samples_follow_drops_of_unsealed_rows(tmp_path: Path) -> None:
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=96 * 1024, row_max_samples=16)
+    for r in range(150):
+        buf.add(samples("m1", 16, start=1_700_000_000_000 + r * 100))
+        assert buf.pending_samples == buf.depth()[0]
+    assert buf.counters().devices["m1"].dropped.get("buffer_full", 0) > 0
 
 
 def test_add_seal_ack_counts_and_wire_form(tmp_path: Path) -> None:
