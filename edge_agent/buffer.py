@@ -83,17 +83,20 @@ class BatchLimits:
 _device = operator.attrgetter("device")
 
 
-def _group_by(window: range, devs: list[str]) -> dict[str | None, list[int]]:
-    groups: dict[str | None, list[int]] = {}
-    for i in window:
-        groups.setdefault(devs[i], []).append(i)
+def _group_by(window: list[TailRow]) -> dict[str | None, list[TailRow]]:
+    groups: dict[str | None, list[TailRow]] = {}
+    for row in window:
+        groups.setdefault(row[1], []).append(row)
     return groups
 
 Row = tuple[str, int, str]  # (device, samples, body): a row as stored, before it has an id
+TailRow = tuple[int, str, int, int, "str | None"]  # an unsealed row: id, device, n, size, body
 _INSERT_ROWS = "INSERT INTO rows(device, n, size, body) VALUES {}"
 _INSERT_BATCHES = "INSERT INTO batches(seq, sealed_ms, n, per_device, row_ids) VALUES {}"
 _UPSERT_COUNTERS = ("INSERT INTO counters(device, name, n) VALUES {} "
                     "ON CONFLICT(device, name) DO UPDATE SET n = n + excluded.n")
+_UPSERT_META = ("INSERT INTO meta(key, value) VALUES {} "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
 # a batch's rows: ids as the JSON list the batch stores, bodies joined in id order in one step
 _BODIES = ("SELECT group_concat(body, ',') FROM (SELECT body FROM rows "
            "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id)")
@@ -173,12 +176,17 @@ class DiskBuffer:
             # so its seq 1 can never be mistaken by the cloud for a replay of an older seq 1.
             self._set_meta("stream", uuid.uuid4().hex)
         self.stream = self.meta("stream", "")
+        # Kept in memory as well, changed only after the commit that changed them on disk (the
+        # agent is the file's one writer), so that a commit needs no query to find them.
         self._next_seq = int(self.meta("next_seq", "1"))
-        # kept in memory too (changed after each commit), to be read without a query
+        self._sealed_to = int(self.meta("sealed_to", "0"))
         self._batches_published = int(self.meta("batches_published", "0"))
-        self._unsealed_n = int(self.db.execute(
-            "SELECT coalesce(sum(n), 0) FROM rows WHERE id > ?", (self._sealed_to,)).fetchone()[0])
+        # The unsealed rows: (id, device, samples, size, body or None when only on disk).
+        self._tail: list[TailRow] = [
+            (i, d, n, z, None) for i, d, n, z in self.db.execute(
+                "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id", (self._sealed_to,))]
         self._page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
+        self._used_hint = self.used_bytes()  # at least what is used: see `_room_for`
         # Rows a statement: every statement is a trip out of and back into Python, and on the
         # agent's buffer thread every return waits for the GIL, so fewer and larger is better.
         self._per_statement = max(8, min(4096, self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 5))
@@ -258,11 +266,12 @@ class DiskBuffer:
     @property
     def pending_samples(self) -> int:
         """Samples stored and not yet sealed into a batch (from memory: any thread)."""
-        return self._unsealed_n
+        return sum(r[2] for r in self._tail)
 
-    @property
-    def _sealed_to(self) -> int:
-        return int(self.meta("sealed_to", "0"))
+    def _set_metas(self, **values: int) -> None:
+        items = [(k, str(v)) for k, v in values.items()]
+        self.db.execute(_statement(_UPSERT_META, "(?,?)", len(items)),
+                        [x for item in items for x in item])
 
     # -- sizes ------------------------------------------------------------------------------
 
@@ -273,10 +282,17 @@ class DiskBuffer:
 
     def depth(self) -> tuple[int, int]:
         """(samples not yet sealed, sealed batches not yet acknowledged)."""
-        p = self.db.execute("SELECT coalesce(sum(n), 0) FROM rows WHERE id > ?",
-                            (self._sealed_to,)).fetchone()[0]
         b = self.db.execute("SELECT count(*) FROM batches").fetchone()[0]
-        return int(p), int(b)
+        return self.pending_samples, int(b)
+
+    def _room_for(self, incoming: int) -> bool:
+        """Whether ``incoming`` more bytes fit under ``max_bytes``. The page counts are read
+        only when an upper estimate (the last count plus everything added since, nothing
+        removed) comes near the limit: two statements fewer in most commits."""
+        if self._used_hint + incoming <= self.max_bytes * 0.9:
+            return True
+        self._used_hint = self.used_bytes()
+        return self._used_hint + incoming <= self.max_bytes
 
     def backlog_samples(self) -> int:
         """Every sample on disk not yet acknowledged by the broker."""
@@ -291,13 +307,12 @@ class DiskBuffer:
     def encode(self, samples: Iterable[Sample]) -> list[Row]:
         """Samples in their stored form: rows of one device's samples in wire JSON, within
         the row limits. Pure computation, no disk: the agent does it as samples arrive."""
-        if isinstance(samples, list) and 0 < len(samples) <= self.row_max_samples:
+        if (isinstance(samples, list) and 0 < len(samples) <= self.row_max_samples
+                and len(set(map(_device, samples))) == 1):
             # the common case, one poll of one device: one row, no grouping
-            dev = samples[0].device
-            if all(s.device == dev for s in samples):
-                text = ",".join(map(sample_json, samples))
-                if len(text) <= self.row_max_bytes:
-                    return [(dev, len(samples), text)]
+            text = ",".join(map(sample_json, samples))
+            if len(text) <= self.row_max_bytes:
+                return [(samples[0].device, len(samples), text)]
         rows: list[Row] = []
         step = self.row_max_samples
         # runs of one device (a poll is one): no per-sample bookkeeping beyond the encoding
@@ -318,21 +333,22 @@ class DiskBuffer:
         return self.write(rows, seal_full=seal_full, now_ms=now_ms)[0]
 
     def write(self, rows: list[Row], *, seal_full: BatchLimits | None = None,
-              now_ms: int = 0, acks: Sequence[int] = ()) -> tuple[int, list[Batch]]:
+              now_ms: int = 0, acks: Sequence[int] = (), seal_partial: bool = False,
+              ) -> tuple[int, list[Batch]]:
         """Commit encoded rows to disk, in one transaction with their counters; returns how
         many samples were stored (the rest were dropped by the full policy) and the batches
         sealed.
 
         With ``seal_full``, batches that are full once these rows are in are sealed in the
         same transaction (one commit instead of two); a partial batch is left to `seal`.
+        With ``seal_partial`` the last, partial batch is sealed too (its linger time is up).
         A sealed batch comes with its body while the cache has room (``cache_max_bytes``),
         else with an empty ``samples_json``: `batches` reads it when it is wanted.
         ``acks`` are acknowledged batches removed in the same transaction (see `ack`).
+
+        Each kind of change is one statement (rows, batches, counters, meta), because on the
+        agent's buffer thread every statement's return waits for the GIL.
         """
-        if not rows:
-            if acks:
-                self.ack(*acks)
-            return 0, []
         per_device: Tally[str] = Tally()
         for dev, n, _ in rows:
             per_device[dev] += n
@@ -341,47 +357,63 @@ class DiskBuffer:
         for dev, n in per_device.items():
             tally[(dev, "read")] = n
         made: list[Batch] = []
-        stored, dropped_unsealed, next_seq = 0, 0, self._next_seq
-        with self._txn():
-            published = self._remove_acked(acks) if acks else 0
-            refused = False
-            if self.used_bytes() + incoming > self.max_bytes:
+        stored, tail, next_seq, sealed_to = 0, self._tail, self._next_seq, self._sealed_to
+        with self._txn(durable=bool(rows)):
+            published = self._remove_acked(acks, tally) if acks else 0
+            if rows and not self._room_for(incoming):
                 if self.full_policy == "drop_newest":
-                    refused = True
                     for dev, n in per_device.items():
                         tally[(dev, "dropped:buffer_full")] = n
+                    rows = []
                 else:
-                    dropped_unsealed = self._drop_oldest(incoming)
-            if not refused:
+                    tail = self._drop_oldest(incoming, tally)
+            if rows:
                 first_id = self._insert(rows)
                 stored = sum(per_device.values())
                 for dev, n in per_device.items():
                     tally[(dev, "buffered")] = n
+                keep = self._tail_bytes(tail) <= self.cache_max_bytes
+                tail = tail + [(first_id + i, dev, n, len(body), body if keep else None)
+                               for i, (dev, n, body) in enumerate(rows)]
+            if seal_full is not None:
+                made, tail, next_seq, sealed_to = self._cut(
+                    tail, seal_full, now_ms=now_ms, max_batches=1 << 30, full_only=not seal_partial)
             self._bump(tally)
-            if seal_full is not None and not refused:
-                made, next_seq = self._seal_rows(seal_full, now_ms=now_ms, max_batches=1 << 30,
-                                                 fresh=(first_id, rows))
-        self._next_seq = next_seq
-        self._unsealed_n += stored - dropped_unsealed - sum(b.n for b in made)
+            self._set_metas(next_seq=next_seq, sealed_to=sealed_to,
+                            batches_published=self._batches_published + published)
+        self._tail, self._next_seq, self._sealed_to = tail, next_seq, sealed_to
+        self._used_hint += incoming if stored else 0
         self._acked(acks, published)
+        return stored, self._cached(made)
+
+    def _tail_bytes(self, tail: list[TailRow]) -> int:
+        return sum(r[3] for r in tail if r[4] is not None)
+
+    def _cached(self, made: list[Batch]) -> list[Batch]:
+        """After the commit: keep the bodies of the batches made while the cache has room;
+        the others are handed back without their bodies."""
         out = []
-        for b in made:  # (only now: nothing is cached for a transaction that rolled back)
+        for b in made:
             if b.samples_json and self._cache_bytes + len(b.samples_json) <= self.cache_max_bytes:
                 self._cache[b.seq] = b.samples_json
                 self._cache_bytes += len(b.samples_json)
                 out.append(b)
             else:
                 out.append(dataclasses.replace(b, samples_json=""))
-        return stored, out
+        return out
 
     def _insert(self, rows: list[Row]) -> int:
-        """Insert rows, many a statement (one step of SQLite inserts them all: measured 25 %
-        cheaper than a statement per row, and SQLite works without the GIL the while);
-        returns the id of the first. Ids are consecutive: one writer, one transaction."""
-        for i, k in _chunks(len(rows), self._per_statement):
-            self.db.execute(_statement(_INSERT_ROWS, "(?,?,?,?)", k),
-                            [x for dev, n, body in rows[i:i + k] for x in (dev, n, len(body), body)])
-        last = int(self.db.execute("SELECT last_insert_rowid()").fetchone()[0])
+        """Insert rows, as many a statement as SQLite takes parameters (one step inserts them
+        all: measured 25 % cheaper than a statement per row, and SQLite works without the GIL
+        the while); returns the id of the first. Ids are consecutive: one writer, one
+        transaction."""
+        k = self._per_statement
+        last = 0
+        for i in range(0, len(rows), k):
+            chunk = rows[i:i + k]
+            cur = self.db.execute(_statement(_INSERT_ROWS, "(?,?,?,?)", len(chunk)),
+                                  [x for dev, n, body in chunk for x in (dev, n, len(body), body)])
+            last = int(cur.lastrowid or 0)
         return last - len(rows) + 1
 
     def _split_row(self, device: str, bodies: list[str], rows: list[Row]) -> None:
@@ -393,42 +425,36 @@ class DiskBuffer:
         self._split_row(device, bodies[:half], rows)
         self._split_row(device, bodies[half:], rows)
 
-    def _drop_oldest(self, need: int) -> int:
-        """Make room by dropping the oldest data, sealed batches first, counted per device;
-        returns how many unsealed samples went."""
-        dropped: Tally[tuple[str, str]] = Tally()
+    def _drop_oldest(self, need: int, tally: Tally[tuple[str, str]]) -> list[TailRow]:
+        """Make room by dropping the oldest data, sealed batches first, counted per device in
+        ``tally``; returns the unsealed rows left."""
         target = self.used_bytes() + need - self.max_bytes
         freed = 0
-        for seq, row_ids in self.db.execute(
-            "SELECT seq, row_ids FROM batches ORDER BY seq"
+        for seq, per_device, row_ids, size in self.db.execute(
+            "SELECT seq, per_device, row_ids, (SELECT coalesce(sum(size), 0) FROM rows "
+            "WHERE id IN (SELECT value FROM json_each(row_ids))) FROM batches ORDER BY seq"
         ).fetchall():
             if freed >= target:
                 break
-            freed += self._delete_rows(json.loads(row_ids), dropped)
+            self.db.execute("DELETE FROM rows WHERE id IN (SELECT value FROM json_each(?))",
+                            (row_ids,))
             self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+            for dev, n in json.loads(per_device).items():
+                tally[(dev, "dropped:buffer_full")] += n
+            freed += size + 32 * len(json.loads(row_ids))
             self._uncache(seq)  # (kept out of the cache also if this transaction rolls back)
             self.dropped_through = max(self.dropped_through, seq)
-        sealed_dropped = sum(dropped.values())
-        while freed < target:
-            ids = [r[0] for r in self.db.execute(
-                "SELECT id FROM rows WHERE id > ? ORDER BY id LIMIT 16", (self._sealed_to,))]
-            if not ids:
-                break
-            freed += self._delete_rows(ids, dropped)
-        self._bump(dropped)
-        return sum(dropped.values()) - sealed_dropped
-
-    def _delete_rows(self, ids: list[int], dropped: Tally[tuple[str, str]]) -> int:
-        freed = 0
-        for row_id in ids:
-            row = self.db.execute("SELECT device, n, size FROM rows WHERE id = ?",
-                                  (row_id,)).fetchone()
-            if row is None:
-                continue
-            self.db.execute("DELETE FROM rows WHERE id = ?", (row_id,))
-            dropped[(row[0], "dropped:buffer_full")] += row[1]
-            freed += row[2] + 32
-        return freed
+        tail, gone = self._tail, 0
+        while freed < target and gone < len(tail):
+            _, dev, n, size, _ = tail[gone]
+            tally[(dev, "dropped:buffer_full")] += n
+            freed += size + 32
+            gone += 1
+        if gone:
+            self.db.execute("DELETE FROM rows WHERE id <= ? AND id > ?",
+                            (tail[gone - 1][0], self._sealed_to))
+        self._used_hint = self.used_bytes() - freed
+        return tail[gone:]
 
     def seal(self, *, max_samples: int, max_bytes: int, now_ms: int,
              one_device: bool = False, max_batches: int = 1) -> Batch | None:
@@ -443,87 +469,59 @@ class DiskBuffer:
         return made[-1] if made else None
 
     def seal_batches(self, limits: BatchLimits, *, now_ms: int, max_batches: int) -> list[Batch]:
-        """`seal`, returning every batch made (their bodies are not read: ``samples_json``
-        is empty; `batches` reads them)."""
+        """`seal`, returning every batch made, with its body while the cache has room."""
         with self._txn():
-            made, next_seq = self._seal_rows(limits, now_ms=now_ms, max_batches=max_batches,
-                                             full_only=False)
-        self._next_seq = next_seq
-        self._unsealed_n -= sum(b.n for b in made)
-        return [dataclasses.replace(b, samples_json="") for b in made]
+            made, tail, next_seq, sealed_to = self._cut(
+                self._tail, limits, now_ms=now_ms, max_batches=max_batches, full_only=False)
+            if made:
+                self._set_metas(next_seq=next_seq, sealed_to=sealed_to)
+        self._tail, self._next_seq, self._sealed_to = tail, next_seq, sealed_to
+        return self._cached(made)
 
-    def _seal_rows(self, limits: BatchLimits, *, now_ms: int, max_batches: int,
-                   full_only: bool = True, fresh: tuple[int, list[Row]] | None = None,
-                   ) -> tuple[list[Batch], int]:
-        """The body of `seal`, inside the caller's transaction; returns the batches made and
-        the next seq. ``full_only`` seals only batches that are full (a partial one waits for
-        more rows or for its linger time). ``fresh`` are rows just inserted (first id, rows):
-        they are not read back, and a batch made only of them comes with its body.
+    def _cut(self, tail: list[TailRow], limits: BatchLimits, *, now_ms: int, max_batches: int,
+             full_only: bool) -> tuple[list[Batch], list[TailRow], int, int]:
+        """Cut the unsealed rows into batches, inside the caller's transaction; returns the
+        batches made, the rows left, the next seq and the new sealed-to id. ``full_only`` cuts
+        only batches that are full (a partial one waits for more rows or for its linger time).
+        A batch whose bodies are all in memory comes with its body.
 
-        A batch is the longest run of unsealed rows within both limits (at least one row),
-        found by bisecting running totals: this runs for every commit.
+        A batch is the longest run of rows within both limits (at least one row), found by
+        bisecting running totals: this runs for every commit.
         """
         max_samples, max_bytes = limits.max_samples, limits.max_bytes
-        sealed_to, seq = self._sealed_to, int(self.meta("next_seq", "1"))
-        ids, devs, ns, sizes, bodies = self._unsealed(sealed_to, fresh,
-                                                      max_samples * max_batches)
-        cum_n = list(itertools.accumulate(ns, initial=0))
-        cum_b = list(itertools.accumulate((z + 1 for z in sizes), initial=0))
+        seq, sealed_to = self._next_seq, self._sealed_to
+        cum_n = list(itertools.accumulate((r[2] for r in tail), initial=0))
+        cum_b = list(itertools.accumulate((r[3] + 1 for r in tail), initial=0))
         made: list[Batch] = []
         records: list[tuple[int, int, int, str, str]] = []  # inserted together at the end
-        at, rows = 0, len(ids)
+        at, rows = 0, len(tail)
         while at < rows and len(made) < max_batches:
             end = max(at + 1, min(bisect.bisect_right(cum_n, cum_n[at] + max_samples) - 1,
                                   bisect.bisect_right(cum_b, cum_b[at] + max_bytes) - 1))
             taken, size = cum_n[end] - cum_n[at], cum_b[end] - cum_b[at]
             if full_only and end == rows and taken < max_samples and size < max_bytes:
                 break  # partial: it waits for more rows or for its linger time
-            window = range(at, end)
-            groups = ({None: list(window)} if not limits.one_device
-                      else _group_by(window, devs))
+            window = tail[at:end]
+            groups = {None: window} if not limits.one_device else _group_by(window)
             for device, members in groups.items():
                 per_device: Tally[str] = Tally()
-                for i in members:
-                    per_device[devs[i]] += ns[i]
+                for r in members:
+                    per_device[r[1]] += r[2]
                 n_total = sum(per_device.values())
                 records.append((seq, now_ms, n_total, json.dumps(per_device),
-                                json.dumps([ids[i] for i in members])))
-                body = ""
-                if all(bodies[i] is not None for i in members):
-                    body = "[" + ",".join([bodies[i] for i in members]) + "]"  # type: ignore[misc]
+                                json.dumps([r[0] for r in members])))
+                bodies = [r[4] for r in members]
+                body = "" if None in bodies else "[" + ",".join(bodies) + "]"  # type: ignore[arg-type]
                 made.append(Batch(seq, now_ms, n_total, body, device))
                 seq += 1
-            sealed_to = ids[end - 1]
+            sealed_to = window[-1][0]
             at = end
-        for i, k in _chunks(len(records), self._per_statement):
-            self.db.execute(_statement(_INSERT_BATCHES, "(?,?,?,?,?)", k),
-                            [x for record in records[i:i + k] for x in record])
-        if made:
-            self._set_meta("sealed_to", str(sealed_to))
-            self._set_meta("next_seq", str(seq))
-        return made, seq
-
-    def _unsealed(self, sealed_to: int, fresh: tuple[int, list[Row]] | None, limit: int,
-                  ) -> tuple[list[int], list[str], list[int], list[int], list[str | None]]:
-        """Ids, devices, sample counts, sizes and bodies (None: on disk) of the unsealed rows
-        in id order, at most ``limit`` read from disk; rows just inserted come from memory."""
-        below = fresh[0] if fresh is not None else 1 << 62
-        old = self.db.execute("SELECT id, device, n, size FROM rows WHERE id > ? AND id < ? "
-                              "ORDER BY id LIMIT ?", (sealed_to, below, limit)).fetchall()
-        ids = [r[0] for r in old]
-        devs = [r[1] for r in old]
-        ns = [r[2] for r in old]
-        sizes = [r[3] for r in old]
-        bodies: list[str | None] = [None] * len(old)
-        if fresh is not None and len(old) < limit:  # (rows past a limit wait: no gap)
-            first, rows = fresh
-            ids += range(first, first + len(rows))
-            devs += [r[0] for r in rows]
-            ns += [r[1] for r in rows]
-            texts = [r[2] for r in rows]
-            sizes += map(len, texts)
-            bodies += texts
-        return ids, devs, ns, sizes, bodies
+        k = self._per_statement // 5 * 4  # (five parameters a batch)
+        for i in range(0, len(records), k):
+            chunk = records[i:i + k]
+            self.db.execute(_statement(_INSERT_BATCHES, "(?,?,?,?,?)", len(chunk)),
+                            [x for record in chunk for x in record])
+        return made, tail[at:], seq, sealed_to
 
     def unsent(self, *, from_seq: int = 0, below_seq: int | None = None,
                limit: int = 100, skip: Container[int] = ()) -> list[Batch]:
@@ -565,17 +563,15 @@ class DiskBuffer:
         """The broker has these batches: forget them and count them published (one
         transaction, a few statements, for all the acknowledgements that arrived together;
         not made durable: after a power cut an ack lost means a resend the cloud ignores)."""
-        with self._txn(durable=False):
-            published = self._remove_acked(seqs)
-        self._acked(seqs, published)
+        self.write([], acks=seqs)
 
-    def _remove_acked(self, seqs: Sequence[int]) -> int:
-        """In the caller's transaction: remove these batches and count them published;
-        returns how many were found (the others were acknowledged twice, after a resend, or
-        dropped by the full policy while in flight)."""
+    def _remove_acked(self, seqs: Sequence[int], tally: Tally[tuple[str, str]]) -> int:
+        """In the caller's transaction: remove these batches and count them published in
+        ``tally``; returns how many were found (the others were acknowledged twice, after a
+        resend, or dropped by the full policy while in flight)."""
         wanted = json.dumps(list(seqs))
         found = self.db.execute(
-            "SELECT seq, per_device FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
+            "SELECT per_device FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
             (wanted,)).fetchall()
         if not found:
             return 0
@@ -584,12 +580,9 @@ class DiskBuffer:
             "WHERE b.seq IN (SELECT value FROM json_each(?)))", (wanted,))
         self.db.execute("DELETE FROM batches WHERE seq IN (SELECT value FROM json_each(?))",
                         (wanted,))
-        published: Tally[tuple[str, str]] = Tally()
-        for _, per_device in found:
+        for (per_device,) in found:
             for dev, n in json.loads(per_device).items():
-                published[(dev, "published")] += n
-        self._bump(published)
-        self._set_meta("batches_published", str(self._batches_published + len(found)))
+                tally[(dev, "published")] += n
         return len(found)
 
     def _acked(self, seqs: Sequence[int], published: int) -> None:
