@@ -143,7 +143,7 @@ def baseline(feed: list[list[Sample]], *, host: str, port: int, uid: str) -> flo
 
 
 def fill_backlog(path: Path, n: int) -> None:
-    buf = DiskBuffer(path, max_bytes=8 << 30, synchronous="NORMAL")
+    buf = DiskBuffer(path, max_bytes=8 << 30, synchronous="NORMAL", cache_max_bytes=0)
     t0 = 1_764_000_000_000
     chunk = 10_000
     for start in range(0, n, chunk):

@@ -162,6 +162,7 @@ class Agent:
         self._backlog_left = True                # batches sealed before connecting remain
         self._chores: set[asyncio.Task[None]] = set()  # ack removals, counter refreshes
         self._writing = False  # a commit is under way (it takes the acks that are waiting)
+        self._reconnecting: asyncio.Task[None] | None = None
         self._seal_due = False  # the linger time is up: the next commit seals partial batches
         self._closed = False
         self._first_live_seq = self.buffer.next_seq
@@ -314,7 +315,21 @@ class Agent:
             self._publish_all(self.encoder.on_message(topic, payload, next_seq=self.buffer.next_seq))
         except Exception:  # a malformed command must not stop the agent
             log.exception("could not handle message on %s", topic)
+        farewell = self.encoder.take_reconnect()
+        if farewell is not None:
+            self._reconnecting = self._chore(self._reconnect(farewell))
         self._wake_sender.set()
+
+    async def _reconnect(self, farewell: Outgoing, *, settle_s: float = 5.0) -> None:
+        """A new MQTT session, as the encoder asked. Batches in flight are given a moment
+        to be acknowledged first (the encoder hands out no new ones meanwhile), so that the
+        new session starts with births, not with paho's resends."""
+        assert self.mqtt is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settle_s
+        while self._unacked and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await self.mqtt.reconnect(farewell=farewell)
 
     def _on_ack(self, mid: int) -> None:
         seq = self._mids.pop(mid, None)
@@ -339,11 +354,12 @@ class Agent:
         for seq in acked:
             self._handed.pop(seq, None)
 
-    def _chore(self, work: Coroutine[None, None, None]) -> None:
-        """Disk work the sender does not wait for (it queues behind a commit)."""
+    def _chore(self, work: Coroutine[None, None, None]) -> asyncio.Task[None]:
+        """Work the sender does not wait for (disk work queues behind a commit)."""
         task = asyncio.create_task(work)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
+        return task
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -507,7 +523,7 @@ class Agent:
             await _cancel([*pollers, sealer, committer])
             await self._commit_staged()  # what was read before the stop is kept
             await self._flush(sender)
-            await _cancel([sender, *extra])
+            await _cancel([sender, *extra, *filter(None, [self._reconnecting])])
             await self.mqtt.stop(farewell=self.encoder.farewell())
             await asyncio.gather(*self._chores, return_exceptions=True)
             await self._flush_acks()

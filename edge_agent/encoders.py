@@ -52,6 +52,12 @@ class Encoder(Protocol):
         """False while publishing must wait (Sparkplug: primary host not online)."""
         ...
 
+    def take_reconnect(self) -> Outgoing | None:
+        """When the encoder wants the MQTT session ended and opened again (Sparkplug: the
+        primary host went offline), the message to say goodbye with; asked after every
+        `on_message`. None otherwise."""
+        ...
+
 
 class JsonEncoder:
     per_device_batches = False
@@ -105,3 +111,6 @@ class JsonEncoder:
 
     def ready(self) -> bool:
         return True
+
+    def take_reconnect(self) -> Outgoing | None:
+        return None

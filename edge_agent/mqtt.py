@@ -117,6 +117,16 @@ class MqttSession:
             raise MqttError(f"publish to {msg.topic} failed: {paho.error_string(info.rc)}")
         return int(info.mid)
 
+    async def reconnect(self, *, farewell: Outgoing, timeout_s: float = 3.0) -> None:
+        """End the session cleanly (``farewell`` first, so no last will is sent) and open a
+        new one with the will as it is now. What paho holds unacknowledged it sends again
+        on the new session."""
+        await self.stop(farewell=farewell, timeout_s=timeout_s)
+        self._stopping = False
+        self._set_will()
+        log.info("reconnecting to broker %s:%s", self.cfg.host, self.cfg.port)
+        self.start()
+
     async def stop(self, *, farewell: Outgoing | None = None, timeout_s: float = 3.0) -> None:
         """Say goodbye (a clean death message) and disconnect, so no last will is sent."""
         self._stopping = True

@@ -85,6 +85,7 @@ class SparkplugEncoder:
         self._types: dict[str, dict[str, int]] = {}           # device -> tag -> datatype
         self._born = False
         self._births_pending = False
+        self._reconnect: Outgoing | None = None
         self._host_online = self.primary_host is None
         self._host_ts = -1
         self._unknown_devices: set[str] = set()
@@ -293,11 +294,16 @@ class SparkplugEncoder:
         if online and (self._births_pending or not self._born):
             return self._births(next_seq)
         if not online and was_online and self._born:
-            # Sparkplug wants NDEATH + reconnect here; the agent offers no reconnect hook, so
-            # announce the death, hold data back (ready() is False) and rebirth when it returns.
+            # Sparkplug 3.0: the edge node disconnects (NDEATH first) and connects again with
+            # a new bdSeq, then waits for the host's STATE before its births. Data wait in
+            # the buffer meanwhile (ready() is False).
             self._born, self._births_pending = False, True
-            return [self._ndeath("primary host offline")]
+            self._reconnect = self._ndeath("primary host offline")
         return []
+
+    def take_reconnect(self) -> Outgoing | None:
+        farewell, self._reconnect = self._reconnect, None
+        return farewell
 
     def ready(self) -> bool:
         return self._born and self._host_online

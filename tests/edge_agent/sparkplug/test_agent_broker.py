@@ -118,9 +118,25 @@ async def test_waits_for_the_primary_host_before_birth_and_data(tmp_path: Path, 
         cap.client.publish(state, json.dumps({"online": True, "timestamp": 1}), qos=1, retain=True)
         await wait(cap, lambda: "DDATA" in kinds(cap))
         assert kinds(cap)[:2] == ["NBIRTH", "DBIRTH"]
+        [born] = of(cap, "NBIRTH")
+        # the host goes offline: NDEATH, a clean disconnect (no will) and a new session with a
+        # new bdSeq, whose births wait for the host to be online again
         cap.client.publish(state, json.dumps({"online": False, "timestamp": 2}), qos=1, retain=True)
         await wait(cap, lambda: "NDEATH" in kinds(cap))
         assert not agent.encoder.ready()
+        [death] = of(cap, "NDEATH")
+        assert bdseq(death) == bdseq(born)
+        assert any(m.string_value == "primary host offline" for m in death.metrics)
+        await asyncio.to_thread(lambda: cap.wait_for(lambda: agent.mqtt is not None
+                                                     and agent.mqtt.connected.is_set(), 10))
+        seen = len(kinds(cap))
+        await asyncio.sleep(1.0)  # connected again, still offline: nothing may be published
+        assert kinds(cap)[seen:] == []
+        cap.client.publish(state, json.dumps({"online": True, "timestamp": 3}), qos=1, retain=True)
+        await wait(cap, lambda: kinds(cap).count("NBIRTH") == 2 and kinds(cap)[-1] == "DDATA")
+        reborn = of(cap, "NBIRTH")[-1]
+        assert bdseq(reborn) == (bdseq(born) + 1) % 256
+        assert kinds(cap).count("NDEATH") == 1, "the session ended cleanly: no last will"
     finally:
         cap.client.publish(state, b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained
         agent.stop.set()

@@ -160,8 +160,15 @@ def test_primary_host_gates_births_and_data(tmp_path: Path) -> None:
     assert [o.topic.split("/")[2] for o in out] == ["NBIRTH", "DBIRTH", "DBIRTH"] and enc.ready()
     assert enc.on_message("spBv1.0/STATE/scada", state(False, T0 - 1), next_seq=5) == []  # older
     assert enc.ready()
-    [death] = enc.on_message("spBv1.0/STATE/scada", state(False, T0 + 1), next_seq=5)
-    assert death.topic.endswith("/NDEATH/gw-t") and not enc.ready()
+    assert enc.take_reconnect() is None
+    # the host goes offline: NDEATH, then a new session (the agent reconnects) with a new bdSeq
+    assert enc.on_message("spBv1.0/STATE/scada", state(False, T0 + 1), next_seq=5) == []
+    death = enc.take_reconnect()
+    assert death is not None and death.topic.endswith("/NDEATH/gw-t") and not enc.ready()
+    assert enc.take_reconnect() is None  # asked for once
+    died = enc.bdseq
+    enc.will()
+    assert enc.bdseq == (died + 1) % 256 and enc.births(next_seq=5) == []
     assert len(enc.on_message("spBv1.0/STATE/scada", state(True, T0 + 2), next_seq=5)) == 3
     with pytest.raises(ValueError, match="STATE"):
         enc.on_message("spBv1.0/STATE/scada", b"ONLINE", next_seq=5)
