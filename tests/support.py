@@ -65,6 +65,9 @@ class Mosquitto:
         broker with persistence on."""
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="sfg-mosq-"))
+        # started as root, mosquitto drops to its own user: it must be able to write its
+        # persistence file here, or persistence silently does nothing
+        self.dir.chmod(0o777)
         self.conf = self.dir / "mosquitto.conf"
         persistence = (f"persistence true\npersistence_location {self.dir}/\n" if persistent
                        else "persistence false\n")
