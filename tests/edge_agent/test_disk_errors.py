@@ -1,0 +1,71 @@
+"""The disk itself fails under the agent (full, read-only, I/O error): the samples of that
+commit cannot be kept, so they are counted as dropped with the reason `disk_error` once the
+disk works again, the acknowledgements that rode on the failed commit are still removed, and
+the agent keeps going. The failure is injected into the buffer (a unit test: no real disk is
+filled)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from collectors.sample import Quality, Sample
+from device_profiles.loader import validate
+from device_profiles.models import GatewayConfig
+from edge_agent.agent import Agent
+from edge_agent.buffer import DiskBuffer
+
+
+def agent(tmp_path: Path) -> Agent:
+    cfg = validate(GatewayConfig, {
+        "gateway": {"id": "gw", "enterprise": {"id": "ent"}},
+        "broker": {"host": "127.0.0.1", "port": 1},
+        "buffer": {"path": str(tmp_path / "buf.sqlite"), "batch_max_samples": 10},
+        "devices": [{"id": "unused", "profile": "energy_meter_3ph",
+                     "endpoint": "tcp://127.0.0.1:1", "enabled": False}],
+    }, "test")
+    return Agent(cfg, tmp_path / "gw.yaml")
+
+
+def poll(device: str, r: int) -> list[Sample]:
+    return [Sample(device, f"t{i}", 1_700_000_000_000 + r, float(i), Quality.GOOD,
+                   1_700_000_000_000 + r) for i in range(5)]
+
+
+async def test_a_failed_commit_is_counted_as_disk_error_and_acks_still_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = agent(tmp_path)
+    for r in range(4):  # 20 samples: two batches of 10, sealed with the rows
+        await a.accept(poll("m1", r))
+    await a._commit_staged()
+    assert a.buffer.next_seq == 3
+    a._handed = {1: 10}  # batch 1 went out and the broker acknowledged it
+    a._acked = [1]
+
+    real_write = DiskBuffer.write
+    calls = {"n": 0}
+
+    def failing_write(self: DiskBuffer, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_write(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DiskBuffer, "write", failing_write)
+    await a.accept(poll("m1", 10))
+    await a.accept(poll("m2", 10))
+    await a._commit_staged()  # fails: 10 samples lost, the ack retried on its own
+    assert [b.seq for b in a.buffer.unsent()] == [2], "the acknowledged batch is gone"
+    assert a._handed == {}
+
+    await a.accept(poll("m1", 11))
+    await a._commit_staged()  # the disk works again: the loss is reported
+    c = a.buffer.counters().devices
+    assert c["m1"].dropped == {"disk_error": 5} and c["m2"].dropped == {"disk_error": 5}
+    assert c["m1"].read == 25 and c["m1"].buffered == 25  # the lost ones never were stored
+    assert c["m1"].published == 10
+    await a.disk(a.buffer.close)
+    a._io.shutdown()
