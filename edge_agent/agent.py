@@ -227,7 +227,7 @@ class Agent:
         self._writing = True
         try:
             made = await self.disk(self._write, [row for rows in staged for row in rows],
-                                   now_ms(), acked, partial)
+                                   now_ms(), acked, partial, frozenset(self._handed))
         finally:
             self._writing = False
         if partial:
@@ -240,12 +240,13 @@ class Agent:
         if self._pending_since is None:
             self._pending_since = asyncio.get_running_loop().time()
 
-    def _write(self, rows: list[Row], now: int, acks: list[int], partial: bool) -> list[Batch]:
+    def _write(self, rows: list[Row], now: int, acks: list[int], partial: bool,
+               in_flight: frozenset[int]) -> list[Batch]:
         """On the buffer's thread: commit rows (and remove acknowledged batches); returns the
         batches the rows filled and sealed (with ``partial``, every row is sealed)."""
         try:
             _, made = self.buffer.write(rows, seal_full=self._limits, now_ms=now, acks=acks,
-                                        seal_partial=partial)
+                                        seal_partial=partial, in_flight=in_flight)
             if self._lost_on_disk:
                 for dev, n in self._lost_on_disk.items():
                     self.buffer.count(dev, "dropped:disk_error", n)

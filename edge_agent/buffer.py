@@ -334,7 +334,7 @@ class DiskBuffer:
 
     def write(self, rows: list[Row], *, seal_full: BatchLimits | None = None,
               now_ms: int = 0, acks: Sequence[int] = (), seal_partial: bool = False,
-              ) -> tuple[int, list[Batch]]:
+              in_flight: Container[int] = ()) -> tuple[int, list[Batch]]:
         """Commit encoded rows to disk, in one transaction with their counters; returns how
         many samples were stored (the rest were dropped by the full policy) and the batches
         sealed.
@@ -345,6 +345,8 @@ class DiskBuffer:
         A sealed batch comes with its body while the cache has room (``cache_max_bytes``),
         else with an empty ``samples_json``: `batches` reads it when it is wanted.
         ``acks`` are acknowledged batches removed in the same transaction (see `ack`).
+        ``in_flight`` are batches the broker may already have: ``drop_oldest`` passes over
+        them, since one dropped would reach the cloud while counted as dropped.
 
         Each kind of change is one statement (rows, batches, counters, meta), because on the
         agent's buffer thread every statement's return waits for the GIL.
@@ -366,7 +368,7 @@ class DiskBuffer:
                         tally[(dev, "dropped:buffer_full")] = n
                     rows = []
                 else:
-                    tail = self._drop_oldest(incoming, tally)
+                    tail = self._drop_oldest(incoming, tally, in_flight)
             if rows:
                 first_id = self._insert(rows)
                 stored = sum(per_device.values())
@@ -425,9 +427,10 @@ class DiskBuffer:
         self._split_row(device, bodies[:half], rows)
         self._split_row(device, bodies[half:], rows)
 
-    def _drop_oldest(self, need: int, tally: Tally[tuple[str, str]]) -> list[TailRow]:
-        """Make room by dropping the oldest data, sealed batches first, counted per device in
-        ``tally``; returns the unsealed rows left."""
+    def _drop_oldest(self, need: int, tally: Tally[tuple[str, str]],
+                     in_flight: Container[int] = ()) -> list[TailRow]:
+        """Make room by dropping the oldest data, sealed batches first (not those in flight),
+        counted per device in ``tally``; returns the unsealed rows left."""
         target = self.used_bytes() + need - self.max_bytes
         freed = 0
         for seq, per_device, row_ids, size in self.db.execute(
@@ -436,6 +439,8 @@ class DiskBuffer:
         ).fetchall():
             if freed >= target:
                 break
+            if seq in in_flight:
+                continue
             self.db.execute("DELETE FROM rows WHERE id IN (SELECT value FROM json_each(?))",
                             (row_ids,))
             self.db.execute("DELETE FROM batches WHERE seq = ?", (seq,))

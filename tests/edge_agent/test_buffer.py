@@ -146,6 +146,28 @@ def test_full_drop_oldest_keeps_newest_and_counts(tmp_path: Path) -> None:
     assert buf.unsent(limit=1)[0].seq > 1  # the oldest went first
 
 
+def test_full_drop_oldest_passes_over_batches_in_flight(tmp_path: Path) -> None:
+    """A batch the broker may already have is not dropped: it would reach the cloud while
+    counted as dropped, and the counters would no longer reconcile with what is stored."""
+    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=96 * 1024, row_max_samples=16)
+    limits = BatchLimits(max_samples=16, max_bytes=MB)
+    r = 0
+    while buf.depth()[1] < 3:
+        buf.write(buf.encode(samples("m1", 16, start=1_700_000_000_000 + r * 100)),
+                  seal_full=limits, now_ms=r)
+        r += 1
+    first = buf.unsent(limit=1)[0].seq
+    while buf.counters().devices["m1"].dropped.get("buffer_full", 0) == 0:
+        buf.write(buf.encode(samples("m1", 16, start=1_700_000_000_000 + r * 100)),
+                  seal_full=limits, now_ms=r, in_flight={first})
+        r += 1
+    assert buf.unsent(limit=1)[0].seq == first, "the batch in flight is still there"
+    assert buf.dropped_through > first
+    buf.ack(first)
+    c = buf.counters().devices["m1"]
+    assert c.published == 16 and c.read == c.published + c.dropped["buffer_full"] + buf.backlog_samples()
+
+
 def test_full_drop_newest_rejects_new(tmp_path: Path) -> None:
     buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=1 * MB, full_policy="drop_newest")
     fill(buf, 60)
