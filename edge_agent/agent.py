@@ -163,6 +163,7 @@ class Agent:
         self._chores: set[asyncio.Task[None]] = set()  # ack removals, counter refreshes
         self._writing = False  # a commit is under way (it takes the acks that are waiting)
         self._reconnecting: asyncio.Task[None] | None = None
+        self._committing: asyncio.Future[None] | None = None
         self._seal_due = False  # the linger time is up: the next commit seals partial batches
         self._closed = False
         self._first_live_seq = self.buffer.next_seq
@@ -292,7 +293,11 @@ class Agent:
         while True:
             await self._stage_event.wait()
             self._stage_event.clear()
-            await self._commit_staged()
+            # A commit under way runs to its end even when the committer is cancelled (at
+            # stop): the batches it seals must reach the sender, or they would wait on disk,
+            # live yet never handed out, until the next start.
+            self._committing = asyncio.ensure_future(self._commit_staged())
+            await asyncio.shield(self._committing)
 
     def _publish_all(self, messages: list[Outgoing]) -> None:
         assert self.mqtt is not None
@@ -522,6 +527,8 @@ class Agent:
             await self.stop.wait()
         finally:
             await _cancel([*pollers, sealer, committer])
+            if self._committing is not None:
+                await asyncio.gather(self._committing, return_exceptions=True)
             await self._commit_staged()  # what was read before the stop is kept
             await self._flush(sender)
             await _cancel([sender, *extra, *filter(None, [self._reconnecting])])

@@ -7,6 +7,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from device_profiles.loader import validate
 from device_profiles.models import GatewayConfig
 from edge_agent.agent import Agent
@@ -163,3 +165,51 @@ async def test_under_load_each_batch_goes_out_once(
     assert sorted(seqs) == list(range(1, len(seqs) + 1)), "a batch went out twice, or one is missing"
     assert sum(len(b.samples) for b in batches(cap)) == total
     assert agent.state.published_samples == total
+
+
+async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
+    tmp_path: Path, broker: tuple[str, int], uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop cancels the committer while a (slow) commit is writing: the batches that
+    commit seals must still go out before the agent exits, not wait on disk until the next
+    start (a CI run once caught one left behind)."""
+    import threading
+    import time as clock
+
+    from collectors.sample import Quality, Sample
+    from edge_agent.buffer import DiskBuffer
+
+    cfg = gateway(tmp_path, uid=uid, port=broker[1])
+    cfg = cfg.model_copy(update={
+        "buffer": cfg.buffer.model_copy(update={"linger_ms": 60_000, "batch_max_samples": 50}),
+        "devices": [cfg.devices[0].model_copy(update={"enabled": False})],
+    })
+    writing = threading.Event()
+    real_write = DiskBuffer.write
+
+    def slow_write(self: DiskBuffer, rows: list[object], **kw: object) -> object:
+        if rows:
+            writing.set()
+            clock.sleep(0.5)  # a slow flash card
+        return real_write(self, rows, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DiskBuffer, "write", slow_write)
+    agent = Agent(cfg, tmp_path / "gw.yaml")
+    cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
+    task = asyncio.create_task(agent.run())
+    try:
+        while agent.mqtt is None or not agent.mqtt.connected.is_set():
+            await asyncio.sleep(0.01)
+        await agent.accept([Sample("m1", f"t{i}", 1_700_000_000_000, float(i), Quality.GOOD,
+                                   1_700_000_000_000) for i in range(100)])
+        await asyncio.to_thread(writing.wait, 5)
+        agent.stop.set()  # while the commit that seals two full batches is writing
+        await asyncio.wait_for(task, 15)
+        await asyncio.to_thread(cap.wait_for, lambda: len(cap.of_kind("data")) >= 2, 10)
+    finally:
+        cap.close()
+    again = DiskBuffer(tmp_path / "buf.sqlite", max_bytes=1 << 30)
+    assert again.depth() == (0, 0), "a clean stop leaves nothing unsent"
+    assert again.counters().devices["m1"].published == 100
+    again.close()
+    assert sorted(b.seq for b in batches(cap)) == [1, 2]
