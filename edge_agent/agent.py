@@ -548,6 +548,12 @@ class Agent:
         self._add_ready(await self.disk(self._seal_all))
         if sender.done() or self.mqtt is None or not self.mqtt.connected.is_set():
             return
+        # A seal the stop interrupted (the sealer is cancelled while its transaction runs on
+        # the buffer's thread) leaves live batches on disk that never reached the ready
+        # queue: pick them up, so that a clean stop leaves nothing unsent.
+        queued = frozenset(b.seq for b in self._ready) | frozenset(self._handed)
+        self._add_ready(await self.disk(self.buffer.unsent, from_seq=self._first_live_seq,
+                                        limit=1 << 20, skip=queued))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + buf.shutdown_flush_s
         while loop.time() < deadline and (await self.disk(self.buffer.depth))[1] > 0:

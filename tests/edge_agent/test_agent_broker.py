@@ -213,3 +213,49 @@ async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
     assert again.counters().devices["m1"].published == 100
     again.close()
     assert sorted(b.seq for b in batches(cap)) == [1, 2]
+
+
+async def test_a_stop_during_a_seal_still_sends_what_it_sealed(
+    tmp_path: Path, broker: tuple[str, int], uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for the sealer: cancelled while its seal (linger time up) is in its
+    transaction, the batch it makes must still go out before the agent exits."""
+    import threading
+    import time as clock
+
+    from collectors.sample import Quality, Sample
+    from edge_agent.buffer import DiskBuffer
+
+    cfg = gateway(tmp_path, uid=uid, port=broker[1])
+    cfg = cfg.model_copy(update={
+        "buffer": cfg.buffer.model_copy(update={"linger_ms": 50, "batch_max_samples": 1000}),
+        "devices": [cfg.devices[0].model_copy(update={"enabled": False})],
+    })
+    sealing = threading.Event()
+    real_seal = DiskBuffer.seal_batches
+
+    def slow_seal(self: DiskBuffer, *args: object, **kw: object) -> object:
+        if self.pending_samples and not sealing.is_set():
+            sealing.set()
+            clock.sleep(0.5)
+        return real_seal(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DiskBuffer, "seal_batches", slow_seal)
+    agent = Agent(cfg, tmp_path / "gw.yaml")
+    cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
+    task = asyncio.create_task(agent.run())
+    try:
+        while agent.mqtt is None or not agent.mqtt.connected.is_set():
+            await asyncio.sleep(0.01)
+        await agent.accept([Sample("m1", f"t{i}", 1_700_000_000_000, float(i), Quality.GOOD,
+                                   1_700_000_000_000) for i in range(10)])
+        await asyncio.to_thread(sealing.wait, 5)
+        agent.stop.set()  # while the sealer's transaction runs
+        await asyncio.wait_for(task, 15)
+        await asyncio.to_thread(cap.wait_for, lambda: len(cap.of_kind("data")) >= 1, 10)
+    finally:
+        cap.close()
+    again = DiskBuffer(tmp_path / "buf.sqlite", max_bytes=1 << 30)
+    assert again.depth() == (0, 0), "a clean stop leaves nothing unsent"
+    assert again.counters().devices["m1"].published == 10
+    again.close()
