@@ -190,7 +190,7 @@ async def main() -> None:
     ap.add_argument("--devices", type=int, default=100, help="virtual devices read concurrently")
     ap.add_argument("--rounds", type=int, default=300, help="polls per device")
     ap.add_argument("--outage-samples", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each path; the best counts")
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each path; the best counts")
     ap.add_argument("--footprint", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     uid = str(int(time.time()))
