@@ -167,12 +167,12 @@ async def test_under_load_each_batch_goes_out_once(
     assert agent.state.published_samples == total
 
 
-async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
-    tmp_path: Path, broker: tuple[str, int], uid: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The stop cancels the committer while a (slow) commit is writing: the batches that
-    commit seals must still go out before the agent exits, not wait on disk until the next
-    start (a CI run once caught one left behind)."""
+async def stop_midway(tmp_path: Path, broker: tuple[str, int], uid: str,
+                      monkeypatch: pytest.MonkeyPatch, *, slow: str, samples: int,
+                      buffer: dict[str, int]) -> list[DataMessage]:
+    """Run the agent with the buffer's ``slow`` step taking 0.5 s (a slow flash card), hand
+    it ``samples`` samples, stop it while that step runs, and check the clean stop left
+    nothing unsent; returns the batches published."""
     import threading
     import time as clock
 
@@ -181,19 +181,20 @@ async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
 
     cfg = gateway(tmp_path, uid=uid, port=broker[1])
     cfg = cfg.model_copy(update={
-        "buffer": cfg.buffer.model_copy(update={"linger_ms": 60_000, "batch_max_samples": 50}),
+        "buffer": cfg.buffer.model_copy(update=buffer),
         "devices": [cfg.devices[0].model_copy(update={"enabled": False})],
     })
-    writing = threading.Event()
-    real_write = DiskBuffer.write
+    started = threading.Event()
+    real = getattr(DiskBuffer, slow)
 
-    def slow_write(self: DiskBuffer, rows: list[object], **kw: object) -> object:
-        if rows:
-            writing.set()
-            clock.sleep(0.5)  # a slow flash card
-        return real_write(self, rows, **kw)  # type: ignore[arg-type]
+    def slowly(self: DiskBuffer, *args: object, **kw: object) -> object:
+        # only the first step that has work to do (a write with rows, a seal with rows)
+        if (args[0] if slow == "write" else self.pending_samples) and not started.is_set():
+            started.set()
+            clock.sleep(0.5)
+        return real(self, *args, **kw)
 
-    monkeypatch.setattr(DiskBuffer, "write", slow_write)
+    monkeypatch.setattr(DiskBuffer, slow, slowly)
     agent = Agent(cfg, tmp_path / "gw.yaml")
     cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
     task = asyncio.create_task(agent.run())
@@ -201,18 +202,30 @@ async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
         while agent.mqtt is None or not agent.mqtt.connected.is_set():
             await asyncio.sleep(0.01)
         await agent.accept([Sample("m1", f"t{i}", 1_700_000_000_000, float(i), Quality.GOOD,
-                                   1_700_000_000_000) for i in range(100)])
-        await asyncio.to_thread(writing.wait, 5)
-        agent.stop.set()  # while the commit that seals two full batches is writing
+                                   1_700_000_000_000) for i in range(samples)])
+        await asyncio.to_thread(started.wait, 5)
+        agent.stop.set()  # while the slow step runs on the buffer's thread
         await asyncio.wait_for(task, 15)
-        await asyncio.to_thread(cap.wait_for, lambda: len(cap.of_kind("data")) >= 2, 10)
+        await asyncio.to_thread(
+            cap.wait_for, lambda: sum(len(b.samples) for b in batches(cap)) >= samples, 10)
     finally:
         cap.close()
     again = DiskBuffer(tmp_path / "buf.sqlite", max_bytes=1 << 30)
     assert again.depth() == (0, 0), "a clean stop leaves nothing unsent"
-    assert again.counters().devices["m1"].published == 100
+    assert again.counters().devices["m1"].published == samples
     again.close()
-    assert sorted(b.seq for b in batches(cap)) == [1, 2]
+    return batches(cap)
+
+
+async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
+    tmp_path: Path, broker: tuple[str, int], uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop cancels the committer while a (slow) commit is writing: the batches that
+    commit seals must still go out before the agent exits, not wait on disk until the next
+    start (a CI run once caught one left behind)."""
+    sent = await stop_midway(tmp_path, broker, uid, monkeypatch, slow="write", samples=100,
+                             buffer={"linger_ms": 60_000, "batch_max_samples": 50})
+    assert sorted(b.seq for b in sent) == [1, 2]
 
 
 async def test_a_stop_during_a_seal_still_sends_what_it_sealed(
@@ -220,42 +233,6 @@ async def test_a_stop_during_a_seal_still_sends_what_it_sealed(
 ) -> None:
     """The same for the sealer: cancelled while its seal (linger time up) is in its
     transaction, the batch it makes must still go out before the agent exits."""
-    import threading
-    import time as clock
-
-    from collectors.sample import Quality, Sample
-    from edge_agent.buffer import DiskBuffer
-
-    cfg = gateway(tmp_path, uid=uid, port=broker[1])
-    cfg = cfg.model_copy(update={
-        "buffer": cfg.buffer.model_copy(update={"linger_ms": 50, "batch_max_samples": 1000}),
-        "devices": [cfg.devices[0].model_copy(update={"enabled": False})],
-    })
-    sealing = threading.Event()
-    real_seal = DiskBuffer.seal_batches
-
-    def slow_seal(self: DiskBuffer, *args: object, **kw: object) -> object:
-        if self.pending_samples and not sealing.is_set():
-            sealing.set()
-            clock.sleep(0.5)
-        return real_seal(self, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DiskBuffer, "seal_batches", slow_seal)
-    agent = Agent(cfg, tmp_path / "gw.yaml")
-    cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
-    task = asyncio.create_task(agent.run())
-    try:
-        while agent.mqtt is None or not agent.mqtt.connected.is_set():
-            await asyncio.sleep(0.01)
-        await agent.accept([Sample("m1", f"t{i}", 1_700_000_000_000, float(i), Quality.GOOD,
-                                   1_700_000_000_000) for i in range(10)])
-        await asyncio.to_thread(sealing.wait, 5)
-        agent.stop.set()  # while the sealer's transaction runs
-        await asyncio.wait_for(task, 15)
-        await asyncio.to_thread(cap.wait_for, lambda: len(cap.of_kind("data")) >= 1, 10)
-    finally:
-        cap.close()
-    again = DiskBuffer(tmp_path / "buf.sqlite", max_bytes=1 << 30)
-    assert again.depth() == (0, 0), "a clean stop leaves nothing unsent"
-    assert again.counters().devices["m1"].published == 10
-    again.close()
+    sent = await stop_midway(tmp_path, broker, uid, monkeypatch, slow="seal_batches",
+                             samples=10, buffer={"linger_ms": 50, "batch_max_samples": 1000})
+    assert [b.seq for b in sent] == [1]
