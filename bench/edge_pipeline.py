@@ -36,13 +36,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from collectors.sample import Quality, Sample  # noqa: E402
-from device_profiles.loader import resolve_profile, validate  # noqa: E402
-from device_profiles.models import GatewayConfig  # noqa: E402
+from common.config_files import validate  # noqa: E402
+from device_profiles.loader import resolve_profile  # noqa: E402
 from edge_agent.agent import SWITCH_INTERVAL_S, Agent  # noqa: E402
 from edge_agent.buffer import DiskBuffer  # noqa: E402
+from edge_agent.config import GatewayConfig  # noqa: E402
 from edge_agent.normalize import Normalizer  # noqa: E402
-from edge_agent.samples_json import sample_json  # noqa: E402
+from wire.sample import Quality, Sample  # noqa: E402
+from wire.sample_text import sample_json  # noqa: E402
 
 BATCH = 1000
 

@@ -9,7 +9,7 @@ can be unlucky; the same rule applies to the reference and to the product):
 
 - reference: ``psql \\copy … (FORMAT binary)`` of (ts, tag_id, value, quality) into a table with
   primary key (tag_id, ts): the plain, correct schema loaded at the database's own speed.
-- write path: validated data messages (``Batch``, as ``decode`` makes them) →
+- write path: validated data messages (``DataBatch``, as ``decode`` makes them) →
   ``cloud_ingest.writer.write`` (ledger + binary COPY + counters, the service's grouping and
   writer threads) → committed rows.
 - whole path: JSON messages published at QoS 1 through the real broker → ``cloud-ingest serve``
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cloud_ingest import migrate, writer  # noqa: E402
-from cloud_ingest.batch import Batch  # noqa: E402
+from cloud_ingest.batch import DataBatch  # noqa: E402
 from cloud_ingest.partitions import Partitions  # noqa: E402
 from cloud_ingest.registry import Registry  # noqa: E402
 
@@ -157,7 +157,7 @@ def run_reference(dsn: str, data_file: Path) -> float:
 
 
 def run_write_path(dsn: str, payloads: list[bytes], *, writers: int, group: int) -> float:
-    msgs = [Batch.from_json(p) for p in payloads]  # decoded as the service decodes them
+    msgs = [DataBatch.from_json(p) for p in payloads]  # decoded as the service decodes them
     gc.collect()
     gc.freeze()  # a million live bench objects would otherwise make every GC pass crawl
     work = [msgs[i : i + group] for i in range(0, len(msgs), group)]

@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from collectors.modbus import ModbusCollector  # noqa: E402
-from collectors.sample import Quality  # noqa: E402
+from device_profiles.device import DeviceConfig  # noqa: E402
 from device_profiles.loader import load_profile  # noqa: E402
-from device_profiles.models import DeviceConfig  # noqa: E402
+from wire.sample import Quality  # noqa: E402
 
 
 def make_profile(n_tags: int) -> dict[str, Any]:

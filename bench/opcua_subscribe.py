@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collectors.opcua.collector import OpcUaCollector
-from device_profiles.models import DeviceConfig
+from device_profiles.device import DeviceConfig
 from device_profiles.opcua import OpcUaProfile
 from tests.support import free_port, wait_port
 

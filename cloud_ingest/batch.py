@@ -4,7 +4,7 @@ Validating a 1000-sample ``DataMessage`` builds 1000 ``WireSample`` instances, a
 costs about three times what checking them does; on the whole path that is a third of a
 worker's CPU. So data messages are validated against a ``TypedDict`` schema *derived from the
 wire models at import time* (same field types, the same constraints, extra keys forbidden),
-which yields plain dicts. It cannot drift from ``edge_agent.wire``: it is generated from it, and
+which yields plain dicts. It cannot drift from ``wire.json_v1``: it is generated from it, and
 ``tests/cloud_ingest/test_batch.py`` holds both to the same verdicts. Births and deaths, which
 are rare, use the models directly.
 """
@@ -17,7 +17,7 @@ from typing import Annotated, Any, NotRequired, cast, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from edge_agent.wire import Counters, DataMessage, WireSample
+from wire.json_v1 import Counters, DataMessage, WireSample
 
 SampleDict = dict[str, Any]  # keys d, t, ts, rt, v and optionally q, c, r (defaults as in WireSample)
 
@@ -44,7 +44,7 @@ DATA_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(_DATA_TD)
 
 
 @dataclass(frozen=True, slots=True)
-class Batch:
+class DataBatch:
     """One validated data message; ``samples`` are dicts with the wire's short keys."""
 
     enterprise: str
@@ -58,7 +58,7 @@ class Batch:
     stream: str | None = None  # the gateway's buffer; seq is unique within (gateway, stream)
 
     @classmethod
-    def from_json(cls, payload: bytes) -> Batch:
+    def from_json(cls, payload: bytes) -> DataBatch:
         """Raises pydantic.ValidationError exactly when ``DataMessage`` would."""
         doc = DATA_ADAPTER.validate_json(payload)
         return cls(doc["enterprise"], doc["gateway"], doc["session"], doc["seq"], doc["sent"],
@@ -66,7 +66,7 @@ class Batch:
                    doc.get("stream"))
 
     @classmethod
-    def of(cls, msg: DataMessage) -> Batch:
+    def of(cls, msg: DataMessage) -> DataBatch:
         samples = [s.model_dump(exclude_none=False) for s in msg.samples]
         return cls(msg.enterprise, msg.gateway, msg.session, msg.seq, msg.sent, samples, msg.counters,
                    msg.historical, msg.stream)

@@ -70,14 +70,14 @@ def migrate_cmd(config_path: Path | None, dsn: str | None, target: int | None) -
 def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
     """Consume gateway messages into the database (and serve the API) until SIGTERM/SIGINT."""
     from cloud_ingest import service
-    from cloud_ingest.mqtt_source import MqttError
+    from cloud_ingest.mqtt_source import BrokerError
 
     cfg = _load(config_path, dsn)
     stop = threading.Event()
     service.install_signal_handlers(stop)
     try:
         service.serve(cfg, api=not no_api, stop=stop)
-    except (service.SchemaTooOld, service.WriterDied, MqttError) as err:
+    except (service.SchemaTooOld, service.WriterDied, BrokerError) as err:
         raise click.ClickException(str(err)) from err
 
 

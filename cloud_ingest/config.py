@@ -1,7 +1,8 @@
 """The cloud config: where the broker and database are, how ingest batches, how the API authenticates.
 
 Secrets never live in the YAML: the database URL may come from ``SFG_DATABASE_URL``, the broker
-password from the environment variable named in ``mqtt.password_env``, and API tokens from the
+password from the environment variable named in ``mqtt.password_env`` (or the file in
+``mqtt.password_file``), and API tokens from the
 file named in ``api.tokens_file`` (or ``SFG_API_TOKENS_FILE``). Errors name the file and the field
 path, through the same loader the gateway config uses.
 """
@@ -11,18 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
-from device_profiles.loader import ConfigError, read_yaml, validate
+from common.config_files import ConfigError, read_yaml, validate
+from common.model import Frozen as _Model
+from common.secrets import read_secret
+from wire.sparkplug.convention import host_subscriptions
 
 DATABASE_ENV = "SFG_DATABASE_URL"
 TOKENS_ENV = "SFG_API_TOKENS_FILE"
 
 __all__ = ["DATABASE_ENV", "CloudConfig", "ConfigError", "load_config"]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DatabaseConfig(_Model):
@@ -40,6 +40,7 @@ class MqttConfig(_Model):
     )
     username: str | None = None
     password_env: str | None = Field(None, description="environment variable holding the password")
+    password_file: str | None = Field(None, description="file holding the password (mode 0600)")
     keepalive_s: int = Field(30, ge=5, le=3600)
     connect_timeout_s: float = Field(10.0, gt=0, le=300)
     topic_filter: str = "shopfloor/v1/+/+/+"
@@ -73,15 +74,14 @@ class MqttConfig(_Model):
 
     def subscriptions(self) -> list[str]:
         """The JSON filter, plus the Sparkplug topics when ``sparkplug_group`` is set."""
-        from cloud_ingest.sparkplug_gate import subscriptions
-
         subs = [self.subscription()]
         if self.sparkplug_group:
-            subs += subscriptions(self.sparkplug_group, self.shared_group)
+            subs += host_subscriptions(self.sparkplug_group, self.shared_group)
         return subs
 
-    def password(self) -> str | None:
-        return os.environ.get(self.password_env) if self.password_env else None
+    def password(self) -> SecretStr | None:
+        """Raises common.secrets.SecretError naming the field when it cannot be read."""
+        return read_secret(env=self.password_env, file=self.password_file, field="mqtt.password")
 
 
 class IngestConfig(_Model):

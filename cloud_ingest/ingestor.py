@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 import psycopg
 
 from cloud_ingest import writer
-from cloud_ingest.batch import Batch
+from cloud_ingest.batch import DataBatch
 from cloud_ingest.config import CloudConfig
-from cloud_ingest.decode import Rejected, decode, split_topic
-from cloud_ingest.mqtt_source import Delivery
+from cloud_ingest.delivery import Delivery
+from cloud_ingest.inbound import Rejected, decode, split_topic
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, ms_to_dt
-from edge_agent.wire import BirthMessage, DataMessage, DeathMessage
+from wire.json_v1 import BirthMessage, DataMessage, DeathMessage
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +137,10 @@ class Ingestor:
             for msg in msgs:
                 if isinstance(msg, Rejected):
                     group.rejected.append((d, msg))
-                elif isinstance(msg, Batch):
+                elif isinstance(msg, DataBatch):
                     group.data.append((d, writer.Inbound(msg, d.received_ms)))
                 elif isinstance(msg, DataMessage):
-                    group.data.append((d, writer.Inbound(Batch.of(msg), d.received_ms)))
+                    group.data.append((d, writer.Inbound(DataBatch.of(msg), d.received_ms)))
                 else:
                     group.control.append((d, msg))
         return group

@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,24 +27,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud_ingest.config import MqttConfig
+from cloud_ingest.delivery import Delivery
 from cloud_ingest.sparkplug_gate import SparkplugGate, is_sparkplug
+from common.secrets import SecretError
 
 log = logging.getLogger(__name__)
 
 
-class MqttError(Exception):
+class BrokerError(Exception):
     """The broker could not be reached or refused us."""
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    generation: int
-    received_ms: int
-    decoded: tuple[Any, ...] | None = None  # Sparkplug: decoded in arrival order by the gate
 
 
 class MqttSource:
@@ -72,7 +62,11 @@ class MqttSource:
             manual_ack=True,
         )
         if cfg.username:
-            self._client.username_pw_set(cfg.username, cfg.password())
+            try:
+                password = cfg.password()
+            except SecretError as err:
+                raise BrokerError(str(err)) from err
+            self._client.username_pw_set(cfg.username, password.get_secret_value() if password else None)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -86,7 +80,7 @@ class MqttSource:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self, *, timeout: float | None = None) -> None:
-        """Connect and subscribe; raises MqttError if the broker is not there within the timeout."""
+        """Connect and subscribe; raises BrokerError if the broker is not there within the timeout."""
         props = Properties(PacketTypes.CONNECT)
         props.ReceiveMaximum = self.cfg.max_inflight
         if self.persistent:
@@ -98,12 +92,13 @@ class MqttSource:
                 clean_start=not self.persistent, properties=props,
             )
         except OSError as err:
-            raise MqttError(f"cannot reach broker {self.cfg.host}:{self.cfg.port}: {err}") from err
+            raise BrokerError(f"cannot reach broker {self.cfg.host}:{self.cfg.port}: {err}") from err
         self._client.loop_start()
         wait = timeout or self.cfg.connect_timeout_s
         if not (self.connected.wait(wait) and self.subscribed.wait(wait)):
             self.stop()
-            raise MqttError(f"broker {self.cfg.host}:{self.cfg.port} did not accept our subscription in time")
+            raise BrokerError(
+                f"broker {self.cfg.host}:{self.cfg.port} did not accept our subscription in time")
 
     def leave(self, *, timeout: float) -> bool:
         """Unsubscribe, so the broker stops giving this worker a share (what was already queued

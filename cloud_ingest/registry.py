@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from edge_agent.wire import BirthMessage, DeathMessage
+from wire.json_v1 import BirthMessage, DeathMessage
 
 
 def ms_to_dt(ms: int) -> datetime:

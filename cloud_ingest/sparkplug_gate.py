@@ -3,7 +3,7 @@
 Sparkplug data only makes sense against the births of its edge node (metric aliases, the
 enterprise id), so decoding is stateful and order matters. The gate therefore runs in the MQTT
 network thread, where messages arrive in order, and hands the writers deliveries that already
-carry their decoded messages (``edge_agent.sparkplug.decode`` does the decoding). From there on,
+carry their decoded messages (``wire.sparkplug.decoder`` does the decoding). From there on,
 storage, idempotency (the DDATA's ``Gateway/Batch Seq`` is the batch seq) and acks are those of
 JSON batches.
 
@@ -20,30 +20,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from cloud_ingest.decode import Rejected
-from edge_agent.sparkplug import convention as sp
-from edge_agent.sparkplug.decode import NeedsBirth, SparkplugDecoder, SparkplugError
-
-if TYPE_CHECKING:
-    from cloud_ingest.mqtt_source import Delivery
+from cloud_ingest.delivery import Delivery
+from cloud_ingest.inbound import Rejected
+from wire.sparkplug import convention as sp
+from wire.sparkplug.decoder import NeedsBirth, SparkplugDecoder, SparkplugError
 
 log = logging.getLogger(__name__)
 
 REBIRTH_EVERY_S = 5.0
 NAMESPACE = sp.NAMESPACE
-
-
-def subscriptions(group: str, shared_group: str | None) -> list[str]:
-    """Births unshared (every worker must know every alias), data and deaths shared."""
-    share = f"$share/{shared_group}/" if shared_group else ""
-    return [
-        f"{NAMESPACE}/{group}/NBIRTH/+",
-        f"{NAMESPACE}/{group}/DBIRTH/+/+",
-        f"{share}{NAMESPACE}/{group}/DDATA/+/+",
-        f"{share}{NAMESPACE}/{group}/NDEATH/+",
-    ]
 
 
 def is_sparkplug(topic: str) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import psycopg
 
-from cloud_ingest.batch import Batch
+from cloud_ingest.batch import DataBatch
 from cloud_ingest.copy_rows import COLUMNS, copy_data, encode_batch
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, dumps
@@ -29,7 +29,7 @@ _COPY_SQL = f"COPY samples ({COLUMNS}) FROM STDIN (FORMAT BINARY)".encode()
 class Inbound:
     """A validated data message and when the cloud received it (Unix ms)."""
 
-    msg: Batch
+    msg: DataBatch
     received_ms: int
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 from importlib import import_module
 
 from collectors.base import Collector, CollectorError, DeviceUnreachable, ReadFailed
-from collectors.sample import Quality, Sample
-from device_profiles.models import DeviceConfig, DeviceProfile
+from device_profiles.device import DeviceConfig
+
+# protocol name -> "module:factory"; imported lazily so a gateway without OPC UA devices never
+from device_profiles.models import DeviceProfile
+from wire.sample import Quality, Sample
 
 # protocol name -> "module:factory"; imported lazily so a gateway without OPC UA devices never
 # pays for importing asyncua.

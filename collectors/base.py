@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Protocol, Self
 
-from collectors.sample import Sample
-from device_profiles.models import DeviceConfig, DeviceProfile
+from device_profiles.device import DeviceConfig
+from device_profiles.models import DeviceProfile
+from wire.sample import Sample
 
 
 class CollectorError(Exception):

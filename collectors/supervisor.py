@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 from collectors import make_collector
 from collectors.base import Collector, CollectorError
-from collectors.sample import Sample, now_ms
-from device_profiles.models import DeviceConfig, DeviceProfile
+from device_profiles.device import DeviceConfig
+from device_profiles.models import DeviceProfile
+from wire.sample import Sample, now_ms
 
 log = logging.getLogger("collectors.supervisor")
 

@@ -28,16 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from collectors.sample import Quality, Sample, now_ms
 from collectors.supervisor import DeviceSupervisor
+from device_profiles.device import DeviceConfig
 from device_profiles.loader import resolve_profile
-from device_profiles.models import DeviceConfig, DeviceProfile, GatewayConfig
+from device_profiles.models import DeviceProfile
 from edge_agent import __version__
 from edge_agent.buffer import Batch, BatchLimits, DiskBuffer, Row
+from edge_agent.config import GatewayConfig
 from edge_agent.encoders import Encoder, JsonEncoder, Outgoing
 from edge_agent.mqtt import MqttSession
 from edge_agent.normalize import Normalizer, Rule
-from edge_agent.wire import BirthMessage, Counters, DeviceInfo, EnterpriseInfo, TagInfo
+from wire.json_v1 import BirthMessage, Counters, DeviceInfo, EnterpriseInfo, TagInfo
+from wire.sample import Quality, Sample, now_ms
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from collectors.sample import Sample
-from edge_agent.samples_json import sample_json
-from edge_agent.wire import Counters, DeviceCounters
+from wire.json_v1 import Counters, DeviceCounters
+from wire.sample import Sample
+from wire.sample_text import sample_json
 
 FORMAT_VERSION = 3
 SCHEMA = """

@@ -16,11 +16,12 @@ import click
 import yaml
 
 from collectors import CollectorError, make_collector
-from collectors.sample import Quality, now_ms
-from device_profiles.loader import ConfigError, load_gateway_config
-from device_profiles.models import DeviceConfig
+from common.config_files import ConfigError
+from device_profiles.device import DeviceConfig
 from edge_agent.agent import Agent, load_devices
 from edge_agent.buffer import DiskBuffer
+from edge_agent.config import load_gateway_config
+from wire.sample import Quality, now_ms
 
 config_option = click.option(
     "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),

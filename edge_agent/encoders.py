@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from collectors.sample import now_ms
 from edge_agent.buffer import Batch
-from edge_agent.wire import BirthMessage, Counters, DeathMessage, topic
+from wire.json_v1 import BirthMessage, Counters, DeathMessage, topic
+from wire.sample import now_ms
 
 BirthFactory = Callable[[int], BirthMessage]
 

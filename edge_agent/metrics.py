@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from collectors.sample import now_ms
+from wire.sample import now_ms
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent, BufferHealth

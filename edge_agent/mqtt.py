@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from device_profiles.models import BrokerConfig
+from common.secrets import SecretError
+from edge_agent.config import BrokerConfig
 from edge_agent.encoders import Outgoing
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,11 @@ class MqttSession:
         self.last_error: str | None = None
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         if cfg.username:
-            password = os.environ.get(cfg.password_env) if cfg.password_env else None
-            if cfg.password_env and password is None:
-                raise MqttError(
-                    f"broker.password_env names {cfg.password_env!r}, but that environment "
-                    "variable is not set"
-                )
-            c.username_pw_set(cfg.username, password)
+            try:
+                password = cfg.password()
+            except SecretError as err:
+                raise MqttError(str(err)) from err
+            c.username_pw_set(cfg.username, password.get_secret_value() if password else None)
         c.max_inflight_messages_set(cfg.max_inflight)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(min_delay=1, max_delay=30)

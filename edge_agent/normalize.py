@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from collectors.sample import Quality, Sample
-from device_profiles.models import DeviceConfig, DeviceProfile, TagReport
+from device_profiles.device import DeviceConfig, TagReport
+from device_profiles.models import DeviceProfile
+from wire.sample import Quality, Sample
 
 DEFAULT_HEARTBEAT_MS = 60_000
 

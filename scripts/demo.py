@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cloud_ingest.config import load_config  # noqa: E402
-from device_profiles.loader import load_gateway_config, resolve_profile  # noqa: E402
+from device_profiles.loader import resolve_profile  # noqa: E402
 from edge_agent.buffer import BufferFormatError, DiskBuffer  # noqa: E402
+from edge_agent.config import load_gateway_config  # noqa: E402
 
 BIN = Path(sys.executable).parent
 VAR = ROOT / "var" / "demo"

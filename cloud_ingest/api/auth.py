@@ -22,7 +22,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from device_profiles.loader import ConfigError, read_yaml
+from common.config_files import ConfigError, read_yaml
 
 Role = Literal["admin", "reviewer", "enterprise"]
 

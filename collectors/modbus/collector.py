@@ -30,9 +30,9 @@ from collectors.modbus.pymodbus_api import (
     LinkTimeout,
     ModbusLink,
 )
-from collectors.sample import Quality, Sample, now_ms
+from device_profiles.device import DeviceConfig
 from device_profiles.modbus import ModbusProfile, ModbusTag
-from device_profiles.models import DeviceConfig
+from wire.sample import Quality, Sample, now_ms
 
 
 class ModbusCollector:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from collectors.base import CollectorError
 from collectors.modbus.planner import Limits
 from collectors.modbus.pymodbus_api import MAX_BITS, MAX_REGISTERS, SerialParams
-from device_profiles.models import DeviceConfig
+from device_profiles.device import DeviceConfig
 
 
 class ModbusOptions(BaseModel):

@@ -22,9 +22,10 @@ from collectors.opcua.config import OpcUaOptions, parse_options
 from collectors.opcua.convert import BAD_NO_COMMUNICATION, BAD_NOT_CONNECTED, RawValue, to_sample
 from collectors.opcua.items import MonitorSpec
 from collectors.opcua.uaclient import UaConnection
-from collectors.sample import Sample, now_ms
-from device_profiles.models import DeviceConfig, DeviceProfile
+from device_profiles.device import DeviceConfig
+from device_profiles.models import DeviceProfile
 from device_profiles.opcua import OpcUaProfile, OpcUaTag
+from wire.sample import Sample, now_ms
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,15 @@ never in YAML: ``password_env`` names the environment variable that holds one.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from collectors.opcua.errors import OptionsError
+from common.secrets import SecretError, read_secret
 from device_profiles.base import Model
-from device_profiles.models import DeviceConfig
+from device_profiles.device import DeviceConfig
 from device_profiles.opcua import CollectMode
 
 SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep"]
@@ -36,6 +36,7 @@ class OpcUaOptions(Model):
     auth: AuthKind = "anonymous"
     username: str | None = None
     password_env: str | None = Field(None, description="environment variable holding the password")
+    password_file: str | None = Field(None, description="file holding the password (mode 0600)")
     user_cert: Path | None = Field(None, description="certificate authentication: user certificate (DER/PEM)")
     user_key: Path | None = Field(None, description="certificate authentication: its private key (PEM)")
     pki_dir: Path = Field(DEFAULT_PKI_DIR, description="own certificate, trusted/ and rejected/ server certs")
@@ -52,22 +53,20 @@ class OpcUaOptions(Model):
                 "security_policy and security_mode go together: both None, or a policy "
                 "(Basic256Sha256, Aes128_Sha256_RsaOaep) with Sign or SignAndEncrypt"
             )
-        if self.auth == "username" and not (self.username and self.password_env):
-            raise ValueError("auth: username needs username and password_env")
+        if self.auth == "username" and not (self.username and (self.password_env or self.password_file)):
+            raise ValueError("auth: username needs username and password_env (or password_file)")
         if self.auth == "certificate" and not (self.user_cert and self.user_key):
             raise ValueError("auth: certificate needs user_cert and user_key")
         return self
 
     def password(self, device_id: str) -> str | None:
-        if self.auth != "username" or not self.password_env:
+        if self.auth != "username":
             return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise OptionsError(
-                f"device {device_id}: options.password_env: "
-                f"environment variable {self.password_env} is not set"
-            )
-        return value
+        try:
+            secret = read_secret(env=self.password_env, file=self.password_file, field="options.password")
+        except SecretError as err:
+            raise OptionsError(f"device {device_id}: {err}") from err
+        return secret.get_secret_value() if secret else None
 
 
 def parse_options(device: DeviceConfig) -> OpcUaOptions:

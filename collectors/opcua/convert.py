@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from collectors.sample import Quality, Sample, Value
+from wire.sample import Quality, Sample, Value
 
 # Codes we emit ourselves (OPC UA Part 4 / Opc.Ua.StatusCodes.csv).
 BAD_NOT_CONNECTED = 0x808A0000

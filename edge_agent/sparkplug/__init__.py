@@ -1,8 +1,4 @@
-"""Eclipse Sparkplug B 3.0, the second wire encoding (docs/sparkplug.md).
-
-``encoder`` turns the agent's batches into NBIRTH/DBIRTH/DDATA/NDEATH on the gateway;
-``decode`` turns them back into the JSON v1 models (edge_agent/wire.py) in the cloud;
-``convention`` holds what both must agree on: topics, metric names, property keys, value codecs.
-``sparkplug_b_pb2`` is generated from the official Tahu schema ``sparkplug_b.proto`` by protoc
-(grpcio-tools, pinned in the ``test`` extra); never edit it by hand.
+"""The gateway's Sparkplug B 3.0 encoder (docs/sparkplug.md): NBIRTH/DBIRTH/DDATA/NDEATH from
+the agent's batches, and the bdSeq kept across restarts. The schema, the naming convention and
+the decoder that both sides share live in ``wire/sparkplug``.
 """

@@ -22,14 +22,14 @@ from typing import Required
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
-from collectors.sample import Value, now_ms
-from device_profiles.models import GatewayConfig
 from edge_agent.buffer import Batch
+from edge_agent.config import GatewayConfig
 from edge_agent.encoders import Outgoing
-from edge_agent.sparkplug import convention as sp
-from edge_agent.sparkplug import sparkplug_b_pb2 as pb
 from edge_agent.sparkplug.bdseq import BdSeqStore
-from edge_agent.wire import BirthMessage, Counters, DeviceInfo
+from wire.json_v1 import BirthMessage, Counters, DeviceInfo
+from wire.sample import Value, now_ms
+from wire.sparkplug import convention as sp
+from wire.sparkplug import sparkplug_b_pb2 as pb
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ from collectors.modbus.pymodbus_api import (
     UnitImage,
     start_server,
 )
-from collectors.sample import now_ms
 from device_profiles.modbus import ModbusProfile
 from simulators.modbus.image import DeviceImage
+from wire.sample import now_ms
 
 
 @dataclass

@@ -16,7 +16,7 @@ from paho.mqtt.properties import Properties
 
 from cloud_ingest.config import ApiConfig, CloudConfig, DatabaseConfig, IngestConfig, MqttConfig
 from cloud_ingest.service import serve
-from edge_agent.wire import (
+from wire.json_v1 import (
     BirthMessage,
     Counters,
     DataMessage,

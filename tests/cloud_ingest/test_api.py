@@ -14,14 +14,14 @@ from fastapi.testclient import TestClient
 from cloud_ingest import migrate, rollups, writer
 from cloud_ingest.api.app import create_app
 from cloud_ingest.api.auth import TokenEntry, TokenStore
-from cloud_ingest.batch import Batch
+from cloud_ingest.batch import DataBatch
 from cloud_ingest.config import ApiConfig, CloudConfig, ConfigError, DatabaseConfig
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry
 from cloud_ingest.timescale import flavor_of
-from edge_agent.wire import DeathMessage
 from tests.cloud_ingest.helpers import T0, birth, cloud_config, data, running
 from tests.support import free_port, wait_port
+from wire.json_v1 import DeathMessage
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,8 @@ def _store(dsn: str) -> None:
         flavor = flavor_of(conn)  # the plain or TimescaleDB layout, whichever migrate chose
         reg, parts = Registry(), Partitions(flavor=flavor)
         reg.apply_birth(conn, birth("ent-a", "gw1"), received_ms=T0)
-        items = [writer.Inbound(Batch.of(data("ent-a", "gw1", s, n=60)), T0) for s in range(1, 7)]
-        items.append(writer.Inbound(Batch.of(data("ent-b", "gwb", 1, n=10)), T0))
+        items = [writer.Inbound(DataBatch.of(data("ent-a", "gw1", s, n=60)), T0) for s in range(1, 7)]
+        items.append(writer.Inbound(DataBatch.of(data("ent-b", "gwb", 1, n=10)), T0))
         writer.write(conn, items, registry=reg, partitions=parts)
         reg.apply_death(conn, DeathMessage(enterprise="ent-b", gateway="gwb", session="s1", ts=T0),
                         received_ms=T0)

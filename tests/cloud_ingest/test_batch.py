@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cloud_ingest.batch import Batch
-from edge_agent.wire import DataMessage
+from cloud_ingest.batch import DataBatch
 from tests.cloud_ingest.helpers import data, encode
+from wire.json_v1 import DataMessage
 
 
 def _doc() -> dict[str, Any]:
@@ -68,14 +68,14 @@ def test_same_verdict_as_data_message(name: str) -> None:
     except ValidationError as err:
         model, model_errors = None, sorted(e["loc"] for e in err.errors())
     try:
-        batch: Batch | None = Batch.from_json(payload)
+        batch: DataBatch | None = DataBatch.from_json(payload)
         batch_errors = None
     except ValidationError as err:
         batch, batch_errors = None, sorted(e["loc"] for e in err.errors())
     assert (model is None) == (batch is None)
     assert model_errors == batch_errors
     if model is not None and batch is not None:
-        assert Batch.of(model).samples == [
+        assert DataBatch.of(model).samples == [
             {**{"q": "good", "c": None, "r": None}, **s} for s in copy.deepcopy(batch.samples)
         ]
         assert (batch.enterprise, batch.gateway, batch.seq, batch.counters) == (

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from cloud_ingest import migrate, writer
-from cloud_ingest.batch import Batch
+from cloud_ingest.batch import DataBatch
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry
 from cloud_ingest.timescale import flavor_of
@@ -18,7 +18,7 @@ OPCUA_BAD = 0x80340000  # BadNodeIdUnknown: above int4
 
 
 def _batch(seq: int, samples: list[dict[str, object]]) -> writer.Inbound:
-    return writer.Inbound(Batch("ent", "gw", "s", seq, T0, samples), T0)
+    return writer.Inbound(DataBatch("ent", "gw", "s", seq, T0, samples), T0)
 
 
 def test_values_round_trip(pg_dsn: str) -> None:

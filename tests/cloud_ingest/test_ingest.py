@@ -9,7 +9,6 @@ import psycopg
 import pytest
 
 from cloud_ingest import migrate
-from edge_agent.wire import DeathMessage, topic
 from tests.cloud_ingest.helpers import (
     T0,
     birth,
@@ -22,6 +21,7 @@ from tests.cloud_ingest.helpers import (
     scalar,
     wait_until,
 )
+from wire.json_v1 import DeathMessage, topic
 
 pytestmark = pytest.mark.integration
 

@@ -15,12 +15,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud_ingest import migrate
-from device_profiles.loader import validate
-from device_profiles.models import GatewayConfig
+from common.config_files import validate
 from edge_agent.buffer import Batch as EdgeBatch
+from edge_agent.config import GatewayConfig
 from edge_agent.sparkplug.encoder import SparkplugEncoder
-from edge_agent.wire import BirthMessage, Counters, DeviceCounters, DeviceInfo, EnterpriseInfo, TagInfo
 from tests.cloud_ingest.helpers import T0, cloud_config, publisher, rows, running, scalar, wait_until
+from wire.json_v1 import BirthMessage, Counters, DeviceCounters, DeviceInfo, EnterpriseInfo, TagInfo
 
 pytestmark = pytest.mark.integration
 

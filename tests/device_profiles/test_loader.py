@@ -6,13 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from device_profiles.loader import (
-    ConfigError,
-    library_profiles,
-    load_gateway_config,
-    load_profile,
-    resolve_profile,
-)
+from common.config_files import ConfigError
+from device_profiles.loader import library_profiles, load_profile, resolve_profile
+from edge_agent.config import load_gateway_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

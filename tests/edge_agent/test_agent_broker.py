@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from device_profiles.loader import validate
-from device_profiles.models import GatewayConfig
+from common.config_files import validate
 from edge_agent.agent import Agent
-from edge_agent.wire import BirthMessage, DataMessage, DeathMessage, topic
+from edge_agent.config import GatewayConfig
 from tests.support import Capture, Mosquitto, free_port
+from wire.json_v1 import BirthMessage, DataMessage, DeathMessage, topic
 
 
 def gateway(tmp_path: Path, *, uid: str, port: int) -> GatewayConfig:
@@ -107,7 +107,7 @@ async def test_compressed_batches_are_gzip_of_the_documented_json(
 ) -> None:
     import gzip
 
-    from edge_agent.wire import decode_payload
+    from wire.json_v1 import decode_payload
 
     data = gateway(tmp_path, uid=uid, port=broker[1]).model_dump()
     data["publish"] = {"compress": True}
@@ -131,7 +131,7 @@ async def test_under_load_each_batch_goes_out_once(
     """Samples arriving faster than the window drains: with no reconnect, every sealed batch
     is published exactly once (an acknowledged batch waiting for its removal from disk was
     once picked again and resent)."""
-    from collectors.sample import Quality, Sample
+    from wire.sample import Quality, Sample
 
     cfg = gateway(tmp_path, uid=uid, port=broker[1])
     cfg = cfg.model_copy(update={
@@ -176,8 +176,8 @@ async def stop_midway(tmp_path: Path, broker: tuple[str, int], uid: str,
     import threading
     import time as clock
 
-    from collectors.sample import Quality, Sample
     from edge_agent.buffer import DiskBuffer
+    from wire.sample import Quality, Sample
 
     cfg = gateway(tmp_path, uid=uid, port=broker[1])
     cfg = cfg.model_copy(update={

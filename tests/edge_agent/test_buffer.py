@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from collectors.sample import Quality, Sample
 from edge_agent.buffer import BatchLimits, DiskBuffer
-from edge_agent.wire import DataMessage
+from wire.json_v1 import DataMessage
+from wire.sample import Quality, Sample
 
 MB = 1024 * 1024
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from collectors.sample import Quality, Sample
-from device_profiles.loader import validate
-from device_profiles.models import GatewayConfig
+from common.config_files import validate
 from edge_agent.agent import Agent
 from edge_agent.buffer import DiskBuffer
+from edge_agent.config import GatewayConfig
+from wire.sample import Quality, Sample
 
 
 def agent(tmp_path: Path) -> Agent:

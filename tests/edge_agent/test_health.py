@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from device_profiles.loader import validate
-from device_profiles.models import GatewayConfig
+from common.config_files import validate
 from edge_agent.agent import Agent
+from edge_agent.config import GatewayConfig
 from tests.support import free_port
 
 BIN = Path(sys.executable).parent

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.sample import Quality, Sample
-from device_profiles.loader import resolve_profile, validate
-from device_profiles.models import DeviceConfig
+from common.config_files import validate
+from device_profiles.device import DeviceConfig
+from device_profiles.loader import resolve_profile
 from edge_agent.normalize import Normalizer
+from wire.sample import Quality, Sample
 
 PROFILE = resolve_profile("energy_meter_3ph")
 

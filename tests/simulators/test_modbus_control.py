@@ -13,11 +13,11 @@ import pytest
 
 from collectors.base import DeviceUnreachable
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from simulators.modbus.control import apply
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, profile
 from tests.support import ROOT, free_port, wait_port
+from wire.sample import Quality
 
 
 async def test_commands_change_faults_and_bad_input_is_explained() -> None:

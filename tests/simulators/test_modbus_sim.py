@@ -11,12 +11,12 @@ import sys
 import pytest
 
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from simulators.cli import DeviceSpec, parse_device
 from simulators.modbus.serve import build_simulators
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
 from tests.support import ROOT, free_port, wait_port
+from wire.sample import Quality
 
 
 async def test_raw_registers_are_engineering_value_minus_offset_over_scale_clamped() -> None:

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from device_profiles.device import DeviceConfig
 from device_profiles.loader import resolve_profile
 from device_profiles.modbus import ModbusProfile
-from device_profiles.models import DeviceConfig
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 
 

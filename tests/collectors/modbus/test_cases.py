@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from device_profiles.modbus import ModbusProfile
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import CASES, assert_matches
 from tests.collectors.modbus.helpers import device
 from tests.collectors.modbus.interop_server import InteropServer
+from wire.sample import Quality
 
 CASE_DIRS = sorted(p for p in CASES.iterdir() if (p / "case.yaml").exists() and p.name != "encodings")
 

@@ -8,9 +8,9 @@ import pytest
 
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
 from tests.support import free_port
+from wire.sample import Quality
 
 
 async def test_reads_every_tag_close_to_what_the_simulator_serves() -> None:

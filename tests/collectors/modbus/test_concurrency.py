@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from collectors.sample import Quality
 from collectors.supervisor import DeviceSupervisor
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, profile
 from tests.support import free_port
+from wire.sample import Quality
 
 N_DEVICES = 50
 INTERVAL_S = 1.0

@@ -8,7 +8,7 @@ from collectors.base import CollectorError
 from collectors.modbus import ModbusCollector
 from collectors.modbus.config import Endpoint, limits_of, parse_endpoint, parse_options, serial_of
 from collectors.modbus.planner import Limits
-from device_profiles.models import DeviceConfig
+from device_profiles.device import DeviceConfig
 from tests.collectors.modbus.helpers import make_profile
 
 

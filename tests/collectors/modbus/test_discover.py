@@ -8,10 +8,10 @@ import yaml
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import ModbusCollector
 from collectors.modbus.discover import discover
-from collectors.sample import Quality
 from device_profiles.modbus import ModbusProfile
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
 from tests.support import free_port
+from wire.sample import Quality
 
 
 async def test_scan_of_an_energy_meter_finds_its_floats() -> None:

@@ -8,11 +8,11 @@ import asyncio
 import pytest
 
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from device_profiles.modbus import ModbusProfile
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import assert_matches, encoding_case
 from tests.collectors.modbus.helpers import device
+from wire.sample import Quality
 
 
 @pytest.mark.parametrize("table", ["holding", "input"])  # function codes 3 and 4 (+ 1 and 2 for bits)

@@ -10,10 +10,10 @@ import pytest
 
 from collectors.base import DeviceUnreachable
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality, Sample
 from collectors.supervisor import Backoff, DeviceSupervisor
 from simulators.modbus.server import ModbusSimulator
 from tests.collectors.modbus.helpers import device, profile, running_sim
+from wire.sample import Quality, Sample
 
 
 async def _until(it: AsyncIterator[list[Sample]], quality: Quality, limit: int = 200) -> list[Sample]:

@@ -10,11 +10,11 @@ from pyModbusTCP.client import ModbusClient
 
 from collectors.base import DeviceUnreachable
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from collectors.supervisor import Backoff, DeviceSupervisor
 from tests.collectors.modbus.cases import assert_matches, encoding_case
 from tests.collectors.modbus.helpers import device, make_profile, running_sim
 from tests.collectors.modbus.interop_server import InteropServer
+from wire.sample import Quality
 
 
 @pytest.mark.parametrize("table", ["holding", "input"])

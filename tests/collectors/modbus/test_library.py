@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from device_profiles.loader import library_profiles, load_profile
 from device_profiles.modbus import ModbusProfile
 from tests.collectors.modbus.helpers import device, running_sim
+from wire.sample import Quality
 
 MODBUS = {name: path for name, path in library_profiles().items() if path.parent.name == "modbus"}
 INDUSTRIES = {"food", "textiles", "biopharma", "equipment", "new_materials", "metal_products"}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collectors.modbus import ModbusCollector
-from collectors.sample import Quality
 from tests.collectors.modbus.helpers import device, make_profile, running_sim
+from wire.sample import Quality
 
 
 def _tags(addresses: list[int]) -> list[dict[str, object]]:

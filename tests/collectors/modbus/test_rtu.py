@@ -15,12 +15,12 @@ import pytest
 
 from collectors.base import DeviceUnreachable
 from collectors.modbus import ModbusCollector, links
-from collectors.sample import Quality, Sample
 from collectors.supervisor import Backoff, DeviceSupervisor
-from device_profiles.models import DeviceConfig
+from device_profiles.device import DeviceConfig
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import assert_matches, encoding_case
 from tests.collectors.modbus.helpers import device, profile
+from wire.sample import Quality, Sample
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from collectors.sample import Quality, Sample
 from collectors.supervisor import Backoff, DeviceSupervisor
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, profile
 from tests.support import free_port
+from wire.sample import Quality, Sample
 
 
 async def _next(it: AsyncIterator[list[Sample]], *, until: Quality, limit: int = 100) -> list[Sample]:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from device_profiles.device import DeviceConfig
 from device_profiles.loader import load_profile
-from device_profiles.models import DeviceConfig
 from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.support import free_port

@@ -10,11 +10,11 @@ import yaml
 
 from collectors.base import DeviceUnreachable
 from collectors.opcua.collector import OpcUaCollector
-from collectors.sample import Quality, Sample
 from device_profiles.opcua import OpcUaProfile, OpcUaTag
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import CASES, device
 from tests.support import free_port
+from wire.sample import Quality, Sample
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

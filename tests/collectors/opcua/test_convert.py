@@ -8,7 +8,7 @@ import json
 import pytest
 
 from collectors.opcua.convert import RawValue, quality_of, to_sample, to_value
-from collectors.sample import Quality
+from wire.sample import Quality
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,12 @@ import yaml
 from collectors.base import DeviceUnreachable
 from collectors.opcua.collector import OpcUaCollector
 from collectors.opcua.discover import discover
-from collectors.sample import Quality
 from device_profiles.models import PROFILE_ADAPTER
 from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import device
 from tests.support import free_port
+from wire.sample import Quality
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -20,10 +20,10 @@ import pytest
 from collectors.opcua.collector import OpcUaCollector
 from collectors.opcua.errors import SecurityRejected, UntrustedServerCertificate
 from collectors.opcua.pki import trust_certificate
-from collectors.sample import Quality, Sample
 from device_profiles.opcua import OpcUaProfile
 from tests.collectors.opcua.conftest import case_profile, device
 from tests.support import ROOT, free_port
+from wire.sample import Quality, Sample
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

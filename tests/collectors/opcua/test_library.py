@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from collectors.opcua.collector import OpcUaCollector
-from collectors.sample import Quality
 from device_profiles.loader import library_profiles, load_profile
 from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import device
 from tests.support import free_port
+from wire.sample import Quality
 
 OPCUA = sorted(name for name, path in library_profiles().items() if path.parent.name == "opcua")
 INDUSTRIES = {"food", "biopharma", "textiles", "new_materials", "metal_products", "equipment"}

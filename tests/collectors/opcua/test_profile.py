@@ -7,7 +7,8 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from device_profiles.loader import ConfigError, load_profile
+from common.config_files import ConfigError
+from device_profiles.loader import load_profile
 from device_profiles.models import PROFILE_ADAPTER
 from device_profiles.opcua import OpcUaProfile, parse_node_id
 

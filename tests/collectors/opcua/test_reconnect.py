@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from collectors.opcua.collector import OpcUaCollector
-from collectors.sample import Quality, Sample
 from collectors.supervisor import Backoff, DeviceSupervisor
 from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import device
 from tests.collectors.opcua.proxy import CuttableProxy
 from tests.support import free_port
+from wire.sample import Quality, Sample
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

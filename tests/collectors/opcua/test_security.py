@@ -13,11 +13,11 @@ import pytest_asyncio
 from collectors.opcua.collector import OpcUaCollector
 from collectors.opcua.errors import OptionsError, SecurityRejected, UntrustedServerCertificate
 from collectors.opcua.pki import make_self_signed, trust_certificate
-from collectors.sample import Quality
 from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import device
 from tests.support import free_port
+from wire.sample import Quality
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from device_profiles.loader import validate
-from device_profiles.models import GatewayConfig
+from common.config_files import validate
 from edge_agent.buffer import Batch
-from edge_agent.sparkplug import sparkplug_b_pb2 as pb
+from edge_agent.config import GatewayConfig
 from edge_agent.sparkplug.encoder import SparkplugEncoder
-from edge_agent.wire import BirthMessage, Counters, DeviceCounters, DeviceInfo, EnterpriseInfo, TagInfo
+from wire.json_v1 import BirthMessage, Counters, DeviceCounters, DeviceInfo, EnterpriseInfo, TagInfo
+from wire.sparkplug import sparkplug_b_pb2 as pb
 
 T0 = 1_764_403_200_000
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from edge_agent.agent import Agent
-from edge_agent.sparkplug import convention as sp
-from edge_agent.sparkplug import sparkplug_b_pb2 as pb
-from edge_agent.sparkplug.decode import SparkplugDecoder, rebirth_request
-from edge_agent.wire import BirthMessage, DataMessage, DeathMessage
 from tests.edge_agent.sparkplug.common import config
 from tests.support import Capture, free_port
+from wire.json_v1 import BirthMessage, DataMessage, DeathMessage
+from wire.sparkplug import convention as sp
+from wire.sparkplug import sparkplug_b_pb2 as pb
+from wire.sparkplug.decoder import SparkplugDecoder, rebirth_request
 
 pytestmark = pytest.mark.integration
 

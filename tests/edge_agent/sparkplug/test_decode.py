@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.sparkplug import convention as sp
-from edge_agent.sparkplug import sparkplug_b_pb2 as pb
-from edge_agent.sparkplug.decode import (
+from edge_agent.sparkplug.encoder import SparkplugEncoder
+from tests.edge_agent.sparkplug.common import COUNTERS, SAMPLES, batch, birth_message, encoder, payload
+from wire.json_v1 import BirthMessage, DataMessage, DeathMessage, WireSample
+from wire.sparkplug import convention as sp
+from wire.sparkplug import sparkplug_b_pb2 as pb
+from wire.sparkplug.decoder import (
     SPARKPLUG_SUBSCRIPTION,
     MalformedPayload,
     NeedsBirth,
@@ -16,9 +19,6 @@ from edge_agent.sparkplug.decode import (
     host_state,
     rebirth_request,
 )
-from edge_agent.sparkplug.encoder import SparkplugEncoder
-from edge_agent.wire import BirthMessage, DataMessage, DeathMessage, WireSample
-from tests.edge_agent.sparkplug.common import COUNTERS, SAMPLES, batch, birth_message, encoder, payload
 
 
 def born(tmp_path: Path) -> tuple[SparkplugEncoder, SparkplugDecoder, list[BirthMessage]]:

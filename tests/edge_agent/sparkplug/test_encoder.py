@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.sparkplug import convention as sp
 from edge_agent.sparkplug.encoder import SparkplugEncoder
 from tests.edge_agent.sparkplug.common import (
     COUNTERS,
@@ -20,6 +19,7 @@ from tests.edge_agent.sparkplug.common import (
     ncmd_rebirth,
     payload,
 )
+from wire.sparkplug import convention as sp
 
 
 def metric_values(raw: bytes) -> dict[str, object]:

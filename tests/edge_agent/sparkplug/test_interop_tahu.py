@@ -18,9 +18,10 @@ import pytest
 
 from edge_agent.encoders import Outgoing
 from edge_agent.sparkplug import encoder as encoder_module
-from edge_agent.sparkplug.decode import SparkplugDecoder
 from edge_agent.sparkplug.encoder import SparkplugEncoder
-from edge_agent.wire import (
+from tests.edge_agent.sparkplug.common import COUNTERS, SAMPLES, T0, batch, config, encoder
+from tests.support import ROOT
+from wire.json_v1 import (
     BirthMessage,
     Counters,
     DataMessage,
@@ -29,8 +30,7 @@ from edge_agent.wire import (
     EnterpriseInfo,
     TagInfo,
 )
-from tests.edge_agent.sparkplug.common import COUNTERS, SAMPLES, T0, batch, config, encoder
-from tests.support import ROOT
+from wire.sparkplug.decoder import SparkplugDecoder
 
 INTEROP = ROOT / "tests" / "interop" / "sparkplug"
 DOC = ROOT / "docs" / "sparkplug.md"

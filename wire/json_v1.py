@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from collectors.sample import Quality, Sample
+from common.model import Frozen
+from wire.sample import Quality, Sample
 
 WIRE_VERSION = 1
 TOPIC_ROOT = "shopfloor/v1"
@@ -51,11 +52,7 @@ def decode_payload(raw: bytes, *, max_bytes: int) -> bytes:
     return out
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WireSample(_Strict):
+class WireSample(Frozen):
     d: Name = Field(description="device id")
     t: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(description="tag")
     ts: EpochMs = Field(description="source timestamp, UTC epoch ms")
@@ -78,7 +75,7 @@ class WireSample(_Strict):
         return Sample(self.d, self.t, self.ts, self.v, Quality.parse(self.q), self.rt, self.c, self.r)
 
 
-class DeviceCounters(_Strict):
+class DeviceCounters(Frozen):
     """Cumulative since the gateway's buffer was created; they survive restarts."""
 
     read: int = Field(0, ge=0)
@@ -88,12 +85,12 @@ class DeviceCounters(_Strict):
     dropped: dict[str, int] = Field(default_factory=dict, description="reason -> samples")
 
 
-class Counters(_Strict):
+class Counters(Frozen):
     batches_published: int = Field(0, ge=0)
     devices: dict[str, DeviceCounters] = Field(default_factory=dict)
 
 
-class DataMessage(_Strict):
+class DataMessage(Frozen):
     v: Literal[1] = 1
     type: Literal["data"] = "data"
     enterprise: Name
@@ -110,7 +107,7 @@ class DataMessage(_Strict):
     historical: bool = Field(False, description="backlog sealed before the current connection")
 
 
-class TagInfo(_Strict):
+class TagInfo(Frozen):
     name: str
     type: str
     unit: str | None = None
@@ -120,7 +117,7 @@ class TagInfo(_Strict):
     heartbeat_ms: int | None = Field(None, ge=1, description="max silence in change mode")
 
 
-class DeviceInfo(_Strict):
+class DeviceInfo(Frozen):
     id: Name
     profile: str
     protocol: str
@@ -132,13 +129,13 @@ class DeviceInfo(_Strict):
     tags: list[TagInfo]
 
 
-class EnterpriseInfo(_Strict):
+class EnterpriseInfo(Frozen):
     name: str | None = None
     industry: str | None = None
     district: str | None = None
 
 
-class BirthMessage(_Strict):
+class BirthMessage(Frozen):
     v: Literal[1] = 1
     type: Literal["birth"] = "birth"
     enterprise: Name
@@ -151,7 +148,7 @@ class BirthMessage(_Strict):
     devices: list[DeviceInfo]
 
 
-class DeathMessage(_Strict):
+class DeathMessage(Frozen):
     v: Literal[1] = 1
     type: Literal["death"] = "death"
     enterprise: Name

@@ -1,4 +1,4 @@
-"""Sparkplug B 3.0 from gateways → the wire models the cloud already stores (edge_agent/wire.py).
+"""Sparkplug B 3.0 from gateways → the wire models the cloud already stores (wire/json_v1.py).
 
 The API, all of it::
 
@@ -50,10 +50,7 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from pydantic import ValidationError
 
-from collectors.sample import Value, now_ms
-from edge_agent.sparkplug import convention as sp
-from edge_agent.sparkplug import sparkplug_b_pb2 as pb
-from edge_agent.wire import (
+from wire.json_v1 import (
     BirthMessage,
     Counters,
     DataMessage,
@@ -64,6 +61,9 @@ from edge_agent.wire import (
     TagInfo,
     WireSample,
 )
+from wire.sample import Value, now_ms
+from wire.sparkplug import convention as sp
+from wire.sparkplug import sparkplug_b_pb2 as pb
 
 SPARKPLUG_SUBSCRIPTION = sp.SPARKPLUG_SUBSCRIPTION
 Decoded = BirthMessage | DataMessage | DeathMessage

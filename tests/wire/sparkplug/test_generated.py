@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import edge_agent.sparkplug
+import wire.sparkplug
 
-HERE = Path(edge_agent.sparkplug.__file__).parent
+HERE = Path(wire.sparkplug.__file__).parent
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:
@@ -21,14 +21,14 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     assert run.returncode == 0, f"protoc failed (is the test extra installed?): {run.stderr}"
     for name in ("sparkplug_b_pb2.py", "sparkplug_b_pb2.pyi"):
         assert (tmp_path / name).read_bytes() == (HERE / name).read_bytes(), (
-            f"edge_agent/sparkplug/{name} is stale: regenerate it with "
-            "python -m grpc_tools.protoc -I edge_agent/sparkplug --python_out=edge_agent/sparkplug "
-            "--pyi_out=edge_agent/sparkplug sparkplug_b.proto"
+            f"wire/sparkplug/{name} is stale: regenerate it with "
+            "python -m grpc_tools.protoc -I wire/sparkplug --python_out=wire/sparkplug "
+            "--pyi_out=wire/sparkplug sparkplug_b.proto"
         )
 
 
 def test_schema_is_the_official_tahu_one() -> None:
-    from edge_agent.sparkplug import sparkplug_b_pb2 as pb
+    from wire.sparkplug import sparkplug_b_pb2 as pb
 
     assert pb.DESCRIPTOR.package == "org.eclipse.tahu.protobuf"
     assert pb.Payload.DESCRIPTOR.full_name == "org.eclipse.tahu.protobuf.Payload"

@@ -6,7 +6,7 @@ import functools
 import json
 import math
 
-from collectors.sample import Quality, Sample
+from wire.sample import Quality, Sample
 
 _QUALITY = {q: q.label for q in Quality}
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from cloud_ingest.batch import Batch
-from cloud_ingest.decode import Rejected, decode
+from cloud_ingest.batch import DataBatch
+from cloud_ingest.inbound import Rejected, decode
 from tests.cloud_ingest.helpers import data, encode
 
 LIMIT = 64 * 1024
@@ -17,7 +17,7 @@ LIMIT = 64 * 1024
 def test_valid_data_message() -> None:
     t, p = encode(data("e1", "g1", 1))
     msg = decode(t, p, max_bytes=LIMIT)
-    assert isinstance(msg, Batch) and msg.seq == 1 and len(msg.samples) == 10
+    assert isinstance(msg, DataBatch) and msg.seq == 1 and len(msg.samples) == 10
 
 
 def _doc() -> dict[str, object]:
@@ -56,7 +56,7 @@ def test_schema_detail_names_the_field() -> None:
 def test_gzip_payloads_are_inflated_within_the_limit() -> None:
     t, p = encode(data("e1", "g1", 1).model_copy(update={"historical": True}))
     msg = decode(t, gzip.compress(p, mtime=0), max_bytes=LIMIT)
-    assert isinstance(msg, Batch) and msg.historical and len(msg.samples) == 10
+    assert isinstance(msg, DataBatch) and msg.historical and len(msg.samples) == 10
     broken = decode(t, b"\x1f\x8b" + b"not really gzip", max_bytes=LIMIT)
     assert isinstance(broken, Rejected) and broken.reason == "bad_gzip"
     bomb = decode(t, gzip.compress(b" " * (LIMIT * 4)), max_bytes=LIMIT)  # small on the wire, huge inflated

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from cloud_ingest.batch import Batch
-from edge_agent.wire import GZIP_MAGIC, TOPIC_ROOT, WIRE_VERSION, BirthMessage, DeathMessage, decode_payload
+from cloud_ingest.batch import DataBatch
+from wire.json_v1 import GZIP_MAGIC, TOPIC_ROOT, WIRE_VERSION, BirthMessage, DeathMessage, decode_payload
 
-WireMessage = Batch | BirthMessage | DeathMessage
+WireMessage = DataBatch | BirthMessage | DeathMessage
 
 _MODELS: dict[str, type[BaseModel]] = {"birth": BirthMessage, "death": DeathMessage}
 _ROOT_PARTS = TOPIC_ROOT.split("/")
@@ -87,7 +87,7 @@ def decode(topic: str, payload: bytes, *, max_bytes: int) -> WireMessage | Rejec
     msg: WireMessage
     try:
         # data (the common case) is validated without building sample objects
-        msg = Batch.from_json(payload) if model is None else model.model_validate_json(payload)  # type: ignore[assignment]
+        msg = DataBatch.from_json(payload) if model is None else model.model_validate_json(payload)  # type: ignore[assignment]
     except ValidationError as err:
         return _diagnose(payload, kind, err, ent, gw)
     if msg.enterprise != ent or msg.gateway != gw:

@@ -13,11 +13,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from collectors.sample import Value
-from edge_agent.sparkplug import sparkplug_b_pb2 as pb
+from wire.sample import Value
+from wire.sparkplug import sparkplug_b_pb2 as pb
 
 NAMESPACE: Final = "spBv1.0"
 SPARKPLUG_SUBSCRIPTION: Final = f"{NAMESPACE}/+/+/#"
+
+
+def host_subscriptions(group: str, shared_group: str | None) -> list[str]:
+    """What a host application subscribes to for ``group`` ('+' for all): births unshared
+    (every worker of a shared group must know every alias), data and deaths shared."""
+    share = f"$share/{shared_group}/" if shared_group else ""
+    return [
+        f"{NAMESPACE}/{group}/NBIRTH/+",
+        f"{NAMESPACE}/{group}/DBIRTH/+/+",
+        f"{share}{NAMESPACE}/{group}/DDATA/+/+",
+        f"{share}{NAMESPACE}/{group}/NDEATH/+",
+    ]
+
+
 NODE_KINDS: Final = frozenset({"NBIRTH", "NDATA", "NDEATH", "NCMD"})
 DEVICE_KINDS: Final = frozenset({"DBIRTH", "DDATA", "DDEATH", "DCMD"})
 

@@ -1,0 +1,106 @@
+"""Configuration files (YAML, validated by pydantic) with errors a technician can act on.
+
+Every error names the file, the field path (``devices[1].endpoint``) and what would be valid.
+`describe_errors` is the one formatter of pydantic errors: config files, device options, wire
+payloads and the evidence inputs all report through it, so every message reads the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used, with every problem listed."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + ("\n  ".join(["invalid configuration:", *problems])))
+
+
+def field_path(loc: Sequence[int | str], *, prefix: str = "") -> str:
+    """``("devices", 1, "endpoint")`` → ``devices[1].endpoint`` (after ``prefix``, if any)."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top level)"
+
+
+def describe_errors(err: ValidationError, *, data: Any = None, prefix: str = "",
+                    fields: Sequence[str] = (), limit: int | None = None) -> list[str]:
+    """One line per problem: ``field.path: what is wrong (got …)``.
+
+    ``prefix`` is where the validated data sits in a larger document (``options``);
+    ``fields`` lists the valid field names, named when a field is unknown; with ``limit``,
+    the lines after it are summed up as "… and N more".
+    """
+    lines: list[str] = []
+    for e in err.errors():
+        # Pydantic puts the union branch / validator name into loc; drop the noise.
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if loc and isinstance(data, dict) and loc[0] == data.get("protocol"):
+            loc = loc[1:]  # the discriminated-union branch, not a field the user wrote
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = ("unknown field (valid: " + ", ".join(sorted(fields)) + ")" if fields else
+                   "unknown field (check the spelling; see the example configs in examples/)")
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        got = e.get("input")
+        if e["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict | list):
+            shown = repr(got)
+            msg += f" (got {shown[:80] + '…' if len(shown) > 80 else shown})"
+        lines.append(f"{field_path(loc, prefix=prefix)}: {msg}")
+    if limit is not None and len(lines) > limit:
+        lines = [*lines[:limit], f"… and {len(lines) - limit} more"]
+    return lines
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(path, [f"not UTF-8 text (byte {err.start}); save the file as UTF-8"]) from err
+    except OSError as err:
+        raise ConfigError(path, [f"cannot read file: {err.strerror}"]) from err
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(path, [f"{where}not valid YAML: {problem}"]) from err
+
+
+def validate(model: type[M] | TypeAdapter[T], data: Any, path: Path | str) -> Any:
+    """``data`` (a mapping read from ``path``) as ``model``, or ConfigError listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(path, [f"(top level): expected a mapping of fields, got {type(data).__name__}"])
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(path, describe_errors(err, data=data)) from err
+
+
+def load(model: type[M], path: Path | str, *, empty_ok: bool = False) -> M:
+    """Read and validate one YAML file; an empty file is the model's defaults when ``empty_ok``."""
+    path = Path(path)
+    data = read_yaml(path)
+    if data is None and empty_ok:
+        data = {}
+    result: M = validate(model, data, path)
+    return result
