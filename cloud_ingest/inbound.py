@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ValidationError
 
 from cloud_ingest.batch import DataBatch
+from common.config_files import describe_errors
 from wire.json_v1 import GZIP_MAGIC, TOPIC_ROOT, WIRE_VERSION, BirthMessage, DeathMessage, decode_payload
 
 WireMessage = DataBatch | BirthMessage | DeathMessage
@@ -43,14 +44,7 @@ def split_topic(topic: str) -> tuple[str, str, str] | None:
 
 
 def _schema_detail(err: ValidationError, limit: int = 5) -> str:
-    out = []
-    for e in err.errors()[:limit]:
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        out.append(f"{loc}: {e['msg']}")
-    more = err.error_count() - limit
-    if more > 0:
-        out.append(f"... and {more} more")
-    return "; ".join(out)
+    return "; ".join(describe_errors(err, dotted=True, limit=limit))
 
 
 def _diagnose(payload: bytes, kind: str, err: ValidationError, ent: str, gw: str) -> Rejected:

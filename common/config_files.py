@@ -27,24 +27,27 @@ class ConfigError(Exception):
         super().__init__(f"{path}: " + ("\n  ".join(["invalid configuration:", *problems])))
 
 
-def field_path(loc: Sequence[int | str], *, prefix: str = "") -> str:
-    """``("devices", 1, "endpoint")`` → ``devices[1].endpoint`` (after ``prefix``, if any)."""
+def field_path(loc: Sequence[int | str], *, prefix: str = "", dotted: bool = False) -> str:
+    """``("devices", 1, "endpoint")`` → ``devices[1].endpoint`` (after ``prefix``, if any);
+    ``dotted`` writes ``devices.1.endpoint``, the way wire payload errors name a field."""
     out = prefix
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) and not dotted:
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            out += ("." if out else "") + str(part)
     return out or "(top level)"
 
 
 def describe_errors(err: ValidationError, *, data: Any = None, prefix: str = "",
-                    fields: Sequence[str] = (), limit: int | None = None) -> list[str]:
+                    fields: Sequence[str] = (), noun: str = "field", dotted: bool = False,
+                    limit: int | None = None) -> list[str]:
     """One line per problem: ``field.path: what is wrong (got …)``.
 
     ``prefix`` is where the validated data sits in a larger document (``options``);
-    ``fields`` lists the valid field names, named when a field is unknown; with ``limit``,
-    the lines after it are summed up as "… and N more".
+    ``fields`` lists the valid field names, named when a field is unknown (an unknown
+    ``noun``: "field", or "option" for device options); ``dotted`` as in `field_path`; with
+    ``limit``, the lines after it are summed up as "… and N more".
     """
     lines: list[str] = []
     for e in err.errors():
@@ -54,15 +57,15 @@ def describe_errors(err: ValidationError, *, data: Any = None, prefix: str = "",
             loc = loc[1:]  # the discriminated-union branch, not a field the user wrote
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = ("unknown field (valid: " + ", ".join(sorted(fields)) + ")" if fields else
-                   "unknown field (check the spelling; see the example configs in examples/)")
+            msg = (f"unknown {noun} (valid: " + ", ".join(sorted(fields)) + ")" if fields else
+                   f"unknown {noun} (check the spelling; see the example configs in examples/)")
         elif e["type"] == "missing":
             msg = "required field is missing"
         got = e.get("input")
         if e["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict | list):
             shown = repr(got)
             msg += f" (got {shown[:80] + '…' if len(shown) > 80 else shown})"
-        lines.append(f"{field_path(loc, prefix=prefix)}: {msg}")
+        lines.append(f"{field_path(loc, prefix=prefix, dotted=dotted)}: {msg}")
     if limit is not None and len(lines) > limit:
         lines = [*lines[:limit], f"… and {len(lines) - limit} more"]
     return lines

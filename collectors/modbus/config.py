@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from collectors.base import CollectorError
 from collectors.modbus.planner import Limits
 from collectors.modbus.pymodbus_api import MAX_BITS, MAX_REGISTERS, SerialParams
+from common.config_files import describe_errors
 from device_profiles.device import DeviceConfig
 
 
@@ -85,9 +86,8 @@ def parse_options(device: DeviceConfig, *, extra: dict[str, Any] | None = None) 
     try:
         return ModbusOptions.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
+        problems = "; ".join(describe_errors(err, prefix="options", noun="option",
+                                             fields=list(ModbusOptions.model_fields)))
         raise CollectorError(f"device {device.id}: invalid Modbus options: {problems}") from err
 
 

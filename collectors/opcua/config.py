@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from collectors.opcua.errors import OptionsError
+from common.config_files import describe_errors
 from common.secrets import SecretError, read_secret
 from device_profiles.base import Model
 from device_profiles.device import DeviceConfig
@@ -75,11 +76,6 @@ def parse_options(device: DeviceConfig) -> OpcUaOptions:
     try:
         return OpcUaOptions.model_validate(raw)
     except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "(options)"
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                msg = f"unknown option (valid: {', '.join(sorted(OpcUaOptions.model_fields))})"
-            problems.append(f"options.{where}: {msg}" if where != "(options)" else f"options: {msg}")
+        problems = describe_errors(err, prefix="options", noun="option",
+                                   fields=list(OpcUaOptions.model_fields))
         raise OptionsError(f"device {device.id}: " + "; ".join(problems)) from None

@@ -25,6 +25,7 @@ from collectors.opcua.config import OpcUaOptions
 from collectors.opcua.errors import NothingDiscovered, OptionsError
 from collectors.opcua.items import BrowsedVariable
 from collectors.opcua.uaclient import UaConnection
+from common.config_files import describe_errors
 from device_profiles.opcua import OpcUaProfile
 
 # OPC UA built-in type ids (Part 6, 5.1.2) and common namespace-0 subtypes -> our type names.
@@ -122,7 +123,7 @@ async def discover(url: str, *, depth: int = 3, filter: str | None = None, timeo
     try:
         options = OpcUaOptions.model_validate({"connect_timeout_s": timeout_s, **security})
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        problems = "; ".join(describe_errors(err, noun="option", fields=list(OpcUaOptions.model_fields)))
         raise OptionsError(f"discover {url}: {problems}") from None
     conn = UaConnection(url, device="discover", options=options, timeout_s=timeout_s)
     await conn.open()

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from pydantic import ValidationError
 
+from common.config_files import describe_errors
 from wire.json_v1 import (
     BirthMessage,
     Counters,
@@ -179,7 +180,7 @@ class SparkplugDecoder:
             return []  # NDATA, DDEATH
         except ValidationError as err:
             raise MalformedPayload(f"{topic}: {err.error_count()} invalid field(s): "
-                                   f"{err.errors()[0]['loc']}: {err.errors()[0]['msg']}") from err
+                                   + "; ".join(describe_errors(err, dotted=True, limit=3))) from err
         except sp.UnsupportedValue as err:
             raise MalformedPayload(f"{topic}: {err}") from err
 
