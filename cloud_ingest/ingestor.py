@@ -27,6 +27,7 @@ from cloud_ingest.delivery import Delivery
 from cloud_ingest.inbound import Rejected, decode, split_topic
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, ms_to_dt
+from common.backoff import Backoff
 from wire.json_v1 import BirthMessage, DataMessage, DeathMessage
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ class Ingestor:
     def handle(self, deliveries: Sequence[Delivery]) -> bool:
         """Store the group; True when it is safe to acknowledge, False if stopped before that."""
         group = self._decode(deliveries)
-        delay = 0.2
+        backoff = Backoff(initial_s=0.2, max_s=self.cfg.ingest.retry_max_s)
+        attempt = 0
         while True:
             try:
                 self._store(group)
@@ -120,13 +122,14 @@ class Ingestor:
                 return True
             except psycopg.Error as err:
                 self.stats.db_retries += 1
+                attempt += 1
+                delay = backoff.delay(attempt)
                 self.stats.last_error = f"{type(err).__name__}: {str(err).strip()[:300]}"
                 log.warning("database unavailable (%s); retrying in %.1fs", self.stats.last_error, delay)
                 self.close()
                 if self.stop.wait(delay):
                     self.abandoned += 1
                     return False
-                delay = min(delay * 2, self.cfg.ingest.retry_max_s)
 
     def _decode(self, deliveries: Sequence[Delivery]) -> _Group:
         group = _Group()
@@ -208,7 +211,8 @@ def store_dead_letters(conn: psycopg.Connection, rows: Sequence[tuple[str, bytes
 def wait_for_database(cfg: CloudConfig, *, stop: threading.Event, timeout_s: float | None = None) -> bool:
     """Block until the database answers (or stop/timeout); startup should not crash on a late DB."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    delay = 0.2
+    backoff = Backoff(initial_s=0.2, max_s=cfg.ingest.retry_max_s)
+    attempt = 0
     while not stop.is_set():
         try:
             with psycopg.connect(cfg.dsn(), connect_timeout=int(cfg.database.connect_timeout_s)):
@@ -217,6 +221,6 @@ def wait_for_database(cfg: CloudConfig, *, stop: threading.Event, timeout_s: flo
             log.warning("waiting for the database: %s", str(err).strip()[:200])
         if deadline is not None and time.monotonic() > deadline:
             return False
-        stop.wait(delay)
-        delay = min(delay * 2, cfg.ingest.retry_max_s)
+        attempt += 1
+        stop.wait(backoff.delay(attempt))
     return False

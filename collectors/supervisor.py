@@ -19,14 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from collectors import make_collector
 from collectors.base import Collector, CollectorError
+from common.backoff import Backoff
 from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
 from wire.sample import Sample, now_ms
@@ -35,19 +34,6 @@ log = logging.getLogger("collectors.supervisor")
 
 Factory = Callable[[DeviceConfig, DeviceProfile], Collector]
 OFFLINE = "device offline:"
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Reconnect delays: initial_s doubling up to max_s, +/- jitter (a fraction)."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-    jitter: float = 0.1
-
-    def delay(self, attempt: int) -> float:
-        base = min(self.max_s, self.initial_s * (2 ** max(0, attempt - 1)))
-        return base * (1 + random.uniform(-self.jitter, self.jitter))
 
 
 class DeviceSupervisor:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 
@@ -19,6 +22,54 @@ PG_ADMIN_DSN = os.environ.get("SFG_TEST_PG_DSN", "postgresql://postgres@127.0.0.
 BROKER_HOST = os.environ.get("SFG_TEST_MQTT_HOST", "127.0.0.1")
 BROKER_PORT = int(os.environ.get("SFG_TEST_MQTT_PORT", "1883"))
 ROOT = Path(__file__).resolve().parent.parent
+
+
+T = TypeVar("T")
+
+
+def eventually(predicate: Callable[[], T], *, timeout: float, what: str, every: float = 0.05) -> T:
+    """Wait until ``predicate()`` is truthy and return it; after ``timeout`` seconds fail
+    saying ``what`` was awaited (and the last value seen). The one way tests wait: never a
+    fixed sleep followed by an assertion, never an unbounded loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not so after {timeout}s (last: {value!r})")
+        time.sleep(every)
+
+
+async def eventually_async(predicate: Callable[[], T | Awaitable[T]], *, timeout: float, what: str,
+                           every: float = 0.05) -> T:
+    """`eventually` inside an event loop; ``predicate`` may be a plain or an async function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not so after {timeout}s (last: {value!r})")
+        await asyncio.sleep(every)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None, *,
+                 sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+    """Stop a child the test started: ``sig`` first, SIGKILL if it has not ended within
+    ``timeout``; returns its exit code (None when there was nothing to stop)."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    return proc.returncode
 
 
 def free_port() -> int:
@@ -85,9 +136,7 @@ class Mosquitto:
         wait_port("127.0.0.1", self.port)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        stop_process(self.proc)
         self.proc = None
 
     def close(self) -> None:
@@ -124,12 +173,9 @@ class Capture:
         with self._lock:
             return [p for t, p in self.messages if t.endswith("/" + kind)]
 
-    def wait_for(self, predicate: object, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():  # type: ignore[operator]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met after {timeout}s; got {len(self.messages)} msgs")
-            time.sleep(0.05)
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 30.0) -> None:
+        eventually(predicate, timeout=timeout,
+                   what=f"capture condition (got {len(self.messages)} messages so far)")
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -16,6 +16,7 @@ from paho.mqtt.properties import Properties
 
 from cloud_ingest.config import ApiConfig, CloudConfig, DatabaseConfig, IngestConfig, MqttConfig
 from cloud_ingest.service import serve
+from tests.support import eventually
 from wire.json_v1 import (
     BirthMessage,
     Counters,
@@ -143,11 +144,7 @@ def running(cfg: CloudConfig, *, api: bool = False) -> Iterator[threading.Event]
 
 
 def wait_until(pred: Callable[[], bool], *, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+    eventually(pred, timeout=timeout, what=what, every=0.1)
 
 
 def scalar(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> Any:

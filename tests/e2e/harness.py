@@ -10,15 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import yaml
 
-from tests.support import BROKER_HOST, BROKER_PORT, free_port, wait_port
+from tests.support import BROKER_HOST, BROKER_PORT, eventually, free_port, stop_process, wait_port
 
 BIN = Path(sys.executable).parent
 
@@ -39,21 +38,13 @@ class Proc:
 
     def terminate(self, timeout: float = 20) -> int:
         self.stopped = True
-        if self.alive():
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
+        stop_process(self.p, timeout=timeout)
         self._fh.close()
         return int(self.p.returncode)
 
     def kill(self) -> None:
         self.stopped = True
-        if self.alive():
-            self.p.send_signal(signal.SIGKILL)
-            self.p.wait(10)
+        stop_process(self.p, sig=signal.SIGKILL)
         self._fh.close()
 
     def tail(self, lines: int = 40) -> str:
@@ -127,15 +118,18 @@ class Stack:
         with psycopg.connect(self.dsn) as conn:
             return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
 
-    def wait(self, what: str, predicate: object, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():  # type: ignore[operator]
+    def wait(self, what: str, predicate: Callable[[], object], timeout: float = 60) -> None:
+        """`eventually`, failing at once (with every process's log) if a process died."""
+        def check() -> object:
             dead = [p.name for p in self.procs if p.crashed()]
             if dead:
                 raise AssertionError(f"{dead} exited while waiting for {what}\n{self.logs()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
-            time.sleep(0.2)
+            return predicate()
+
+        try:
+            eventually(check, timeout=timeout, what=what, every=0.2)
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{self.logs()}") from None
 
     def logs(self) -> str:
         return "\n".join(p.tail() for p in self.procs)

@@ -4,7 +4,6 @@ evidence shows them — every sample read is either stored or reported dropped."
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -47,7 +46,15 @@ def test_full_buffer_drops_oldest_and_the_cloud_is_told(tmp_path: Path, pg_dsn: 
 
             s.wait("the buffer to overflow", lambda: dropped() > 0, timeout=90)
             broker.start()
-            time.sleep(4.0)
+
+            def sealed_unsent() -> int:
+                buf = DiskBuffer(buffer_path, max_bytes=65536)
+                try:
+                    return buf.depth()[1]
+                finally:
+                    buf.close()
+
+            s.wait("the backlog drained after the outage", lambda: sealed_unsent() == 0, timeout=60)
             assert agent.terminate() == 0, s.logs()
             buf = DiskBuffer(buffer_path, max_bytes=65536)
             c = buf.counters().devices["mixer-meter"]

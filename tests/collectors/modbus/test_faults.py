@@ -10,7 +10,8 @@ import pytest
 
 from collectors.base import DeviceUnreachable
 from collectors.modbus import ModbusCollector
-from collectors.supervisor import Backoff, DeviceSupervisor
+from collectors.supervisor import DeviceSupervisor
+from common.backoff import Backoff
 from simulators.modbus.server import ModbusSimulator
 from tests.collectors.modbus.helpers import device, profile, running_sim
 from wire.sample import Quality, Sample

@@ -10,7 +10,8 @@ from pyModbusTCP.client import ModbusClient
 
 from collectors.base import DeviceUnreachable
 from collectors.modbus import ModbusCollector
-from collectors.supervisor import Backoff, DeviceSupervisor
+from collectors.supervisor import DeviceSupervisor
+from common.backoff import Backoff
 from tests.collectors.modbus.cases import assert_matches, encoding_case
 from tests.collectors.modbus.helpers import device, make_profile, running_sim
 from tests.collectors.modbus.interop_server import InteropServer

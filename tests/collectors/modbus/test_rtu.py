@@ -15,7 +15,8 @@ import pytest
 
 from collectors.base import DeviceUnreachable
 from collectors.modbus import ModbusCollector, links
-from collectors.supervisor import Backoff, DeviceSupervisor
+from collectors.supervisor import DeviceSupervisor
+from common.backoff import Backoff
 from device_profiles.device import DeviceConfig
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import assert_matches, encoding_case

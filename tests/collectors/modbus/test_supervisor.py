@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from collectors.supervisor import Backoff, DeviceSupervisor
+from collectors.supervisor import DeviceSupervisor
+from common.backoff import Backoff
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, profile
 from tests.support import free_port

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from collectors.opcua.collector import OpcUaCollector
-from collectors.supervisor import Backoff, DeviceSupervisor
+from collectors.supervisor import DeviceSupervisor
+from common.backoff import Backoff
 from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import device
