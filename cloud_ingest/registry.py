@@ -192,14 +192,16 @@ class Registry:
                 with conn.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO tags (device_id, name, data_type, unit, interval_ms, description,"
-                        " report_mode, heartbeat_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                        " report_mode, heartbeat_ms, business_links)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                         " ON CONFLICT (device_id, name) DO UPDATE SET"
                         " data_type = EXCLUDED.data_type, unit = EXCLUDED.unit,"
                         " interval_ms = EXCLUDED.interval_ms, description = EXCLUDED.description,"
                         " report_mode = EXCLUDED.report_mode, heartbeat_ms = EXCLUDED.heartbeat_ms,"
+                        " business_links = EXCLUDED.business_links,"
                         " registered_by = 'birth', updated_at = now()",
                         [(dev_id, t.name, t.type, t.unit, t.interval_ms, t.description, t.report,
-                          t.heartbeat_ms) for t in sorted(dev.tags, key=lambda t: t.name)],
+                          t.heartbeat_ms, list(t.links)) for t in sorted(dev.tags, key=lambda t: t.name)],
                     )
             conn.execute(
                 "INSERT INTO gateway_sessions (gateway_id, session, born_at, birth_received_at, next_seq,"

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from common.model import Frozen as Model
+from wire.business_links import BusinessLink
 
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -36,6 +37,9 @@ class TagBase(Model):
     unit: str | None = None
     description: str | None = None
     interval_ms: int | None = Field(None, ge=10, description="expected sampling interval")
+    links: list[BusinessLink] = Field(
+        default_factory=list,
+        description="business links (业务环节) this tag serves; empty: the profile's links")
     sim: SimSpec = Field(default_factory=SimSpec)
 
 
@@ -49,6 +53,8 @@ class ProfileBase(Model):
     industry: str | None = None
     sources: list[str] = Field(default_factory=list)
     default_interval_ms: int = Field(1000, ge=10)
+    links: list[BusinessLink] = Field(
+        default_factory=list, description="business links (业务环节) the device's tags serve")
 
     @model_validator(mode="after")
     def _unique_names(self) -> ProfileBase:
@@ -61,3 +67,6 @@ class ProfileBase(Model):
 
     def interval_of(self, tag: TagBase) -> int:
         return tag.interval_ms or self.default_interval_ms
+
+    def links_of(self, tag: TagBase) -> list[str]:
+        return list(tag.links or self.links)

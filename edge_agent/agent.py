@@ -108,6 +108,7 @@ def birth_message(cfg: GatewayConfig, devices: list[tuple[DeviceConfig, DevicePr
             interval_ms=dev.interval_ms or prof.interval_of(t),  # type: ignore[arg-type]
             report="change" if rule.mode == "change" else "all",
             heartbeat_ms=rule.heartbeat_ms if rule.mode == "change" else None,
+            links=prof.links_of(t),  # type: ignore[arg-type]
         )
 
     return BirthMessage(

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from common.model import Frozen
+from wire.business_links import BusinessLink
 from wire.sample import Quality, Sample
 
 WIRE_VERSION = 1
@@ -115,6 +116,8 @@ class TagInfo(Frozen):
     description: str | None = None
     report: Literal["all", "change"] = Field("all", description="change: report by exception")
     heartbeat_ms: int | None = Field(None, ge=1, description="max silence in change mode")
+    links: list[BusinessLink] = Field(
+        default_factory=list, description="business links (业务环节) the tag serves (wire/business_links.py)")
 
 
 class DeviceInfo(Frozen):

@@ -67,7 +67,7 @@ def data(ent: str, gw: str, seq: int, *, n: int = 10, devices: int = 2, t0: int 
 
 
 def birth(ent: str, gw: str, *, session: str = "s1") -> BirthMessage:
-    tags = [TagInfo(name="power", type="float32", unit="kW", interval_ms=1000),
+    tags = [TagInfo(name="power", type="float32", unit="kW", interval_ms=1000, links=["energy"]),
             TagInfo(name="state", type="string", interval_ms=5000, report="change", heartbeat_ms=60_000)]
     return BirthMessage(
         enterprise=ent, gateway=gw, session=session, ts=T0, next_seq=1, agent_version="0.1.0",

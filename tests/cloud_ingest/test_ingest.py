@@ -76,6 +76,8 @@ def test_registry_sessions_and_counters(pg_dsn: str, broker: tuple[str, int], ui
     assert rows(pg_dsn, "SELECT t.name, unit, data_type, interval_ms, report_mode, heartbeat_ms FROM tags t"
                         " JOIN devices d ON d.id = t.device_id WHERE d.code = 'dev0' ORDER BY 1") == [
         ("power", "kW", "float32", 1000, "all", None), ("state", None, "string", 5000, "change", 60_000)]
+    assert rows(pg_dsn, "SELECT t.name, business_links FROM tags t JOIN devices d ON d.id = t.device_id"
+                        " WHERE d.code = 'dev0' ORDER BY 1") == [("power", ["energy"]), ("state", [])]
     assert rows(pg_dsn, "SELECT seq, historical FROM v_batches") == [(1, True)]
     assert scalar(pg_dsn, "SELECT registered_by FROM devices WHERE code = 'dev7'") == "data"
     assert scalar(pg_dsn, "SELECT count(*) FROM v_samples WHERE device = 'dev7'") == 1

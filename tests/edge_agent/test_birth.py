@@ -1,0 +1,24 @@
+"""What a gateway announces about its tags: interval, report mode and the business links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.config_files import validate
+from edge_agent.agent import birth_message, load_devices
+from edge_agent.config import GatewayConfig
+from edge_agent.normalize import Normalizer
+
+
+def test_the_birth_names_each_tags_business_links(tmp_path: Path) -> None:
+    cfg = validate(GatewayConfig, {
+        "gateway": {"id": "gw", "enterprise": {"id": "ent"}},
+        "buffer": {"path": str(tmp_path / "b.sqlite")},
+        "devices": [{"id": "vfd", "profile": "conveyor_vfd", "endpoint": "tcp://127.0.0.1:1"}],
+    }, "test")
+    devices = [(d, p, Normalizer(d, p)) for d, p in load_devices(cfg, tmp_path / "gw.yaml")]
+    birth = birth_message(cfg, devices, session="s", next_seq=1)
+    links = {t.name: t.links for t in birth.devices[0].tags}
+    assert links["output_power"] == ["energy", "equipment"]  # its own
+    assert links["fault_code"] == ["equipment", "safety"]
+    assert links["running_freq"] == ["equipment", "production_control"]  # the profile's
