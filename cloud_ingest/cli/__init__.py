@@ -24,5 +24,25 @@ def main(verbose: bool) -> None:
     )
 
 
+@main.group()
+def evidence() -> None:
+    """数据贯通证据 Data-connectivity evidence: figures for a window, signed packages, verification."""
+
+
+@main.group()
+def inventory() -> None:
+    """设备台账 Equipment inventory of an enterprise, including devices no gateway reads."""
+
+
+@main.group()
+def keys() -> None:
+    """证据签名密钥 The evidence signing key: create, show, rotate."""
+
+
+@main.group()
+def tokens() -> None:
+    """API 令牌 API tokens: create (shown once), list, revoke."""
+
+
 for command in (service_commands.migrate_cmd, service_commands.serve_cmd, service_commands.status_cmd):
     main.add_command(command)
