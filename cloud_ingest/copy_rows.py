@@ -11,7 +11,8 @@ This is the hot loop of ingest, so it is written for speed rather than generalit
   (measured). Within a tag the rows keep their (time) order.
 
 Column order: tag_id int4, ts timestamptz, read_ts timestamptz, value float8, value_text text,
-quality int2, code int8, gateway_id int4, seq int8.
+quality int2, code int8, gateway_id int4, seq int8, reason text (why a sample is not good; NULL
+for the common case, so the fast row only grows by one NULL).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from typing import Any
 import psycopg
 
 PG_EPOCH_MS = 946_684_800_000  # 2000-01-01T00:00:00Z in Unix ms
-COLUMNS = "tag_id, ts, read_ts, value, value_text, quality, code, gateway_id, seq"
+COLUMNS = "tag_id, ts, read_ts, value, value_text, quality, code, gateway_id, seq, reason"
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
 
 _QUALITY = {"good": 0, "uncertain": 1, "bad": 2}
-_FAST = struct.Struct("!hiiiqiqidiihiiiiq")  # number value, text NULL, code NULL
+_FAST = struct.Struct("!hiiiqiqidiihiiiiqi")  # number value, text, code and reason NULL
 _HEAD = struct.Struct("!hiiiqiq")  # field count, tag_id, ts, read_ts
 _FLOAT = struct.Struct("!id")
 _LEN = struct.Struct("!i")
@@ -39,8 +40,9 @@ _TAIL = struct.Struct("!iiiq")  # gateway_id, seq
 _NULL = _LEN.pack(-1)
 
 
-def _generic(tag: int, ts: int, rt: int, v: Any, q: int, code: int | None, gw: int, seq: int) -> bytes:
-    parts = [_HEAD.pack(9, 4, tag, 8, ts, 8, rt)]
+def _generic(tag: int, ts: int, rt: int, v: Any, q: int, code: int | None, gw: int, seq: int,
+             reason: str | None) -> bytes:
+    parts = [_HEAD.pack(10, 4, tag, 8, ts, 8, rt)]
     if v is None:
         parts += (_NULL, _NULL)
     elif type(v) is str:
@@ -51,6 +53,11 @@ def _generic(tag: int, ts: int, rt: int, v: Any, q: int, code: int | None, gw: i
     parts.append(_QUAL.pack(2, q))
     parts.append(_NULL if code is None else _CODE.pack(8, code))
     parts.append(_TAIL.pack(4, gw, 8, seq))
+    if reason is None:
+        parts.append(_NULL)
+    else:
+        text = reason.encode()
+        parts += (_LEN.pack(len(text)), text)
     return b"".join(parts)
 
 
@@ -74,10 +81,11 @@ def encode_batch(
             code = s.get("c")
             ts = (s["ts"] - epoch) * 1000
             rt = (s["rt"] - epoch) * 1000
-            if code is None and v is not None and type(v) is not str:
-                row = fast(9, 4, tag, 8, ts, 8, rt, 8, float(v), -1, 2, q, -1, 4, gateway_id, 8, seq)
+            if code is None and q == 0 and v is not None and type(v) is not str:
+                # a good number: no reason is kept (the wire's reason is for samples not good)
+                row = fast(10, 4, tag, 8, ts, 8, rt, 8, float(v), -1, 2, q, -1, 4, gateway_id, 8, seq, -1)
             else:
-                row = generic(tag, ts, rt, v, q, code, gateway_id, seq)
+                row = generic(tag, ts, rt, v, q, code, gateway_id, seq, None if q == 0 else s.get("r"))
             bucket = into.get(tag)
             if bucket is None:
                 into[tag] = [row]

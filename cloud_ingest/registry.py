@@ -211,6 +211,7 @@ class Registry:
                 (gw_id, msg.session, ms_to_dt(msg.ts), ms_to_dt(received_ms), msg.next_seq,
                  msg.agent_version),
             )
+            _event(conn, gw_id, msg.session, "birth", msg.ts, received_ms, None)
         self._enterprises[msg.enterprise] = ent_id
         self._gateways[(msg.enterprise, msg.gateway)] = gw_id
 
@@ -223,6 +224,18 @@ class Registry:
             " death_reason = EXCLUDED.death_reason",
             (gw_id, msg.session, ms_to_dt(msg.ts), ms_to_dt(received_ms), msg.reason),
         )
+        _event(conn, gw_id, msg.session, "death", msg.ts, received_ms, msg.reason)
+
+
+def _event(conn: psycopg.Connection, gw_id: int, session: str, kind: str, ts_ms: int, received_ms: int,
+           reason: str | None) -> None:
+    """The online history (gateway_events): gateway_sessions keeps only the latest birth and
+    death of a session, and a session is born again after every reconnect."""
+    conn.execute(
+        "INSERT INTO gateway_events (gateway_id, session, kind, ts, received_at, reason)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (gw_id, session, kind, ms_to_dt(ts_ms), ms_to_dt(received_ms), reason),
+    )
 
 
 def dumps(obj: object) -> str:

@@ -11,8 +11,10 @@ reference table's primary key costs. How rows are packed for COPY: copy_rows.py.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 
 import psycopg
 
@@ -22,6 +24,9 @@ from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, dumps
 
 DAY_MS = 86_400_000
+_DEVICE = itemgetter("d")
+_TS = itemgetter("ts")
+_RT = itemgetter("rt")
 _COPY_SQL = f"COPY samples ({COLUMNS}) FROM STDIN (FORMAT BINARY)".encode()
 
 
@@ -49,10 +54,12 @@ class _Prepared:
     devices: dict[str, int]
     min_ts: int
     max_ts: int
+    max_rt: int
+    per_device: dict[int, int]  # device id -> samples in this batch (the ledger's batch_devices)
 
 
-def _days(tss: list[int]) -> set[int]:
-    lo, hi = min(tss) // DAY_MS, max(tss) // DAY_MS
+def _days(tss: list[int], lo_ms: int, hi_ms: int) -> set[int]:
+    lo, hi = lo_ms // DAY_MS, hi_ms // DAY_MS
     if hi - lo <= 31:
         return set(range(lo, hi + 1))
     return {t // DAY_MS for t in tss}
@@ -77,12 +84,14 @@ def prepare(
         seen.add((gw_id, m.seq))
         ent_id = registry.enterprise_id(conn, m.enterprise)
         tags = registry.tag_ids(conn, ent_id, gw_id, {(s["d"], s["t"]) for s in m.samples})
-        devices = (
-            registry.device_ids(conn, ent_id, gw_id, m.counters.devices) if m.counters else {}
-        )
-        tss = [s["ts"] for s in m.samples]
-        days |= _days(tss)
-        out.append(_Prepared(item, gw_id, ent_id, tags, devices, min(tss), max(tss)))
+        counted = Counter(map(_DEVICE, m.samples))  # for batch_devices: samples per device
+        devices = registry.device_ids(conn, ent_id, gw_id,
+                                      counted.keys() | (m.counters.devices.keys() if m.counters else set()))
+        tss = list(map(_TS, m.samples))
+        lo, hi = min(tss), max(tss)
+        days |= _days(tss, lo, hi)
+        out.append(_Prepared(item, gw_id, ent_id, tags, devices, lo, hi, max(map(_RT, m.samples)),
+                             {devices[d]: n for d, n in counted.items()}))
     partitions.ensure_days(conn, days)
     return out
 
@@ -92,10 +101,12 @@ def _claim(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> set[tuple[int, in
     order = sorted(batch, key=lambda p: (p.gateway_id, p.item.msg.seq))  # one lock order for all workers
     cur.execute(
         "INSERT INTO batches (gateway_id, seq, session, sent_at, received_at, n_samples, min_ts, max_ts,"
-        " historical) SELECT g, s, se, to_timestamp(sent / 1000.0), to_timestamp(recv / 1000.0), n,"
-        " to_timestamp(lo / 1000.0), to_timestamp(hi / 1000.0), h"
+        " historical, max_rt) SELECT g, s, se, to_timestamp(sent / 1000.0),"
+        " to_timestamp(recv / 1000.0), n, to_timestamp(lo / 1000.0), to_timestamp(hi / 1000.0), h,"
+        " to_timestamp(rhi / 1000.0)"
         " FROM unnest(%s::int[], %s::int8[], %s::text[], %s::int8[], %s::int8[], %s::int[], %s::int8[],"
-        " %s::int8[], %s::bool[]) WITH ORDINALITY AS x(g, s, se, sent, recv, n, lo, hi, h, o) ORDER BY o"
+        " %s::int8[], %s::bool[], %s::int8[])"
+        " WITH ORDINALITY AS x(g, s, se, sent, recv, n, lo, hi, h, rhi, o) ORDER BY o"
         " ON CONFLICT DO NOTHING RETURNING gateway_id, seq",
         (
             [p.gateway_id for p in order],
@@ -107,6 +118,7 @@ def _claim(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> set[tuple[int, in
             [p.min_ts for p in order],
             [p.max_ts for p in order],
             [p.item.msg.historical for p in order],
+            [p.max_rt for p in order],
         ),
     )
     return {(int(g), int(s)) for g, s in cur.fetchall()}
@@ -124,6 +136,15 @@ def _copy_samples(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> int:
     return n
 
 
+def _store_batch_devices(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> None:
+    rows = [(p.gateway_id, p.item.msg.seq, dev, n) for p in batch for dev, n in sorted(p.per_device.items())]
+    cur.execute(
+        "INSERT INTO batch_devices (gateway_id, seq, device_id, n)"
+        " SELECT * FROM unnest(%s::int[], %s::int8[], %s::int[], %s::int[])",
+        tuple(map(list, zip(*rows, strict=True))),
+    )
+
+
 def _store_counters(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> None:
     hist = []
     devs = []
@@ -136,7 +157,7 @@ def _store_counters(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> None:
         hist.append((p.gateway_id, m.seq, m.sent, c.batches_published, raw))
         for code, dc in c.devices.items():
             devs.append((p.gateway_id, m.seq, p.devices[code], m.sent, dc.read, dc.buffered, dc.published,
-                         dc.read_errors, dumps(dc.dropped)))
+                         dc.read_errors, dumps(dc.dropped), dc.skipped_polls))
     if not hist:
         return
     cur.executemany(
@@ -147,7 +168,8 @@ def _store_counters(cur: psycopg.Cursor, batch: Sequence[_Prepared]) -> None:
     if devs:
         cur.executemany(
             "INSERT INTO device_counters (gateway_id, seq, device_id, sent_at, read, buffered, published,"
-            " read_errors, dropped) VALUES (%s, %s, %s, to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s::jsonb)"
+            " read_errors, dropped, skipped_polls)"
+            " VALUES (%s, %s, %s, to_timestamp(%s / 1000.0), %s, %s, %s, %s, %s::jsonb, %s)"
             " ON CONFLICT DO NOTHING",
             devs,
         )
@@ -177,5 +199,6 @@ def write(
         result.duplicates = len(items) - len(todo)
         if todo:
             result.rows = _copy_samples(cur, todo)
+            _store_batch_devices(cur, todo)
             _store_counters(cur, todo)
     return result

@@ -84,6 +84,8 @@ class DeviceCounters(Frozen):
     published: int = Field(0, ge=0)
     read_errors: int = Field(0, ge=0)
     dropped: dict[str, int] = Field(default_factory=dict, description="reason -> samples")
+    skipped_polls: int = Field(0, ge=0, description="poll ticks skipped because the previous poll "
+                               "overran its interval (never read, so in no other counter)")
 
 
 class Counters(Frozen):
