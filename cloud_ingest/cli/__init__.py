@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from cloud_ingest.cli import service_commands
+from cloud_ingest.cli import evidence_commands, inventory_commands, service_commands
 
 
 @click.group()
@@ -46,3 +46,6 @@ def tokens() -> None:
 
 for command in (service_commands.migrate_cmd, service_commands.serve_cmd, service_commands.status_cmd):
     main.add_command(command)
+evidence.add_command(evidence_commands.figures_cmd)
+for command in (inventory_commands.import_cmd, inventory_commands.show_cmd, inventory_commands.template_cmd):
+    inventory.add_command(command)

@@ -1,0 +1,216 @@
+"""Queries over the batch ledger, the per-device batch counts and the gateway counters: clock
+offsets, late batches, latency bins, counter reports for the reconciliation and the gap causes.
+
+Data times in the ledger are the gateway's; ``offsets`` (gateway id → ms to subtract) corrects
+them where a clock was flagged. Batches are found by their source-time span, bounded by
+``SPAN_SLACK_MS``: the gateway seals a batch within its linger time (at most a minute), so no
+batch spans more than a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from cloud_ingest.evidence.queries_registry import Conn, ms, ts
+from cloud_ingest.evidence.records import LateBatch, LedgerRow, ReportRow
+
+SPAN_SLACK_MS = 86_400_000
+# latency bins: 1 ms below a second, 1 % above (sign kept); see latency.bin_value
+_BIN = "CASE WHEN abs({x}) < 1000 THEN round({x}) ELSE sign({x}) * round(exp(round(ln(abs({x})) * 100) / 100)) END"
+
+
+def _offsets(gateway_ids: Sequence[int], offsets: Mapping[int, int]) -> dict[str, object]:
+    return {"g": list(gateway_ids), "o": [int(offsets.get(g, 0)) for g in gateway_ids]}
+
+
+_GW = "gw AS MATERIALIZED (SELECT * FROM unnest(%(g)s::int[], %(o)s::int8[]) AS x(gateway_id, off))"
+# a batch's samples are in the window (gateway clock = window + offset)
+_IN_WINDOW = (
+    f" b.min_ts >= {ts('%(s)s + gw.off - ' + str(SPAN_SLACK_MS))} AND b.min_ts < {ts('%(e)s + gw.off')}"
+    f" AND b.max_ts >= {ts('%(s)s + gw.off')}"
+)
+_LATE = (
+    "(b.historical OR b.stored_at - coalesce(b.max_rt, b.max_ts) + make_interval(secs => gw.off / 1000.0)"
+    " > make_interval(secs => %(late)s))"
+)
+
+
+def clock_offsets(conn: Conn, gateway_ids: Sequence[int], *, start: int, end: int) -> dict[int, float]:
+    """p90 of (sent − received) over each gateway's live batches received in the window."""
+    rows = conn.execute(
+        "SELECT b.gateway_id, percentile_cont(0.9) WITHIN GROUP (ORDER BY"
+        f"  {ms('b.sent_at')} - {ms('b.received_at')})"
+        f" FROM batches b WHERE b.gateway_id = ANY(%s) AND b.received_at >= {ts('%s')}"
+        f" AND b.received_at < {ts('%s')} AND NOT b.historical GROUP BY 1",
+        (list(gateway_ids), start, end),
+    )
+    return {r[0]: round(float(r[1]), 1) for r in rows}
+
+
+def ledger(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, int], *, start: int, end: int,
+           late_after_s: float) -> list[LedgerRow]:
+    rows = conn.execute(
+        f"WITH {_GW} SELECT b.gateway_id, count(*), count(*) FILTER (WHERE {_LATE}), sum(b.n_samples),"
+        " count(DISTINCT b.seq >> 32) FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id"
+        f" WHERE {_IN_WINDOW} GROUP BY 1",
+        {**_offsets(gateway_ids, offsets), "s": start, "e": end, "late": late_after_s},
+    )
+    return [LedgerRow(gateway_id=r[0], batches=r[1], late_batches=r[2], samples=int(r[3]), streams=r[4])
+            for r in rows]
+
+
+def late_batches(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, int], *, start: int, end: int,
+                 late_after_s: float) -> list[LateBatch]:
+    rows = conn.execute(
+        f"WITH {_GW} SELECT b.gateway_id, b.seq, {ms('b.min_ts')}, {ms('b.max_ts')}, d.device_id, d.n"
+        " FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id"
+        " JOIN batch_devices d ON d.gateway_id = b.gateway_id AND d.seq = b.seq"
+        f" WHERE {_IN_WINDOW} AND {_LATE} ORDER BY b.gateway_id, b.min_ts",
+        {**_offsets(gateway_ids, offsets), "s": start, "e": end, "late": late_after_s},
+    )
+    return [LateBatch(gateway_id=r[0], seq=r[1], min_ts=r[2], max_ts=r[3], device_id=r[4], n=r[5]) for r in rows]
+
+
+def latency_bins(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, int], *, start: int,
+                 end: int) -> tuple[dict[str, list[tuple[float, int]]], dict[str, float | None], int]:
+    """Per part (total, device_to_gateway, gateway_to_cloud, cloud_to_stored): (bin, samples)
+    pairs, the exact maxima, and the number of samples. Each batch stands at the middle of its
+    spans (docs/evidence.md §11); the maxima use the span's far end."""
+    e = "(extract(epoch FROM {}) * 1000)".format
+    mid = f"(({e('b.min_ts')} + {e('b.max_ts')}) / 2)"
+    rt_max = e("coalesce(b.max_rt, b.max_ts)")
+    span = f"({e('b.max_ts')} - {e('b.min_ts')})"
+    stored, recv = e("b.stored_at"), e("b.received_at")
+    parts = {
+        "total": (f"{stored} - ({mid} - b.off)", f"{stored} - ({e('b.min_ts')} - b.off)"),
+        "device_to_gateway": (f"{rt_max} - {e('b.max_ts')}", f"{rt_max} - {e('b.max_ts')}"),
+        "gateway_to_cloud": (f"{recv} - ({rt_max} - {span} / 2 - b.off)", f"{recv} - ({rt_max} - {span} - b.off)"),
+        "cloud_to_stored": (f"{stored} - {recv}", f"{stored} - {recv}"),
+    }
+    base = (f"WITH {_GW}, lb AS MATERIALIZED (SELECT b.min_ts, b.max_ts, b.max_rt, b.stored_at, b.received_at,"
+            f" b.n_samples, gw.off FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id WHERE {_IN_WINDOW})")
+    selects = " UNION ALL ".join(
+        f"SELECT '{name}' AS part, ({_BIN.format(x='(' + m + ')')})::float8 AS v, sum(b.n_samples)::int8 AS n,"
+        f" NULL::float8 AS mx FROM lb b GROUP BY 2"
+        f" UNION ALL SELECT '{name}', NULL, NULL, max({x})::float8 FROM lb b"
+        for name, (m, x) in parts.items()
+    )
+    bins: dict[str, list[tuple[float, int]]] = {}
+    maxima: dict[str, float | None] = {}
+    samples = 0
+    for part, v, n, mx in conn.execute(f"{base} {selects}", {**_offsets(gateway_ids, offsets), "s": start, "e": end}):
+        if v is None:
+            maxima[part] = None if mx is None else round(float(mx), 1)
+        else:
+            bins.setdefault(part, []).append((float(v), int(n)))
+            if part == "total":
+                samples += int(n)
+    return bins, maxima, samples
+
+
+def reports(conn: Conn, gateway_ids: Sequence[int], device_ids: Sequence[int], offsets: Mapping[int, int], *,
+            at: int) -> list[ReportRow]:
+    """Per gateway, stream and device: the counters of the last data message sent (gateway
+    clock, corrected) before ``at``. One index probe per (stream, device)."""
+    rows = conn.execute(
+        f"WITH {_GW}, st AS MATERIALIZED (SELECT gw.gateway_id, gw.off, s.base FROM gw, LATERAL"
+        "  (SELECT base FROM gateway_streams WHERE gateway_id = gw.gateway_id UNION SELECT 0) s)"
+        f" SELECT st.gateway_id, st.base, c.seq, {ms('c.sent_at')}, c.device_id, c.read, c.published,"
+        "  c.read_errors, c.skipped_polls, c.dropped"
+        " FROM st CROSS JOIN unnest(%(d)s::int[]) AS d(id)"
+        " JOIN LATERAL (SELECT * FROM device_counters c WHERE c.device_id = d.id AND c.gateway_id = st.gateway_id"
+        f"  AND c.seq >= st.base AND c.seq < st.base + 4294967296 AND c.sent_at < {ts('%(at)s + st.off')}"
+        "  ORDER BY c.sent_at DESC, c.seq DESC LIMIT 1) c ON true",
+        {**_offsets(gateway_ids, offsets), "d": list(device_ids), "at": at},
+    )
+    return [_report(r) for r in rows]
+
+
+def _report(r: tuple[object, ...]) -> ReportRow:
+    return ReportRow(gateway_id=r[0], base=r[1], seq=r[2], sent=r[3], device_id=r[4], read=r[5],  # type: ignore[arg-type]
+                     published=r[6], read_errors=r[7], skipped_polls=r[8],  # type: ignore[arg-type]
+                     dropped={k: int(v) for k, v in (r[9] or {}).items()})  # type: ignore[attr-defined]
+
+
+def stored_after(conn: Conn, spans: Sequence[tuple[int, int, int | None, int]]) -> dict[tuple[int, int, int], int]:
+    """Samples per (gateway, stream base, device) stored from the stream's batches sent after
+    the message ``a_seq`` (None: from the first) up to and including the message ``b_seq``."""
+    if not spans:
+        return {}
+    rows = conn.execute(
+        "WITH rq AS MATERIALIZED (SELECT x.g, x.base, x.a_seq, x.b_seq, ba.sent_at AS a_sent, bb.sent_at AS b_sent"
+        "  FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[]) AS x(g, base, a_seq, b_seq)"
+        "  LEFT JOIN batches ba ON ba.gateway_id = x.g AND ba.seq = x.a_seq"
+        "  JOIN batches bb ON bb.gateway_id = x.g AND bb.seq = x.b_seq)"
+        " SELECT rq.g, rq.base, d.device_id, sum(d.n)::int8 FROM rq"
+        " JOIN batches b ON b.gateway_id = rq.g AND b.seq >= rq.base AND b.seq < rq.base + 4294967296"
+        "  AND (b.sent_at, b.seq) <= (rq.b_sent, rq.b_seq)"
+        "  AND (rq.a_seq IS NULL OR (b.sent_at, b.seq) > (rq.a_sent, rq.a_seq))"
+        " JOIN batch_devices d ON d.gateway_id = b.gateway_id AND d.seq = b.seq GROUP BY 1, 2, 3",
+        ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans], [s[3] for s in spans]),
+    )
+    return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+
+
+def stream_totals(conn: Conn, marks: Sequence[tuple[int, int, int]]) -> dict[tuple[int, int, int], tuple[int, int]]:
+    """For (gateway, stream base, message seq): (samples stored from the stream's batches sent
+    up to and including that message, samples the message's counters say were published)."""
+    if not marks:
+        return {}
+    rows = conn.execute(
+        "SELECT x.g, x.base, x.k,"
+        " (SELECT coalesce(sum(b.n_samples), 0)::int8 FROM batches b WHERE b.gateway_id = x.g"
+        "   AND b.seq >= x.base AND b.seq < x.base + 4294967296 AND (b.sent_at, b.seq) <= (m.sent_at, m.seq)),"
+        " (SELECT coalesce(sum(c.published), 0)::int8 FROM device_counters c WHERE c.gateway_id = x.g"
+        "   AND c.seq = x.k)"
+        " FROM unnest(%s::int[], %s::int8[], %s::int8[]) AS x(g, base, k)"
+        " JOIN batches m ON m.gateway_id = x.g AND m.seq = x.k",
+        ([m[0] for m in marks], [m[1] for m in marks], [m[2] for m in marks]),
+    )
+    return {(r[0], r[1], r[2]): (int(r[3]), int(r[4])) for r in rows}
+
+
+def around(conn: Conn, requests: Sequence[tuple[int, int, int]]) -> list[tuple[ReportRow | None, ReportRow | None]]:
+    """For (device, lo, hi) in the gateway's clock: the device's last counter report sent before
+    lo and its first sent at or after hi (None where there is none)."""
+    if not requests:
+        return []
+    cols = "c.gateway_id, c.seq >> 32 << 32, c.seq, {sent}, c.device_id, c.read, c.published, c.read_errors," \
+           " c.skipped_polls, c.dropped".format(sent=ms("c.sent_at"))
+    rows = conn.execute(
+        f"SELECT x.k, b.*, a.* FROM unnest(%s::int[], %s::int8[], %s::int8[]) WITH ORDINALITY AS x(d, lo, hi, k)"
+        f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
+        f"  AND c.sent_at < {ts('x.lo')} ORDER BY c.sent_at DESC LIMIT 1) b ON true"
+        f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
+        f"  AND c.sent_at >= {ts('x.hi')} ORDER BY c.sent_at LIMIT 1) a ON true ORDER BY x.k",
+        ([r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests]),
+    )
+    out = []
+    for r in rows:
+        before = None if r[1] is None else _report(r[1:11])
+        after = None if r[11] is None else _report(r[11:21])
+        out.append((before, after))
+    return out
+
+
+def stream_starts(conn: Conn, gateway_ids: Sequence[int]) -> dict[tuple[int, int], int]:
+    """When the cloud received the first batch of each stream of these gateways."""
+    rows = conn.execute(
+        f"SELECT s.g, s.base, (SELECT {ms('b.received_at')} FROM batches b WHERE b.gateway_id = s.g"
+        "  AND b.seq >= s.base AND b.seq < s.base + 4294967296 ORDER BY b.seq LIMIT 1)"
+        " FROM (SELECT gateway_id AS g, base FROM gateway_streams WHERE gateway_id = ANY(%(g)s)"
+        "  UNION SELECT g, 0 FROM unnest(%(g)s::int[]) AS x(g)) s",
+        {"g": list(gateway_ids)},
+    )
+    return {(r[0], r[1]): r[2] for r in rows if r[2] is not None}
+
+
+def pending(conn: Conn, gateway_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+    """Source-time spans of batches the rollup maintenance has not reached yet, per gateway."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for g, lo, hi in conn.execute(
+        f"SELECT gateway_id, {ms('min_ts')}, {ms('max_ts')} + 1 FROM batches"
+        " WHERE NOT rolled_up AND gateway_id = ANY(%s)", (list(gateway_ids),),
+    ):
+        out.setdefault(g, []).append((lo, hi))
+    return out

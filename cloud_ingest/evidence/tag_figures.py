@@ -1,0 +1,103 @@
+"""Per-tag expected, credited and completeness (docs/evidence.md §7), and their grid cells.
+
+Every-reading tags are counted (event-weighted); report-by-exception tags are judged by their
+silences (time-weighted). Periods are in the gateway's clock; the caller gives the counts the
+queries found and, for report-by-exception tags, their silences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cloud_ingest.evidence.intervals import Span, clip, merge, total
+from cloud_ingest.evidence.queries_samples import TagSilences
+
+DEFAULT_HEARTBEAT_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagResult:
+    expected: int
+    credited: float
+    stored: int
+    good: int
+    completeness: float | None
+    cells: dict[int, tuple[float, float]]  # cell -> (credited, expected)
+    missing: tuple[Span, ...] = ()          # change tags: the silences counted as missing
+
+
+def cell_spans(period: Span, *, base: int, cell_ms: int) -> dict[int, Span]:
+    lo, hi = period
+    out: dict[int, Span] = {}
+    if hi <= lo:
+        return out
+    c = (lo - base) // cell_ms
+    while True:
+        a, b = base + c * cell_ms, base + (c + 1) * cell_ms
+        if a >= hi:
+            break
+        out[c] = (max(a, lo), min(b, hi))
+        c += 1
+    return out
+
+
+def every_reading(period: Span, *, interval_ms: int, cells: Mapping[int, tuple[int, int]], base: int,
+                  cell_ms: int) -> TagResult:
+    """``cells``: cell -> (stored, good)."""
+    stored = sum(n for n, _ in cells.values())
+    good = sum(g for _, g in cells.values())
+    expected = max(0, (period[1] - period[0]) // interval_ms)
+    grid: dict[int, tuple[float, float]] = {}
+    for c, (lo, hi) in cell_spans(period, base=base, cell_ms=cell_ms).items():
+        exp_c = (hi - lo) // interval_ms
+        grid[c] = (float(min(cells.get(c, (0, 0))[1], exp_c)), float(exp_c))
+    credited = float(min(good, expected))
+    return TagResult(expected=expected, credited=credited, stored=stored, good=good,
+                     completeness=None if not expected else round(credited / expected, 6), cells=grid)
+
+
+def silence_spans(s: TagSilences, *, period: Span, heartbeat_ms: int, limit_ms: int) -> list[Span]:
+    """The missing stretches of a report-by-exception tag: after each silence longer than the
+    limit, from one heartbeat after the last report until the next (docs/evidence.md §7)."""
+    p0, p1 = period
+    spans = [(prev + heartbeat_ms, nxt) for prev, nxt in s.silences]
+    first = s.first if s.first is not None and s.first >= p0 else None
+    if s.first is None or s.first >= p0:  # nothing in the look-back: the period start counts as a report
+        nxt = p1 if first is None else first
+        if nxt - p0 > limit_ms:
+            spans.append((p0 + heartbeat_ms, nxt))
+    if s.last is not None and p1 - s.last > limit_ms:
+        spans.append((s.last + heartbeat_ms, p1))
+    return clip(merge(spans), p0, p1)
+
+
+def by_exception(period: Span, *, heartbeat_ms: int | None, interval_ms: int | None, gap_factor: float,
+                 silences: TagSilences, cells: Mapping[int, tuple[int, int]], base: int,
+                 cell_ms: int) -> TagResult:
+    hb = heartbeat_ms or DEFAULT_HEARTBEAT_MS
+    limit = int(hb + gap_factor * (interval_ms or 0))
+    missing = silence_spans(silences, period=period, heartbeat_ms=hb, limit_ms=limit)
+    length = period[1] - period[0]
+    expected = max(0, length // hb)
+    completeness = None if length <= 0 else round(1 - total(missing) / length, 6)
+    grid: dict[int, tuple[float, float]] = {}
+    for c, (lo, hi) in cell_spans(period, base=base, cell_ms=cell_ms).items():
+        exp_c = (hi - lo) / hb
+        grid[c] = (exp_c * (1 - total(clip(missing, lo, hi)) / (hi - lo)), exp_c)
+    return TagResult(expected=expected, credited=expected * (completeness or 0.0),
+                     stored=sum(n for n, _ in cells.values()), good=sum(g for _, g in cells.values()),
+                     completeness=completeness if expected else None, cells=grid, missing=tuple(missing))
+
+
+def limit_of(*, heartbeat_ms: int | None, interval_ms: int | None, gap_factor: float) -> int:
+    return int((heartbeat_ms or DEFAULT_HEARTBEAT_MS) + gap_factor * (interval_ms or 0))
+
+
+def grid_row(results: Sequence[TagResult], cells: Sequence[int]) -> list[float | None]:
+    out: list[float | None] = []
+    for c in cells:
+        cred = sum(r.cells[c][0] for r in results if c in r.cells)
+        exp = sum(r.cells[c][1] for r in results if c in r.cells)
+        out.append(None if exp <= 0 else round(min(1.0, cred / exp), 6))
+    return out
