@@ -29,8 +29,8 @@ import psycopg
 
 from cloud_ingest import rollups, writer
 from cloud_ingest.batch import DataBatch
-from cloud_ingest.ingestor import store_dead_letters
 from cloud_ingest.inbound import Rejected
+from cloud_ingest.ingestor import store_dead_letters
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry
 from wire.json_v1 import BirthMessage, Counters, DeviceCounters, DeviceInfo, TagInfo

@@ -13,7 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from cloud_ingest.api import admin_routes, registry_routes, series_routes, status_routes
+from cloud_ingest.api import (
+    admin_routes,
+    evidence_routes,
+    inventory_routes,
+    registry_routes,
+    series_routes,
+    status_routes,
+)
 from cloud_ingest.api.auth import TokenStore
 from cloud_ingest.api.db import make_pool
 from cloud_ingest.config import CloudConfig
@@ -49,7 +56,7 @@ def create_app(
     def health() -> dict[str, Any]:
         return {"ok": True}
 
-    for module in (registry_routes, series_routes, status_routes, admin_routes):
+    for module in (registry_routes, series_routes, status_routes, admin_routes, evidence_routes, inventory_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

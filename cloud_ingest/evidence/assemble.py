@@ -13,10 +13,35 @@ from cloud_ingest.evidence.gaps import RawGap, offline_time
 from cloud_ingest.evidence.gateway_pass import Clock, Rejections
 from cloud_ingest.evidence.intervals import Span
 from cloud_ingest.evidence.latency import histogram, percentiles
-from cloud_ingest.evidence.records import DeviceRow, EnterpriseRow, GatewayRow, ImportRow, InventoryRow, LedgerRow, TagRow
+from cloud_ingest.evidence.records import (
+    DeviceRow,
+    EnterpriseRow,
+    GatewayRow,
+    ImportRow,
+    InventoryRow,
+    LedgerRow,
+    TagRow,
+)
 from cloud_ingest.evidence.schema import (
-    DeviceFigures, EnterpriseRef, Figures, Gap, GatewayFigures, GatewayReconciliation, Generator, Grid, GridRow,
-    InventorySummary, Latency, Note, Parameters, Percentiles, RejectedSummary, Rollups, Session, TagFigures, Window,
+    DeviceFigures,
+    EnterpriseRef,
+    Figures,
+    Gap,
+    GatewayFigures,
+    GatewayReconciliation,
+    Generator,
+    Grid,
+    GridRow,
+    InventorySummary,
+    Latency,
+    Note,
+    Parameters,
+    Percentiles,
+    RejectedSummary,
+    Rollups,
+    Session,
+    TagFigures,
+    Window,
 )
 from cloud_ingest.evidence.sessions import Stretch, in_window, online_ratio
 from cloud_ingest.evidence.tag_figures import TagResult, grid_row

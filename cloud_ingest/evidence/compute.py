@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from psycopg.rows import tuple_row
 
 from cloud_ingest.evidence import device_pass, gateway_pass
+from cloud_ingest.evidence import gaps as gaps_mod
 from cloud_ingest.evidence import queries_ledger as ql
 from cloud_ingest.evidence import queries_registry as qr
 from cloud_ingest.evidence import queries_samples as qs
@@ -192,10 +193,10 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
     # the stretches with no data at all, whose cause the counters decide
     spacing = {j.device_id: j.spacing for j in jobs}
     blanks: list[tuple[int, int, int]] = []
+    sliver = {j.device_id: int((params.gap_factor - 1) * j.spacing) for j in jobs}
     for dev_id, sil in silences.items():
         for s in sil:
-            for lo, hi in subtract([(s.lo, s.hi)], [(b.lo, b.hi) for b in s.bad]):
-                blanks.append((dev_id, lo, hi))
+            blanks += [(dev_id, lo, hi) for lo, hi in gaps_mod.blanks(s, sliver=sliver[dev_id])]
     deltas = {rq: _deltas(b, a) for rq, (b, a) in zip(blanks, ql.around(conn, blanks), strict=True)}
     gaps: dict[int, list[RawGap]] = {}
     late_n: dict[int, int] = {}
@@ -215,7 +216,7 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
                                  gap_factor=params.gap_factor, period=p),
             rejected=[(lo, hi + spacing[dev_id]) for lo, hi in rej.spans.get((gw_code.get(g, ""), d.code), [])],
             deltas=lambda lo, hi, dev_id=dev_id: deltas.get((dev_id, lo, hi), CounterDelta(dropped={}, skipped_polls=0)),
-            gateway_offline=offline)
+            gateway_offline=offline, sliver=sliver[dev_id])
     bins, maxima, n_latency = ql.latency_bins(conn, gw_ids, shift, start=S, end=E)
     return assemble(Inputs(
         enterprise=ent, span=span, now=now, params=params, gateways=gws, devices=devs, clocks=clocks,

@@ -53,18 +53,36 @@ def _no_data_cause(lo: int, hi: int, *, rejected: Sequence[Span], deltas: Deltas
     return RawGap(lo=lo, hi=hi, cause="unknown")
 
 
+def blanks(s: Silence, *, sliver: int) -> list[Span]:
+    """The parts of a silence with no sample at all. A part between bad samples on both sides
+    belongs to them (the gateway was busy trying to reach the device and skipped a poll), and so
+    does one shorter than ``sliver`` beside them (a poll's jitter)."""
+    covered = merge((b.lo, b.hi) for b in s.bad)
+    ends, starts = {hi for _, hi in covered}, {lo for lo, _ in covered}
+    out = []
+    for lo, hi in subtract([(s.lo, s.hi)], covered):
+        before, after = lo in ends, hi in starts
+        if (before and after) or ((before or after) and hi - lo < sliver):
+            continue
+        out.append((lo, hi))
+    return out
+
+
 def classify(silences: Sequence[Silence], *, late: Sequence[Span], rejected: Sequence[Span],
-             deltas: Deltas, gateway_offline: Sequence[Span]) -> list[RawGap]:
-    """The device's gaps: each silence split by its bad coverage, the rest classified; then
-    stretches of late data outside every silence. Adjacent gaps of the same cause merge."""
+             deltas: Deltas, gateway_offline: Sequence[Span], sliver: int = 0) -> list[RawGap]:
+    """The device's gaps: each silence split by its bad coverage (which grows over slivers),
+    the rest classified; then stretches of late data outside every silence. Adjacent gaps of
+    the same cause merge."""
     out: list[RawGap] = []
     for s in silences:
-        covered: list[Span] = []
-        for b in s.bad:
-            out.append(RawGap(lo=b.lo, hi=b.hi, cause="device_offline" if b.offline else "bad_value",
-                              detail=b.reason))
-            covered.append((b.lo, b.hi))
-        for lo, hi in subtract([(s.lo, s.hi)], covered):
+        empty = blanks(s, sliver=sliver)
+        bad = subtract([(s.lo, s.hi)], empty)
+        for lo, hi in bad:
+            inside = [b for b in s.bad if b.hi > lo and b.lo < hi]
+            offline = all(b.offline for b in inside) if inside else True
+            out.append(RawGap(lo=lo, hi=hi, cause="device_offline" if offline else "bad_value",
+                              detail=next((b.reason for b in inside if b.reason), None)))
+        for lo, hi in empty:
             out.append(_no_data_cause(lo, hi, rejected=rejected, deltas=deltas,
                                       gateway_offline=gateway_offline))
     for lo, hi in subtract(late, [(s.lo, s.hi) for s in silences]):

@@ -12,8 +12,8 @@ from cloud_ingest.evidence import queries_registry as qr
 from cloud_ingest.evidence.intervals import Span
 from cloud_ingest.evidence.latency import clock_verdict
 from cloud_ingest.evidence.queries_registry import Conn
-from cloud_ingest.evidence.records import DeviceRow, GatewayRow, ReportRow
 from cloud_ingest.evidence.reconcile import ZERO, DeviceStretch, Snapshot, StreamStretch, reconcile_gateway
+from cloud_ingest.evidence.records import DeviceRow, GatewayRow, ReportRow
 from cloud_ingest.evidence.schema import GatewayReconciliation, Parameters
 from cloud_ingest.evidence.sessions import Event, Stretch, stretches
 from cloud_ingest.evidence.window import from_ms

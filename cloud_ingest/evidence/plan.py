@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cloud_ingest.evidence.intervals import HOUR_MS, MINUTE_MS, Span, ceil_to, expand, floor_to, merge, subtract
+from cloud_ingest.evidence.intervals import (
+    HOUR_MS,
+    MINUTE_MS,
+    Span,
+    ceil_to,
+    expand,
+    floor_to,
+    merge,
+    subtract,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,14 @@ from typing import Any
 import psycopg
 
 from cloud_ingest.evidence.records import (
-    DeadLetterRow, DeviceRow, EnterpriseRow, EventRow, GatewayRow, ImportRow, InventoryRow, TagRow,
+    DeadLetterRow,
+    DeviceRow,
+    EnterpriseRow,
+    EventRow,
+    GatewayRow,
+    ImportRow,
+    InventoryRow,
+    TagRow,
 )
 
 Conn = psycopg.Connection[Any]

@@ -56,7 +56,7 @@ def counts(conn: Conn, plans: Sequence[Plan], tag_plan: dict[int, int]) -> list[
             f" FROM g{lvl} g JOIN {table} r ON r.tag_id = g.tag_id AND r.bucket >= g.lo AND r.bucket < g.hi")
     parts.append(
         "SELECT s.tag_id, g.pid, date_bin(g.stride, s.ts, g.base), 1, (s.quality = 0)::int"
-        f" FROM gr g JOIN samples s ON s.tag_id = g.tag_id AND s.ts >= g.lo AND s.ts < g.hi")
+        " FROM gr g JOIN samples s ON s.tag_id = g.tag_id AND s.ts >= g.lo AND s.ts < g.hi")
     sql = (
         "WITH tp AS MATERIALIZED (SELECT * FROM unnest(%(t)s::int[], %(tp)s::int[]) AS x(tag_id, pid)),"
         # cells by date_bin (integer arithmetic on timestamps), not by epoch numerics per row
