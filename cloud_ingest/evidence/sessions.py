@@ -2,9 +2,10 @@
 
 Online from a birth until the last message received before its death — the broker publishes a
 last will only when the keep-alive has expired, so the death itself arrives late — or before a
-second birth with no death between (the connection dropped with no will, e.g. the broker itself
-went away). A will older than the birth it follows (the broker noticing an old connection after
-the gateway had already reconnected) is ignored. A stretch still open at the end of the window
+second birth with no death between (the connection dropped with no will). A will carries the
+time its connection was set up (before that connection's birth), so a will older than the
+birth *before* the current one belongs to an earlier connection (the broker noticing it after
+the gateway had reconnected) and is ignored. A stretch still open at the end of the window
 is closed at the last message if nothing arrived for ``stale_after_ms``.
 """
 
@@ -39,22 +40,24 @@ def stretches(events: Sequence[Event], *, now: int, last_message: int | None,
               stale_after_ms: int) -> list[Stretch]:
     out: list[Stretch] = []
     cur: Event | None = None
+    before: int | None = None  # gateway time of the birth before the current one
     for ev in sorted(events, key=lambda e: (e.received, e.kind != "death")):
         if ev.kind == "birth":
             if cur is not None:
                 end = ev.last_before if ev.last_before is not None and ev.last_before >= cur.received else cur.received
                 out.append(Stretch(session=cur.session, lo=cur.received, hi=end, end_reason="lost"))
+            before = cur.ts if cur is not None else before
             cur = ev
         elif cur is not None:
-            if ev.ts is not None and cur.ts is not None and ev.ts < cur.ts:
-                continue  # the will of a connection older than this birth
+            if ev.ts is not None and before is not None and ev.ts <= before:
+                continue  # the will of an earlier connection
             if ev.last_before is not None and ev.last_before >= cur.received:
                 end = min(ev.last_before, ev.received)
             else:
                 end = ev.received
             out.append(Stretch(session=cur.session, lo=cur.received, hi=end,
                                end_reason="shutdown" if ev.reason == "shutdown" else "death"))
-            cur = None
+            before, cur = cur.ts, None
     if cur is not None:
         quiet = last_message is not None and now - last_message > stale_after_ms
         if quiet and last_message is not None and last_message >= cur.received:
