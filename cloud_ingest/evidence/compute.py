@@ -192,12 +192,13 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
 
     # the stretches with no data at all, whose cause the counters decide
     spacing = {j.device_id: j.spacing for j in jobs}
-    blanks: list[tuple[int, int, int]] = []
+    blanks: list[tuple[int, int, int, int]] = []
     sliver = {j.device_id: int((params.gap_factor - 1) * j.spacing) for j in jobs}
     for dev_id, sil in silences.items():
-        for s in sil:
-            blanks += [(dev_id, lo, hi) for lo, hi in gaps_mod.blanks(s, sliver=sliver[dev_id])]
-    deltas = {rq: _deltas(b, a) for rq, (b, a) in zip(blanks, ql.around(conn, blanks), strict=True)}
+        mine = [(lo, hi) for s in sil for lo, hi in gaps_mod.blanks(s, sliver=sliver[dev_id])]
+        ends = [lo for lo, _ in mine[1:]] + [device_period[dev_id][1]]
+        blanks += [(dev_id, lo, hi, until) for (lo, hi), until in zip(mine, ends, strict=True)]
+    deltas = {rq[:3]: _deltas(b, a) for rq, (b, a) in zip(blanks, ql.around(conn, blanks), strict=True)}
     gaps: dict[int, list[RawGap]] = {}
     late_n: dict[int, int] = {}
     for dev_id, sil in silences.items():

@@ -170,25 +170,31 @@ def stream_totals(conn: Conn, marks: Sequence[tuple[int, int, int]]) -> dict[tup
     return {(r[0], r[1], r[2]): (int(r[3]), int(r[4])) for r in rows}
 
 
-def around(conn: Conn, requests: Sequence[tuple[int, int, int]]) -> list[tuple[ReportRow | None, ReportRow | None]]:
-    """For (device, lo, hi) in the gateway's clock: the device's last counter report sent before
-    lo and its first sent at or after hi (None where there is none)."""
+def around(conn: Conn, requests: Sequence[tuple[int, int, int, int]]) -> list[tuple[ReportRow | None, ReportRow | None]]:
+    """For (device, lo, hi, until) in the gateway's clock: the device's last counter report sent
+    before lo, and after the stretch the last report sent in [hi, until) — or the first after hi
+    when there is none. (Counters ride on messages up to a second stale, and a buffer that drops
+    the oldest data counts the drops when it overflows, later than the data it drops: the last
+    report before the next stretch holds them.)"""
     if not requests:
         return []
     cols = "c.gateway_id, c.seq >> 32 << 32, c.seq, {sent}, c.device_id, c.read, c.published, c.read_errors," \
            " c.skipped_polls, c.dropped".format(sent=ms("c.sent_at"))
     rows = conn.execute(
-        f"SELECT x.k, b.*, a.* FROM unnest(%s::int[], %s::int8[], %s::int8[]) WITH ORDINALITY AS x(d, lo, hi, k)"
+        f"SELECT x.k, b.*, a.*, a1.* FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[])"
+        f" WITH ORDINALITY AS x(d, lo, hi, until, k)"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
         f"  AND c.sent_at < {ts('x.lo')} ORDER BY c.sent_at DESC LIMIT 1) b ON true"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
-        f"  AND c.sent_at >= {ts('x.hi')} ORDER BY c.sent_at LIMIT 1) a ON true ORDER BY x.k",
-        ([r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests]),
+        f"  AND c.sent_at >= {ts('x.hi')} AND c.sent_at < {ts('x.until')} ORDER BY c.sent_at DESC LIMIT 1) a ON true"
+        f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
+        f"  AND c.sent_at >= {ts('x.hi')} ORDER BY c.sent_at LIMIT 1) a1 ON true ORDER BY x.k",
+        ([r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests], [r[3] for r in requests]),
     )
     out = []
     for r in rows:
         before = None if r[1] is None else _report(r[1:11])
-        after = None if r[11] is None else _report(r[11:21])
+        after = _report(r[11:21]) if r[11] is not None else None if r[21] is None else _report(r[21:31])
         out.append((before, after))
     return out
 
