@@ -183,7 +183,7 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
     late = ql.late_batches(conn, gw_ids, shift, start=S, end=E, late_after_s=params.late_after_s)
     streams = ql.stream_starts(conn, gw_ids)
     rej = gateway_pass.rejections(conn, ent.code, since=min([S, *streams.values()]), start=S, end=E,
-                                  lookahead_ms=DAY_MS)
+                                  lookahead_ms=DAY_MS, shift={g.code: shift.get(g.id, 0) for g in gws})
     stale = {g.id: max(gateway_pass.STALE_AFTER_MS, *(3 * j.spacing for j in jobs
                                                       if dev_by_id[j.device_id].gateway_id == g.id))
              for g in gws}
@@ -196,7 +196,7 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
     sliver = {j.device_id: int((params.gap_factor - 1) * j.spacing) for j in jobs}
     for dev_id, sil in silences.items():
         mine = [(lo, hi) for s in sil for lo, hi in gaps_mod.blanks(s, sliver=sliver[dev_id])]
-        ends = [lo for lo, _ in mine[1:]] + [device_period[dev_id][1]]
+        ends = [lo for lo, _ in mine[1:]] + [device_period[dev_id][1]] * bool(mine)
         blanks += [(dev_id, lo, hi, until) for (lo, hi), until in zip(mine, ends, strict=True)]
     deltas = {rq[:3]: _deltas(b, a) for rq, (b, a) in zip(blanks, ql.around(conn, blanks), strict=True)}
     gaps: dict[int, list[RawGap]] = {}

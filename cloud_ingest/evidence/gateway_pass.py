@@ -12,7 +12,9 @@ from cloud_ingest.evidence import queries_registry as qr
 from cloud_ingest.evidence.intervals import Span
 from cloud_ingest.evidence.latency import clock_verdict
 from cloud_ingest.evidence.queries_registry import Conn
-from cloud_ingest.evidence.reconcile import ZERO, DeviceStretch, Snapshot, StreamStretch, reconcile_gateway
+from cloud_ingest.evidence.reconcile import (
+    ZERO, DeviceStretch, Snapshot, StreamStretch, reconcile_gateway, unexplained,
+)
 from cloud_ingest.evidence.records import DeviceRow, GatewayRow, ReportRow
 from cloud_ingest.evidence.schema import GatewayReconciliation, Parameters
 from cloud_ingest.evidence.sessions import Event, Stretch, stretches
@@ -69,10 +71,12 @@ class Rejections:
     total_samples: int
 
 
-def rejections(conn: Conn, enterprise: str, *, since: int, start: int, end: int, lookahead_ms: int) -> Rejections:
+def rejections(conn: Conn, enterprise: str, *, since: int, start: int, end: int, lookahead_ms: int,
+               shift: Mapping[str, int]) -> Rejections:
     """Dead letters received from ``since`` (the start of the oldest stream still sending, for
-    the reconciliation's running totals) until ``lookahead_ms`` after the window; the counts
-    are of those received in the window."""
+    the reconciliation's running totals) until ``lookahead_ms`` after the window. A dead letter
+    counts for the window when the samples it held fall in it (a rejected backlog batch arrives
+    later than its data), or, when it cannot be read, when it was received in it."""
     letters = qr.dead_letters(conn, enterprise, start=since, end=end, lookahead_ms=lookahead_ms)
     by_gateway: dict[str, dict[str, int]] = {}
     spans: dict[tuple[str, str], list[Span]] = {}
@@ -85,7 +89,13 @@ def rejections(conn: Conn, enterprise: str, *, since: int, start: int, end: int,
         read.append((d.gateway, d.received, c))
         for dev, share in c.devices.items():
             spans.setdefault((d.gateway or "", dev), []).append((share.min_ts, share.max_ts + 1))
-        if d.received >= end or d.received < start:
+        off = shift.get(d.gateway or "", 0)
+        if c.devices:
+            lo = min(x.min_ts for x in c.devices.values()) - off
+            hi = max(x.max_ts for x in c.devices.values()) - off
+            if hi < start or lo >= end:
+                continue
+        elif d.received >= end or d.received < start:
             continue
         reasons[d.reason] = reasons.get(d.reason, 0) + 1
         if d.gateway is not None:
@@ -135,6 +145,7 @@ def reconciliation(conn: Conn, gateways: Sequence[GatewayRow], devices: Sequence
     out = []
     for g in gateways:
         parts, first, last = [], None, None
+        per_device: dict[str, int] = {}
         for (gid, base), (a_seq, b_seq) in sorted(marks.items()):
             if gid != g.id:
                 continue
@@ -145,13 +156,38 @@ def reconciliation(conn: Conn, gateways: Sequence[GatewayRow], devices: Sequence
                     for d in sorted(set(st.a) | set(st.b), key=lambda d: code[d])]
             u = {k: totals[(gid, base, k)][1] - totals[(gid, base, k)][0] - _rejected_upto(rej, gw_code[gid], st, k)
                  for k in (a_seq, b_seq) if k is not None and (gid, base, k) in totals}
-            parts.append(StreamStretch(devices=devs, u_a=u.get(a_seq) if a_seq is not None else None,
-                                       u_b=u.get(b_seq)))
+            part = StreamStretch(devices=devs, u_a=u.get(a_seq) if a_seq is not None else None, u_b=u.get(b_seq))
+            parts.append(part)
+            if unexplained(part.u_a, part.u_b):  # whose samples: the same sums per device
+                for dev, n in _device_unexplained(conn, rej, gw_code[gid], st, gid, base, a_seq, b_seq, code).items():
+                    per_device[dev] = per_device.get(dev, 0) + n
             if a_seq is not None and st.a:
                 first = min(first or 2**62, max(r.sent for r in st.a.values()) - shifts.get(gid, 0))
             last = max(last or 0, max(r.sent for r in st.b.values()) - shifts.get(gid, 0))
-        out.append(reconcile_gateway(g.code, parts, reports_from=None if first is None else from_ms(first),
+        out.append(reconcile_gateway(g.code, parts, device_unexplained=per_device,
+                                     reports_from=None if first is None else from_ms(first),
                                      reports_to=None if last is None else from_ms(last)))
+    return out
+
+
+def _device_unexplained(conn: Conn, rej: Rejections, gateway: str, st: _Stream, gid: int, base: int,
+                        a_seq: int | None, b_seq: int, code: Mapping[int, str]) -> dict[str, int]:
+    """U per device at both reports (published − stored up to it − rejected up to it), the
+    slow path taken only when the stream as a whole shows unexplained samples."""
+    upto = {k: ql.stored_after(conn, [(gid, base, None, k)]) for k in (a_seq, b_seq) if k is not None}
+    out = {}
+    for dev_id in set(st.a) | set(st.b):
+        dev = code[dev_id]
+
+        def u(k: int | None, side: dict[int, ReportRow]) -> int | None:
+            if k is None or dev_id not in side:
+                return None
+            rejected = _rejected_between(rej, gateway, st, None, k).get(dev, 0)
+            return side[dev_id].published - upto[k].get((gid, base, dev_id), 0) - rejected
+
+        n = unexplained(u(a_seq, st.a), u(b_seq, st.b))
+        if n:
+            out[dev] = n
     return out
 
 
