@@ -76,12 +76,13 @@ def classify(silences: Sequence[Silence], *, late: Sequence[Span], rejected: Seq
     out: list[RawGap] = []
     for s in silences:
         empty = blanks(s, sliver=sliver)
-        bad = subtract([(s.lo, s.hi)], empty)
-        for lo, hi in bad:
-            inside = [b for b in s.bad if b.hi > lo and b.lo < hi]
-            offline = all(b.offline for b in inside) if inside else True
-            out.append(RawGap(lo=lo, hi=hi, cause="device_offline" if offline else "bad_value",
-                              detail=next((b.reason for b in inside if b.reason), None)))
+        for clo, chi in subtract([(s.lo, s.hi)], empty):
+            inside = sorted((b for b in s.bad if b.hi > clo and b.lo < chi), key=lambda b: b.lo)
+            for i, b in enumerate(inside):  # what lies between two kinds goes to the earlier
+                lo = clo if i == 0 else b.lo
+                hi = inside[i + 1].lo if i + 1 < len(inside) else chi
+                out.append(RawGap(lo=lo, hi=hi, cause="device_offline" if b.offline else "bad_value",
+                                  detail=b.reason))
         for lo, hi in empty:
             out.append(_no_data_cause(lo, hi, rejected=rejected, deltas=deltas,
                                       gateway_offline=gateway_offline))
@@ -91,7 +92,8 @@ def classify(silences: Sequence[Silence], *, late: Sequence[Span], rejected: Seq
     merged: list[RawGap] = []
     for g in out:
         last = merged[-1] if merged else None
-        if last is not None and last.cause == g.cause and g.lo <= last.hi and last.dropped == g.dropped:
+        if last is not None and last.cause == g.cause and g.lo <= last.hi and last.dropped == g.dropped \
+                and (last.detail == g.detail or g.cause in ("device_offline", "bad_value")):
             merged[-1] = RawGap(lo=last.lo, hi=max(last.hi, g.hi), cause=g.cause, detail=last.detail,
                                 dropped=last.dropped)
         else:
