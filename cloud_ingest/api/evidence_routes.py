@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from cloud_ingest.api.auth import User, check_enterprise
 from cloud_ingest.api.db import Db
-from cloud_ingest.evidence import EvidenceError, Figures, UnknownEnterprise, compute
+from cloud_ingest.evidence import EvidenceError, Figures, SchemaTooOld, UnknownEnterprise, compute
 
+UNPROCESSABLE = 422  # (its constant's name differs across Starlette versions)
 router = APIRouter(tags=["evidence"])
 
 
@@ -34,5 +35,7 @@ def evidence(enterprise: str, db: Db, user: User,
     except UnknownEnterprise as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"enterprise {enterprise!r} not found") from err
     except EvidenceError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(err)) from err
+        raise HTTPException(UNPROCESSABLE, str(err)) from err
+    except SchemaTooOld as err:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err)) from err
     return figures.model_dump(mode="json")

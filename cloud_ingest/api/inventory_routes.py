@@ -14,6 +14,7 @@ from cloud_ingest.api.db import Db
 from cloud_ingest.evidence.inventory_file import InventoryFileError, parse
 from cloud_ingest.evidence.inventory_store import EnterpriseNotFound, InventoryRejected, rows, store
 
+UNPROCESSABLE = 422  # (its constant's name differs across Starlette versions)
 router = APIRouter(tags=["inventory"])
 MAX_BODY = 20 * 1024 * 1024
 
@@ -75,7 +76,7 @@ async def import_inventory(
     if user.role == "reviewer":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "reviewers read only")
     if partial and replace:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "partial and replace cannot be combined")
+        raise HTTPException(UNPROCESSABLE, "partial and replace cannot be combined")
     body = await request.body()
     if len(body) > MAX_BODY:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_BODY} bytes")
@@ -84,9 +85,9 @@ async def import_inventory(
         result = store(db, enterprise, parsed, source=filename, partial=partial, replace=replace,
                        by=f"api:{user.name}", create=create)
     except InventoryFileError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(err)) from err
+        raise HTTPException(UNPROCESSABLE, str(err)) from err
     except InventoryRejected as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, {
+        raise HTTPException(UNPROCESSABLE, {
             "message": f"{len(err.errors)} problems; nothing imported (partial=true keeps the good rows)",
             "rejected": [{"line": e.line, "column": e.column, "message": e.message} for e in err.errors]}) from err
     except EnterpriseNotFound as err:

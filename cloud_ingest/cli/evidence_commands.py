@@ -27,7 +27,7 @@ def figures_cmd(config_path: Path | None, dsn: str | None, enterprise: str, star
     causes, latency, clock offsets, reconciliation."""
     import psycopg
 
-    from cloud_ingest.evidence import EvidenceError, compute
+    from cloud_ingest.evidence import EvidenceError, SchemaTooOld, compute
     from cloud_ingest.evidence.render import figures_text
     from cloud_ingest.evidence.window import parse_time, zone
 
@@ -41,6 +41,8 @@ def figures_cmd(config_path: Path | None, dsn: str | None, enterprise: str, star
             figures = compute(conn, enterprise, start=t0, end=t1, now=now)
     except EvidenceError as err:
         raise ConfigInvalid(str(err)) from err
+    except SchemaTooOld as err:
+        raise CommandFailed(str(err)) from err
     except psycopg.errors.UndefinedTable as err:
         raise CommandFailed(f"the database schema is too old for the evidence ({str(err).strip()}); "
                             "run `cloud-ingest migrate`") from err

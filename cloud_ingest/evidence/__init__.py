@@ -8,7 +8,7 @@ Definitions: docs/evidence.md. Schema: schema.py (docs/evidence.schema.json).
 
 from cloud_ingest.evidence.compute import DEFAULT_PARAMETERS, compute
 from cloud_ingest.evidence.schema import SCHEMA_VERSION, Figures
-from cloud_ingest.evidence.window import EvidenceError, UnknownEnterprise, WindowInvalid
+from cloud_ingest.evidence.window import EvidenceError, SchemaTooOld, UnknownEnterprise, WindowInvalid
 
-__all__ = ["DEFAULT_PARAMETERS", "SCHEMA_VERSION", "EvidenceError", "Figures", "UnknownEnterprise",
+__all__ = ["DEFAULT_PARAMETERS", "SCHEMA_VERSION", "EvidenceError", "Figures", "SchemaTooOld", "UnknownEnterprise",
            "WindowInvalid", "compute"]

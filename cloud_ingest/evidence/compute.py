@@ -29,11 +29,12 @@ from cloud_ingest.evidence.records import DeviceRow, ReportRow, TagRow
 from cloud_ingest.evidence.schema import Figures, Parameters
 from cloud_ingest.evidence.sessions import online_spans
 from cloud_ingest.evidence.tag_figures import TagResult, by_exception, every_reading, limit_of
-from cloud_ingest.evidence.window import UnknownEnterprise, check_window, to_ms
+from cloud_ingest.evidence.window import SchemaTooOld, UnknownEnterprise, check_window, to_ms
 
 DEFAULT_PARAMETERS = Parameters(late_after_s=60.0, clock_tolerance_ms=1000.0, complete_threshold=0.95,
                                 gap_factor=1.5)
 GRID_HOURS_UP_TO_MS = 3 * DAY_MS
+SCHEMA_NEEDED = 11  # migrations 009-011 hold what the figures read
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +143,9 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
              params: Parameters) -> Figures:
     now = now or datetime.now(UTC)
     span = check_window(start, end, now=now)
+    have = qr.schema_version(conn)
+    if have < SCHEMA_NEEDED:
+        raise SchemaTooOld(have, SCHEMA_NEEDED)
     ent = qr.enterprise(conn, enterprise)
     if ent is None:
         raise UnknownEnterprise(enterprise, qr.enterprise_codes(conn))

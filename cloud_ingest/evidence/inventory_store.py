@@ -38,12 +38,13 @@ class ImportResult:
 
 
 def enterprise_id(conn: psycopg.Connection[Any], code: str, *, create: bool) -> int:
-    row = conn.execute("SELECT id FROM enterprises WHERE code = %s", (code,)).fetchone()
+    cur = conn.cursor(row_factory=tuple_row)
+    row = cur.execute("SELECT id FROM enterprises WHERE code = %s", (code,)).fetchone()
     if row is not None:
         return int(row[0])
     if not create:
         raise EnterpriseNotFound(code)
-    row = conn.execute("INSERT INTO enterprises (code, registered_by) VALUES (%s, 'inventory')"
+    row = cur.execute("INSERT INTO enterprises (code, registered_by) VALUES (%s, 'inventory')"
                        " ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code RETURNING id", (code,)).fetchone()
     assert row is not None
     return int(row[0])

@@ -31,6 +31,13 @@ def ts(param: str) -> str:
     return f"to_timestamp(({param})::int8 / 1000.0)"
 
 
+def schema_version(conn: Conn) -> int:
+    if conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,):
+        return 0
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def enterprise(conn: Conn, code: str) -> EnterpriseRow | None:
     row = conn.execute("SELECT id, code, name, industry, district FROM enterprises WHERE code = %s",
                        (code,)).fetchone()

@@ -3,9 +3,10 @@
     EvidenceError          anything the caller asked for that cannot be answered
     ├── WindowInvalid      end ≤ start, a start not in the past, a time that does not parse
     └── UnknownEnterprise  no such enterprise (the message lists some that exist)
+    SchemaTooOld           the database has not been migrated to what the figures read
 
-Each message says what is wrong and what would be accepted; the CLI turns them into exit code 2,
-the API into 422 / 404.
+Each message says what is wrong and what would be accepted; the CLI turns them into exit code 2
+(1 for SchemaTooOld), the API into 422 / 404 (503).
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class UnknownEnterprise(EvidenceError):
         hint = f"known enterprises: {', '.join(known)}" if known else "no enterprise has reported yet"
         super().__init__(f"unknown enterprise {code!r} / 未知企业; {hint}")
         self.code = code
+
+
+class SchemaTooOld(RuntimeError):
+    def __init__(self, have: int, need: int) -> None:
+        super().__init__(f"the database schema is version {have}; the evidence needs {need}: run "
+                         "`cloud-ingest migrate` / 数据库结构过旧，请先执行 cloud-ingest migrate")
 
 
 def zone(name: str) -> tzinfo:
@@ -66,12 +73,12 @@ class Span:
 def check_window(start: datetime, end: datetime, *, now: datetime) -> Span:
     if start.tzinfo is None or end.tzinfo is None:
         raise WindowInvalid("window times need a time zone")
-    if end <= start:
-        raise WindowInvalid(f"the window ends ({end.isoformat()}) at or before it starts ({start.isoformat()}) / "
-                            "结束时间必须晚于开始时间; give --to later than --from")
     if start >= now:
         raise WindowInvalid(f"the window starts in the future ({start.isoformat()}, now {now.isoformat()}) / "
                             "开始时间在未来; nothing can have been delivered yet")
+    if end <= start:
+        raise WindowInvalid(f"the window ends ({end.isoformat()}) at or before it starts ({start.isoformat()}) / "
+                            "结束时间必须晚于开始时间; give --to later than --from")
     if end > now:
         return Span(start, now, end)
     return Span(start, end, None)
