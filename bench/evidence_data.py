@@ -72,30 +72,57 @@ class Shape:
 
 @dataclass(frozen=True, kw_only=True)
 class Faults:
-    offline: tuple[int, int, int]      # device, start, end
-    late: tuple[int, int, int]         # gateway, start, end
-    dropped: tuple[int, int, int]      # device, start, end
-    rejected: tuple[int, int, int]     # device, start, end
+    offline: tuple[int, int, int]  # device, start, end
+    late: tuple[int, int, int]  # gateway, start, end
+    dropped: tuple[int, int, int]  # device, start, end
+    rejected: tuple[int, int, int]  # device, start, end
 
 
 def faults_of(shape: Shape) -> Faults:
     f = shape.fault_at
-    return Faults(offline=(3, f(2) + 10 * HOUR_MS, f(2) + 12 * HOUR_MS),
-                  late=(1, f(5) + 8 * HOUR_MS, f(5) + 11 * HOUR_MS),
-                  dropped=(7, f(8) + 14 * HOUR_MS, f(8) + 15 * HOUR_MS),
-                  rejected=(11, f(12) + 9 * HOUR_MS, f(12) + 9 * HOUR_MS + 30 * 60_000))
+    return Faults(
+        offline=(3, f(2) + 10 * HOUR_MS, f(2) + 12 * HOUR_MS),
+        late=(1, f(5) + 8 * HOUR_MS, f(5) + 11 * HOUR_MS),
+        dropped=(7, f(8) + 14 * HOUR_MS, f(8) + 15 * HOUR_MS),
+        rejected=(11, f(12) + 9 * HOUR_MS, f(12) + 9 * HOUR_MS + 30 * 60_000),
+    )
 
 
 def births(shape: Shape) -> list[BirthMessage]:
     out = []
     for g in range(shape.gateways):
-        devs = [DeviceInfo(id=f"dev{d:02d}", profile="bench", protocol="modbus", workshop=f"W{d % 3 + 1}",
-                           line=f"L{d % 6 + 1}", key_process=d % 5 == 0,
-                           tags=[TagInfo(name=f"t{t:02d}", type="float32", interval_ms=shape.interval_s * 1000,
-                                         links=[LINKS[t % len(LINKS)]]) for t in range(shape.tags)])
-                for d in range(shape.devices) if shape.gateway_of(d) == g]
-        out.append(BirthMessage(enterprise=ENTERPRISE, gateway=f"gw{g}", session="bench", ts=shape.t0 - 60_000,
-                                next_seq=1, agent_version="bench", devices=devs))
+        devs = [
+            DeviceInfo(
+                id=f"dev{d:02d}",
+                profile="bench",
+                protocol="modbus",
+                workshop=f"W{d % 3 + 1}",
+                line=f"L{d % 6 + 1}",
+                key_process=d % 5 == 0,
+                tags=[
+                    TagInfo(
+                        name=f"t{t:02d}",
+                        type="float32",
+                        interval_ms=shape.interval_s * 1000,
+                        links=[LINKS[t % len(LINKS)]],
+                    )
+                    for t in range(shape.tags)
+                ],
+            )
+            for d in range(shape.devices)
+            if shape.gateway_of(d) == g
+        ]
+        out.append(
+            BirthMessage(
+                enterprise=ENTERPRISE,
+                gateway=f"gw{g}",
+                session="bench",
+                ts=shape.t0 - 60_000,
+                next_seq=1,
+                agent_version="bench",
+                devices=devs,
+            )
+        )
     return out
 
 
@@ -119,10 +146,22 @@ def messages(shape: Shape, faults: Faults) -> Iterator[tuple[writer.Inbound, lis
                 if faults.dropped[0] == d and faults.dropped[1] <= ts < faults.dropped[2]:
                     c["dropped"] += shape.tags
                     continue
-                rows = [{"d": f"dev{d:02d}", "t": f"t{t:02d}", "ts": ts, "rt": ts,
-                         "v": None if dev_off else float((r * 7 + t) % 1000), "q": "bad" if dev_off else "good",
-                         **({"r": f"device offline: device dev{d:02d}: [Errno 111] Connection refused"}
-                            if dev_off else {})} for t in range(shape.tags)]
+                rows = [
+                    {
+                        "d": f"dev{d:02d}",
+                        "t": f"t{t:02d}",
+                        "ts": ts,
+                        "rt": ts,
+                        "v": None if dev_off else float((r * 7 + t) % 1000),
+                        "q": "bad" if dev_off else "good",
+                        **(
+                            {"r": f"device offline: device dev{d:02d}: [Errno 111] Connection refused"}
+                            if dev_off
+                            else {}
+                        ),
+                    }
+                    for t in range(shape.tags)
+                ]
                 if faults.rejected[0] == d and faults.rejected[1] <= ts < faults.rejected[2]:
                     rejected += rows
                 else:
@@ -134,12 +173,27 @@ def messages(shape: Shape, faults: Faults) -> Iterator[tuple[writer.Inbound, lis
             last = max(int(s["ts"]) for s in samples)  # type: ignore[call-overload]
             late = faults.late[0] == g and faults.late[1] <= last < faults.late[2]
             sent = faults.late[2] + 60_000 if late else last + 150
-            devs = {f"dev{d:02d}": DeviceCounters(read=c["read"], buffered=c["read"] - c["dropped"],
-                                                  published=c["published"] - shape.tags * 0,
-                                                  dropped={"buffer_full": c["dropped"]} if c["dropped"] else {})
-                    for d, c in counters.items() if shape.gateway_of(d) == g}
-            msg = DataBatch(ENTERPRISE, f"gw{g}", "bench", seq[g], sent, samples,
-                            Counters(batches_published=seq[g], devices=devs), late, None)
+            devs = {
+                f"dev{d:02d}": DeviceCounters(
+                    read=c["read"],
+                    buffered=c["read"] - c["dropped"],
+                    published=c["published"] - shape.tags * 0,
+                    dropped={"buffer_full": c["dropped"]} if c["dropped"] else {},
+                )
+                for d, c in counters.items()
+                if shape.gateway_of(d) == g
+            }
+            msg = DataBatch(
+                ENTERPRISE,
+                f"gw{g}",
+                "bench",
+                seq[g],
+                sent,
+                samples,
+                Counters(batches_published=seq[g], devices=devs),
+                late,
+                None,
+            )
             yield writer.Inbound(msg, sent + 200), rejected
 
 
@@ -168,13 +222,27 @@ def build(dsn: str, shape: Shape, *, writers: int = 2, log: object = print) -> d
                     for item, rejected in source:
                         group.append(item)
                         if rejected:
-                            payload = json.dumps({"v": 1, "type": "data", "enterprise": ENTERPRISE,
-                                                  "gateway": item.msg.gateway, "session": "bench", "seq": 1,
-                                                  "sent": item.msg.sent, "samples": rejected,
-                                                  "q_flag": "not in the schema"}).encode()
-                            dead.append((f"shopfloor/v1/{ENTERPRISE}/{item.msg.gateway}/data", payload,
-                                         item.received_ms, Rejected("schema", "q_flag: extra field",
-                                                                    ENTERPRISE, item.msg.gateway)))
+                            payload = json.dumps(
+                                {
+                                    "v": 1,
+                                    "type": "data",
+                                    "enterprise": ENTERPRISE,
+                                    "gateway": item.msg.gateway,
+                                    "session": "bench",
+                                    "seq": 1,
+                                    "sent": item.msg.sent,
+                                    "samples": rejected,
+                                    "q_flag": "not in the schema",
+                                }
+                            ).encode()
+                            dead.append(
+                                (
+                                    f"shopfloor/v1/{ENTERPRISE}/{item.msg.gateway}/data",
+                                    payload,
+                                    item.received_ms,
+                                    Rejected("schema", "q_flag: extra field", ENTERPRISE, item.msg.gateway),
+                                )
+                            )
                             stats["rejected_samples"] += len(rejected)
                         if len(group) >= 20:
                             break

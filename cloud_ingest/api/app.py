@@ -56,7 +56,8 @@ def create_app(
     def health() -> dict[str, Any]:
         return {"ok": True}
 
-    for module in (registry_routes, series_routes, status_routes, admin_routes, evidence_routes, inventory_routes):
+    for module in (registry_routes, series_routes, status_routes, admin_routes, evidence_routes,
+                   inventory_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

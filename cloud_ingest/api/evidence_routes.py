@@ -20,12 +20,21 @@ def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
-@router.get("/enterprises/{enterprise}/evidence", response_model=Figures,
-            responses={404: {"description": "unknown enterprise (or another enterprise's token)"},
-                       422: {"description": "a window that cannot be computed (end ≤ start, start in the future)"}})
-def evidence(enterprise: str, db: Db, user: User,
-             start: Annotated[datetime, Query(description="inclusive; ISO 8601, UTC when no offset")],
-             end: Annotated[datetime | None, Query(description="exclusive; default now")] = None) -> dict[str, Any]:
+@router.get(
+    "/enterprises/{enterprise}/evidence",
+    response_model=Figures,
+    responses={
+        404: {"description": "unknown enterprise (or another enterprise's token)"},
+        422: {"description": "a window that cannot be computed (end ≤ start, start in the future)"},
+    },
+)
+def evidence(
+    enterprise: str,
+    db: Db,
+    user: User,
+    start: Annotated[datetime, Query(description="inclusive; ISO 8601, UTC when no offset")],
+    end: Annotated[datetime | None, Query(description="exclusive; default now")] = None,
+) -> dict[str, Any]:
     """数据贯通证据指标 The figures: networking rate and band, completeness, gaps with causes, latency,
     clock offsets, reconciliation, business-link coverage, roll-ups."""
     check_enterprise(user, enterprise)

@@ -60,12 +60,22 @@ def get_inventory(enterprise: str, db: Db, user: User) -> list[dict[str, Any]]:
     return rows(db, enterprise)
 
 
-@router.post("/enterprises/{enterprise}/inventory", response_model=ImportOut,
-             responses={403: {"description": "reviewers read only"},
-                        422: {"description": "the file cannot be read, or has bad rows (each with its line)"}})
+@router.post(
+    "/enterprises/{enterprise}/inventory",
+    response_model=ImportOut,
+    responses={
+        403: {"description": "reviewers read only"},
+        422: {"description": "the file cannot be read, or has bad rows (each with its line)"},
+    },
+)
 async def import_inventory(
-    enterprise: str, request: Request, db: Db, user: User,
-    filename: Annotated[str, Query(description="the file's name (an .xlsx name means XLSX)")] = "inventory.csv",
+    enterprise: str,
+    request: Request,
+    db: Db,
+    user: User,
+    filename: Annotated[
+        str, Query(description="the file's name (an .xlsx name means XLSX)")
+    ] = "inventory.csv",
     partial: Annotated[bool, Query(description="keep the good rows when some are rejected")] = False,
     replace: Annotated[bool, Query(description="the file is the complete list")] = False,
     create: Annotated[bool, Query(description="register the enterprise if it is not known yet")] = False,
@@ -82,18 +92,37 @@ async def import_inventory(
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_BODY} bytes")
     try:
         parsed = parse(body, filename=filename)
-        result = store(db, enterprise, parsed, source=filename, partial=partial, replace=replace,
-                       by=f"api:{user.name}", create=create)
+        result = store(
+            db,
+            enterprise,
+            parsed,
+            source=filename,
+            partial=partial,
+            replace=replace,
+            by=f"api:{user.name}",
+            create=create,
+        )
     except InventoryFileError as err:
         raise HTTPException(UNPROCESSABLE, str(err)) from err
     except InventoryRejected as err:
-        raise HTTPException(UNPROCESSABLE, {
-            "message": f"{len(err.errors)} problems; nothing imported (partial=true keeps the good rows)",
-            "rejected": [{"line": e.line, "column": e.column, "message": e.message} for e in err.errors]}) from err
+        raise HTTPException(
+            UNPROCESSABLE,
+            {
+                "message": f"{len(err.errors)} problems; nothing imported (partial=true keeps the good rows)",
+                "rejected": [{"line": e.line, "column": e.column, "message": e.message} for e in err.errors],
+            },
+        ) from err
     except EnterpriseNotFound as err:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"enterprise {enterprise!r} not found; create=true "
-                            "registers it") from err
-    return {"enterprise": result.enterprise, "imported": result.imported, "mode": result.mode,
-            "removed": result.removed, "encoding": result.encoding, "sha256": result.sha256,
-            "ignored_columns": result.ignored_columns,
-            "rejected": [{"line": e.line, "column": e.column, "message": e.message} for e in result.rejected]}
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"enterprise {enterprise!r} not found; create=true registers it"
+        ) from err
+    return {
+        "enterprise": result.enterprise,
+        "imported": result.imported,
+        "mode": result.mode,
+        "removed": result.removed,
+        "encoding": result.encoding,
+        "sha256": result.sha256,
+        "ignored_columns": result.ignored_columns,
+        "rejected": [{"line": e.line, "column": e.column, "message": e.message} for e in result.rejected],
+    }

@@ -18,11 +18,16 @@ from common.cli import CommandFailed, ConfigInvalid
 @click.option("--enterprise", "-e", required=True, help="enterprise code (as the gateways report it)")
 @click.option("--from", "start", required=True, help="window start: 2026-03-01, 2026-03-01T08:00, …Z, +08:00")
 @click.option("--to", "end", default="now", show_default=True, help="window end (exclusive)")
-@click.option("--tz", default="Asia/Shanghai", show_default=True,
-              help="time zone of times given without an offset, and of the table")
+@click.option(
+    "--tz",
+    default="Asia/Shanghai",
+    show_default=True,
+    help="time zone of times given without an offset, and of the table",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the JSON (schema in docs/evidence.md)")
-def figures_cmd(config_path: Path | None, dsn: str | None, enterprise: str, start: str, end: str, tz: str,
-                as_json: bool) -> None:
+def figures_cmd(
+    config_path: Path | None, dsn: str | None, enterprise: str, start: str, end: str, tz: str, as_json: bool
+) -> None:
     """数据贯通指标 The figures for one enterprise and window: networking rate, completeness, gaps with
     causes, latency, clock offsets, reconciliation."""
     import psycopg
@@ -36,16 +41,19 @@ def figures_cmd(config_path: Path | None, dsn: str | None, enterprise: str, star
     try:
         zinfo = zone(tz)
         t0, t1 = parse_time(start, tz=zinfo, now=now), parse_time(end, tz=zinfo, now=now)
-        with psycopg.connect(cfg.dsn(), autocommit=True,
-                             connect_timeout=int(cfg.database.connect_timeout_s)) as conn:
+        with psycopg.connect(
+            cfg.dsn(), autocommit=True, connect_timeout=int(cfg.database.connect_timeout_s)
+        ) as conn:
             figures = compute(conn, enterprise, start=t0, end=t1, now=now)
     except EvidenceError as err:
         raise ConfigInvalid(str(err)) from err
     except SchemaTooOld as err:
         raise CommandFailed(str(err)) from err
     except psycopg.errors.UndefinedTable as err:
-        raise CommandFailed(f"the database schema is too old for the evidence ({str(err).strip()}); "
-                            "run `cloud-ingest migrate`") from err
+        raise CommandFailed(
+            f"the database schema is too old for the evidence ({str(err).strip()}); "
+            "run `cloud-ingest migrate`"
+        ) from err
     except psycopg.Error as err:
         raise CommandFailed(f"database: {str(err).strip()}") from err
     if as_json:

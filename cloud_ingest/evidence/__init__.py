@@ -10,5 +10,13 @@ from cloud_ingest.evidence.compute import DEFAULT_PARAMETERS, compute
 from cloud_ingest.evidence.schema import SCHEMA_VERSION, Figures
 from cloud_ingest.evidence.window import EvidenceError, SchemaTooOld, UnknownEnterprise, WindowInvalid
 
-__all__ = ["DEFAULT_PARAMETERS", "SCHEMA_VERSION", "EvidenceError", "Figures", "SchemaTooOld", "UnknownEnterprise",
-           "WindowInvalid", "compute"]
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "SCHEMA_VERSION",
+    "EvidenceError",
+    "Figures",
+    "SchemaTooOld",
+    "UnknownEnterprise",
+    "WindowInvalid",
+    "compute",
+]

@@ -13,6 +13,7 @@ from cloud_ingest.evidence.gaps import RawGap, offline_time
 from cloud_ingest.evidence.gateway_pass import Clock, Rejections
 from cloud_ingest.evidence.intervals import Span
 from cloud_ingest.evidence.latency import histogram, percentiles
+from cloud_ingest.evidence.notes import findings
 from cloud_ingest.evidence.records import (
     DeviceRow,
     EnterpriseRow,
@@ -34,7 +35,6 @@ from cloud_ingest.evidence.schema import (
     GridRow,
     InventorySummary,
     Latency,
-    Note,
     Parameters,
     Percentiles,
     RejectedSummary,
@@ -88,8 +88,14 @@ def _version() -> str:
 
 
 def _gap(g: RawGap, shift: int) -> Gap:
-    return Gap(start=from_ms(g.lo - shift), end=from_ms(g.hi - shift), duration_s=round((g.hi - g.lo) / 1000, 3),
-               cause=g.cause, detail=g.detail, dropped=g.dropped)
+    return Gap(
+        start=from_ms(g.lo - shift),
+        end=from_ms(g.hi - shift),
+        duration_s=round((g.hi - g.lo) / 1000, 3),
+        cause=g.cause,
+        detail=g.detail,
+        dropped=g.dropped,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,19 +129,45 @@ def _devices(x: Inputs) -> list[_Dev]:
         workshop = r.workshop if r and r.workshop else (d.workshop if d else None)
         line = r.line if r and r.line else (d.line if d else None)
         fig = DeviceFigures(
-            device=code, name=r.name if r else None, type=r.type if r else None, workshop=workshop, line=line,
-            key_process=r.key_process if r else bool(d and d.key_process), production=r.production if r else True,
-            in_inventory=r is not None, networked_declared=r.networked if r else None,
-            digital_declared=r.digital if r else None, gateway=gw_code.get(d.gateway_id or 0) if d else None,
-            delivering=good > 0, online_ratio=None if not span_ms else round(online_ms / span_ms, 6),
-            completeness=completeness, complete=completeness is not None and completeness >= x.params.complete_threshold,
-            samples_expected=expected if d and results else None, samples_stored=sum(tr.stored for tr in results),
-            samples_good=good, samples_late=x.late_samples.get(d.id, 0) if d else 0,
+            device=code,
+            name=r.name if r else None,
+            type=r.type if r else None,
+            workshop=workshop,
+            line=line,
+            key_process=r.key_process if r else bool(d and d.key_process),
+            production=r.production if r else True,
+            in_inventory=r is not None,
+            networked_declared=r.networked if r else None,
+            digital_declared=r.digital if r else None,
+            gateway=gw_code.get(d.gateway_id or 0) if d else None,
+            delivering=good > 0,
+            online_ratio=None if not span_ms else round(online_ms / span_ms, 6),
+            completeness=completeness,
+            complete=completeness is not None and completeness >= x.params.complete_threshold,
+            samples_expected=expected if d and results else None,
+            samples_stored=sum(tr.stored for tr in results),
+            samples_good=good,
+            samples_late=x.late_samples.get(d.id, 0) if d else 0,
             gaps=[_gap(g, shift) for g in raw_gaps],
         )
-        out.append(_Dev(row=d, inv=r, figures=fig, result=ind.DeviceResult(
-            device=code, workshop=workshop, line=line, delivering=good > 0, credited=credited, expected=expected,
-            good=good, online_ms=online_ms, expected_ms=span_ms)))
+        out.append(
+            _Dev(
+                row=d,
+                inv=r,
+                figures=fig,
+                result=ind.DeviceResult(
+                    device=code,
+                    workshop=workshop,
+                    line=line,
+                    delivering=good > 0,
+                    credited=credited,
+                    expected=expected,
+                    good=good,
+                    online_ms=online_ms,
+                    expected_ms=span_ms,
+                ),
+            )
+        )
     return out
 
 
@@ -144,12 +176,21 @@ def _tags(x: Inputs, code: Mapping[int, str], inv_links: Mapping[str, tuple[str,
     for tid, t in x.tags.items():
         r = x.tag_results[tid]
         dev = code[t.device_id]
-        out.append(TagFigures(
-            device=dev, tag=t.name, report_mode="change" if t.report_mode == "change" else "all",
-            interval_ms=t.interval_ms, heartbeat_ms=t.heartbeat_ms,
-            links=sorted(set(t.links) | set(inv_links.get(dev, ()))),
-            weighting="time" if t.report_mode == "change" else "event", expected=r.expected if r.expected else None,
-            stored=r.stored, good=r.good, completeness=r.completeness))
+        out.append(
+            TagFigures(
+                device=dev,
+                tag=t.name,
+                report_mode="change" if t.report_mode == "change" else "all",
+                interval_ms=t.interval_ms,
+                heartbeat_ms=t.heartbeat_ms,
+                links=sorted(set(t.links) | set(inv_links.get(dev, ()))),
+                weighting="time" if t.report_mode == "change" else "event",
+                expected=r.expected if r.expected else None,
+                stored=r.stored,
+                good=r.good,
+                completeness=r.completeness,
+            )
+        )
     return sorted(out, key=lambda f: (f.device, f.tag))
 
 
@@ -160,15 +201,31 @@ def _gateways(x: Inputs) -> list[GatewayFigures]:
         c = x.clocks[g.id]
         st = x.sessions.get(g.id)
         led = x.ledger.get(g.id)
-        out.append(GatewayFigures(
-            gateway=g.code, clock_offset_ms=c.offset_ms, clock_ok=c.ok, clock_corrected=c.corrected,
-            online_ratio=None if st is None else round(online_ratio(st, window=window), 6),
-            sessions=[] if st is None else [
-                Session(session=s.session, start=from_ms(s.lo), end=None if s.hi is None else from_ms(s.hi),
-                        end_reason=s.end_reason) for s in in_window(st, window=window)],
-            streams=led.streams if led else 0, batches=led.batches if led else 0,
-            late_batches=led.late_batches if led else 0, samples_stored=led.samples if led else 0,
-            rejected=dict(sorted(x.rejections.by_gateway.get(g.code, {}).items()))))
+        out.append(
+            GatewayFigures(
+                gateway=g.code,
+                clock_offset_ms=c.offset_ms,
+                clock_ok=c.ok,
+                clock_corrected=c.corrected,
+                online_ratio=None if st is None else round(online_ratio(st, window=window), 6),
+                sessions=[]
+                if st is None
+                else [
+                    Session(
+                        session=s.session,
+                        start=from_ms(s.lo),
+                        end=None if s.hi is None else from_ms(s.hi),
+                        end_reason=s.end_reason,
+                    )
+                    for s in in_window(st, window=window)
+                ],
+                streams=led.streams if led else 0,
+                batches=led.batches if led else 0,
+                late_batches=led.late_batches if led else 0,
+                samples_stored=led.samples if led else 0,
+                rejected=dict(sorted(x.rejections.by_gateway.get(g.code, {}).items())),
+            )
+        )
     return out
 
 
@@ -177,11 +234,18 @@ def _latency(x: Inputs) -> Latency:
         return percentiles(list(x.latency_bins.get(name, [])), exact_max=x.latency_max.get(name))
 
     total = part("total")
-    return Latency(p50=total.p50, p95=total.p95, p99=total.p99, max=total.max, samples=x.latency_samples,
-                   device_to_gateway=part("device_to_gateway"), gateway_to_cloud=part("gateway_to_cloud"),
-                   cloud_to_stored=part("cloud_to_stored"),
-                   corrected_gateways=sorted(g.code for g in x.gateways if x.clocks[g.id].corrected),
-                   histogram=histogram(list(x.latency_bins.get("total", []))))
+    return Latency(
+        p50=total.p50,
+        p95=total.p95,
+        p99=total.p99,
+        max=total.max,
+        samples=x.latency_samples,
+        device_to_gateway=part("device_to_gateway"),
+        gateway_to_cloud=part("gateway_to_cloud"),
+        cloud_to_stored=part("cloud_to_stored"),
+        corrected_gateways=sorted(g.code for g in x.gateways if x.clocks[g.id].corrected),
+        histogram=histogram(list(x.latency_bins.get("total", []))),
+    )
 
 
 def assemble(x: Inputs) -> Figures:
@@ -195,26 +259,45 @@ def assemble(x: Inputs) -> Figures:
     key = [d for d in prod if d.inv is not None and d.inv.key_process]
     not_computable: dict[str, str] = {}
     if not has_inv:
-        not_computable = {k: "no_inventory" for k in ("networking_rate", "digitalization_rate", "key_process_rate")}
+        not_computable = {
+            k: "no_inventory" for k in ("networking_rate", "digitalization_rate", "key_process_rate")
+        }
     networking = ind.ratio(len(delivering), len(prod)) if has_inv else None
-    digital = ind.ratio(sum(1 for d in prod if d.inv is not None and d.inv.digital), len(prod)) if has_inv else None
+    digital = (
+        ind.ratio(sum(1 for d in prod if d.inv is not None and d.inv.digital), len(prod)) if has_inv else None
+    )
     key_rate = ind.ratio(sum(d.figures.complete for d in key), len(key)) if has_inv else None
     if has_inv and not prod:
-        not_computable.update(networking_rate="no_production_devices", digitalization_rate="no_production_devices")
+        not_computable.update(
+            networking_rate="no_production_devices", digitalization_rate="no_production_devices"
+        )
     if has_inv and not key:
         not_computable["key_process_rate"] = "no_key_process_devices"
     unlisted = [d.figures.device for d in devs if d.inv is None]
     inventory = InventorySummary(
-        present=has_inv, imported_at=from_ms(x.last_import.imported_at) if x.last_import else None,
-        source=x.last_import.source if x.last_import else None, sha256=x.last_import.sha256 if x.last_import else None,
-        rows=len(x.inventory), production_devices=len(prod),
+        present=has_inv,
+        imported_at=from_ms(x.last_import.imported_at) if x.last_import else None,
+        source=x.last_import.source if x.last_import else None,
+        sha256=x.last_import.sha256 if x.last_import else None,
+        rows=len(x.inventory),
+        production_devices=len(prod),
         networked_devices=sum(1 for d in prod if d.inv is not None and d.inv.networked),
-        delivering_devices=len(delivering), digital_devices=sum(1 for d in prod if d.inv is not None and d.inv.digital),
-        key_process_devices=len(key), key_process_complete=sum(d.figures.complete for d in key),
+        delivering_devices=len(delivering),
+        digital_devices=sum(1 for d in prod if d.inv is not None and d.inv.digital),
+        key_process_devices=len(key),
+        key_process_complete=sum(d.figures.complete for d in key),
         unlisted_devices=unlisted if has_inv else [],
-        silent_devices=[d.figures.device for d in prod if d.inv is not None and d.inv.networked and not d.figures.delivering],
-        undeclared_delivering=[d.figures.device for d in prod if d.inv is not None and not d.inv.networked
-                               and d.figures.delivering])
+        silent_devices=[
+            d.figures.device
+            for d in prod
+            if d.inv is not None and d.inv.networked and not d.figures.delivering
+        ],
+        undeclared_delivering=[
+            d.figures.device
+            for d in prod
+            if d.inv is not None and not d.inv.networked and d.figures.delivering
+        ],
+    )
     counted = [d.result for d in devs if d.inv is None or d.inv.production]
     ent_group, workshops, lines = ind.rollups(counted)
     start_ms, end_ms = to_ms(x.span.start), to_ms(x.span.end)
@@ -222,60 +305,54 @@ def assemble(x: Inputs) -> Figures:
     by_dev: dict[int, list[TagResult]] = {}
     for tid, t in x.tags.items():
         by_dev.setdefault(t.device_id, []).append(x.tag_results[tid])
-    grid = Grid(bucket="hour" if x.cell_ms <= 3_600_000 else "day",
-                starts=[from_ms(start_ms + c * x.cell_ms) for c in range(n_cells)],
-                rows=[GridRow(device=code[d], completeness=grid_row(rs, list(range(n_cells))))
-                      for d, rs in sorted(by_dev.items(), key=lambda kv: code[kv[0]])])
+    grid = Grid(
+        bucket="hour" if x.cell_ms <= 3_600_000 else "day",
+        starts=[from_ms(start_ms + c * x.cell_ms) for c in range(n_cells)],
+        rows=[
+            GridRow(device=code[d], completeness=grid_row(rs, list(range(n_cells))))
+            for d, rs in sorted(by_dev.items(), key=lambda kv: code[kv[0]])
+        ],
+    )
     links = ind.business_links(
         (ind.TagLinks(device=t.device, links=tuple(t.links), delivering=t.good > 0) for t in tags),
-        declared=[link for r in x.inventory for link in r.links])
-    notes = _notes(x, unlisted=inventory.unlisted_devices, silent=inventory.silent_devices)
+        declared=[link for r in x.inventory for link in r.links],
+    )
+    notes = findings(x, unlisted=inventory.unlisted_devices, silent=inventory.silent_devices)
     return Figures(
-        generated_at=x.now, generator=Generator(version=_version()),
-        enterprise=EnterpriseRef(code=x.enterprise.code, name=x.enterprise.name, industry=x.enterprise.industry,
-                                 district=x.enterprise.district),
-        window=Window(start=x.span.start, end=x.span.end, duration_s=round((end_ms - start_ms) / 1000, 3),
-                      requested_end=x.span.requested_end),
-        parameters=x.params, inventory=inventory, networking_rate=networking, networking_band=ind.band(networking),
-        digitalization_rate=digital, digitalization_band=ind.band(digital), key_process_rate=key_rate,
-        business_links=links, latency_ms=_latency(x), gateways=_gateways(x), devices=[d.figures for d in devs],
-        tags=tags, reconciliation=list(x.reconciliation),
-        rollups=Rollups(enterprise=ent_group, workshops=workshops, lines=lines), grid=grid,
-        rejected=RejectedSummary(messages=x.rejections.messages, by_reason=dict(sorted(x.rejections.reasons.items())),
-                                 samples=x.rejections.total_samples),
-        not_computable=not_computable, notes=notes)
-
-
-def _notes(x: Inputs, *, unlisted: Sequence[str], silent: Sequence[str]) -> list[Note]:
-    notes = []
-    for g in x.gateways:
-        c = x.clocks[g.id]
-        if c.corrected and c.offset_ms is not None:
-            s = c.offset_ms / 1000
-            notes.append(Note(code="clock_corrected",
-                              zh=f"网关 {g.code} 时钟偏差 {s:+.1f} 秒，超出容差；其数据时间已按偏差校正。",
-                              en=f"gateway {g.code}: clock off by {s:+.1f} s, beyond the tolerance; its data "
-                                 "times were corrected by the offset."))
-    if x.span.requested_end is not None:
-        notes.append(Note(code="window_clamped", zh="结束时间在未来，已按当前时间计算。",
-                          en="the requested end was in the future; the window ends now."))
-    if not x.inventory:
-        notes.append(Note(code="no_inventory", zh="未导入设备台账：设备联网率、数字化率和关键工序采集率不可计算。",
-                          en="no equipment inventory imported: the networking, digitalization and key-process "
-                             "rates are not computable."))
-    if unlisted:
-        notes.append(Note(code="unlisted_devices", zh=f"{len(unlisted)} 台设备有网关上报但不在台账中，未计入任何比率。",
-                          en=f"{len(unlisted)} devices announced by gateways are not in the inventory and are "
-                             "counted in no rate."))
-    if silent:
-        notes.append(Note(code="silent_devices", zh=f"{len(silent)} 台台账中标为已联网的设备在窗口内无有效数据。",
-                          en=f"{len(silent)} devices declared networked delivered no good data in the window."))
-    lost = sum(r.unexplained for r in x.reconciliation)
-    if lost:
-        notes.append(Note(code="unexplained_loss", zh=f"对账发现 {lost} 个样本无法解释（网关已确认发布但云端未入库）。",
-                          en=f"reconciliation shows {lost} samples unexplained (acknowledged by the broker, "
-                             "neither stored nor rejected)."))
-    if x.rollups_pending:
-        notes.append(Note(code="rollups_pending", zh="部分数据尚未汇总，已直接读取原始样本；指标仍然精确。",
-                          en="some data was not rolled up yet and was read raw; the figures are still exact."))
-    return notes
+        generated_at=x.now,
+        generator=Generator(version=_version()),
+        enterprise=EnterpriseRef(
+            code=x.enterprise.code,
+            name=x.enterprise.name,
+            industry=x.enterprise.industry,
+            district=x.enterprise.district,
+        ),
+        window=Window(
+            start=x.span.start,
+            end=x.span.end,
+            duration_s=round((end_ms - start_ms) / 1000, 3),
+            requested_end=x.span.requested_end,
+        ),
+        parameters=x.params,
+        inventory=inventory,
+        networking_rate=networking,
+        networking_band=ind.band(networking),
+        digitalization_rate=digital,
+        digitalization_band=ind.band(digital),
+        key_process_rate=key_rate,
+        business_links=links,
+        latency_ms=_latency(x),
+        gateways=_gateways(x),
+        devices=[d.figures for d in devs],
+        tags=tags,
+        reconciliation=list(x.reconciliation),
+        rollups=Rollups(enterprise=ent_group, workshops=workshops, lines=lines),
+        grid=grid,
+        rejected=RejectedSummary(
+            messages=x.rejections.messages,
+            by_reason=dict(sorted(x.rejections.reasons.items())),
+            samples=x.rejections.total_samples,
+        ),
+        not_computable=not_computable,
+        notes=notes,
+    )

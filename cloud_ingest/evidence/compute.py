@@ -14,25 +14,23 @@ from datetime import UTC, datetime
 
 from psycopg.rows import tuple_row
 
-from cloud_ingest.evidence import device_pass, gateway_pass
-from cloud_ingest.evidence import gaps as gaps_mod
+from cloud_ingest.evidence import causes, device_pass, gateway_pass
 from cloud_ingest.evidence import queries_ledger as ql
 from cloud_ingest.evidence import queries_registry as qr
 from cloud_ingest.evidence import queries_samples as qs
 from cloud_ingest.evidence.assemble import Inputs, assemble
-from cloud_ingest.evidence.gaps import CounterDelta, RawGap, classify, late_spans
-from cloud_ingest.evidence.intervals import DAY_MS, HOUR_MS, Span, intersect, subtract
+from cloud_ingest.evidence.intervals import DAY_MS, HOUR_MS, Span, intersect
 from cloud_ingest.evidence.plan import Plan, make_plan
 from cloud_ingest.evidence.pulse import Silence
 from cloud_ingest.evidence.queries_registry import Conn
-from cloud_ingest.evidence.records import DeviceRow, ReportRow, TagRow
+from cloud_ingest.evidence.records import DeviceRow, TagRow
 from cloud_ingest.evidence.schema import Figures, Parameters
-from cloud_ingest.evidence.sessions import online_spans
 from cloud_ingest.evidence.tag_figures import TagResult, by_exception, every_reading, limit_of
 from cloud_ingest.evidence.window import SchemaTooOld, UnknownEnterprise, check_window, to_ms
 
-DEFAULT_PARAMETERS = Parameters(late_after_s=60.0, clock_tolerance_ms=1000.0, complete_threshold=0.95,
-                                gap_factor=1.5)
+DEFAULT_PARAMETERS = Parameters(
+    late_after_s=60.0, clock_tolerance_ms=1000.0, complete_threshold=0.95, gap_factor=1.5
+)
 GRID_HOURS_UP_TO_MS = 3 * DAY_MS
 SCHEMA_NEEDED = 11  # migrations 009-011 hold what the figures read
 
@@ -44,8 +42,15 @@ class TagPeriod:
     period: Span  # gateway clock
 
 
-def _origins(conn: Conn, tags: Sequence[TagRow], devices: Mapping[int, DeviceRow], shift: Mapping[int, int], *,
-             start: int, end: int) -> list[TagPeriod]:
+def _origins(
+    conn: Conn,
+    tags: Sequence[TagRow],
+    devices: Mapping[int, DeviceRow],
+    shift: Mapping[int, int],
+    *,
+    start: int,
+    end: int,
+) -> list[TagPeriod]:
     """Each tag's expected period: from the later of the window start and the tag's origin (its
     registration, or its first sample if earlier) to the window end, in its gateway's clock."""
     need: list[TagRow] = []
@@ -58,9 +63,12 @@ def _origins(conn: Conn, tags: Sequence[TagRow], devices: Mapping[int, DeviceRow
         # first sample decides; registered before the window, the period starts with it
         if t.first_seen > start and (t.first_hour is None or t.first_hour <= t.first_seen + s):
             need.append(t)
-    exact = qr.first_samples(conn, [t.id for t in need],
-                             [start + shift.get(devices[t.device_id].gateway_id or 0, 0) - HOUR_MS for t in need],
-                             [end + shift.get(devices[t.device_id].gateway_id or 0, 0) for t in need])
+    exact = qr.first_samples(
+        conn,
+        [t.id for t in need],
+        [start + shift.get(devices[t.device_id].gateway_id or 0, 0) - HOUR_MS for t in need],
+        [end + shift.get(devices[t.device_id].gateway_id or 0, 0) for t in need],
+    )
     needed = {t.id for t in need}
     out = []
     for t in tags:
@@ -80,32 +88,53 @@ def _origins(conn: Conn, tags: Sequence[TagRow], devices: Mapping[int, DeviceRow
     return out
 
 
-def _tag_results(conn: Conn, periods: Sequence[TagPeriod], plans: Mapping[tuple[int, int], Plan],
-                 params: Parameters) -> dict[int, TagResult]:
+def _tag_results(
+    conn: Conn, periods: Sequence[TagPeriod], plans: Mapping[tuple[int, int], Plan], params: Parameters
+) -> dict[int, TagResult]:
     plan_list = list(plans.values())
     index = {k: i for i, k in enumerate(plans)}
     found: dict[int, dict[int, tuple[int, int]]] = {}
     for c in qs.counts(conn, plan_list, {tp.tag.id: index[(tp.gateway_id, tp.period[0])] for tp in periods}):
         found.setdefault(c.tag_id, {})[c.cell] = (c.n, c.good)
     change = [tp for tp in periods if tp.tag.report_mode == "change"]
-    limits = {tp.tag.id: limit_of(heartbeat_ms=tp.tag.heartbeat_ms, interval_ms=tp.tag.interval_ms,
-                                  gap_factor=params.gap_factor) for tp in change}
-    silences = qs.change_silences(conn, [(tp.tag.id, tp.period[0] - 2 * limits[tp.tag.id], tp.period[1],
-                                          limits[tp.tag.id]) for tp in change])
+    limits = {
+        tp.tag.id: limit_of(
+            heartbeat_ms=tp.tag.heartbeat_ms, interval_ms=tp.tag.interval_ms, gap_factor=params.gap_factor
+        )
+        for tp in change
+    }
+    silences = qs.change_silences(
+        conn,
+        [(tp.tag.id, tp.period[0] - 2 * limits[tp.tag.id], tp.period[1], limits[tp.tag.id]) for tp in change],
+    )
     out = {}
     for tp in periods:
         p = plans[(tp.gateway_id, tp.period[0])]
         cells = found.get(tp.tag.id, {})
         if tp.tag.report_mode == "change":
-            out[tp.tag.id] = by_exception(tp.period, heartbeat_ms=tp.tag.heartbeat_ms, interval_ms=tp.tag.interval_ms,
-                                          gap_factor=params.gap_factor, silences=silences[tp.tag.id], cells=cells,
-                                          base=p.cell_base, cell_ms=p.cell_ms)
+            out[tp.tag.id] = by_exception(
+                tp.period,
+                heartbeat_ms=tp.tag.heartbeat_ms,
+                interval_ms=tp.tag.interval_ms,
+                gap_factor=params.gap_factor,
+                silences=silences[tp.tag.id],
+                cells=cells,
+                base=p.cell_base,
+                cell_ms=p.cell_ms,
+            )
         elif tp.tag.interval_ms:
-            out[tp.tag.id] = every_reading(tp.period, interval_ms=tp.tag.interval_ms, cells=cells,
-                                           base=p.cell_base, cell_ms=p.cell_ms)
+            out[tp.tag.id] = every_reading(
+                tp.period, interval_ms=tp.tag.interval_ms, cells=cells, base=p.cell_base, cell_ms=p.cell_ms
+            )
         else:  # an every-reading tag with no interval announced: counted, nothing expected
-            out[tp.tag.id] = TagResult(expected=0, credited=0.0, stored=sum(n for n, _ in cells.values()),
-                                       good=sum(g for _, g in cells.values()), completeness=None, cells={})
+            out[tp.tag.id] = TagResult(
+                expected=0,
+                credited=0.0,
+                stored=sum(n for n, _ in cells.values()),
+                good=sum(g for _, g in cells.values()),
+                completeness=None,
+                cells={},
+            )
     return out
 
 
@@ -114,21 +143,21 @@ def _spacing(tags: Sequence[TagPeriod], gap_factor: float) -> tuple[int, int | N
     every = [tp.tag.interval_ms for tp in tags if tp.tag.report_mode == "all" and tp.tag.interval_ms]
     if every:
         return min(every), min(every)
-    return min(limit_of(heartbeat_ms=tp.tag.heartbeat_ms, interval_ms=tp.tag.interval_ms, gap_factor=gap_factor)
-               for tp in tags), None
+    return min(
+        limit_of(heartbeat_ms=tp.tag.heartbeat_ms, interval_ms=tp.tag.interval_ms, gap_factor=gap_factor)
+        for tp in tags
+    ), None
 
 
-def _deltas(before: ReportRow | None, after: ReportRow | None) -> CounterDelta:
-    if after is None:
-        return CounterDelta(dropped={}, skipped_polls=0)
-    same = before is not None and before.base == after.base and before.gateway_id == after.gateway_id
-    b_drop = before.dropped if same and before is not None else {}
-    return CounterDelta(dropped={k: v - b_drop.get(k, 0) for k, v in after.dropped.items()},
-                        skipped_polls=after.skipped_polls - (before.skipped_polls if same and before else 0))
-
-
-def compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now: datetime | None = None,
-            params: Parameters = DEFAULT_PARAMETERS) -> Figures:
+def compute(
+    conn: Conn,
+    enterprise: str,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    params: Parameters = DEFAULT_PARAMETERS,
+) -> Figures:
     """The figures of ``enterprise`` for [start, end). Raises window.EvidenceError for bad input.
     Works on any connection (the API's hand out dict rows: tuples are used while computing)."""
     factory = conn.row_factory
@@ -139,8 +168,9 @@ def compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now:
         conn.row_factory = factory
 
 
-def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now: datetime | None,
-             params: Parameters) -> Figures:
+def _compute(
+    conn: Conn, enterprise: str, *, start: datetime, end: datetime, now: datetime | None, params: Parameters
+) -> Figures:
     now = now or datetime.now(UTC)
     span = check_window(start, end, now=now)
     have = qr.schema_version(conn)
@@ -167,8 +197,12 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
 
     def plan(g: int, p0: int) -> Plan:
         if (g, p0) not in plans:
-            plans[(g, p0)] = make_plan((p0, E + shift.get(g, 0)), cell_base=S + shift.get(g, 0), cell_ms=cell_ms,
-                                       pending=pending.get(g, ()))
+            plans[(g, p0)] = make_plan(
+                (p0, E + shift.get(g, 0)),
+                cell_base=S + shift.get(g, 0),
+                cell_ms=cell_ms,
+                pending=pending.get(g, ()),
+            )
         return plans[(g, p0)]
 
     for tp in periods:
@@ -179,70 +213,74 @@ def _compute(conn: Conn, enterprise: str, *, start: datetime, end: datetime, now
         p0 = min(tp.period[0] for tp in tps)
         spacing, fastest = _spacing(tps, params.gap_factor)
         device_period[dev_id] = (p0, E + shift.get(g, 0))
-        jobs.append(device_pass.DeviceJob(device_id=dev_id, plan=plan(g, p0), spacing=spacing,
-                                          gap_factor=params.gap_factor, fastest_all_ms=fastest))
+        jobs.append(
+            device_pass.DeviceJob(
+                device_id=dev_id,
+                plan=plan(g, p0),
+                spacing=spacing,
+                gap_factor=params.gap_factor,
+                fastest_all_ms=fastest,
+            )
+        )
     tag_results = _tag_results(conn, periods, plans, params)
     silences = device_pass.silences(conn, jobs)
 
     late = ql.late_batches(conn, gw_ids, shift, start=S, end=E, late_after_s=params.late_after_s)
     streams = ql.stream_starts(conn, gw_ids)
-    rej = gateway_pass.rejections(conn, ent.code, since=min([S, *streams.values()]), start=S, end=E,
-                                  lookahead_ms=DAY_MS, shift={g.code: shift.get(g.id, 0) for g in gws})
-    stale = {g.id: max(gateway_pass.STALE_AFTER_MS, *(3 * j.spacing for j in jobs
-                                                      if dev_by_id[j.device_id].gateway_id == g.id))
-             for g in gws}
+    rej = gateway_pass.rejections(
+        conn,
+        ent.code,
+        since=min([S, *streams.values()]),
+        start=S,
+        end=E,
+        lookahead_ms=DAY_MS,
+        shift={g.code: shift.get(g.id, 0) for g in gws},
+    )
+    stale = {
+        g.id: max(
+            gateway_pass.STALE_AFTER_MS,
+            *(3 * j.spacing for j in jobs if dev_by_id[j.device_id].gateway_id == g.id),
+        )
+        for g in gws
+    }
     sessions = gateway_pass.online(conn, gws, start=S, end=E, now=to_ms(now), stale_after_ms=stale)
-    gw_code = {g.id: g.code for g in gws}
-
-    # the stretches with no data at all, whose cause the counters decide
-    spacing = {j.device_id: j.spacing for j in jobs}
-    blanks: list[tuple[int, int, int, int]] = []
-    sliver = {j.device_id: int((params.gap_factor - 1) * j.spacing) for j in jobs}
-    for dev_id, sil in silences.items():
-        mine = [(lo, hi) for s in sil for lo, hi in gaps_mod.blanks(s, sliver=sliver[dev_id])]
-        ends = [lo for lo, _ in mine[1:]] + [device_period[dev_id][1]] * bool(mine)
-        blanks += [(dev_id, lo, hi, until) for (lo, hi), until in zip(mine, ends, strict=True)]
-    deltas = {rq[:3]: _deltas(b, a) for rq, (b, a) in zip(blanks, ql.around(conn, blanks), strict=True)}
-    gaps: dict[int, list[RawGap]] = {}
-    late_n: dict[int, int] = {}
-    for dev_id, sil in silences.items():
-        d = dev_by_id[dev_id]
-        g = d.gateway_id or 0
-        p = device_period[dev_id]
-        mine = [b for b in late if b.device_id == dev_id]
-        late_n[dev_id] = sum(_share(b.n, (b.min_ts, b.max_ts + 1), p) for b in mine)
-        stretches = sessions.get(g)
-        window_gw = (S + shift.get(g, 0), E + shift.get(g, 0))
-        offline = [] if stretches is None else subtract(
-            [window_gw], [(lo + shift.get(g, 0), hi + shift.get(g, 0)) for lo, hi in
-                          online_spans(stretches, window=(S, E))])
-        gaps[dev_id] = classify(
-            sil, late=late_spans([(b.min_ts, b.max_ts) for b in mine], spacing=spacing[dev_id],
-                                 gap_factor=params.gap_factor, period=p),
-            rejected=[(lo, hi + spacing[dev_id]) for lo, hi in rej.spans.get((gw_code.get(g, ""), d.code), [])],
-            deltas=lambda lo, hi, dev_id=dev_id: deltas.get((dev_id, lo, hi), CounterDelta(dropped={}, skipped_polls=0)),
-            gateway_offline=offline, sliver=sliver[dev_id])
+    gaps, late_n = causes.device_gaps(
+        conn, jobs, silences, devices=dev_by_id, periods=device_period, late=late, rejections=rej,
+        sessions=sessions, gateway_codes={g.id: g.code for g in gws}, shift=shift, window=(S, E),
+        params=params)
     bins, maxima, n_latency = ql.latency_bins(conn, gw_ids, shift, start=S, end=E)
-    return assemble(Inputs(
-        enterprise=ent, span=span, now=now, params=params, gateways=gws, devices=devs, clocks=clocks,
-        periods={tp.tag.id: tp.period for tp in periods}, tags={tp.tag.id: tp.tag for tp in periods},
-        tag_results=tag_results, device_period=device_period, gaps=gaps, late_samples=late_n, shift=shift,
-        sessions=sessions, ledger={r.gateway_id: r for r in ql.ledger(conn, gw_ids, shift, start=S, end=E,
-                                                                       late_after_s=params.late_after_s)},
-        rejections=rej, latency_bins=bins, latency_max=maxima, latency_samples=n_latency,
-        reconciliation=gateway_pass.reconciliation(conn, gws, devs, shift, rej, start=S, end=E),
-        inventory=qr.inventory(conn, ent.id), last_import=qr.last_import(conn, ent.id), cell_ms=cell_ms,
-        rollups_pending=any(intersect(pending.get(g, []), [p.period]) for (g, _), p in plans.items()),
-    ))
-
-
-def _share(n: int, span: Span, period: Span) -> int:
-    """A late batch straddling the period edge counts in proportion to its time inside."""
-    inside = intersect([span], [period])
-    if not inside:
-        return 0
-    lo, hi = inside[0]
-    return n if (lo, hi) == span else round(n * (hi - lo) / max(1, span[1] - span[0]))
+    return assemble(
+        Inputs(
+            enterprise=ent,
+            span=span,
+            now=now,
+            params=params,
+            gateways=gws,
+            devices=devs,
+            clocks=clocks,
+            periods={tp.tag.id: tp.period for tp in periods},
+            tags={tp.tag.id: tp.tag for tp in periods},
+            tag_results=tag_results,
+            device_period=device_period,
+            gaps=gaps,
+            late_samples=late_n,
+            shift=shift,
+            sessions=sessions,
+            ledger={
+                r.gateway_id: r
+                for r in ql.ledger(conn, gw_ids, shift, start=S, end=E, late_after_s=params.late_after_s)
+            },
+            rejections=rej,
+            latency_bins=bins,
+            latency_max=maxima,
+            latency_samples=n_latency,
+            reconciliation=gateway_pass.reconciliation(conn, gws, devs, shift, rej, start=S, end=E),
+            inventory=qr.inventory(conn, ent.id),
+            last_import=qr.last_import(conn, ent.id),
+            cell_ms=cell_ms,
+            rollups_pending=any(intersect(pending.get(g, []), [p.period]) for (g, _), p in plans.items()),
+        )
+    )
 
 
 __all__ = ["DEFAULT_PARAMETERS", "Silence", "compute"]

@@ -54,6 +54,9 @@ def read(payload: bytes) -> Contents:
         return v if isinstance(v, int) and not isinstance(v, bool) else None
 
     stream = doc.get("stream")
-    return Contents(stream=stream if isinstance(stream, str) else None, seq=opt_int(doc.get("seq")),
-                    sent=opt_int(doc.get("sent")),
-                    devices={d: DeviceShare(n=a[0], min_ts=a[1], max_ts=a[2]) for d, a in shares.items()})
+    return Contents(
+        stream=stream if isinstance(stream, str) else None,
+        seq=opt_int(doc.get("seq")),
+        sent=opt_int(doc.get("sent")),
+        devices={d: DeviceShare(n=a[0], min_ts=a[1], max_ts=a[2]) for d, a in shares.items()},
+    )

@@ -24,8 +24,8 @@ from cloud_ingest.evidence.queries_registry import Conn
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceJob:
     device_id: int
-    plan: Plan             # over the device's period, gateway clock
-    spacing: int           # expected spacing of its pulse, ms
+    plan: Plan  # over the device's period, gateway clock
+    spacing: int  # expected spacing of its pulse, ms
     gap_factor: float
     fastest_all_ms: int | None  # shortest interval of its every-reading tags (None: none)
 
@@ -39,13 +39,14 @@ class DeviceJob:
 
 @dataclass
 class _Known:
-    bad: list[tuple[int, int, int]]   # (lo, hi, seen) buckets with only bad samples in full number
+    bad: list[tuple[int, int, int]]  # (lo, hi, seen) buckets with only bad samples in full number
     none: list[Span]
     raw: list[Span]
 
 
-def _split(states: Sequence[qs.BucketState], size: int, known: dict[int, _Known],
-           partial: dict[int, list[Span]]) -> None:
+def _split(
+    states: Sequence[qs.BucketState], size: int, known: dict[int, _Known], partial: dict[int, list[Span]]
+) -> None:
     for s in states:
         k = known[s.device_id]
         span = (s.bucket, s.bucket + size)
@@ -120,7 +121,11 @@ def silences(conn: Conn, jobs: Sequence[DeviceJob]) -> dict[int, list[Silence]]:
             pieces.append(Piece(lo=lo, hi=hi, kind="full"))
         pieces.sort(key=lambda p: p.lo)
         lookback = any(i.good and i.ts < p0 for p in pieces if p.kind == "raw" for i in p.instants)
-        out[j.device_id] = find_silences([p for p in pieces if p.hi > p0 or p.kind == "raw"],
-                                         period=(p0, p1), spacing=j.spacing, gap_factor=j.gap_factor,
-                                         lookback_found=lookback)
+        out[j.device_id] = find_silences(
+            [p for p in pieces if p.hi > p0 or p.kind == "raw"],
+            period=(p0, p1),
+            spacing=j.spacing,
+            gap_factor=j.gap_factor,
+            lookback_found=lookback,
+        )
     return out

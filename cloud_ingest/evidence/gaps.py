@@ -37,15 +37,21 @@ class RawGap:
 Deltas = Callable[[int, int], CounterDelta]
 
 
-def _no_data_cause(lo: int, hi: int, *, rejected: Sequence[Span], deltas: Deltas,
-                   gateway_offline: Sequence[Span]) -> RawGap:
+def _no_data_cause(
+    lo: int, hi: int, *, rejected: Sequence[Span], deltas: Deltas, gateway_offline: Sequence[Span]
+) -> RawGap:
     if intersect([(lo, hi)], rejected):
         return RawGap(lo=lo, hi=hi, cause="rejected", detail="data rejected by the cloud (dead letter)")
     delta = deltas(lo, hi)
     dropped = {k: v for k, v in sorted(delta.dropped.items()) if v > 0}
     if dropped:
-        return RawGap(lo=lo, hi=hi, cause="dropped_at_gateway", dropped=dropped,
-                      detail=", ".join(f"{k} {v}" for k, v in dropped.items()))
+        return RawGap(
+            lo=lo,
+            hi=hi,
+            cause="dropped_at_gateway",
+            dropped=dropped,
+            detail=", ".join(f"{k} {v}" for k, v in dropped.items()),
+        )
     if delta.skipped_polls > 0:
         return RawGap(lo=lo, hi=hi, cause="gateway_overrun", detail=f"{delta.skipped_polls} polls skipped")
     if total(intersect([(lo, hi)], gateway_offline)) * 2 > hi - lo:
@@ -68,8 +74,15 @@ def blanks(s: Silence, *, sliver: int) -> list[Span]:
     return out
 
 
-def classify(silences: Sequence[Silence], *, late: Sequence[Span], rejected: Sequence[Span],
-             deltas: Deltas, gateway_offline: Sequence[Span], sliver: int = 0) -> list[RawGap]:
+def classify(
+    silences: Sequence[Silence],
+    *,
+    late: Sequence[Span],
+    rejected: Sequence[Span],
+    deltas: Deltas,
+    gateway_offline: Sequence[Span],
+    sliver: int = 0,
+) -> list[RawGap]:
     """The device's gaps: each silence split by its bad coverage (which grows over slivers),
     the rest classified; then stretches of late data outside every silence. Adjacent gaps of
     the same cause merge."""
@@ -81,21 +94,33 @@ def classify(silences: Sequence[Silence], *, late: Sequence[Span], rejected: Seq
             for i, b in enumerate(inside):  # what lies between two kinds goes to the earlier
                 lo = clo if i == 0 else b.lo
                 hi = inside[i + 1].lo if i + 1 < len(inside) else chi
-                out.append(RawGap(lo=lo, hi=hi, cause="device_offline" if b.offline else "bad_value",
-                                  detail=b.reason))
+                out.append(
+                    RawGap(
+                        lo=lo, hi=hi, cause="device_offline" if b.offline else "bad_value", detail=b.reason
+                    )
+                )
         for lo, hi in empty:
-            out.append(_no_data_cause(lo, hi, rejected=rejected, deltas=deltas,
-                                      gateway_offline=gateway_offline))
+            out.append(
+                _no_data_cause(lo, hi, rejected=rejected, deltas=deltas, gateway_offline=gateway_offline)
+            )
     for lo, hi in subtract(late, [(s.lo, s.hi) for s in silences]):
-        out.append(RawGap(lo=lo, hi=hi, cause="delivered_late", detail="buffered at the gateway, delivered later"))
+        out.append(
+            RawGap(lo=lo, hi=hi, cause="delivered_late", detail="buffered at the gateway, delivered later")
+        )
     out.sort(key=lambda g: g.lo)
     merged: list[RawGap] = []
     for g in out:
         last = merged[-1] if merged else None
-        if last is not None and last.cause == g.cause and g.lo <= last.hi and last.dropped == g.dropped \
-                and (last.detail == g.detail or g.cause in ("device_offline", "bad_value")):
-            merged[-1] = RawGap(lo=last.lo, hi=max(last.hi, g.hi), cause=g.cause, detail=last.detail,
-                                dropped=last.dropped)
+        if (
+            last is not None
+            and last.cause == g.cause
+            and g.lo <= last.hi
+            and last.dropped == g.dropped
+            and (last.detail == g.detail or g.cause in ("device_offline", "bad_value"))
+        ):
+            merged[-1] = RawGap(
+                lo=last.lo, hi=max(last.hi, g.hi), cause=g.cause, detail=last.detail, dropped=last.dropped
+            )
         else:
             merged.append(g)
     return merged

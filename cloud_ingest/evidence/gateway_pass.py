@@ -13,7 +13,12 @@ from cloud_ingest.evidence.intervals import Span
 from cloud_ingest.evidence.latency import clock_verdict
 from cloud_ingest.evidence.queries_registry import Conn
 from cloud_ingest.evidence.reconcile import (
-    ZERO, DeviceStretch, Snapshot, StreamStretch, reconcile_gateway, unexplained,
+    ZERO,
+    DeviceStretch,
+    Snapshot,
+    StreamStretch,
+    reconcile_gateway,
+    unexplained,
 )
 from cloud_ingest.evidence.records import DeviceRow, GatewayRow, ReportRow
 from cloud_ingest.evidence.schema import GatewayReconciliation, Parameters
@@ -32,10 +37,12 @@ class Clock:
     @property
     def shift(self) -> int:
         """What to subtract from this gateway's times (0 unless corrected)."""
-        return int(round(self.offset_ms)) if self.corrected and self.offset_ms is not None else 0
+        return round(self.offset_ms) if self.corrected and self.offset_ms is not None else 0
 
 
-def clocks(conn: Conn, gateways: Sequence[GatewayRow], *, start: int, end: int, params: Parameters) -> dict[int, Clock]:
+def clocks(
+    conn: Conn, gateways: Sequence[GatewayRow], *, start: int, end: int, params: Parameters
+) -> dict[int, Clock]:
     offsets = ql.clock_offsets(conn, [g.id for g in gateways], start=start, end=end)
     out = {}
     for g in gateways:
@@ -45,34 +52,58 @@ def clocks(conn: Conn, gateways: Sequence[GatewayRow], *, start: int, end: int, 
     return out
 
 
-def online(conn: Conn, gateways: Sequence[GatewayRow], *, start: int, end: int, now: int,
-           stale_after_ms: Mapping[int, int]) -> dict[int, list[Stretch] | None]:
+def online(
+    conn: Conn,
+    gateways: Sequence[GatewayRow],
+    *,
+    start: int,
+    end: int,
+    now: int,
+    stale_after_ms: Mapping[int, int],
+) -> dict[int, list[Stretch] | None]:
     """Online stretches (cloud clock) per gateway; None for a gateway never born (registered by data)."""
     ids = [g.id for g in gateways]
     evs: dict[int, list[Event]] = {}
     for e in qr.events(conn, ids, start=start, end=end):
         evs.setdefault(e.gateway_id, []).append(
-            Event(kind=e.kind, session=e.session, ts=e.ts, received=e.received, reason=e.reason,  # type: ignore[arg-type]
-                  last_before=e.last_before))
+            Event(kind="birth" if e.kind == "birth" else "death", session=e.session, ts=e.ts,
+                  received=e.received, reason=e.reason, last_before=e.last_before)
+        )
     last = qr.last_messages(conn, ids, before=end)
-    return {g: None if g not in evs else stretches(evs[g], now=min(now, end), last_message=last.get(g),
-                                                   stale_after_ms=stale_after_ms.get(g, STALE_AFTER_MS))
-            for g in ids}
+    return {
+        g: None
+        if g not in evs
+        else stretches(
+            evs[g],
+            now=min(now, end),
+            last_message=last.get(g),
+            stale_after_ms=stale_after_ms.get(g, STALE_AFTER_MS),
+        )
+        for g in ids
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejections:
-    by_gateway: dict[str, dict[str, int]]           # gateway code -> reason -> messages
-    spans: dict[tuple[str, str], list[Span]]        # (gateway, device) -> sample spans (gateway clock)
-    samples: dict[tuple[str, str], int]             # (gateway, device) -> samples, received in window
+    by_gateway: dict[str, dict[str, int]]  # gateway code -> reason -> messages
+    spans: dict[tuple[str, str], list[Span]]  # (gateway, device) -> sample spans (gateway clock)
+    samples: dict[tuple[str, str], int]  # (gateway, device) -> samples, received in window
     letters: list[tuple[str | None, int, dl.Contents]]  # (gateway, received, contents), all read
     messages: int
     reasons: dict[str, int]
     total_samples: int
 
 
-def rejections(conn: Conn, enterprise: str, *, since: int, start: int, end: int, lookahead_ms: int,
-               shift: Mapping[str, int]) -> Rejections:
+def rejections(
+    conn: Conn,
+    enterprise: str,
+    *,
+    since: int,
+    start: int,
+    end: int,
+    lookahead_ms: int,
+    shift: Mapping[str, int],
+) -> Rejections:
     """Dead letters received from ``since`` (the start of the oldest stream still sending, for
     the reconciliation's running totals) until ``lookahead_ms`` after the window. A dead letter
     counts for the window when the samples it held fall in it (a rejected backlog batch arrives
@@ -104,15 +135,27 @@ def rejections(conn: Conn, enterprise: str, *, since: int, start: int, end: int,
         for dev, share in c.devices.items():
             samples[(d.gateway or "", dev)] = samples.get((d.gateway or "", dev), 0) + share.n
         total += c.samples
-    return Rejections(by_gateway=by_gateway, spans=spans, samples=samples, letters=read,
-                      messages=sum(reasons.values()), reasons=reasons, total_samples=total)
+    return Rejections(
+        by_gateway=by_gateway,
+        spans=spans,
+        samples=samples,
+        letters=read,
+        messages=sum(reasons.values()),
+        reasons=reasons,
+        total_samples=total,
+    )
 
 
 def _snap(r: ReportRow | None) -> Snapshot:
     if r is None:
         return ZERO
-    return Snapshot(read=r.read, published=r.published, read_errors=r.read_errors, skipped_polls=r.skipped_polls,
-                    dropped=r.dropped)
+    return Snapshot(
+        read=r.read,
+        published=r.published,
+        read_errors=r.read_errors,
+        skipped_polls=r.skipped_polls,
+        dropped=r.dropped,
+    )
 
 
 @dataclass
@@ -121,8 +164,16 @@ class _Stream:
     b: dict[int, ReportRow] = field(default_factory=dict)
 
 
-def reconciliation(conn: Conn, gateways: Sequence[GatewayRow], devices: Sequence[DeviceRow],
-                   shifts: Mapping[int, int], rej: Rejections, *, start: int, end: int) -> list[GatewayReconciliation]:
+def reconciliation(
+    conn: Conn,
+    gateways: Sequence[GatewayRow],
+    devices: Sequence[DeviceRow],
+    shifts: Mapping[int, int],
+    rej: Rejections,
+    *,
+    start: int,
+    end: int,
+) -> list[GatewayReconciliation]:
     ids = [g.id for g in gateways]
     dev_ids = [d.id for d in devices]
     code = {d.id: d.code for d in devices}
@@ -140,7 +191,9 @@ def reconciliation(conn: Conn, gateways: Sequence[GatewayRow], devices: Sequence
             continue  # nothing sent in the window on this stream
         marks[key] = (None if a is None else a.seq, b.seq)
     stored = ql.stored_after(conn, [(g, base, a, b) for (g, base), (a, b) in marks.items()])
-    totals = ql.stream_totals(conn, [(g, base, k) for (g, base), ab in marks.items() for k in ab if k is not None])
+    totals = ql.stream_totals(
+        conn, [(g, base, k) for (g, base), ab in marks.items() for k in ab if k is not None]
+    )
     gw_code = {g.id: g.code for g in gateways}
     out = []
     for g in gateways:
@@ -151,41 +204,71 @@ def reconciliation(conn: Conn, gateways: Sequence[GatewayRow], devices: Sequence
                 continue
             st = streams[(gid, base)]
             rej_by_dev = _rejected_between(rej, gw_code[gid], st, a_seq, b_seq)
-            devs = [DeviceStretch(device=code[d], a=_snap(st.a.get(d)), b=_snap(st.b.get(d)),
-                                  stored=stored.get((gid, base, d), 0), rejected=rej_by_dev.get(code[d], 0))
-                    for d in sorted(set(st.a) | set(st.b), key=lambda d: code[d])]
-            u = {k: totals[(gid, base, k)][1] - totals[(gid, base, k)][0] - _rejected_upto(rej, gw_code[gid], st, k)
-                 for k in (a_seq, b_seq) if k is not None and (gid, base, k) in totals}
-            part = StreamStretch(devices=devs, u_a=u.get(a_seq) if a_seq is not None else None, u_b=u.get(b_seq))
+            devs = [
+                DeviceStretch(
+                    device=code[d],
+                    a=_snap(st.a.get(d)),
+                    b=_snap(st.b.get(d)),
+                    stored=stored.get((gid, base, d), 0),
+                    rejected=rej_by_dev.get(code[d], 0),
+                )
+                for d in sorted(set(st.a) | set(st.b), key=lambda d: code[d])
+            ]
+            u = {
+                k: totals[(gid, base, k)][1]
+                - totals[(gid, base, k)][0]
+                - _rejected_upto(rej, gw_code[gid], st, k)
+                for k in (a_seq, b_seq)
+                if k is not None and (gid, base, k) in totals
+            }
+            part = StreamStretch(
+                devices=devs, u_a=u.get(a_seq) if a_seq is not None else None, u_b=u.get(b_seq)
+            )
             parts.append(part)
             if unexplained(part.u_a, part.u_b):  # whose samples: the same sums per device
-                for dev, n in _device_unexplained(conn, rej, gw_code[gid], st, gid, base, a_seq, b_seq, code).items():
+                for dev, n in _device_unexplained(
+                    conn, rej, gw_code[gid], st, gid, base, a_seq, b_seq, code
+                ).items():
                     per_device[dev] = per_device.get(dev, 0) + n
             if a_seq is not None and st.a:
                 first = min(first or 2**62, max(r.sent for r in st.a.values()) - shifts.get(gid, 0))
             last = max(last or 0, max(r.sent for r in st.b.values()) - shifts.get(gid, 0))
-        out.append(reconcile_gateway(g.code, parts, device_unexplained=per_device,
-                                     reports_from=None if first is None else from_ms(first),
-                                     reports_to=None if last is None else from_ms(last)))
+        out.append(
+            reconcile_gateway(
+                g.code,
+                parts,
+                device_unexplained=per_device,
+                reports_from=None if first is None else from_ms(first),
+                reports_to=None if last is None else from_ms(last),
+            )
+        )
     return out
 
 
-def _device_unexplained(conn: Conn, rej: Rejections, gateway: str, st: _Stream, gid: int, base: int,
-                        a_seq: int | None, b_seq: int, code: Mapping[int, str]) -> dict[str, int]:
+def _device_unexplained(
+    conn: Conn,
+    rej: Rejections,
+    gateway: str,
+    st: _Stream,
+    gid: int,
+    base: int,
+    a_seq: int | None,
+    b_seq: int,
+    code: Mapping[int, str],
+) -> dict[str, int]:
     """U per device at both reports (published − stored up to it − rejected up to it), the
     slow path taken only when the stream as a whole shows unexplained samples."""
     upto = {k: ql.stored_after(conn, [(gid, base, None, k)]) for k in (a_seq, b_seq) if k is not None}
     out = {}
+    def u(dev_id: int, k: int | None, side: dict[int, ReportRow]) -> int | None:
+        if k is None or dev_id not in side:
+            return None
+        rejected = _rejected_between(rej, gateway, st, None, k).get(code[dev_id], 0)
+        return side[dev_id].published - upto[k].get((gid, base, dev_id), 0) - rejected
+
     for dev_id in set(st.a) | set(st.b):
         dev = code[dev_id]
-
-        def u(k: int | None, side: dict[int, ReportRow]) -> int | None:
-            if k is None or dev_id not in side:
-                return None
-            rejected = _rejected_between(rej, gateway, st, None, k).get(dev, 0)
-            return side[dev_id].published - upto[k].get((gid, base, dev_id), 0) - rejected
-
-        n = unexplained(u(a_seq, st.a), u(b_seq, st.b))
+        n = unexplained(u(dev_id, a_seq, st.a), u(dev_id, b_seq, st.b))
         if n:
             out[dev] = n
     return out
@@ -198,7 +281,9 @@ def _sent_of(st: _Stream, seq: int | None) -> int | None:
     return None
 
 
-def _rejected_between(rej: Rejections, gateway: str, st: _Stream, a_seq: int | None, b_seq: int) -> dict[str, int]:
+def _rejected_between(
+    rej: Rejections, gateway: str, st: _Stream, a_seq: int | None, b_seq: int
+) -> dict[str, int]:
     lo, hi = _sent_of(st, a_seq), _sent_of(st, b_seq)
     out: dict[str, int] = {}
     for gw, _, c in rej.letters:
@@ -211,5 +296,8 @@ def _rejected_between(rej: Rejections, gateway: str, st: _Stream, a_seq: int | N
 
 def _rejected_upto(rej: Rejections, gateway: str, st: _Stream, seq: int) -> int:
     hi = _sent_of(st, seq)
-    return sum(c.samples for gw, _, c in rej.letters if gw == gateway and c.sent is not None and hi is not None
-               and c.sent <= hi)
+    return sum(
+        c.samples
+        for gw, _, c in rej.letters
+        if gw == gateway and c.sent is not None and hi is not None and c.sent <= hi
+    )

@@ -13,7 +13,11 @@ from wire.business_links import LABELS
 
 # MIIT 2024 (secondary copies of the questionnaire): rate ≤ upper → points, out of 6
 BANDS: tuple[tuple[float, float, float], ...] = (
-    (0.0, 0.10, 0.0), (0.10, 0.20, 1.5), (0.20, 0.40, 3.0), (0.40, 0.60, 4.5), (0.60, 1.0, 6.0),
+    (0.0, 0.10, 0.0),
+    (0.10, 0.20, 1.5),
+    (0.20, 0.40, 3.0),
+    (0.40, 0.60, 4.5),
+    (0.60, 1.0, 6.0),
 )
 MAX_POINTS = 6.0
 
@@ -24,8 +28,13 @@ def band(rate: float | None) -> Band | None:
     for lower, upper, points in BANDS:
         if rate <= upper + 1e-12:
             left = "[" if lower == 0 else "("
-            return Band(range=f"{left}{lower:.0%}, {upper:.0%}]", lower=lower, upper=upper, points=points,
-                        max_points=MAX_POINTS)
+            return Band(
+                range=f"{left}{lower:.0%}, {upper:.0%}]",
+                lower=lower,
+                upper=upper,
+                points=points,
+                max_points=MAX_POINTS,
+            )
     raise ValueError(f"rate {rate} is above 1")
 
 
@@ -44,18 +53,26 @@ class DeviceResult:
     credited: float
     expected: int
     good: int
-    online_ms: int       # expected time not in a gap (late counts as online)
+    online_ms: int  # expected time not in a gap (late counts as online)
     expected_ms: int
 
 
-def group(devices: Sequence[DeviceResult], *, workshop: str | None = None, line: str | None = None) -> GroupFigures:
+def group(
+    devices: Sequence[DeviceResult], *, workshop: str | None = None, line: str | None = None
+) -> GroupFigures:
     expected = sum(d.expected for d in devices)
     span = sum(d.expected_ms for d in devices)
     return GroupFigures(
-        workshop=workshop, line=line, devices=len(devices), delivering=sum(d.delivering for d in devices),
-        completeness=None if not expected else round(min(1.0, sum(d.credited for d in devices) / expected), 6),
+        workshop=workshop,
+        line=line,
+        devices=len(devices),
+        delivering=sum(d.delivering for d in devices),
+        completeness=None
+        if not expected
+        else round(min(1.0, sum(d.credited for d in devices) / expected), 6),
         online_ratio=None if not span else round(sum(d.online_ms for d in devices) / span, 6),
-        samples_expected=expected, samples_good=sum(d.good for d in devices),
+        samples_expected=expected,
+        samples_good=sum(d.good for d in devices),
     )
 
 
@@ -68,7 +85,10 @@ def rollups(devices: Sequence[DeviceResult]) -> tuple[GroupFigures, list[GroupFi
     return (
         group(devices),
         [group([d for d in devices if d.workshop == w], workshop=w) for w in workshops],
-        [group([d for d in devices if (d.workshop, d.line) == wl], workshop=wl[0], line=wl[1]) for wl in lines],
+        [
+            group([d for d in devices if (d.workshop, d.line) == wl], workshop=wl[0], line=wl[1])
+            for wl in lines
+        ],
     )
 
 
@@ -92,7 +112,21 @@ def business_links(tags: Iterable[TagLinks], *, declared: Iterable[str]) -> Busi
             if link in devices:
                 devices[link].add(t.device)
                 counts[link] += 1
-    links = [LinkCoverage(key=k, label_zh=zh, label_en=en, collected=counts[k] > 0, declared=k in declared_set,
-                          devices=sorted(devices[k]), tags=counts[k]) for k, (zh, en) in LABELS.items()]
-    return BusinessLinks(covered=sum(li.collected for li in links), total=len(LABELS),
-                         declared=sum(li.declared for li in links), links=links)
+    links = [
+        LinkCoverage(
+            key=k,
+            label_zh=zh,
+            label_en=en,
+            collected=counts[k] > 0,
+            declared=k in declared_set,
+            devices=sorted(devices[k]),
+            tags=counts[k],
+        )
+        for k, (zh, en) in LABELS.items()
+    ]
+    return BusinessLinks(
+        covered=sum(li.collected for li in links),
+        total=len(LABELS),
+        declared=sum(li.declared for li in links),
+        links=links,
+    )

@@ -17,6 +17,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import cast
 
 from wire import business_links
 
@@ -132,7 +133,7 @@ def _decode(data: bytes) -> tuple[str, str]:
                 f"the file is neither UTF-8 nor GBK (byte 0x{data[utf8_err.start]:02x} on line {line}) / "
                 "文件编码既不是 UTF-8 也不是 GBK。请在 Excel 中“另存为”→“CSV UTF-8（逗号分隔）”，或在 WPS 中"
                 "“另存为”→ CSV 并选择 UTF-8 编码，然后重新导入；也可以直接导入 .xlsx 文件。 / In Excel use "
-                "Save As → \"CSV UTF-8 (Comma delimited)\", in WPS Save As → CSV with UTF-8, or import the "
+                'Save As → "CSV UTF-8 (Comma delimited)", in WPS Save As → CSV with UTF-8, or import the '
                 ".xlsx file itself."
             ) from None
 
@@ -148,7 +149,9 @@ def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
             out.append((line, record))
             line = reader.line_num + 1
     except csv.Error as err:
-        raise InventoryFileError(f"line {reader.line_num}: not valid CSV ({err}) / 第 {reader.line_num} 行不是有效的 CSV")
+        raise InventoryFileError(  # noqa: B904 - the message holds all there is
+            f"line {reader.line_num}: not valid CSV ({err}) / 第 {reader.line_num} 行不是有效的 CSV"
+        )
     return out
 
 
@@ -158,7 +161,9 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a damaged file
-        raise InventoryFileError(f"cannot read the XLSX file ({type(err).__name__}: {err}) / 无法读取 XLSX 文件") from err
+        raise InventoryFileError(
+            f"cannot read the XLSX file ({type(err).__name__}: {err}) / 无法读取 XLSX 文件"
+        ) from err
     try:
         ws = wb.worksheets[0]
         out = []
@@ -198,8 +203,10 @@ def parse(data: bytes, *, filename: str) -> Parsed:
     """Read the whole file; raises InventoryFileError when it cannot be read at all."""
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InventoryFileError("this is an old Excel .xls file; save it as .xlsx or as CSV UTF-8 / "
-                                 "这是旧版 .xls 文件，请另存为 .xlsx 或 CSV UTF-8 后再导入")
+        raise InventoryFileError(
+            "this is an old Excel .xls file; save it as .xlsx or as CSV UTF-8 / "
+            "这是旧版 .xls 文件，请另存为 .xlsx 或 CSV UTF-8 后再导入"
+        )
     if data.startswith(b"PK\x03\x04") or filename.lower().endswith(".xlsx"):
         records, encoding = _xlsx_rows(data), "xlsx"
     else:
@@ -215,7 +222,8 @@ def parse(data: bytes, *, filename: str) -> Parsed:
         raise InventoryFileError(
             f"line {header_line}: the header lacks {', '.join(missing)} / 表头缺少必填列; found: "
             f"{', '.join(h.strip() for h in header if h.strip()) or '(nothing)'}; "
-            "see examples/inventory-template.csv")
+            "see examples/inventory-template.csv"
+        )
     if len(records) - 1 > MAX_ROWS:
         raise InventoryFileError(f"more than {MAX_ROWS} rows; split the file / 行数超过 {MAX_ROWS}")
     rows: list[Row] = []
@@ -246,31 +254,66 @@ def parse(data: bytes, *, filename: str) -> Parsed:
                 values[col.key] = _text(raw)
         code, name = values["device_code"], values["name"]
         if not code:
-            problems.append(RowError(line=line, column="device_code", message="设备编码 device_code is empty / 不能为空"))
+            problems.append(
+                RowError(line=line, column="device_code", message="设备编码 device_code is empty / 不能为空")
+            )
         elif len(str(code)) > 128 or any(unicodedata.category(ch).startswith("C") for ch in str(code)):
-            problems.append(RowError(line=line, column="device_code",
-                                     message="设备编码 device_code: at most 128 printable characters / 过长或含控制字符"))
+            problems.append(
+                RowError(
+                    line=line,
+                    column="device_code",
+                    message="设备编码 device_code: at most 128 printable characters / 过长或含控制字符",
+                )
+            )
         elif str(code) in seen:
-            problems.append(RowError(line=line, column="device_code",
-                                     message=f"设备编码 {code!r} already on line {seen[str(code)]} / 与第 "
-                                             f"{seen[str(code)]} 行重复"))
+            problems.append(
+                RowError(
+                    line=line,
+                    column="device_code",
+                    message=f"设备编码 {code!r} already on line {seen[str(code)]} / 与第 "
+                    f"{seen[str(code)]} 行重复",
+                )
+            )
         if not name:
             problems.append(RowError(line=line, column="name", message="设备名称 name is empty / 不能为空"))
         if problems:
             errors += problems
             continue
         seen[str(code)] = line
-        rows.append(Row(line=line, code=str(code), name=str(name), type=values["type"],  # type: ignore[arg-type]
-                        workshop=values["workshop"], line_name=values["line"],  # type: ignore[arg-type]
-                        key_process=bool(values["key_process"]), networked=bool(values["networked"]),
-                        digital=bool(values["digital"]), production=bool(values["production"]),
-                        links=values["business_links"], notes=values["notes"]))  # type: ignore[arg-type]
+        rows.append(
+            Row(
+                line=line,
+                code=str(code),
+                name=str(name),
+                type=cast(str | None, values["type"]),
+                workshop=cast(str | None, values["workshop"]),
+                line_name=cast(str | None, values["line"]),
+                key_process=bool(values["key_process"]),
+                networked=bool(values["networked"]),
+                digital=bool(values["digital"]),
+                production=bool(values["production"]),
+                links=cast(tuple[str, ...], values["business_links"]),
+                notes=cast(str | None, values["notes"]),
+            )
+        )
     return Parsed(rows=rows, errors=errors, encoding=encoding, sha256=digest, ignored_columns=ignored)
 
 
 TEMPLATE_HEADER = [f"{c.zh} {c.key}" for c in COLUMNS]
 TEMPLATE_ROWS = [
-    ["FL-01", "灌装线 1 号", "灌装机", "灌装车间", "1 号线", "是", "是", "是", "生产管控、质量管理", "是", ""],
+    [
+        "FL-01",
+        "灌装线 1 号",
+        "灌装机",
+        "灌装车间",
+        "1 号线",
+        "是",
+        "是",
+        "是",
+        "生产管控、质量管理",
+        "是",
+        "",
+    ],
     ["MTR-FL-01", "灌装线电表", "电能表", "灌装车间", "1 号线", "否", "是", "是", "energy", "是", "三相电表"],
     ["PRESS-03", "老式冲床", "冲床", "冲压车间", "", "是", "否", "否", "设备管理", "是", "无通信接口"],
     ["PRN-01", "办公打印机", "打印机", "办公室", "", "否", "是", "是", "", "否", "非生产设备，不计入联网率"],

@@ -14,8 +14,23 @@ from cloud_ingest.evidence.schema import HistogramBin, Percentiles
 
 QUANTILES = (0.50, 0.95, 0.99)
 # display bins of the total latency (ms, upper edges): what the report's histogram draws
-DISPLAY_EDGES = (0, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000,
-                 3_600_000)
+DISPLAY_EDGES = (
+    0,
+    10,
+    20,
+    50,
+    100,
+    200,
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    30_000,
+    60_000,
+    300_000,
+    3_600_000,
+)
 
 
 def bin_value(ms: float) -> float:
@@ -25,7 +40,9 @@ def bin_value(ms: float) -> float:
     return math.copysign(round(math.exp(round(math.log(abs(ms)) * 100) / 100)), ms)
 
 
-def weighted_quantiles(points: Iterable[tuple[float, int]], qs: Sequence[float] = QUANTILES) -> list[float | None]:
+def weighted_quantiles(
+    points: Iterable[tuple[float, int]], qs: Sequence[float] = QUANTILES
+) -> list[float | None]:
     """Nearest rank: the smallest value whose cumulative weight reaches q × total."""
     pts = sorted((v, w) for v, w in points if w > 0)
     total = sum(w for _, w in pts)
@@ -55,7 +72,9 @@ def histogram(points: Sequence[tuple[float, int]]) -> list[HistogramBin]:
         i = next((k for k, edge in enumerate(DISPLAY_EDGES) if v <= edge), len(DISPLAY_EDGES))
         counts[i] += w
     edges = [*map(float, DISPLAY_EDGES), math.inf]
-    return [HistogramBin(le_ms=e if math.isfinite(e) else 1e12, n=n) for e, n in zip(edges, counts, strict=True)]
+    return [
+        HistogramBin(le_ms=e if math.isfinite(e) else 1e12, n=n) for e, n in zip(edges, counts, strict=True)
+    ]
 
 
 def clock_verdict(offset_ms: float | None, *, tolerance_ms: float) -> tuple[bool | None, bool]:

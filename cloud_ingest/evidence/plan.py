@@ -58,5 +58,11 @@ def make_plan(period: Span, *, cell_base: int, cell_ms: int, pending: Sequence[S
     minutes, raw = _whole(rest, MINUTE_MS, pending)
     # contiguous ranges merge: no bucket crosses a cell boundary, so the cell of each row is
     # computed from its bucket, and one range per stretch keeps the index scans few
-    return Plan(period=period, cell_base=cell_base, cell_ms=cell_ms, hours=tuple(merge(hours)),
-                minutes=tuple(merge(minutes)), raw=tuple(merge(raw)))
+    return Plan(
+        period=period,
+        cell_base=cell_base,
+        cell_ms=cell_ms,
+        hours=tuple(merge(hours)),
+        minutes=tuple(merge(minutes)),
+        raw=tuple(merge(raw)),
+    )

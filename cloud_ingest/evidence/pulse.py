@@ -67,22 +67,27 @@ def _bad_spans(pieces: Sequence[Piece], spacing: int, join: int) -> list[BadSpan
         if p.kind == "bad":
             raw.append(BadSpan(lo=p.lo, hi=p.hi, offline=p.offline, reason=p.reason))
         elif p.kind == "raw":
-            raw += [BadSpan(lo=i.ts, hi=i.ts + spacing, offline=i.offline, reason=i.reason)
-                    for i in p.instants if i.bad and not i.good]
+            raw += [
+                BadSpan(lo=i.ts, hi=i.ts + spacing, offline=i.offline, reason=i.reason)
+                for i in p.instants
+                if i.bad and not i.good
+            ]
     raw.sort(key=lambda b: b.lo)
     out: list[BadSpan] = []
     for b in raw:
         last = out[-1] if out else None
         if last is not None and b.lo <= last.hi + join and b.offline == last.offline:
-            out[-1] = BadSpan(lo=last.lo, hi=max(last.hi, b.hi), offline=last.offline,
-                              reason=last.reason or b.reason)
+            out[-1] = BadSpan(
+                lo=last.lo, hi=max(last.hi, b.hi), offline=last.offline, reason=last.reason or b.reason
+            )
         else:
             out.append(b)
     return out
 
 
-def find_silences(pieces: Sequence[Piece], *, period: Span, spacing: int, gap_factor: float,
-                  lookback_found: bool) -> list[Silence]:
+def find_silences(
+    pieces: Sequence[Piece], *, period: Span, spacing: int, gap_factor: float, lookback_found: bool
+) -> list[Silence]:
     """Silences of the device within ``period`` (pieces sorted, disjoint, covering the period and
     possibly a look-back margin before it). Without a good instant in the look-back, the period
     start counts as one (a window that opens in a silence has a gap from its start + spacing)."""
@@ -110,7 +115,10 @@ def find_silences(pieces: Sequence[Piece], *, period: Span, spacing: int, gap_fa
     bad = _bad_spans(pieces, spacing, int(limit - spacing))
     out = []
     for lo, hi in merge(silences):
-        inside = tuple(BadSpan(lo=max(b.lo, lo), hi=min(b.hi, hi), offline=b.offline, reason=b.reason)
-                       for b in bad if b.hi > lo and b.lo < hi)
+        inside = tuple(
+            BadSpan(lo=max(b.lo, lo), hi=min(b.hi, hi), offline=b.offline, reason=b.reason)
+            for b in bad
+            if b.hi > lo and b.lo < hi
+        )
         out.append(Silence(lo=lo, hi=hi, bad=inside))
     return out

@@ -10,13 +10,15 @@ batch spans more than a day.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cloud_ingest.evidence.queries_registry import Conn, ms, ts
 from cloud_ingest.evidence.records import LateBatch, LedgerRow, ReportRow
 
 SPAN_SLACK_MS = 86_400_000
 # latency bins: 1 ms below a second, 1 % above (sign kept); see latency.bin_value
-_BIN = "CASE WHEN abs({x}) < 1000 THEN round({x}) ELSE sign({x}) * round(exp(round(ln(abs({x})) * 100) / 100)) END"
+_BIN = ("CASE WHEN abs({x}) < 1000 THEN round({x})"
+        " ELSE sign({x}) * round(exp(round(ln(abs({x})) * 100) / 100)) END")
 
 
 def _offsets(gateway_ids: Sequence[int], offsets: Mapping[int, int]) -> dict[str, object]:
@@ -47,20 +49,36 @@ def clock_offsets(conn: Conn, gateway_ids: Sequence[int], *, start: int, end: in
     return {r[0]: round(float(r[1]), 1) for r in rows}
 
 
-def ledger(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, int], *, start: int, end: int,
-           late_after_s: float) -> list[LedgerRow]:
+def ledger(
+    conn: Conn,
+    gateway_ids: Sequence[int],
+    offsets: Mapping[int, int],
+    *,
+    start: int,
+    end: int,
+    late_after_s: float,
+) -> list[LedgerRow]:
     rows = conn.execute(
         f"WITH {_GW} SELECT b.gateway_id, count(*), count(*) FILTER (WHERE {_LATE}), sum(b.n_samples),"
         " count(DISTINCT b.seq >> 32) FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id"
         f" WHERE {_IN_WINDOW} GROUP BY 1",
         {**_offsets(gateway_ids, offsets), "s": start, "e": end, "late": late_after_s},
     )
-    return [LedgerRow(gateway_id=r[0], batches=r[1], late_batches=r[2], samples=int(r[3]), streams=r[4])
-            for r in rows]
+    return [
+        LedgerRow(gateway_id=r[0], batches=r[1], late_batches=r[2], samples=int(r[3]), streams=r[4])
+        for r in rows
+    ]
 
 
-def late_batches(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, int], *, start: int, end: int,
-                 late_after_s: float) -> list[LateBatch]:
+def late_batches(
+    conn: Conn,
+    gateway_ids: Sequence[int],
+    offsets: Mapping[int, int],
+    *,
+    start: int,
+    end: int,
+    late_after_s: float,
+) -> list[LateBatch]:
     rows = conn.execute(
         f"WITH {_GW} SELECT b.gateway_id, b.seq, {ms('b.min_ts')}, {ms('b.max_ts')}, d.device_id, d.n"
         " FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id"
@@ -68,11 +86,14 @@ def late_batches(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, i
         f" WHERE {_IN_WINDOW} AND {_LATE} ORDER BY b.gateway_id, b.min_ts",
         {**_offsets(gateway_ids, offsets), "s": start, "e": end, "late": late_after_s},
     )
-    return [LateBatch(gateway_id=r[0], seq=r[1], min_ts=r[2], max_ts=r[3], device_id=r[4], n=r[5]) for r in rows]
+    return [
+        LateBatch(gateway_id=r[0], seq=r[1], min_ts=r[2], max_ts=r[3], device_id=r[4], n=r[5]) for r in rows
+    ]
 
 
-def latency_bins(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, int], *, start: int,
-                 end: int) -> tuple[dict[str, list[tuple[float, int]]], dict[str, float | None], int]:
+def latency_bins(
+    conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, int], *, start: int, end: int
+) -> tuple[dict[str, list[tuple[float, int]]], dict[str, float | None], int]:
     """Per part (total, device_to_gateway, gateway_to_cloud, cloud_to_stored): (bin, samples)
     pairs, the exact maxima, and the number of samples. Each batch stands at the middle of its
     spans (docs/evidence.md §11); the maxima use the span's far end."""
@@ -84,13 +105,19 @@ def latency_bins(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, i
     parts = {
         "total": (f"{stored} - ({mid} - b.off)", f"{stored} - ({e('b.min_ts')} - b.off)"),
         "device_to_gateway": (f"{rt_max} - {e('b.max_ts')}", f"{rt_max} - {e('b.max_ts')}"),
-        "gateway_to_cloud": (f"{recv} - ({rt_max} - {span} / 2 - b.off)", f"{recv} - ({rt_max} - {span} - b.off)"),
+        "gateway_to_cloud": (
+            f"{recv} - ({rt_max} - {span} / 2 - b.off)",
+            f"{recv} - ({rt_max} - {span} - b.off)",
+        ),
         "cloud_to_stored": (f"{stored} - {recv}", f"{stored} - {recv}"),
     }
-    base = (f"WITH {_GW}, lb AS MATERIALIZED (SELECT b.min_ts, b.max_ts, b.max_rt, b.stored_at, b.received_at,"
-            f" b.n_samples, gw.off FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id WHERE {_IN_WINDOW})")
+    base = (
+        f"WITH {_GW}, lb AS MATERIALIZED (SELECT b.min_ts, b.max_ts, b.max_rt, b.stored_at, b.received_at,"
+        f" b.n_samples, gw.off FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id WHERE {_IN_WINDOW})"
+    )
     selects = " UNION ALL ".join(
-        f"SELECT '{name}' AS part, ({_BIN.format(x='(' + m + ')')})::float8 AS v, sum(b.n_samples)::int8 AS n,"
+        f"SELECT '{name}' AS part, ({_BIN.format(x='(' + m + ')')})::float8 AS v, sum(b.n_samples)::int8"
+        " AS n,"
         f" NULL::float8 AS mx FROM lb b GROUP BY 2"
         f" UNION ALL SELECT '{name}', NULL, NULL, max({x})::float8 FROM lb b"
         for name, (m, x) in parts.items()
@@ -98,7 +125,9 @@ def latency_bins(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, i
     bins: dict[str, list[tuple[float, int]]] = {}
     maxima: dict[str, float | None] = {}
     samples = 0
-    for part, v, n, mx in conn.execute(f"{base} {selects}", {**_offsets(gateway_ids, offsets), "s": start, "e": end}):
+    for part, v, n, mx in conn.execute(
+        f"{base} {selects}", {**_offsets(gateway_ids, offsets), "s": start, "e": end}
+    ):
         if v is None:
             maxima[part] = None if mx is None else round(float(mx), 1)
         else:
@@ -108,8 +137,9 @@ def latency_bins(conn: Conn, gateway_ids: Sequence[int], offsets: Mapping[int, i
     return bins, maxima, samples
 
 
-def reports(conn: Conn, gateway_ids: Sequence[int], device_ids: Sequence[int], offsets: Mapping[int, int], *,
-            at: int) -> list[ReportRow]:
+def reports(
+    conn: Conn, gateway_ids: Sequence[int], device_ids: Sequence[int], offsets: Mapping[int, int], *, at: int
+) -> list[ReportRow]:
     """Per gateway, stream and device: the counters of the last data message sent (gateway
     clock, corrected) before ``at``. One index probe per (stream, device)."""
     rows = conn.execute(
@@ -118,7 +148,8 @@ def reports(conn: Conn, gateway_ids: Sequence[int], device_ids: Sequence[int], o
         f" SELECT st.gateway_id, st.base, c.seq, {ms('c.sent_at')}, c.device_id, c.read, c.published,"
         "  c.read_errors, c.skipped_polls, c.dropped"
         " FROM st CROSS JOIN unnest(%(d)s::int[]) AS d(id)"
-        " JOIN LATERAL (SELECT * FROM device_counters c WHERE c.device_id = d.id AND c.gateway_id = st.gateway_id"
+        " JOIN LATERAL (SELECT * FROM device_counters c WHERE c.device_id = d.id AND c.gateway_id ="
+        " st.gateway_id"
         f"  AND c.seq >= st.base AND c.seq < st.base + 4294967296 AND c.sent_at < {ts('%(at)s + st.off')}"
         "  ORDER BY c.sent_at DESC, c.seq DESC LIMIT 1) c ON true",
         {**_offsets(gateway_ids, offsets), "d": list(device_ids), "at": at},
@@ -126,19 +157,22 @@ def reports(conn: Conn, gateway_ids: Sequence[int], device_ids: Sequence[int], o
     return [_report(r) for r in rows]
 
 
-def _report(r: tuple[object, ...]) -> ReportRow:
-    return ReportRow(gateway_id=r[0], base=r[1], seq=r[2], sent=r[3], device_id=r[4], read=r[5],  # type: ignore[arg-type]
-                     published=r[6], read_errors=r[7], skipped_polls=r[8],  # type: ignore[arg-type]
-                     dropped={k: int(v) for k, v in (r[9] or {}).items()})  # type: ignore[attr-defined]
+def _report(r: Sequence[Any]) -> ReportRow:
+    return ReportRow(gateway_id=r[0], base=r[1], seq=r[2], sent=r[3], device_id=r[4], read=r[5],
+                     published=r[6], read_errors=r[7], skipped_polls=r[8],
+                     dropped={k: int(v) for k, v in (r[9] or {}).items()})
 
 
-def stored_after(conn: Conn, spans: Sequence[tuple[int, int, int | None, int]]) -> dict[tuple[int, int, int], int]:
+def stored_after(
+    conn: Conn, spans: Sequence[tuple[int, int, int | None, int]]
+) -> dict[tuple[int, int, int], int]:
     """Samples per (gateway, stream base, device) stored from the stream's batches sent after
     the message ``a_seq`` (None: from the first) up to and including the message ``b_seq``."""
     if not spans:
         return {}
     rows = conn.execute(
-        "WITH rq AS MATERIALIZED (SELECT x.g, x.base, x.a_seq, x.b_seq, ba.sent_at AS a_sent, bb.sent_at AS b_sent"
+        "WITH rq AS MATERIALIZED (SELECT x.g, x.base, x.a_seq, x.b_seq, ba.sent_at AS a_sent, bb.sent_at"
+        " AS b_sent"
         "  FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[]) AS x(g, base, a_seq, b_seq)"
         "  LEFT JOIN batches ba ON ba.gateway_id = x.g AND ba.seq = x.a_seq"
         "  JOIN batches bb ON bb.gateway_id = x.g AND bb.seq = x.b_seq)"
@@ -152,7 +186,9 @@ def stored_after(conn: Conn, spans: Sequence[tuple[int, int, int | None, int]]) 
     return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
 
 
-def stream_totals(conn: Conn, marks: Sequence[tuple[int, int, int]]) -> dict[tuple[int, int, int], tuple[int, int]]:
+def stream_totals(
+    conn: Conn, marks: Sequence[tuple[int, int, int]]
+) -> dict[tuple[int, int, int], tuple[int, int]]:
     """For (gateway, stream base, message seq): (samples stored from the stream's batches sent
     up to and including that message, samples the message's counters say were published)."""
     if not marks:
@@ -160,7 +196,8 @@ def stream_totals(conn: Conn, marks: Sequence[tuple[int, int, int]]) -> dict[tup
     rows = conn.execute(
         "SELECT x.g, x.base, x.k,"
         " (SELECT coalesce(sum(b.n_samples), 0)::int8 FROM batches b WHERE b.gateway_id = x.g"
-        "   AND b.seq >= x.base AND b.seq < x.base + 4294967296 AND (b.sent_at, b.seq) <= (m.sent_at, m.seq)),"
+        "   AND b.seq >= x.base AND b.seq < x.base + 4294967296 AND (b.sent_at, b.seq) <= (m.sent_at,"
+        " m.seq)),"
         " (SELECT coalesce(sum(c.published), 0)::int8 FROM device_counters c WHERE c.gateway_id = x.g"
         "   AND c.seq = x.k)"
         " FROM unnest(%s::int[], %s::int8[], %s::int8[]) AS x(g, base, k)"
@@ -170,7 +207,9 @@ def stream_totals(conn: Conn, marks: Sequence[tuple[int, int, int]]) -> dict[tup
     return {(r[0], r[1], r[2]): (int(r[3]), int(r[4])) for r in rows}
 
 
-def around(conn: Conn, requests: Sequence[tuple[int, int, int, int]]) -> list[tuple[ReportRow | None, ReportRow | None]]:
+def around(
+    conn: Conn, requests: Sequence[tuple[int, int, int, int]]
+) -> list[tuple[ReportRow | None, ReportRow | None]]:
     """For (device, lo, hi, until) in the gateway's clock: the device's last counter report sent
     before lo, and after the stretch the last report sent in [hi, until) — or the first after hi
     when there is none. (Counters ride on messages up to a second stale, and a buffer that drops
@@ -178,18 +217,26 @@ def around(conn: Conn, requests: Sequence[tuple[int, int, int, int]]) -> list[tu
     report before the next stretch holds them.)"""
     if not requests:
         return []
-    cols = "c.gateway_id, c.seq >> 32 << 32, c.seq, {sent}, c.device_id, c.read, c.published, c.read_errors," \
-           " c.skipped_polls, c.dropped".format(sent=ms("c.sent_at"))
+    cols = (
+        "c.gateway_id, c.seq >> 32 << 32, c.seq, {sent}, c.device_id, c.read, c.published, c.read_errors,"
+        " c.skipped_polls, c.dropped".format(sent=ms("c.sent_at"))
+    )
     rows = conn.execute(
         f"SELECT x.k, b.*, a.*, a1.* FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[])"
         f" WITH ORDINALITY AS x(d, lo, hi, until, k)"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
         f"  AND c.sent_at < {ts('x.lo')} ORDER BY c.sent_at DESC LIMIT 1) b ON true"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
-        f"  AND c.sent_at >= {ts('x.hi')} AND c.sent_at < {ts('x.until')} ORDER BY c.sent_at DESC LIMIT 1) a ON true"
+        f"  AND c.sent_at >= {ts('x.hi')} AND c.sent_at < {ts('x.until')} ORDER BY c.sent_at DESC LIMIT 1)"
+        " a ON true"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
         f"  AND c.sent_at >= {ts('x.hi')} ORDER BY c.sent_at LIMIT 1) a1 ON true ORDER BY x.k",
-        ([r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests], [r[3] for r in requests]),
+        (
+            [r[0] for r in requests],
+            [r[1] for r in requests],
+            [r[2] for r in requests],
+            [r[3] for r in requests],
+        ),
     )
     out = []
     for r in rows:
@@ -216,7 +263,8 @@ def pending(conn: Conn, gateway_ids: Sequence[int]) -> dict[int, list[tuple[int,
     out: dict[int, list[tuple[int, int]]] = {}
     for g, lo, hi in conn.execute(
         f"SELECT gateway_id, {ms('min_ts')}, {ms('max_ts')} + 1 FROM batches"
-        " WHERE NOT rolled_up AND gateway_id = ANY(%s)", (list(gateway_ids),),
+        " WHERE NOT rolled_up AND gateway_id = ANY(%s)",
+        (list(gateway_ids),),
     ):
         out.setdefault(g, []).append((lo, hi))
     return out

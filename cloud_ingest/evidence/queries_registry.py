@@ -39,10 +39,14 @@ def schema_version(conn: Conn) -> int:
 
 
 def enterprise(conn: Conn, code: str) -> EnterpriseRow | None:
-    row = conn.execute("SELECT id, code, name, industry, district FROM enterprises WHERE code = %s",
-                       (code,)).fetchone()
-    return None if row is None else EnterpriseRow(id=row[0], code=row[1], name=row[2], industry=row[3],
-                                                  district=row[4])
+    row = conn.execute(
+        "SELECT id, code, name, industry, district FROM enterprises WHERE code = %s", (code,)
+    ).fetchone()
+    return (
+        None
+        if row is None
+        else EnterpriseRow(id=row[0], code=row[1], name=row[2], industry=row[3], district=row[4])
+    )
 
 
 def enterprise_codes(conn: Conn, *, limit: int = 20) -> list[str]:
@@ -50,15 +54,23 @@ def enterprise_codes(conn: Conn, *, limit: int = 20) -> list[str]:
 
 
 def gateways(conn: Conn, enterprise_id: int) -> list[GatewayRow]:
-    return [GatewayRow(id=r[0], code=r[1]) for r in conn.execute(
-        "SELECT id, code FROM gateways WHERE enterprise_id = %s ORDER BY code", (enterprise_id,))]
+    return [
+        GatewayRow(id=r[0], code=r[1])
+        for r in conn.execute(
+            "SELECT id, code FROM gateways WHERE enterprise_id = %s ORDER BY code", (enterprise_id,)
+        )
+    ]
 
 
 def devices(conn: Conn, enterprise_id: int) -> list[DeviceRow]:
-    return [DeviceRow(id=r[0], code=r[1], gateway_id=r[2], workshop=r[3], line=r[4], key_process=r[5])
-            for r in conn.execute(
-                "SELECT id, code, gateway_id, workshop, line, key_process FROM devices"
-                " WHERE enterprise_id = %s ORDER BY code", (enterprise_id,))]
+    return [
+        DeviceRow(id=r[0], code=r[1], gateway_id=r[2], workshop=r[3], line=r[4], key_process=r[5])
+        for r in conn.execute(
+            "SELECT id, code, gateway_id, workshop, line, key_process FROM devices"
+            " WHERE enterprise_id = %s ORDER BY code",
+            (enterprise_id,),
+        )
+    ]
 
 
 def tags(conn: Conn, enterprise_id: int) -> list[TagRow]:
@@ -71,8 +83,20 @@ def tags(conn: Conn, enterprise_id: int) -> list[TagRow]:
         f" FROM tags t JOIN devices d ON d.id = t.device_id WHERE d.enterprise_id = %s ORDER BY t.id",
         (enterprise_id,),
     )
-    return [TagRow(id=r[0], device_id=r[1], name=r[2], report_mode=r[3], interval_ms=r[4], heartbeat_ms=r[5],
-                   links=tuple(r[6] or ()), first_seen=r[7], first_hour=r[8]) for r in rows]
+    return [
+        TagRow(
+            id=r[0],
+            device_id=r[1],
+            name=r[2],
+            report_mode=r[3],
+            interval_ms=r[4],
+            heartbeat_ms=r[5],
+            links=tuple(r[6] or ()),
+            first_seen=r[7],
+            first_hour=r[8],
+        )
+        for r in rows
+    ]
 
 
 def first_samples(conn: Conn, tag_ids: Sequence[int], lo: Sequence[int], hi: Sequence[int]) -> dict[int, int]:
@@ -89,18 +113,33 @@ def first_samples(conn: Conn, tag_ids: Sequence[int], lo: Sequence[int], hi: Seq
 
 
 def inventory(conn: Conn, enterprise_id: int) -> list[InventoryRow]:
-    return [InventoryRow(code=r[0], name=r[1], type=r[2], workshop=r[3], line=r[4], key_process=r[5],
-                         networked=r[6], digital=r[7], production=r[8], links=tuple(r[9] or ()))
-            for r in conn.execute(
-                "SELECT code, name, type, workshop, line, key_process, networked, digital, production,"
-                " business_links FROM inventory_devices WHERE enterprise_id = %s ORDER BY code",
-                (enterprise_id,))]
+    return [
+        InventoryRow(
+            code=r[0],
+            name=r[1],
+            type=r[2],
+            workshop=r[3],
+            line=r[4],
+            key_process=r[5],
+            networked=r[6],
+            digital=r[7],
+            production=r[8],
+            links=tuple(r[9] or ()),
+        )
+        for r in conn.execute(
+            "SELECT code, name, type, workshop, line, key_process, networked, digital, production,"
+            " business_links FROM inventory_devices WHERE enterprise_id = %s ORDER BY code",
+            (enterprise_id,),
+        )
+    ]
 
 
 def last_import(conn: Conn, enterprise_id: int) -> ImportRow | None:
     row = conn.execute(
         f"SELECT {ms('imported_at')}, source, sha256 FROM inventory_imports WHERE enterprise_id = %s"
-        " ORDER BY imported_at DESC, id DESC LIMIT 1", (enterprise_id,)).fetchone()
+        " ORDER BY imported_at DESC, id DESC LIMIT 1",
+        (enterprise_id,),
+    ).fetchone()
     return None if row is None else ImportRow(imported_at=row[0], source=row[1], sha256=row[2])
 
 
@@ -119,8 +158,12 @@ def events(conn: Conn, gateway_ids: Sequence[int], *, start: int, end: int) -> l
         f" ORDER BY ge.gateway_id, ge.received_at, ge.id",
         {"g": list(gateway_ids), "s": start, "e": end},
     )
-    return [EventRow(gateway_id=r[0], kind=r[1], session=r[2], ts=r[3], received=r[4], reason=r[5],
-                     last_before=r[6]) for r in rows]
+    return [
+        EventRow(
+            gateway_id=r[0], kind=r[1], session=r[2], ts=r[3], received=r[4], reason=r[5], last_before=r[6]
+        )
+        for r in rows
+    ]
 
 
 def last_messages(conn: Conn, gateway_ids: Sequence[int], *, before: int) -> dict[int, int]:
@@ -128,14 +171,18 @@ def last_messages(conn: Conn, gateway_ids: Sequence[int], *, before: int) -> dic
     rows = conn.execute(
         f"SELECT x.g, (SELECT {ms('b.received_at')} FROM batches b WHERE b.gateway_id = x.g"
         f"  AND b.received_at < {ts('%s')} ORDER BY b.received_at DESC LIMIT 1)"
-        f" FROM unnest(%s::int[]) AS x(g)", (before, list(gateway_ids)))
+        f" FROM unnest(%s::int[]) AS x(g)",
+        (before, list(gateway_ids)),
+    )
     return {r[0]: r[1] for r in rows if r[1] is not None}
 
 
 DEAD_LETTER_LIMIT = 10_000
 
 
-def dead_letters(conn: Conn, enterprise: str, *, start: int, end: int, lookahead_ms: int) -> list[DeadLetterRow]:
+def dead_letters(
+    conn: Conn, enterprise: str, *, start: int, end: int, lookahead_ms: int
+) -> list[DeadLetterRow]:
     """Dead letters of the enterprise received from the window start until ``lookahead_ms``
     after its end (a rejected backlog batch arrives after the data it held), at most
     DEAD_LETTER_LIMIT of them."""
@@ -145,4 +192,6 @@ def dead_letters(conn: Conn, enterprise: str, *, start: int, end: int, lookahead
         " ORDER BY received_at, id LIMIT %s",
         (enterprise, start, end + lookahead_ms, DEAD_LETTER_LIMIT),
     )
-    return [DeadLetterRow(id=r[0], received=r[1], reason=r[2], gateway=r[3], payload=bytes(r[4])) for r in rows]
+    return [
+        DeadLetterRow(id=r[0], received=r[1], reason=r[2], gateway=r[3], payload=bytes(r[4])) for r in rows
+    ]

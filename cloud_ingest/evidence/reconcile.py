@@ -86,9 +86,14 @@ def _add(into: dict[str, object], row: Mapping[str, object]) -> None:
             into[k] = int(into.get(k, 0)) + int(v)  # type: ignore[call-overload]
 
 
-def reconcile_gateway(gateway: str, streams: Iterable[StreamStretch], *,
-                      device_unexplained: Mapping[str, int] | None = None,
-                      reports_from: Instant | None, reports_to: Instant | None) -> GatewayReconciliation:
+def reconcile_gateway(
+    gateway: str,
+    streams: Iterable[StreamStretch],
+    *,
+    device_unexplained: Mapping[str, int] | None = None,
+    reports_from: Instant | None,
+    reports_to: Instant | None,
+) -> GatewayReconciliation:
     """Sum a gateway's streams. ``device_unexplained`` is given when the gateway shows
     unexplained samples, to say which devices they belong to (computed per device then)."""
     per_device: dict[str, dict[str, object]] = {}
@@ -103,12 +108,22 @@ def reconcile_gateway(gateway: str, streams: Iterable[StreamStretch], *,
         row = per_device[dev]
         row["unexplained"] = (device_unexplained or {}).get(dev, 0) if gw_unexplained else 0
         row["dropped"] = dict(sorted(row["dropped"].items()))  # type: ignore[attr-defined]
-        devices.append(DeviceReconciliation(device=dev, **row))  # type: ignore[arg-type]
+        devices.append(DeviceReconciliation(device=dev, **row))
         _add(totals, {k: v for k, v in row.items() if k != "unexplained"})
     totals["unexplained"] = gw_unexplained
     if not per_device:
-        totals.update(read=0, published=0, stored=0, rejected=0, read_errors=0, skipped_polls=0,
-                      at_gateway_start=0, at_gateway_end=0)
+        totals.update(
+            read=0,
+            published=0,
+            stored=0,
+            rejected=0,
+            read_errors=0,
+            skipped_polls=0,
+            at_gateway_start=0,
+            at_gateway_end=0,
+        )
     totals["dropped"] = dict(sorted(totals["dropped"].items()))  # type: ignore[attr-defined]
-    return GatewayReconciliation(gateway=gateway, reports_from=reports_from, reports_to=reports_to,
-                                 devices=devices, **totals)  # type: ignore[arg-type]
+    return GatewayReconciliation(
+        gateway=gateway, reports_from=reports_from, reports_to=reports_to, devices=devices,
+        **totals,
+    )

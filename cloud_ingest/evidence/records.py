@@ -40,8 +40,8 @@ class TagRow:
     interval_ms: int | None
     heartbeat_ms: int | None
     links: tuple[str, ...]
-    first_seen: int          # cloud clock: when the cloud registered the tag
-    first_hour: int | None   # the first hourly rollup bucket holding it (gateway clock)
+    first_seen: int  # cloud clock: when the cloud registered the tag
+    first_hour: int | None  # the first hourly rollup bucket holding it (gateway clock)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,7 +111,7 @@ class ReportRow:
     """A device's counters as one data message carried them."""
 
     gateway_id: int
-    base: int        # the stream (its seq base in the ledger)
+    base: int  # the stream (its seq base in the ledger)
     seq: int
     sent: int
     device_id: int

@@ -28,12 +28,24 @@ Instant = Annotated[datetime, PlainSerializer(iso, return_type=str, when_used="j
 Ratio = Annotated[float, Field(ge=0, le=1)]
 
 GapCause = Literal[
-    "device_offline", "bad_value", "gateway_offline", "delivered_late", "dropped_at_gateway",
-    "gateway_overrun", "rejected", "unknown",
+    "device_offline",
+    "bad_value",
+    "gateway_offline",
+    "delivered_late",
+    "dropped_at_gateway",
+    "gateway_overrun",
+    "rejected",
+    "unknown",
 ]
 GAP_CAUSES: tuple[GapCause, ...] = (
-    "device_offline", "bad_value", "gateway_offline", "delivered_late", "dropped_at_gateway",
-    "gateway_overrun", "rejected", "unknown",
+    "device_offline",
+    "bad_value",
+    "gateway_offline",
+    "delivered_late",
+    "dropped_at_gateway",
+    "gateway_overrun",
+    "rejected",
+    "unknown",
 )
 
 
@@ -64,12 +76,13 @@ class Parameters(Out):
     """The thresholds the figures were computed with (part of the methodology)."""
 
     late_after_s: float = Field(description="a batch stored later than this after it was read is late")
-    clock_tolerance_ms: float = Field(description="a gateway clock further off than this is flagged "
-                                      "and corrected")
-    complete_threshold: Ratio = Field(description="a device at or above this completeness has "
-                                      "complete data (key-process rate)")
-    gap_factor: float = Field(description="a silence longer than gap_factor x the expected spacing "
-                              "is a gap")
+    clock_tolerance_ms: float = Field(
+        description="a gateway clock further off than this is flagged and corrected"
+    )
+    complete_threshold: Ratio = Field(
+        description="a device at or above this completeness has complete data (key-process rate)"
+    )
+    gap_factor: float = Field(description="a silence longer than gap_factor x the expected spacing is a gap")
 
 
 class Band(Out):
@@ -90,16 +103,23 @@ class InventorySummary(Out):
     rows: int = Field(0, description="inventory rows, production or not")
     production_devices: int = Field(0, description="denominator of the networking and digitalization rates")
     networked_devices: int = Field(0, description="production devices the enterprise declares networked")
-    delivering_devices: int = Field(0, description="production devices that delivered good data in the window")
-    digital_devices: int = Field(0, description="production devices the enterprise declares digitally capable")
+    delivering_devices: int = Field(
+        0, description="production devices that delivered good data in the window"
+    )
+    digital_devices: int = Field(
+        0, description="production devices the enterprise declares digitally capable"
+    )
     key_process_devices: int = Field(0, description="production devices on a key process (关键工序)")
     key_process_complete: int = Field(0, description="of those, devices with complete data in the window")
-    unlisted_devices: list[str] = Field(default_factory=list, description="announced by a gateway, not "
-                                        "in the inventory: counted in no rate")
-    silent_devices: list[str] = Field(default_factory=list, description="declared networked, no good "
-                                      "data in the window")
-    undeclared_delivering: list[str] = Field(default_factory=list, description="declared not networked, "
-                                             "yet delivered good data")
+    unlisted_devices: list[str] = Field(
+        default_factory=list, description="announced by a gateway, not in the inventory: counted in no rate"
+    )
+    silent_devices: list[str] = Field(
+        default_factory=list, description="declared networked, no good data in the window"
+    )
+    undeclared_delivering: list[str] = Field(
+        default_factory=list, description="declared not networked, yet delivered good data"
+    )
 
 
 class LinkCoverage(Out):
@@ -139,29 +159,34 @@ class Latency(Percentiles):
     device_to_gateway: Percentiles = Field(default_factory=Percentiles)
     gateway_to_cloud: Percentiles = Field(default_factory=Percentiles)
     cloud_to_stored: Percentiles = Field(default_factory=Percentiles)
-    corrected_gateways: list[str] = Field(default_factory=list, description="gateways whose clock "
-                                          "offset was subtracted")
+    corrected_gateways: list[str] = Field(
+        default_factory=list, description="gateways whose clock offset was subtracted"
+    )
     histogram: list[HistogramBin] = Field(default_factory=list)
 
 
 class Session(Out):
     session: str
     start: Instant = Field(description="birth received (or window start)")
-    end: Instant | None = Field(description="offline from (last message before the death or re-birth); "
-                                "null: online at the window end")
+    end: Instant | None = Field(
+        description="offline from (last message before the death or re-birth); null: online at the window end"
+    )
     end_reason: Literal["death", "shutdown", "lost", "open"] = Field(
         description="death: last will; shutdown: clean stop; lost: re-birth with no death (the "
-        "connection dropped without a will, e.g. a broker outage); open: still online")
+        "connection dropped without a will, e.g. a broker outage); open: still online"
+    )
 
 
 class GatewayFigures(Out):
     gateway: str
-    clock_offset_ms: float | None = Field(description="gateway clock minus cloud clock (median over "
-                                          "live batches); null without live batches")
+    clock_offset_ms: float | None = Field(
+        description="gateway clock minus cloud clock (median over live batches); null without live batches"
+    )
     clock_ok: bool | None = Field(description="|offset| within clock_tolerance_ms")
     clock_corrected: bool = Field(description="times of this gateway's data were corrected by the offset")
-    online_ratio: Ratio | None = Field(description="time-weighted share of the window with a live "
-                                       "session; null with no birth ever seen")
+    online_ratio: Ratio | None = Field(
+        description="time-weighted share of the window with a live session; null with no birth ever seen"
+    )
     sessions: list[Session]
     streams: int = Field(description="buffers (installations) that sent batches in the window")
     batches: int
@@ -176,8 +201,9 @@ class Gap(Out):
     duration_s: float
     cause: GapCause
     detail: str | None = Field(None, description="e.g. the device's reason, or the drop reasons")
-    dropped: dict[str, int] | None = Field(None, description="dropped_at_gateway: the gateway's drop "
-                                           "counts by reason over the gap")
+    dropped: dict[str, int] | None = Field(
+        None, description="dropped_at_gateway: the gateway's drop counts by reason over the gap"
+    )
 
 
 class DeviceFigures(Out):
@@ -193,8 +219,10 @@ class DeviceFigures(Out):
     digital_declared: bool | None = None
     gateway: str | None = None
     delivering: bool = Field(description="delivered good data in the window")
-    online_ratio: Ratio | None = Field(description="time-weighted: expected time not inside a gap "
-                                       "(late counts as online); null when nothing was expected")
+    online_ratio: Ratio | None = Field(
+        description="time-weighted: expected time not inside a gap "
+        "(late counts as online); null when nothing was expected"
+    )
     completeness: Ratio | None = Field(description="event-weighted over its tags: credited ÷ expected")
     complete: bool = Field(description="completeness ≥ complete_threshold")
     samples_expected: int | None
@@ -211,8 +239,9 @@ class TagFigures(Out):
     interval_ms: int | None
     heartbeat_ms: int | None
     links: list[str]
-    weighting: Literal["event", "time"] = Field(description="event: every-reading tags (counted); "
-                                                "time: report-by-exception tags (silences)")
+    weighting: Literal["event", "time"] = Field(
+        description="event: every-reading tags (counted); time: report-by-exception tags (silences)"
+    )
     expected: int | None = Field(description="samples expected in the window (change: heartbeat slots)")
     stored: int
     good: int
@@ -238,8 +267,10 @@ class DeviceReconciliation(Reconciliation):
 
 class GatewayReconciliation(Reconciliation):
     gateway: str
-    reports_from: Instant | None = Field(description="received time of the counter report the deltas "
-                                         "start from (null: from the stream's first batch)")
+    reports_from: Instant | None = Field(
+        description="received time of the counter report the deltas "
+        "start from (null: from the stream's first batch)"
+    )
     reports_to: Instant | None = Field(description="received time of the last counter report in the window")
     devices: list[DeviceReconciliation]
 

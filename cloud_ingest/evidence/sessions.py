@@ -22,8 +22,8 @@ from cloud_ingest.evidence.intervals import Span, clip, total
 class Event:
     kind: Literal["birth", "death"]
     session: str
-    ts: int | None          # gateway clock (the message's own time)
-    received: int           # cloud clock
+    ts: int | None  # gateway clock (the message's own time)
+    received: int  # cloud clock
     reason: str | None = None
     last_before: int | None = None  # last message received from the gateway before this event
 
@@ -36,15 +36,20 @@ class Stretch:
     end_reason: Literal["death", "shutdown", "lost", "open"]
 
 
-def stretches(events: Sequence[Event], *, now: int, last_message: int | None,
-              stale_after_ms: int) -> list[Stretch]:
+def stretches(
+    events: Sequence[Event], *, now: int, last_message: int | None, stale_after_ms: int
+) -> list[Stretch]:
     out: list[Stretch] = []
     cur: Event | None = None
     before: int | None = None  # gateway time of the birth before the current one
     for ev in sorted(events, key=lambda e: (e.received, e.kind != "death")):
         if ev.kind == "birth":
             if cur is not None:
-                end = ev.last_before if ev.last_before is not None and ev.last_before >= cur.received else cur.received
+                end = (
+                    ev.last_before
+                    if ev.last_before is not None and ev.last_before >= cur.received
+                    else cur.received
+                )
                 out.append(Stretch(session=cur.session, lo=cur.received, hi=end, end_reason="lost"))
             before = cur.ts if cur is not None else before
             cur = ev
@@ -55,8 +60,14 @@ def stretches(events: Sequence[Event], *, now: int, last_message: int | None,
                 end = min(ev.last_before, ev.received)
             else:
                 end = ev.received
-            out.append(Stretch(session=cur.session, lo=cur.received, hi=end,
-                               end_reason="shutdown" if ev.reason == "shutdown" else "death"))
+            out.append(
+                Stretch(
+                    session=cur.session,
+                    lo=cur.received,
+                    hi=end,
+                    end_reason="shutdown" if ev.reason == "shutdown" else "death",
+                )
+            )
             before, cur = cur.ts, None
     if cur is not None:
         quiet = last_message is not None and now - last_message > stale_after_ms
@@ -82,7 +93,12 @@ def in_window(items: Sequence[Stretch], *, window: Span) -> list[Stretch]:
     for s in items:
         end = hi if s.hi is None else s.hi
         if end > lo and s.lo < hi:
-            out.append(Stretch(session=s.session, lo=max(s.lo, lo),
-                               hi=None if s.hi is None or s.hi >= hi else s.hi,
-                               end_reason="open" if s.hi is None or s.hi >= hi else s.end_reason))
+            out.append(
+                Stretch(
+                    session=s.session,
+                    lo=max(s.lo, lo),
+                    hi=None if s.hi is None or s.hi >= hi else s.hi,
+                    end_reason="open" if s.hi is None or s.hi >= hi else s.end_reason,
+                )
+            )
     return out

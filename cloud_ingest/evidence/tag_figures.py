@@ -24,7 +24,7 @@ class TagResult:
     good: int
     completeness: float | None
     cells: dict[int, tuple[float, float]]  # cell -> (credited, expected)
-    missing: tuple[Span, ...] = ()          # change tags: the silences counted as missing
+    missing: tuple[Span, ...] = ()  # change tags: the silences counted as missing
 
 
 def cell_spans(period: Span, *, base: int, cell_ms: int) -> dict[int, Span]:
@@ -42,8 +42,9 @@ def cell_spans(period: Span, *, base: int, cell_ms: int) -> dict[int, Span]:
     return out
 
 
-def every_reading(period: Span, *, interval_ms: int, cells: Mapping[int, tuple[int, int]], base: int,
-                  cell_ms: int) -> TagResult:
+def every_reading(
+    period: Span, *, interval_ms: int, cells: Mapping[int, tuple[int, int]], base: int, cell_ms: int
+) -> TagResult:
     """``cells``: cell -> (stored, good)."""
     stored = sum(n for n, _ in cells.values())
     good = sum(g for _, g in cells.values())
@@ -53,8 +54,14 @@ def every_reading(period: Span, *, interval_ms: int, cells: Mapping[int, tuple[i
         exp_c = (hi - lo) // interval_ms
         grid[c] = (float(min(cells.get(c, (0, 0))[1], exp_c)), float(exp_c))
     credited = float(min(good, expected))
-    return TagResult(expected=expected, credited=credited, stored=stored, good=good,
-                     completeness=None if not expected else round(credited / expected, 6), cells=grid)
+    return TagResult(
+        expected=expected,
+        credited=credited,
+        stored=stored,
+        good=good,
+        completeness=None if not expected else round(credited / expected, 6),
+        cells=grid,
+    )
 
 
 def silence_spans(s: TagSilences, *, period: Span, heartbeat_ms: int, limit_ms: int) -> list[Span]:
@@ -72,9 +79,17 @@ def silence_spans(s: TagSilences, *, period: Span, heartbeat_ms: int, limit_ms: 
     return clip(merge(spans), p0, p1)
 
 
-def by_exception(period: Span, *, heartbeat_ms: int | None, interval_ms: int | None, gap_factor: float,
-                 silences: TagSilences, cells: Mapping[int, tuple[int, int]], base: int,
-                 cell_ms: int) -> TagResult:
+def by_exception(
+    period: Span,
+    *,
+    heartbeat_ms: int | None,
+    interval_ms: int | None,
+    gap_factor: float,
+    silences: TagSilences,
+    cells: Mapping[int, tuple[int, int]],
+    base: int,
+    cell_ms: int,
+) -> TagResult:
     hb = heartbeat_ms or DEFAULT_HEARTBEAT_MS
     limit = int(hb + gap_factor * (interval_ms or 0))
     missing = silence_spans(silences, period=period, heartbeat_ms=hb, limit_ms=limit)
@@ -85,9 +100,15 @@ def by_exception(period: Span, *, heartbeat_ms: int | None, interval_ms: int | N
     for c, (lo, hi) in cell_spans(period, base=base, cell_ms=cell_ms).items():
         exp_c = (hi - lo) / hb
         grid[c] = (exp_c * (1 - total(clip(missing, lo, hi)) / (hi - lo)), exp_c)
-    return TagResult(expected=expected, credited=expected * (completeness or 0.0),
-                     stored=sum(n for n, _ in cells.values()), good=sum(g for _, g in cells.values()),
-                     completeness=completeness if expected else None, cells=grid, missing=tuple(missing))
+    return TagResult(
+        expected=expected,
+        credited=expected * (completeness or 0.0),
+        stored=sum(n for n, _ in cells.values()),
+        good=sum(g for _, g in cells.values()),
+        completeness=completeness if expected else None,
+        cells=grid,
+        missing=tuple(missing),
+    )
 
 
 def limit_of(*, heartbeat_ms: int | None, interval_ms: int | None, gap_factor: float) -> int:

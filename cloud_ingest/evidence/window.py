@@ -33,8 +33,10 @@ class UnknownEnterprise(EvidenceError):
 
 class SchemaTooOld(RuntimeError):
     def __init__(self, have: int, need: int) -> None:
-        super().__init__(f"the database schema is version {have}; the evidence needs {need}: run "
-                         "`cloud-ingest migrate` / 数据库结构过旧，请先执行 cloud-ingest migrate")
+        super().__init__(
+            f"the database schema is version {have}; the evidence needs {need}: run "
+            "`cloud-ingest migrate` / 数据库结构过旧，请先执行 cloud-ingest migrate"
+        )
 
 
 def zone(name: str) -> tzinfo:
@@ -58,8 +60,10 @@ def parse_time(text: str, *, tz: tzinfo, now: datetime) -> datetime:
             if dt.tzinfo is None:
                 dt = dt.replace(tzinfo=tz)
     except ValueError as err:
-        raise WindowInvalid(f"cannot read time {text!r} / 无法识别的时间; use ISO 8601, e.g. 2026-03-01, "
-                            "2026-03-01T08:00 or 2026-03-01T00:00:00Z") from err
+        raise WindowInvalid(
+            f"cannot read time {text!r} / 无法识别的时间; use ISO 8601, e.g. 2026-03-01, "
+            "2026-03-01T08:00 or 2026-03-01T00:00:00Z"
+        ) from err
     return dt.astimezone(UTC)
 
 
@@ -74,18 +78,22 @@ def check_window(start: datetime, end: datetime, *, now: datetime) -> Span:
     if start.tzinfo is None or end.tzinfo is None:
         raise WindowInvalid("window times need a time zone")
     if start >= now:
-        raise WindowInvalid(f"the window starts in the future ({start.isoformat()}, now {now.isoformat()}) / "
-                            "开始时间在未来; nothing can have been delivered yet")
+        raise WindowInvalid(
+            f"the window starts in the future ({start.isoformat()}, now {now.isoformat()}) / "
+            "开始时间在未来; nothing can have been delivered yet"
+        )
     if end <= start:
-        raise WindowInvalid(f"the window ends ({end.isoformat()}) at or before it starts ({start.isoformat()}) / "
-                            "结束时间必须晚于开始时间; give --to later than --from")
+        raise WindowInvalid(
+            f"the window ends ({end.isoformat()}) at or before it starts ({start.isoformat()}) / "
+            "结束时间必须晚于开始时间; give --to later than --from"
+        )
     if end > now:
         return Span(start, now, end)
     return Span(start, end, None)
 
 
 def to_ms(dt: datetime) -> int:
-    return int(round(dt.timestamp() * 1000))
+    return round(dt.timestamp() * 1000)
 
 
 def from_ms(ms: int) -> datetime:

@@ -21,23 +21,37 @@ FAST_MS = 300_000
 INTERVAL = 200
 
 
-def test_a_gateway_clock_five_minutes_fast_is_found_and_corrected(tmp_path: Path, pg_dsn: str, uid: str,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gateway_clock_five_minutes_fast_is_found_and_corrected(
+    tmp_path: Path, pg_dsn: str, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = free_port()
     with stack(tmp_path, uid=uid, dsn=pg_dsn) as s:
         s.simulator(f"energy_meter_3ph@{port}")
         ingest = s.ingest(s.cloud_config())
-        config = s.gateway_config([{"id": "fast-meter", "profile": "energy_meter_3ph",
-                                    "endpoint": f"tcp://127.0.0.1:{port}", "interval_ms": INTERVAL}])
+        config = s.gateway_config(
+            [
+                {
+                    "id": "fast-meter",
+                    "profile": "energy_meter_3ph",
+                    "endpoint": f"tcp://127.0.0.1:{port}",
+                    "interval_ms": INTERVAL,
+                }
+            ]
+        )
         with monkeypatch.context() as m:
             for k, v in libfaketime.get_reload_information()[1].items():
                 m.setenv(k, v)
             m.setenv("FAKETIME", f"+{FAST_MS // 1000}s")
             agent = s.agent(config)
         started = now_ms()
-        s.wait("data stored", lambda: s.query("SELECT count(*) FROM v_samples WHERE gateway = %s", s.gateway)[0][0])
+        s.wait(
+            "data stored",
+            lambda: s.query("SELECT count(*) FROM v_samples WHERE gateway = %s", s.gateway)[0][0],
+        )
         # the agent's clock really is ahead: its samples carry times five minutes from now
-        ahead = s.query("SELECT extract(epoch FROM max(ts) - now()) FROM v_samples WHERE gateway = %s", s.gateway)
+        ahead = s.query(
+            "SELECT extract(epoch FROM max(ts) - now()) FROM v_samples WHERE gateway = %s", s.gateway
+        )
         assert 290 < float(ahead[0][0]) < 310  # type: ignore[arg-type]
         time.sleep(6)
         end = now_ms() - 1000

@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.cloud_ingest.evidence.e2e_helpers import (
-    Sim, figures, figures_cli, first_last, import_inventory, inventory_row, now_ms, roll_up_everything,
-    same_figures, truth,
+    Sim,
+    figures,
+    figures_cli,
+    first_last,
+    import_inventory,
+    inventory_row,
+    now_ms,
+    roll_up_everything,
+    same_figures,
+    truth,
 )
 from tests.e2e.harness import stack
 from tests.support import free_port
@@ -28,14 +36,39 @@ def test_device_off_and_a_device_never_networked(tmp_path: Path, pg_dsn: str, ui
         sim = Sim(s, f"energy_meter_3ph@{p_on}", f"energy_meter_3ph@{p_off}")
         config = s.cloud_config()
         ingest = s.ingest(config)
-        agent = s.agent(s.gateway_config([
-            {"id": "meter-on", "profile": "energy_meter_3ph", "endpoint": f"tcp://127.0.0.1:{p_on}",
-             "interval_ms": INTERVAL, "workshop": "灌装车间", "line": "1 号线", "key_process": True},
-            {"id": "meter-off", "profile": "energy_meter_3ph", "endpoint": f"tcp://127.0.0.1:{p_off}",
-             "interval_ms": INTERVAL, "workshop": "灌装车间", "line": "2 号线"},
-        ]))
-        s.wait("both meters stored", lambda: s.query(
-            "SELECT count(DISTINCT device) FROM v_samples WHERE gateway = %s AND quality = 0", s.gateway)[0][0] == 2)
+        agent = s.agent(
+            s.gateway_config(
+                [
+                    {
+                        "id": "meter-on",
+                        "profile": "energy_meter_3ph",
+                        "endpoint": f"tcp://127.0.0.1:{p_on}",
+                        "interval_ms": INTERVAL,
+                        "workshop": "灌装车间",
+                        "line": "1 号线",
+                        "key_process": True,
+                    },
+                    {
+                        "id": "meter-off",
+                        "profile": "energy_meter_3ph",
+                        "endpoint": f"tcp://127.0.0.1:{p_off}",
+                        "interval_ms": INTERVAL,
+                        "workshop": "灌装车间",
+                        "line": "2 号线",
+                    },
+                ]
+            )
+        )
+        s.wait(
+            "both meters stored",
+            lambda: (
+                s.query(
+                    "SELECT count(DISTINCT device) FROM v_samples WHERE gateway = %s AND quality = 0",
+                    s.gateway,
+                )[0][0]
+                == 2
+            ),
+        )
         time.sleep(3)
         down_at = now_ms()
         sim.command(f"down {p_off}")
@@ -45,15 +78,29 @@ def test_device_off_and_a_device_never_networked(tmp_path: Path, pg_dsn: str, ui
         s.wait("meter-off read again", lambda: any(t > up_at for t in sim.served(p_off)), timeout=40)
         time.sleep(3)
         end = now_ms() - 1000
-        s.wait("the window's samples stored", lambda: s.query(
-            "SELECT count(*) FROM v_samples WHERE gateway = %s AND ts >= to_timestamp(%s / 1000.0)",
-            s.gateway, end)[0][0] > 0)
+        s.wait(
+            "the window's samples stored",
+            lambda: (
+                s.query(
+                    "SELECT count(*) FROM v_samples WHERE gateway = %s AND ts >= to_timestamp(%s / 1000.0)",
+                    s.gateway,
+                    end,
+                )[0][0]
+                > 0
+            ),
+        )
         assert agent.terminate() == 0, s.logs()
         # the inventory: both meters, plus a press that has no interface (networked = 否)
-        import_inventory(config, s.enterprise, [inventory_row("meter-on", key=True, links="能源管理"),
-                                                inventory_row("meter-off"),
-                                                inventory_row("press-03", networked=False, key=True, links="设备管理")],
-                         tmp_path / "台账.csv")
+        import_inventory(
+            config,
+            s.enterprise,
+            [
+                inventory_row("meter-on", key=True, links="能源管理"),
+                inventory_row("meter-off"),
+                inventory_row("press-03", networked=False, key=True, links="设备管理"),
+            ],
+            tmp_path / "台账.csv",
+        )
         start = first_last(pg_dsn, s.gateway, "meter-off")[0] + 1000  # both registered and read by then
 
         f = figures(pg_dsn, s.enterprise, start, end)
@@ -82,8 +129,10 @@ def test_device_off_and_a_device_never_networked(tmp_path: Path, pg_dsn: str, ui
     tags = [t for t in f.tags if t.device == "meter-off"]
     assert off.samples_expected == sum(t.expected or 0 for t in tags)
     assert off.completeness == pytest.approx(good / off.samples_expected, abs=1e-6)
-    assert all(t.expected == int((end - start) // INTERVAL) or t.expected == int((end - start) // INTERVAL) - 1
-               for t in tags)
+    assert all(
+        t.expected == int((end - start) // INTERVAL) or t.expected == int((end - start) // INTERVAL) - 1
+        for t in tags
+    )
     # the meter that kept delivering: complete, no gap, within one poll at the window's edges
     assert on.gaps == [] and on.online_ratio == 1.0
     assert on.completeness is not None and on.completeness >= 1 - 2 * INTERVAL / (end - start)

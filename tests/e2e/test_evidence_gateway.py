@@ -39,13 +39,29 @@ def test_full_buffer_drops_show_as_dropped_at_gateway(tmp_path: Path, pg_dsn: st
         with stack(tmp_path, uid=uid, dsn=pg_dsn, broker_port=broker.port) as s:
             s.simulator(f"energy_meter_3ph@{port}")
             ingest = s.ingest(s.cloud_config())
-            agent = s.agent(s.gateway_config(
-                [{"id": "mixer-meter", "profile": "energy_meter_3ph", "endpoint": f"tcp://127.0.0.1:{port}",
-                  "interval_ms": 20}],
-                buffer={"path": str(buffer_path), "max_bytes": 65536, "full_policy": "drop_oldest",
-                        "linger_ms": 100, "batch_max_samples": 200}))
-            s.wait("data flowing", lambda: s.query(
-                "SELECT count(*) FROM v_samples WHERE gateway = %s", s.gateway)[0][0] > 0)
+            agent = s.agent(
+                s.gateway_config(
+                    [
+                        {
+                            "id": "mixer-meter",
+                            "profile": "energy_meter_3ph",
+                            "endpoint": f"tcp://127.0.0.1:{port}",
+                            "interval_ms": 20,
+                        }
+                    ],
+                    buffer={
+                        "path": str(buffer_path),
+                        "max_bytes": 65536,
+                        "full_policy": "drop_oldest",
+                        "linger_ms": 100,
+                        "batch_max_samples": 200,
+                    },
+                )
+            )
+            s.wait(
+                "data flowing",
+                lambda: s.query("SELECT count(*) FROM v_samples WHERE gateway = %s", s.gateway)[0][0] > 0,
+            )
             time.sleep(2)
             down_at = now_ms()
             broker.stop()
@@ -67,9 +83,19 @@ def test_full_buffer_drops_show_as_dropped_at_gateway(tmp_path: Path, pg_dsn: st
             assert agent.terminate() == 0, s.logs()
             _, dropped = _counters(buffer_path)
             start = first_last(pg_dsn, s.gateway, "mixer-meter")[0] + 1000
-            s.wait("every published sample stored", lambda: s.query(
-                "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE g.code = %s"
-                " AND b.received_at > now() - interval '1 second'", s.gateway)[0][0] == 0, timeout=20)
+            s.wait(
+                "every published sample stored",
+                lambda: (
+                    s.query(
+                        "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE"
+                        " g.code = %s"
+                        " AND b.received_at > now() - interval '1 second'",
+                        s.gateway,
+                    )[0][0]
+                    == 0
+                ),
+                timeout=20,
+            )
             f = figures(pg_dsn, s.enterprise, start, end)
             ingest.terminate()
     finally:
@@ -95,21 +121,37 @@ def test_full_buffer_drops_show_as_dropped_at_gateway(tmp_path: Path, pg_dsn: st
     assert dev.completeness < 1
 
 
-def test_reinstalled_gateway_is_a_new_stream_and_the_pause_is_gateway_offline(tmp_path: Path, pg_dsn: str,
-                                                                            uid: str) -> None:
+def test_reinstalled_gateway_is_a_new_stream_and_the_pause_is_gateway_offline(
+    tmp_path: Path, pg_dsn: str, uid: str
+) -> None:
     port = free_port()
     buffer_path = tmp_path / "edge-buffer.sqlite"
     with stack(tmp_path, uid=uid, dsn=pg_dsn) as s:
         s.simulator(f"energy_meter_3ph@{port}")
         ingest = s.ingest(s.cloud_config())
-        config = s.gateway_config([{"id": "m1", "profile": "energy_meter_3ph",
-                                    "endpoint": f"tcp://127.0.0.1:{port}", "interval_ms": 200}])
+        config = s.gateway_config(
+            [
+                {
+                    "id": "m1",
+                    "profile": "energy_meter_3ph",
+                    "endpoint": f"tcp://127.0.0.1:{port}",
+                    "interval_ms": 200,
+                }
+            ]
+        )
         stops = []
         for life in range(2):
             agent = s.agent(config)
-            s.wait("this life's data stored", lambda life=life: s.query(
-                "SELECT count(DISTINCT seq >> 32) FROM v_samples WHERE gateway = %s", s.gateway)[0][0] == life + 1,
-                timeout=30)
+            s.wait(
+                "this life's data stored",
+                lambda life=life: (
+                    s.query("SELECT count(DISTINCT seq >> 32) FROM v_samples WHERE gateway = %s", s.gateway)[
+                        0
+                    ][0]
+                    == life + 1
+                ),
+                timeout=30,
+            )
             time.sleep(3)
             stops.append(now_ms())
             assert agent.terminate() == 0, s.logs()

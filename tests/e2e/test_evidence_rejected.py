@@ -19,30 +19,64 @@ from wire.json_v1 import BirthMessage, DeviceInfo, TagInfo, topic
 
 pytestmark = pytest.mark.e2e
 
-STEP = 500          # the tag's interval
-PER_MESSAGE = 5     # samples per device per message
+STEP = 500  # the tag's interval
+PER_MESSAGE = 5  # samples per device per message
 
 
 def _data(ent: str, gw: str, seq: int, t0: int) -> dict[str, object]:
-    samples = [{"d": d, "t": "power", "ts": t0 + (seq - 1) * PER_MESSAGE * STEP + i * STEP,
-                "rt": t0 + (seq - 1) * PER_MESSAGE * STEP + i * STEP, "v": 10.0 + i, "q": "good"}
-               for d in ("press-a", "press-b") for i in range(PER_MESSAGE)]
+    samples = [
+        {
+            "d": d,
+            "t": "power",
+            "ts": t0 + (seq - 1) * PER_MESSAGE * STEP + i * STEP,
+            "rt": t0 + (seq - 1) * PER_MESSAGE * STEP + i * STEP,
+            "v": 10.0 + i,
+            "q": "good",
+        }
+        for d in ("press-a", "press-b")
+        for i in range(PER_MESSAGE)
+    ]
     n = 2 * PER_MESSAGE * seq  # cumulative, per gateway; each device half of it
-    return {"v": 1, "type": "data", "enterprise": ent, "gateway": gw, "session": "s1", "seq": seq,
-            "sent": int(samples[-1]["ts"]) + 100, "samples": samples,  # type: ignore[call-overload]
-            "counters": {"batches_published": seq, "devices": {
+    return {
+        "v": 1,
+        "type": "data",
+        "enterprise": ent,
+        "gateway": gw,
+        "session": "s1",
+        "seq": seq,
+        "sent": int(samples[-1]["ts"]) + 100,
+        "samples": samples,  # type: ignore[call-overload]
+        "counters": {
+            "batches_published": seq,
+            "devices": {
                 d: {"read": n // 2, "buffered": n // 2, "published": n // 2, "read_errors": 0, "dropped": {}}
-                for d in ("press-a", "press-b")}}}
+                for d in ("press-a", "press-b")
+            },
+        },
+    }
 
 
 def test_rejected_and_lost_messages(tmp_path: Path, pg_dsn: str, uid: str) -> None:
     with stack(tmp_path, uid=uid, dsn=pg_dsn) as s:
         ingest = s.ingest(s.cloud_config())
         ent, gw = s.enterprise, s.gateway
-        birth = BirthMessage(enterprise=ent, gateway=gw, session="s1", ts=now_ms(), next_seq=1, agent_version="test",
-                             devices=[DeviceInfo(id=d, profile="press", protocol="modbus",
-                                                 tags=[TagInfo(name="power", type="float32", interval_ms=STEP)])
-                                      for d in ("press-a", "press-b")])
+        birth = BirthMessage(
+            enterprise=ent,
+            gateway=gw,
+            session="s1",
+            ts=now_ms(),
+            next_seq=1,
+            agent_version="test",
+            devices=[
+                DeviceInfo(
+                    id=d,
+                    profile="press",
+                    protocol="modbus",
+                    tags=[TagInfo(name="power", type="float32", interval_ms=STEP)],
+                )
+                for d in ("press-a", "press-b")
+            ],
+        )
         with publisher((BROKER_HOST, BROKER_PORT), f"pub-{uid}") as pub:
             pub.publish([(topic(ent, gw, "birth"), birth.model_dump_json().encode())])
             s.wait("birth stored", lambda: s.query("SELECT count(*) FROM gateway_events")[0][0] == 1)
@@ -57,11 +91,18 @@ def test_rejected_and_lost_messages(tmp_path: Path, pg_dsn: str, uid: str) -> No
                     continue  # published by the gateway, lost before the cloud (its counters say so)
                 messages.append((topic(ent, gw, "data"), json.dumps(doc).encode()))
             stray = {**_data(ent, gw, 6, t0), "v": 2, "seq": 9, "sent": now_ms()}  # a version we do not read
-            messages += [(topic(ent, gw, "data"), b'{"v": 1, "type": "data", '),
-                         (topic(ent, gw, "data"), json.dumps(stray).encode())]
+            messages += [
+                (topic(ent, gw, "data"), b'{"v": 1, "type": "data", '),
+                (topic(ent, gw, "data"), json.dumps(stray).encode()),
+            ]
             pub.publish(messages)
-            s.wait("stored and rejected", lambda: s.query("SELECT count(*) FROM batches")[0][0] == 4
-                   and s.query("SELECT count(*) FROM dead_letters")[0][0] == 3)
+            s.wait(
+                "stored and rejected",
+                lambda: (
+                    s.query("SELECT count(*) FROM batches")[0][0] == 4
+                    and s.query("SELECT count(*) FROM dead_letters")[0][0] == 3
+                ),
+            )
         end = t0 + 6 * PER_MESSAGE * STEP
         f = figures(pg_dsn, ent, t0, end)
         ingest.terminate()
@@ -76,8 +117,10 @@ def test_rejected_and_lost_messages(tmp_path: Path, pg_dsn: str, uid: str) -> No
     assert later.gateways[0].rejected == later.rejected.by_reason
     span = PER_MESSAGE * STEP
     for dev in f.devices:
-        got = [(g.cause, round(g.start.timestamp() * 1000) - t0, round(g.end.timestamp() * 1000) - t0)
-               for g in dev.gaps]
+        got = [
+            (g.cause, round(g.start.timestamp() * 1000) - t0, round(g.end.timestamp() * 1000) - t0)
+            for g in dev.gaps
+        ]
         assert got == [("rejected", 2 * span, 3 * span), ("unknown", 4 * span, 5 * span)], (dev.device, got)
         assert dev.samples_good == 4 * PER_MESSAGE and dev.samples_expected == 6 * PER_MESSAGE
     rec = f.reconciliation[0]

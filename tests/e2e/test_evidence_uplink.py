@@ -32,15 +32,29 @@ def test_uplink_cut_and_broker_outage_are_late_not_lost(tmp_path: Path, pg_dsn: 
         with stack(tmp_path, uid=uid, dsn=pg_dsn, broker_port=broker.port) as s:
             s.simulator(f"energy_meter_3ph@{port}")
             ingest = s.ingest(s.cloud_config())
-            config = s.gateway_config([{"id": "kiln-meter", "profile": "energy_meter_3ph",
-                                        "endpoint": f"tcp://127.0.0.1:{port}", "interval_ms": INTERVAL}])
+            config = s.gateway_config(
+                [
+                    {
+                        "id": "kiln-meter",
+                        "profile": "energy_meter_3ph",
+                        "endpoint": f"tcp://127.0.0.1:{port}",
+                        "interval_ms": INTERVAL,
+                    }
+                ]
+            )
             text = config.read_text().replace(f"port: {broker.port}", f"port: {proxy.port}")
             config.write_text(text)
             agent = s.agent(config)
 
             def stored_since(t: int) -> bool:
-                return bool(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s AND ts > to_timestamp(%s / 1000.0)"
-                                    " AND stored_ts > ts", s.gateway, t)[0][0])
+                return bool(
+                    s.query(
+                        "SELECT count(*) FROM v_samples WHERE gateway = %s AND ts > to_timestamp(%s / 1000.0)"
+                        " AND stored_ts > ts",
+                        s.gateway,
+                        t,
+                    )[0][0]
+                )
 
             s.wait("data flowing", lambda: stored_since(0))
             time.sleep(3)
@@ -49,34 +63,69 @@ def test_uplink_cut_and_broker_outage_are_late_not_lost(tmp_path: Path, pg_dsn: 
             time.sleep(5)
             proxy.start()
             restored_at = now_ms()
-            s.wait("the backlog of the cut drained", lambda: s.query(
-                "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE g.code = %s"
-                " AND b.historical AND b.received_at > to_timestamp(%s / 1000.0)", s.gateway, restored_at)[0][0] > 0
-                and stored_since(now_ms() - 1000), timeout=60)
+            s.wait(
+                "the backlog of the cut drained",
+                lambda: (
+                    s.query(
+                        "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE"
+                        " g.code = %s"
+                        " AND b.historical AND b.received_at > to_timestamp(%s / 1000.0)",
+                        s.gateway,
+                        restored_at,
+                    )[0][0]
+                    > 0
+                    and stored_since(now_ms() - 1000)
+                ),
+                timeout=60,
+            )
             time.sleep(2)
             down_at = now_ms()
             broker.stop()  # now the broker itself: no last will reaches anyone
             time.sleep(4)
             broker.start()
             up_at = now_ms()
-            s.wait("the backlog of the outage drained", lambda: s.query(
-                "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE g.code = %s"
-                " AND b.historical AND b.received_at > to_timestamp(%s / 1000.0)", s.gateway, up_at)[0][0] > 0
-                and stored_since(now_ms() - 1000), timeout=60)
+            s.wait(
+                "the backlog of the outage drained",
+                lambda: (
+                    s.query(
+                        "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE"
+                        " g.code = %s"
+                        " AND b.historical AND b.received_at > to_timestamp(%s / 1000.0)",
+                        s.gateway,
+                        up_at,
+                    )[0][0]
+                    > 0
+                    and stored_since(now_ms() - 1000)
+                ),
+                timeout=60,
+            )
             time.sleep(2)
             end = now_ms() - 1000
             assert agent.terminate() == 0, s.logs()
             start = first_last(pg_dsn, s.gateway, "kiln-meter")[0] + 1000
-            s.wait("everything stored", lambda: s.query(
-                "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE g.code = %s"
-                " AND b.received_at > now() - interval '1 second'", s.gateway)[0][0] == 0, timeout=20)
+            s.wait(
+                "everything stored",
+                lambda: (
+                    s.query(
+                        "SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id WHERE"
+                        " g.code = %s"
+                        " AND b.received_at > now() - interval '1 second'",
+                        s.gateway,
+                    )[0][0]
+                    == 0
+                ),
+                timeout=20,
+            )
             f = figures(pg_dsn, s.enterprise, start, end)
             ingest.terminate()
         with psycopg.connect(pg_dsn) as conn:
             late_truth = conn.execute(
-                "SELECT count(*) FROM samples s JOIN batches b ON b.gateway_id = s.gateway_id AND b.seq = s.seq"
-                " WHERE b.historical AND s.ts >= to_timestamp(%s / 1000.0) AND s.ts < to_timestamp(%s / 1000.0)",
-                (start, end)).fetchone()
+                "SELECT count(*) FROM samples s JOIN batches b ON b.gateway_id = s.gateway_id AND b.seq ="
+                " s.seq"
+                " WHERE b.historical AND s.ts >= to_timestamp(%s / 1000.0) AND s.ts < to_timestamp(%s /"
+                " 1000.0)",
+                (start, end),
+            ).fetchone()
     finally:
         proxy.close()
         broker.close()
@@ -102,8 +151,11 @@ def test_uplink_cut_and_broker_outage_are_late_not_lost(tmp_path: Path, pg_dsn: 
     reasons = [x.end_reason for x in gw.sessions]
     assert reasons[0] == "death" and reasons[1] in ("death", "lost") and reasons[2:] == ["open"], gw.sessions
     assert gw.late_batches > 0 and gw.clock_ok
-    offline_s = sum((b.start - a.end).total_seconds() for a, b in zip(gw.sessions, gw.sessions[1:], strict=False)
-                    if a.end is not None)
+    offline_s = sum(
+        (b.start - a.end).total_seconds()
+        for a, b in zip(gw.sessions, gw.sessions[1:], strict=False)
+        if a.end is not None
+    )
     assert gw.online_ratio == pytest.approx(1 - offline_s / ((end - start) / 1000), abs=1e-3)
     assert 5 <= offline_s <= 5 + 4 + 2 * 35
     rec = f.reconciliation[0]

@@ -38,8 +38,16 @@ class Sim:
     def __init__(self, stack: Stack, *specs: str) -> None:
         self.control = free_port()
         self.record = stack.tmp / "served.jsonl"
-        args = [str(BIN / "device-sim"), "modbus", "--seed", "7", "--control-port", str(self.control),
-                "--record", str(self.record)]
+        args = [
+            str(BIN / "device-sim"),
+            "modbus",
+            "--seed",
+            "7",
+            "--control-port",
+            str(self.control),
+            "--record",
+            str(self.record),
+        ]
         for spec in specs:
             args += ["--device", spec]
         self.proc: Proc = stack.start("device-sim", args)
@@ -72,21 +80,50 @@ def figures(dsn: str, enterprise: str, start_ms: int, end_ms: int, **kw: Any) ->
 def figures_cli(config: Path, enterprise: str, start_ms: int, end_ms: int) -> dict[str, Any]:
     """The figures through the command line, as a reviewer's script would get them."""
     out = subprocess.run(
-        [str(BIN / "cloud-ingest"), "evidence", "figures", "--config", str(config), "--enterprise", enterprise,
-         "--from", dt_of(start_ms).isoformat(), "--to", dt_of(end_ms).isoformat(), "--json"],
-        capture_output=True, text=True, timeout=120)
+        [
+            str(BIN / "cloud-ingest"),
+            "evidence",
+            "figures",
+            "--config",
+            str(config),
+            "--enterprise",
+            enterprise,
+            "--from",
+            dt_of(start_ms).isoformat(),
+            "--to",
+            dt_of(end_ms).isoformat(),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     doc: dict[str, Any] = json.loads(out.stdout)
     return doc
 
 
-def import_inventory(config: Path, enterprise: str, rows: list[list[str]], path: Path, *,
-                     encoding: str = "gbk") -> str:
+def import_inventory(
+    config: Path, enterprise: str, rows: list[list[str]], path: Path, *, encoding: str = "gbk"
+) -> str:
     """Write an inventory CSV (GBK by default, as a Chinese office saves it) and import it."""
     text = "\r\n".join(",".join(r) for r in [TEMPLATE_HEADER, *rows]) + "\r\n"
     path.write_bytes(text.encode(encoding))
-    out = subprocess.run([str(BIN / "cloud-ingest"), "inventory", "import", "--config", str(config),
-                          "--enterprise", enterprise, str(path)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            str(BIN / "cloud-ingest"),
+            "inventory",
+            "import",
+            "--config",
+            str(config),
+            "--enterprise",
+            enterprise,
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -100,9 +137,11 @@ def truth(dsn: str, gateway: str, device: str, lo_ms: int, hi_ms: int) -> tuple[
     """(samples, good samples) of a device stored with source time in [lo, hi): the plain count."""
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE quality = 0) FROM v_samples WHERE gateway = %s AND device = %s"
+            "SELECT count(*), count(*) FILTER (WHERE quality = 0) FROM v_samples WHERE gateway = %s AND"
+            " device = %s"
             " AND ts >= to_timestamp(%s / 1000.0) AND ts < to_timestamp(%s / 1000.0)",
-            (gateway, device, lo_ms, hi_ms)).fetchone()
+            (gateway, device, lo_ms, hi_ms),
+        ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
@@ -111,7 +150,9 @@ def first_last(dsn: str, gateway: str, device: str) -> tuple[int, int]:
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "SELECT (extract(epoch FROM min(ts)) * 1000)::int8, (extract(epoch FROM max(ts)) * 1000)::int8"
-            " FROM v_samples WHERE gateway = %s AND device = %s", (gateway, device)).fetchone()
+            " FROM v_samples WHERE gateway = %s AND device = %s",
+            (gateway, device),
+        ).fetchone()
     assert row is not None and row[0] is not None, f"no samples of {device}"
     return int(row[0]), int(row[1])
 
@@ -128,6 +169,7 @@ def roll_up_everything(dsn: str) -> None:
 
 def same_figures(a: Figures, b: Figures) -> bool:
     """Equal apart from when they were generated and the note saying some data was read raw."""
+
     def core(f: Figures) -> dict[str, Any]:
         d = f.model_dump(exclude={"generated_at"})
         d["notes"] = [n for n in d["notes"] if n["code"] != "rollups_pending"]

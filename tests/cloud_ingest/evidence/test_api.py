@@ -30,10 +30,14 @@ def auth(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def client(small: Small) -> Iterator[TestClient]:
-    tokens = TokenStore([TokenEntry(name="ops", role="admin", token=ADMIN),
-                         TokenEntry(name="acc", role="reviewer", token=REVIEWER),
-                         TokenEntry(name="own", role="enterprise", enterprise=small.enterprise, token=OWN),
-                         TokenEntry(name="other", role="enterprise", enterprise="ent-other", token=OTHER)])
+    tokens = TokenStore(
+        [
+            TokenEntry(name="ops", role="admin", token=ADMIN),
+            TokenEntry(name="acc", role="reviewer", token=REVIEWER),
+            TokenEntry(name="own", role="enterprise", enterprise=small.enterprise, token=OWN),
+            TokenEntry(name="other", role="enterprise", enterprise="ent-other", token=OTHER),
+        ]
+    )
     with TestClient(create_app(CloudConfig(database=DatabaseConfig(dsn=small.dsn)), tokens=tokens)) as c:
         yield c
 
@@ -43,8 +47,12 @@ def test_the_same_json_as_the_computation(client: TestClient, small: Small) -> N
     assert r.status_code == 200, r.text
     got = r.json()
     with psycopg.connect(small.dsn, autocommit=True) as conn:
-        f = compute(conn, small.enterprise, start=datetime(2026, 1, 1, tzinfo=UTC),
-                    end=datetime(2026, 1, 1, 0, 10, tzinfo=UTC))
+        f = compute(
+            conn,
+            small.enterprise,
+            start=datetime(2026, 1, 1, tzinfo=UTC),
+            end=datetime(2026, 1, 1, 0, 10, tzinfo=UTC),
+        )
     want = f.model_dump(mode="json")
     got.pop("generated_at")
     want.pop("generated_at")
@@ -59,7 +67,10 @@ def test_roles(client: TestClient, small: Small) -> None:
     other = client.get(path, params=WINDOW, headers=auth(OTHER))
     assert other.status_code == 404 and "not found" in other.json()["detail"]
     assert client.get(path, params=WINDOW).status_code == 401
-    assert client.get("/api/v1/enterprises/ent-nope/evidence", params=WINDOW, headers=auth(ADMIN)).status_code == 404
+    assert (
+        client.get("/api/v1/enterprises/ent-nope/evidence", params=WINDOW, headers=auth(ADMIN)).status_code
+        == 404
+    )
 
 
 def test_bad_windows_are_422(client: TestClient, small: Small) -> None:
@@ -88,7 +99,10 @@ def test_inventory_import_and_read(client: TestClient, small: Small) -> None:
     bad = client.post(path, content=_file("m2,电表 2,电表,W1,L1,不知道,是,是,,是,"), headers=auth(ADMIN))
     assert bad.status_code == 422
     assert bad.json()["detail"]["rejected"] == [
-        {"line": 2, "column": "key_process", "message": bad.json()["detail"]["rejected"][0]["message"]}]
+        {"line": 2, "column": "key_process", "message": bad.json()["detail"]["rejected"][0]["message"]}
+    ]
     assert len(client.get(path, headers=auth(ADMIN)).json()) == 2  # nothing changed
-    r = client.get(f"/api/v1/enterprises/{small.enterprise}/evidence", params=WINDOW, headers=auth(OWN)).json()
+    r = client.get(
+        f"/api/v1/enterprises/{small.enterprise}/evidence", params=WINDOW, headers=auth(OWN)
+    ).json()
     assert r["networking_rate"] == 0.5 and r["inventory"]["unlisted_devices"] == ["m2"]

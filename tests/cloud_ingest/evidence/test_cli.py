@@ -36,13 +36,16 @@ def test_figures_table_and_json(small: Small) -> None:
     assert code == 0 and f.networking_rate is None and f.not_computable["networking_rate"] == "no_inventory"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--from", "2026-01-01T00:10Z", "--to", "2026-01-01T00:10Z"], "结束时间必须晚于开始时间"),
-    (["--from", "2026-01-01T00:10Z", "--to", "2026-01-01T00:05Z"], "--to later than --from"),
-    (["--from", "2099-01-01", "--to", "2099-02-01"], "future"),
-    (["--from", "yesterday"], "ISO 8601"),
-    (["--from", "2026-01-01", "--tz", "Moon/Base"], "time zone"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-01-01T00:10Z", "--to", "2026-01-01T00:10Z"], "结束时间必须晚于开始时间"),
+        (["--from", "2026-01-01T00:10Z", "--to", "2026-01-01T00:05Z"], "--to later than --from"),
+        (["--from", "2099-01-01", "--to", "2099-02-01"], "future"),
+        (["--from", "yesterday"], "ISO 8601"),
+        (["--from", "2026-01-01", "--tz", "Moon/Base"], "time zone"),
+    ],
+)
 def test_bad_windows_exit_2(small: Small, args: list[str], message: str) -> None:
     code, _, err = run("evidence", "figures", "--dsn", small.dsn, "-e", small.enterprise, *args)
     assert code == 2 and message in err and "Traceback" not in err
@@ -65,29 +68,41 @@ def _inventory(path: Path, *rows: str, encoding: str = "gbk") -> Path:
 
 
 def test_inventory_import_gbk_then_the_rate(small: Small, tmp_path: Path) -> None:
-    f = _inventory(tmp_path / "设备台账.csv", "m1,电表 1,电表,W1,L1,是,是,是,能源管理,是,",
-                   "m2,电表 2,电表,W1,L1,否,是,是,,是,", "press,冲床,冲床,W2,,是,否,否,设备管理,是,")
+    f = _inventory(
+        tmp_path / "设备台账.csv",
+        "m1,电表 1,电表,W1,L1,是,是,是,能源管理,是,",
+        "m2,电表 2,电表,W1,L1,否,是,是,,是,",
+        "press,冲床,冲床,W2,,是,否,否,设备管理,是,",
+    )
     code, out, err = run("inventory", "import", "--dsn", small.dsn, "-e", small.enterprise, str(f))
     assert code == 0, err
     assert "imported 3 rows" in out and "gbk" in out
     code, out, _ = run("evidence", "figures", "--dsn", small.dsn, "-e", small.enterprise, *WINDOW, "--json")
     figs = json.loads(out)
-    assert figs["networking_rate"] == pytest.approx(2 / 3, abs=1e-6) and figs["inventory"]["production_devices"] == 3
+    assert (
+        figs["networking_rate"] == pytest.approx(2 / 3, abs=1e-6)
+        and figs["inventory"]["production_devices"] == 3
+    )
     code, out, _ = run("inventory", "show", "--dsn", small.dsn, "-e", small.enterprise)
     assert code == 0 and "冲床" in out
 
 
 def test_inventory_bad_rows_change_nothing_unless_partial(small: Small, tmp_path: Path) -> None:
-    f = _inventory(tmp_path / "a.csv", "m1,电表 1,电表,W1,L1,是,是,是,,是,", "m2,电表 2,电表,W1,L1,或许,是,是,,是,",
-                   encoding="utf-8")
+    f = _inventory(
+        tmp_path / "a.csv",
+        "m1,电表 1,电表,W1,L1,是,是,是,,是,",
+        "m2,电表 2,电表,W1,L1,或许,是,是,,是,",
+        encoding="utf-8",
+    )
     code, _, err = run("inventory", "import", "--dsn", small.dsn, "-e", small.enterprise, str(f))
     assert code == 1 and "line 3, key_process" in err and "nothing imported" in err
     code, out, _ = run("inventory", "show", "--dsn", small.dsn, "-e", small.enterprise)
     assert "no inventory yet" in out
     code, out, _ = run("inventory", "import", "--dsn", small.dsn, "-e", small.enterprise, str(f), "--partial")
     assert code == 0 and "imported 1 rows" in out and "line 3" in out
-    code, _, err = run("inventory", "import", "--dsn", small.dsn, "-e", small.enterprise, str(f), "--partial",
-                       "--replace")
+    code, _, err = run(
+        "inventory", "import", "--dsn", small.dsn, "-e", small.enterprise, str(f), "--partial", "--replace"
+    )
     assert code == 2 and "cannot be combined" in err
 
 

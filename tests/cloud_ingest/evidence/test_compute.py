@@ -23,7 +23,9 @@ def test_small_enterprise(small: Small) -> None:
         f = compute(conn, small.enterprise, start=_dt(small.start), end=_dt(small.end))
     m1, m2 = f.devices
     assert (m1.samples_expected, m1.samples_good, m1.samples_stored) == (120, 114, 120)
-    assert [(g.cause, g.start, g.duration_s) for g in m1.gaps] == [("device_offline", _dt(T0 + 40 * STEP), 30.0)]
+    assert [(g.cause, g.start, g.duration_s) for g in m1.gaps] == [
+        ("device_offline", _dt(T0 + 40 * STEP), 30.0)
+    ]
     assert [(g.cause, g.start, g.duration_s) for g in m2.gaps] == [("unknown", _dt(T0 + 20 * STEP), 60.0)]
     assert m2.completeness == pytest.approx(108 / 120) and m2.online_ratio == pytest.approx(1 - 60 / 600)
     assert f.grid.bucket == "hour" and f.grid.rows[1].completeness == [pytest.approx(108 / 120)]
@@ -38,7 +40,10 @@ def test_a_window_inside_hours_reads_minutes_and_raw_edges_the_same(small: Small
     with psycopg.connect(small.dsn, autocommit=True) as conn:
         f = compute(conn, small.enterprise, start=_dt(lo), end=_dt(hi))
         raw = conn.execute(
-            "SELECT d.code, count(*) FILTER (WHERE s.quality = 0) FROM samples s JOIN tags t ON t.id = s.tag_id"
+            "SELECT d.code, count(*) FILTER (WHERE s.quality = 0) FROM samples s JOIN tags t ON t.id ="
+            " s.tag_id"
             " JOIN devices d ON d.id = t.device_id WHERE s.ts >= to_timestamp(%s / 1000.0)"
-            " AND s.ts < to_timestamp(%s / 1000.0) GROUP BY 1 ORDER BY 1", (lo, hi)).fetchall()
+            " AND s.ts < to_timestamp(%s / 1000.0) GROUP BY 1 ORDER BY 1",
+            (lo, hi),
+        ).fetchall()
     assert [(d.device, d.samples_good) for d in f.devices] == raw

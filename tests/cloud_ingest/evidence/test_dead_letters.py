@@ -7,8 +7,13 @@ from cloud_ingest.evidence.dead_letters import read
 
 
 def test_a_readable_data_message_is_counted_per_device() -> None:
-    doc = {"stream": "b1", "seq": 7, "sent": 99, "q_extra": 1,
-           "samples": [{"d": "m1", "ts": 10}, {"d": "m1", "ts": 30}, {"d": "m2", "ts": 20}, "junk", {"d": 5}]}
+    doc = {
+        "stream": "b1",
+        "seq": 7,
+        "sent": 99,
+        "q_extra": 1,
+        "samples": [{"d": "m1", "ts": 10}, {"d": "m1", "ts": 30}, {"d": "m2", "ts": 20}, "junk", {"d": 5}],
+    }
     for payload in (json.dumps(doc).encode(), gzip.compress(json.dumps(doc).encode())):
         c = read(payload)
         assert (c.stream, c.seq, c.sent, c.samples) == ("b1", 7, 99, 3)

@@ -23,5 +23,7 @@ def test_total_counts_overlaps_once() -> None:
 
 def test_rounding_and_expand() -> None:
     assert (floor_to(125, 60), ceil_to(125, 60), ceil_to(120, 60)) == (120, 180, 120)
-    assert expand([(61, 62), (130, 170)], 60) == [(60, 120), (120, 180)] or expand([(61, 62), (130, 170)], 60) == [(60, 180)]
+    assert expand([(61, 62), (130, 170)], 60) == [(60, 120), (120, 180)] or expand(
+        [(61, 62), (130, 170)], 60
+    ) == [(60, 180)]
     assert expand([(61, 62), (130, 170)], 60) == [(60, 180)]

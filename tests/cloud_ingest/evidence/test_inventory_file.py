@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from cloud_ingest.evidence.inventory_file import (
-    TEMPLATE_HEADER, TEMPLATE_ROWS, InventoryFileError, parse, template_csv, template_xlsx,
+    TEMPLATE_HEADER,
+    TEMPLATE_ROWS,
+    InventoryFileError,
+    parse,
+    template_csv,
+    template_xlsx,
 )
 from tests.support import ROOT
 
@@ -26,7 +31,9 @@ def test_the_committed_templates_are_what_the_code_writes() -> None:
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
 def test_encodings_a_chinese_office_saves_in(encoding: str) -> None:
     p = parse(_csv(GOOD).encode(encoding), filename="台账.csv")
-    assert p.errors == [] and p.rows[0].name == "灌装线" and p.rows[0].links == ("production_control", "quality")
+    assert (
+        p.errors == [] and p.rows[0].name == "灌装线" and p.rows[0].links == ("production_control", "quality")
+    )
 
 
 def test_gbk_is_named_in_the_result() -> None:
@@ -40,7 +47,7 @@ def test_an_undecodable_file_says_how_to_save_it() -> None:
 
 
 def test_old_xls_and_damaged_xlsx_are_refused() -> None:
-    with pytest.raises(InventoryFileError, match=".xls"):
+    with pytest.raises(InventoryFileError, match=r"\.xls"):
         parse(b"\xd0\xcf\x11\xe0" + b"\0" * 100, filename="a.xls")
     with pytest.raises(InventoryFileError, match="XLSX"):
         parse(b"PK\x03\x04 not really a zip", filename="a.xlsx")
@@ -61,18 +68,26 @@ def test_missing_required_columns() -> None:
 
 
 def test_every_bad_row_with_its_line_and_reason() -> None:
-    text = _csv(GOOD,
-                ",无编码,机,车间,线,是,是,是,,是,\r\n",
-                "FL-02,,机,车间,线,是,是,是,,是,\r\n",
-                "FL-03,冲床,机,车间,线,可能,是,是,,是,\r\n",
-                "FL-04,冲床,机,车间,线,是,是,是,云计算,是,\r\n",
-                "FL-01,重复,机,车间,线,是,是,是,,是,\r\n",
-                '"FL-05","多行\r\n备注",机,车间,线,是,是,是,,是,\r\n',
-                "FL-06,冲床,机,车间,线,是,是,否,,x,\r\n")
+    text = _csv(
+        GOOD,
+        ",无编码,机,车间,线,是,是,是,,是,\r\n",
+        "FL-02,,机,车间,线,是,是,是,,是,\r\n",
+        "FL-03,冲床,机,车间,线,可能,是,是,,是,\r\n",
+        "FL-04,冲床,机,车间,线,是,是,是,云计算,是,\r\n",
+        "FL-01,重复,机,车间,线,是,是,是,,是,\r\n",
+        '"FL-05","多行\r\n备注",机,车间,线,是,是,是,,是,\r\n',
+        "FL-06,冲床,机,车间,线,是,是,否,,x,\r\n",
+    )
     p = parse(text.encode(), filename="a.csv")
     got = {(e.line, e.column) for e in p.errors}
-    assert got == {(3, "device_code"), (4, "name"), (5, "key_process"), (6, "business_links"),
-                   (7, "device_code"), (10, "production")}
+    assert got == {
+        (3, "device_code"),
+        (4, "name"),
+        (5, "key_process"),
+        (6, "business_links"),
+        (7, "device_code"),
+        (10, "production"),
+    }
     assert [r.code for r in p.rows] == ["FL-01", "FL-05"]
     dup = next(e for e in p.errors if e.line == 7)
     assert "line 2" in dup.message

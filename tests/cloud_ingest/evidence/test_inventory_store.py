@@ -33,37 +33,82 @@ def conn(pg_dsn: str) -> psycopg.Connection:  # type: ignore[type-arg]
 
 
 def test_a_bad_row_changes_nothing(conn: psycopg.Connection, pg_dsn: str) -> None:  # type: ignore[type-arg]
-    store(conn, "ent", parse(_file(A), filename="a.csv"), source="a.csv", partial=False, replace=False, by="t")
+    store(
+        conn, "ent", parse(_file(A), filename="a.csv"), source="a.csv", partial=False, replace=False, by="t"
+    )
     with pytest.raises(InventoryRejected) as err:
-        store(conn, "ent", parse(_file(B, BAD), filename="b.csv"), source="b.csv", partial=False, replace=True,
-              by="t")
+        store(
+            conn,
+            "ent",
+            parse(_file(B, BAD), filename="b.csv"),
+            source="b.csv",
+            partial=False,
+            replace=True,
+            by="t",
+        )
     assert [(e.line, e.column) for e in err.value.errors] == [(3, "key_process")]
     assert [r["code"] for r in rows(conn, "ent")] == ["A"]
     assert scalar(pg_dsn, "SELECT count(*) FROM inventory_imports") == 1
 
 
 def test_partial_keeps_the_good_rows_and_records_the_rejected(conn: psycopg.Connection, pg_dsn: str) -> None:  # type: ignore[type-arg]
-    res = store(conn, "ent", parse(_file(B, BAD), filename="b.csv"), source="b.csv", partial=True, replace=False,
-                by="t")
+    res = store(
+        conn,
+        "ent",
+        parse(_file(B, BAD), filename="b.csv"),
+        source="b.csv",
+        partial=True,
+        replace=False,
+        by="t",
+    )
     assert (res.imported, len(res.rejected), res.mode) == (1, 1, "partial")
     assert scalar(pg_dsn, "SELECT rows_rejected FROM inventory_imports") == 1
     with pytest.raises(ValueError, match="cannot be combined"):
-        store(conn, "ent", parse(_file(B), filename="b.csv"), source="b.csv", partial=True, replace=True, by="t")
+        store(
+            conn, "ent", parse(_file(B), filename="b.csv"), source="b.csv", partial=True, replace=True, by="t"
+        )
 
 
 def test_merge_updates_and_replace_removes(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
-    store(conn, "ent", parse(_file(A, B), filename="a.csv"), source="a.csv", partial=False, replace=False, by="t")
+    store(
+        conn,
+        "ent",
+        parse(_file(A, B), filename="a.csv"),
+        source="a.csv",
+        partial=False,
+        replace=False,
+        by="t",
+    )
     b2 = B.replace("冲床 B", "冲床 B2")
-    store(conn, "ent", parse(_file(b2), filename="b.csv"), source="b.csv", partial=False, replace=False, by="t")
+    store(
+        conn, "ent", parse(_file(b2), filename="b.csv"), source="b.csv", partial=False, replace=False, by="t"
+    )
     assert [(r["code"], r["name"]) for r in rows(conn, "ent")] == [("A", "冲床 A"), ("B", "冲床 B2")]
-    res = store(conn, "ent", parse(_file(b2), filename="c.csv"), source="c.csv", partial=False, replace=True, by="t")
+    res = store(
+        conn, "ent", parse(_file(b2), filename="c.csv"), source="c.csv", partial=False, replace=True, by="t"
+    )
     assert res.removed == 1 and [r["code"] for r in rows(conn, "ent")] == ["B"]
 
 
 def test_unknown_enterprise_unless_created(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
     with pytest.raises(EnterpriseNotFound):
-        store(conn, "ent-new", parse(_file(A), filename="a.csv"), source="a.csv", partial=False, replace=False,
-              by="t")
-    store(conn, "ent-new", parse(_file(A), filename="a.csv"), source="a.csv", partial=False, replace=False, by="t",
-          create=True)
+        store(
+            conn,
+            "ent-new",
+            parse(_file(A), filename="a.csv"),
+            source="a.csv",
+            partial=False,
+            replace=False,
+            by="t",
+        )
+    store(
+        conn,
+        "ent-new",
+        parse(_file(A), filename="a.csv"),
+        source="a.csv",
+        partial=False,
+        replace=False,
+        by="t",
+        create=True,
+    )
     assert [r["code"] for r in rows(conn, "ent-new")] == ["A"]

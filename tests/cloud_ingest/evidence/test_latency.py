@@ -24,8 +24,15 @@ def test_histogram_puts_every_sample_in_a_bin() -> None:
     assert sum(b.n for b in h) == 6 and h[0].n == 1 and h[2].n == 2 and h[-1].n == 3
 
 
-@pytest.mark.parametrize(("offset", "ok", "corrected"), [
-    (None, None, False), (-200.0, True, False), (999.0, True, False), (300_002.0, False, True), (-5000.0, False, True),
-])
+@pytest.mark.parametrize(
+    ("offset", "ok", "corrected"),
+    [
+        (None, None, False),
+        (-200.0, True, False),
+        (999.0, True, False),
+        (300_002.0, False, True),
+        (-5000.0, False, True),
+    ],
+)
 def test_clock_verdict(offset: float | None, ok: bool | None, corrected: bool) -> None:
     assert clock_verdict(offset, tolerance_ms=1000) == (ok, corrected)

@@ -8,7 +8,9 @@ T = 1_767_225_600_000  # an hour boundary
 
 def _covers_exactly(p) -> bool:  # type: ignore[no-untyped-def]
     parts = [*p.hours, *p.minutes, *p.raw]
-    return total(parts) == sum(hi - lo for lo, hi in parts) == p.period[1] - p.period[0] and merge(parts) == [p.period]
+    return total(parts) == sum(hi - lo for lo, hi in parts) == p.period[1] - p.period[0] and merge(parts) == [
+        p.period
+    ]
 
 
 def test_aligned_window_is_all_hours() -> None:
@@ -26,8 +28,12 @@ def test_edges_go_to_minutes_then_raw() -> None:
 
 
 def test_pending_batches_are_read_raw_and_their_hours_by_minute() -> None:
-    p = make_plan((T, T + 3 * HOUR_MS), cell_base=T, cell_ms=HOUR_MS,
-                  pending=[(T + HOUR_MS + 61_000, T + HOUR_MS + 62_000)])
+    p = make_plan(
+        (T, T + 3 * HOUR_MS),
+        cell_base=T,
+        cell_ms=HOUR_MS,
+        pending=[(T + HOUR_MS + 61_000, T + HOUR_MS + 62_000)],
+    )
     assert p.hours == ((T, T + HOUR_MS), (T + 2 * HOUR_MS, T + 3 * HOUR_MS))
     assert (T + HOUR_MS + MINUTE_MS, T + HOUR_MS + 2 * MINUTE_MS) in p.raw
     assert _covers_exactly(p)

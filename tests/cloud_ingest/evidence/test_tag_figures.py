@@ -25,8 +25,16 @@ def test_report_by_exception_counts_silences_not_samples() -> None:
     # heartbeat 60 s, interval 1 s; busy first half hour, then quiet with heartbeats, one silence 40:00-52:00
     m = 60_000
     s = TagSilences(first=0, last=59 * m, silences=[(40 * m, 52 * m)])
-    r = by_exception((0, 60 * m), heartbeat_ms=60_000, interval_ms=1000, gap_factor=1.5, silences=s,
-                     cells={0: (900 + 20, 900 + 20)}, base=0, cell_ms=H)
+    r = by_exception(
+        (0, 60 * m),
+        heartbeat_ms=60_000,
+        interval_ms=1000,
+        gap_factor=1.5,
+        silences=s,
+        cells={0: (900 + 20, 900 + 20)},
+        base=0,
+        cell_ms=H,
+    )
     assert r.missing == ((41 * m, 52 * m),)
     assert r.completeness == pytest.approx(1 - 660 / 3600)
     assert r.expected == 60 and r.good == 920
@@ -34,15 +42,21 @@ def test_report_by_exception_counts_silences_not_samples() -> None:
 
 def test_quiet_healthy_tag_is_complete_and_edges_count() -> None:
     s = TagSilences(first=-30_000, last=3_590_000, silences=[])
-    r = by_exception((0, H), heartbeat_ms=60_000, interval_ms=1000, gap_factor=1.5, silences=s, cells={},
-                     base=0, cell_ms=H)
+    r = by_exception(
+        (0, H), heartbeat_ms=60_000, interval_ms=1000, gap_factor=1.5, silences=s, cells={}, base=0, cell_ms=H
+    )
     assert r.completeness == 1.0
     # nothing at all in the period and nothing before it: missing from one heartbeat in
-    assert silence_spans(TagSilences(None, None, []), period=(0, H), heartbeat_ms=60_000,
-                         limit_ms=61_500) == [(60_000, H)]
+    assert silence_spans(
+        TagSilences(None, None, []), period=(0, H), heartbeat_ms=60_000, limit_ms=61_500
+    ) == [(60_000, H)]
 
 
 def test_cells_and_grid_rows() -> None:
-    assert cell_spans((1_500, 7_500), base=0, cell_ms=3000) == {0: (1500, 3000), 1: (3000, 6000), 2: (6000, 7500)}
+    assert cell_spans((1_500, 7_500), base=0, cell_ms=3000) == {
+        0: (1500, 3000),
+        1: (3000, 6000),
+        2: (6000, 7500),
+    }
     a = every_reading((0, 2 * H), interval_ms=H // 10, cells={0: (10, 10), 1: (5, 5)}, base=0, cell_ms=H)
     assert grid_row([a], [0, 1, 2]) == [1.0, 0.5, None]
