@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 from psycopg.rows import tuple_row
 
 from cloud_ingest.evidence import causes, device_pass, gateway_pass
@@ -29,7 +30,7 @@ from cloud_ingest.evidence.tag_figures import TagResult, by_exception, every_rea
 from cloud_ingest.evidence.window import SchemaTooOld, UnknownEnterprise, check_window, to_ms
 
 DEFAULT_PARAMETERS = Parameters(
-    late_after_s=60.0, clock_tolerance_ms=1000.0, complete_threshold=0.95, gap_factor=1.5
+    late_after_s=60.0, clock_tolerance_ms=1000.0, complete_threshold=0.95, gap_factor=1.75
 )
 GRID_HOURS_UP_TO_MS = 3 * DAY_MS
 SCHEMA_NEEDED = 11  # migrations 009-011 hold what the figures read
@@ -93,9 +94,18 @@ def _tag_results(
 ) -> dict[int, TagResult]:
     plan_list = list(plans.values())
     index = {k: i for i, k in enumerate(plans)}
-    found: dict[int, dict[int, tuple[int, int]]] = {}
-    for c in qs.counts(conn, plan_list, {tp.tag.id: index[(tp.gateway_id, tp.period[0])] for tp in periods}):
-        found.setdefault(c.tag_id, {})[c.cell] = (c.n, c.good)
+    # samples an hour holds when nothing is missing; 0 (every hour grouped by cell) when the
+    # interval does not divide an hour; None for report-by-exception tags (totals only)
+    per_hour: dict[int, int | None] = {}
+    for tp in periods:
+        iv = tp.tag.interval_ms
+        if tp.tag.report_mode == "change":
+            per_hour[tp.tag.id] = None
+        else:
+            per_hour[tp.tag.id] = HOUR_MS // iv if iv and HOUR_MS % iv == 0 else 0
+    found = qs.counts(
+        conn, plan_list, {tp.tag.id: index[(tp.gateway_id, tp.period[0])] for tp in periods}, per_hour
+    )
     change = [tp for tp in periods if tp.tag.report_mode == "change"]
     limits = {
         tp.tag.id: limit_of(
@@ -163,7 +173,16 @@ def compute(
     factory = conn.row_factory
     conn.row_factory = tuple_row
     try:
-        return _compute(conn, enterprise, start=start, end=end, now=now, params=params)
+        fresh = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with conn.transaction():
+            # one snapshot for every query (the figures agree with each other while ingest goes
+            # on); no JIT (its compile time is most of these short statements' run time); room
+            # to aggregate a month of rollups in memory
+            if fresh:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute("SET LOCAL jit = off")
+            conn.execute("SET LOCAL work_mem = '64MB'")
+            return _compute(conn, enterprise, start=start, end=end, now=now, params=params)
     finally:
         conn.row_factory = factory
 
@@ -207,12 +226,23 @@ def _compute(
 
     for tp in periods:
         plan(tp.gateway_id, tp.period[0])
+    tag_results = _tag_results(conn, periods, plans, params)
     jobs, device_period = [], {}
     for dev_id, tps in by_device.items():
         g = tps[0].gateway_id
         p0 = min(tp.period[0] for tp in tps)
         spacing, fastest = _spacing(tps, params.gap_factor)
         device_period[dev_id] = (p0, E + shift.get(g, 0))
+        # the fastest every-reading tag with the most good samples screens the device's buckets
+        screen = max(
+            (
+                tp
+                for tp in tps
+                if tp.tag.report_mode == "all" and tp.tag.interval_ms == fastest and tp.period[0] == p0
+            ),
+            key=lambda tp: tag_results[tp.tag.id].good,
+            default=None,
+        )
         jobs.append(
             device_pass.DeviceJob(
                 device_id=dev_id,
@@ -220,9 +250,9 @@ def _compute(
                 spacing=spacing,
                 gap_factor=params.gap_factor,
                 fastest_all_ms=fastest,
+                screen_tag=None if screen is None else screen.tag.id,
             )
         )
-    tag_results = _tag_results(conn, periods, plans, params)
     silences = device_pass.silences(conn, jobs)
 
     late = ql.late_batches(conn, gw_ids, shift, start=S, end=E, late_after_s=params.late_after_s)
@@ -245,9 +275,19 @@ def _compute(
     }
     sessions = gateway_pass.online(conn, gws, start=S, end=E, now=to_ms(now), stale_after_ms=stale)
     gaps, late_n = causes.device_gaps(
-        conn, jobs, silences, devices=dev_by_id, periods=device_period, late=late, rejections=rej,
-        sessions=sessions, gateway_codes={g.id: g.code for g in gws}, shift=shift, window=(S, E),
-        params=params)
+        conn,
+        jobs,
+        silences,
+        devices=dev_by_id,
+        periods=device_period,
+        late=late,
+        rejections=rej,
+        sessions=sessions,
+        gateway_codes={g.id: g.code for g in gws},
+        shift=shift,
+        window=(S, E),
+        params=params,
+    )
     bins, maxima, n_latency = ql.latency_bins(conn, gw_ids, shift, start=S, end=E)
     return assemble(
         Inputs(

@@ -28,6 +28,7 @@ class DeviceJob:
     spacing: int  # expected spacing of its pulse, ms
     gap_factor: float
     fastest_all_ms: int | None  # shortest interval of its every-reading tags (None: none)
+    screen_tag: int | None = None  # a tag at that interval with the most good samples: screens buckets
 
     @property
     def margin(self) -> int:
@@ -58,6 +59,25 @@ def _split(
             partial.setdefault(s.device_id, []).append(span)
 
 
+def _screened(
+    conn: Conn, level: str, size: int, requests: Sequence[tuple[int, int, int]], jobs: dict[int, DeviceJob]
+) -> list[tuple[int, int, int]]:
+    """The requests narrowed to the buckets where the device's screening tag is short (a month
+    of hours costs one tag per device instead of all of them); devices without one go whole."""
+    screen = [
+        (d, jobs[d].screen_tag or 0, jobs[d].fastest_all_ms or 1, lo, hi)
+        for d, lo, hi in requests
+        if jobs[d].screen_tag is not None
+    ]
+    out = [(d, lo, hi) for d, lo, hi in requests if jobs[d].screen_tag is None]
+    by_dev: dict[int, list[Span]] = {}
+    for d, b in qs.short_buckets(conn, level, screen):
+        by_dev.setdefault(d, []).append((b, b + size))
+    for d, spans in sorted(by_dev.items()):
+        out += [(d, lo, hi) for lo, hi in merge(spans)]
+    return out
+
+
 def silences(conn: Conn, jobs: Sequence[DeviceJob]) -> dict[int, list[Silence]]:
     known = {j.device_id: _Known([], [], []) for j in jobs}
     by_id = {j.device_id: j for j in jobs}
@@ -78,7 +98,7 @@ def silences(conn: Conn, jobs: Sequence[DeviceJob]) -> dict[int, list[Silence]]:
             else:
                 k.raw.append((lo, hi))
     partial: dict[int, list[Span]] = {}
-    _split(qs.states(conn, "h", hour_rq), HOUR_MS, known, partial)
+    _split(qs.states(conn, "h", _screened(conn, "h", HOUR_MS, hour_rq, by_id)), HOUR_MS, known, partial)
     for dev, spans in partial.items():
         for lo, hi in spans:
             if by_id[dev].uses(MINUTE_MS):
@@ -86,7 +106,7 @@ def silences(conn: Conn, jobs: Sequence[DeviceJob]) -> dict[int, list[Silence]]:
             else:
                 known[dev].raw.append((lo, hi))
     partial = {}
-    _split(qs.states(conn, "m", minute_rq), MINUTE_MS, known, partial)
+    _split(qs.states(conn, "m", _screened(conn, "m", MINUTE_MS, minute_rq, by_id)), MINUTE_MS, known, partial)
     for dev, spans in partial.items():
         known[dev].raw += spans
     raw_rq: list[tuple[int, int, int]] = []

@@ -17,8 +17,10 @@ from cloud_ingest.evidence.records import LateBatch, LedgerRow, ReportRow
 
 SPAN_SLACK_MS = 86_400_000
 # latency bins: 1 ms below a second, 1 % above (sign kept); see latency.bin_value
-_BIN = ("CASE WHEN abs({x}) < 1000 THEN round({x})"
-        " ELSE sign({x}) * round(exp(round(ln(abs({x})) * 100) / 100)) END")
+_BIN = (
+    "CASE WHEN abs({x}) < 1000 THEN round({x})"
+    " ELSE sign({x}) * round(exp(round(ln(abs({x})) * 100) / 100)) END"
+)
 
 
 def _offsets(gateway_ids: Sequence[int], offsets: Mapping[int, int]) -> dict[str, object]:
@@ -97,30 +99,27 @@ def latency_bins(
     """Per part (total, device_to_gateway, gateway_to_cloud, cloud_to_stored): (bin, samples)
     pairs, the exact maxima, and the number of samples. Each batch stands at the middle of its
     spans (docs/evidence.md §11); the maxima use the span's far end."""
-    e = "(extract(epoch FROM {}) * 1000)".format
-    mid = f"(({e('b.min_ts')} + {e('b.max_ts')}) / 2)"
-    rt_max = e("coalesce(b.max_rt, b.max_ts)")
-    span = f"({e('b.max_ts')} - {e('b.min_ts')})"
-    stored, recv = e("b.stored_at"), e("b.received_at")
+    # each batch's times once, as float8 epoch ms, then its four middle values and far ends
     parts = {
-        "total": (f"{stored} - ({mid} - b.off)", f"{stored} - ({e('b.min_ts')} - b.off)"),
-        "device_to_gateway": (f"{rt_max} - {e('b.max_ts')}", f"{rt_max} - {e('b.max_ts')}"),
-        "gateway_to_cloud": (
-            f"{recv} - ({rt_max} - {span} / 2 - b.off)",
-            f"{recv} - ({rt_max} - {span} - b.off)",
-        ),
-        "cloud_to_stored": (f"{stored} - {recv}", f"{stored} - {recv}"),
+        "total": ("st - ((lo + hi) / 2 - off)", "st - (lo - off)"),
+        "device_to_gateway": ("rt - hi", "rt - hi"),
+        "gateway_to_cloud": ("rc - (rt - (hi - lo) / 2 - off)", "rc - (rt - (hi - lo) - off)"),
+        "cloud_to_stored": ("st - rc", "st - rc"),
     }
-    base = (
-        f"WITH {_GW}, lb AS MATERIALIZED (SELECT b.min_ts, b.max_ts, b.max_rt, b.stored_at, b.received_at,"
-        f" b.n_samples, gw.off FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id WHERE {_IN_WINDOW})"
+    values = " UNION ALL ".join(
+        f"SELECT '{name}' AS part, {m} AS mid, {x} AS far, n_samples FROM b" for name, (m, x) in parts.items()
     )
-    selects = " UNION ALL ".join(
-        f"SELECT '{name}' AS part, ({_BIN.format(x='(' + m + ')')})::float8 AS v, sum(b.n_samples)::int8"
-        " AS n,"
-        f" NULL::float8 AS mx FROM lb b GROUP BY 2"
-        f" UNION ALL SELECT '{name}', NULL, NULL, max({x})::float8 FROM lb b"
-        for name, (m, x) in parts.items()
+    e = "date_part('epoch', {}) * 1000".format
+    base = (
+        f"WITH {_GW}, b AS MATERIALIZED (SELECT {e('b.min_ts')} AS lo, {e('b.max_ts')} AS hi,"
+        f" {e('coalesce(b.max_rt, b.max_ts)')} AS rt, {e('b.stored_at')} AS st, {e('b.received_at')} AS rc,"
+        f" gw.off::float8 AS off, b.n_samples FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id"
+        f" WHERE {_IN_WINDOW}),"
+        f" v AS MATERIALIZED ({values})"
+    )
+    selects = (
+        f"SELECT part, ({_BIN.format(x='mid')})::float8 AS v, sum(n_samples)::int8, NULL::float8 FROM v"
+        " GROUP BY 1, 2 UNION ALL SELECT part, NULL, NULL, max(far) FROM v GROUP BY 1"
     )
     bins: dict[str, list[tuple[float, int]]] = {}
     maxima: dict[str, float | None] = {}
@@ -141,26 +140,37 @@ def reports(
     conn: Conn, gateway_ids: Sequence[int], device_ids: Sequence[int], offsets: Mapping[int, int], *, at: int
 ) -> list[ReportRow]:
     """Per gateway, stream and device: the counters of the last data message sent (gateway
-    clock, corrected) before ``at``. One index probe per (stream, device)."""
+    clock, corrected) before ``at``. One probe per (stream, device of the gateway) walking the
+    (device_id, gateway_id, sent_at) index backwards; the "+ 0" keeps the planner off the primary
+    key, which matches the stream's seq range too but would read and sort all its reports."""
     rows = conn.execute(
         f"WITH {_GW}, st AS MATERIALIZED (SELECT gw.gateway_id, gw.off, s.base FROM gw, LATERAL"
         "  (SELECT base FROM gateway_streams WHERE gateway_id = gw.gateway_id UNION SELECT 0) s)"
         f" SELECT st.gateway_id, st.base, c.seq, {ms('c.sent_at')}, c.device_id, c.read, c.published,"
         "  c.read_errors, c.skipped_polls, c.dropped"
-        " FROM st CROSS JOIN unnest(%(d)s::int[]) AS d(id)"
-        " JOIN LATERAL (SELECT * FROM device_counters c WHERE c.device_id = d.id AND c.gateway_id ="
-        " st.gateway_id"
-        f"  AND c.seq >= st.base AND c.seq < st.base + 4294967296 AND c.sent_at < {ts('%(at)s + st.off')}"
-        "  ORDER BY c.sent_at DESC, c.seq DESC LIMIT 1) c ON true",
+        " FROM st JOIN devices d ON d.gateway_id = st.gateway_id AND d.id = ANY(%(d)s)"
+        f" JOIN LATERAL (SELECT * FROM device_counters c WHERE c.device_id = d.id"
+        f"  AND c.gateway_id = st.gateway_id AND c.sent_at < {ts('%(at)s + st.off')}"
+        "  AND c.seq + 0 >= st.base AND c.seq + 0 < st.base + 4294967296"
+        "  ORDER BY c.sent_at DESC LIMIT 1) c ON true",
         {**_offsets(gateway_ids, offsets), "d": list(device_ids), "at": at},
     )
     return [_report(r) for r in rows]
 
 
 def _report(r: Sequence[Any]) -> ReportRow:
-    return ReportRow(gateway_id=r[0], base=r[1], seq=r[2], sent=r[3], device_id=r[4], read=r[5],
-                     published=r[6], read_errors=r[7], skipped_polls=r[8],
-                     dropped={k: int(v) for k, v in (r[9] or {}).items()})
+    return ReportRow(
+        gateway_id=r[0],
+        base=r[1],
+        seq=r[2],
+        sent=r[3],
+        device_id=r[4],
+        read=r[5],
+        published=r[6],
+        read_errors=r[7],
+        skipped_polls=r[8],
+        dropped={k: int(v) for k, v in (r[9] or {}).items()},
+    )
 
 
 def stored_after(
@@ -223,14 +233,17 @@ def around(
     )
     rows = conn.execute(
         f"SELECT x.k, b.*, a.*, a1.* FROM unnest(%s::int[], %s::int8[], %s::int8[], %s::int8[])"
-        f" WITH ORDINALITY AS x(d, lo, hi, until, k)"
+        f" WITH ORDINALITY AS x(d, lo, hi, until, k) JOIN devices dv ON dv.id = x.d"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
-        f"  AND c.sent_at < {ts('x.lo')} ORDER BY c.sent_at DESC LIMIT 1) b ON true"
+        f"  AND c.gateway_id = dv.gateway_id AND c.sent_at < {ts('x.lo')} ORDER BY c.sent_at DESC LIMIT"
+        " 1) b ON true"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
-        f"  AND c.sent_at >= {ts('x.hi')} AND c.sent_at < {ts('x.until')} ORDER BY c.sent_at DESC LIMIT 1)"
-        " a ON true"
+        f"  AND c.gateway_id = dv.gateway_id AND c.sent_at >= {ts('x.hi')} AND c.sent_at < {ts('x.until')}"
+        "  ORDER BY c.sent_at DESC LIMIT 1) a ON true"
         f" LEFT JOIN LATERAL (SELECT {cols} FROM device_counters c WHERE c.device_id = x.d"
-        f"  AND c.sent_at >= {ts('x.hi')} ORDER BY c.sent_at LIMIT 1) a1 ON true ORDER BY x.k",
+        f"  AND c.gateway_id = dv.gateway_id AND c.sent_at >= {ts('x.hi')} ORDER BY c.sent_at LIMIT 1)"
+        " a1 ON true"
+        " ORDER BY x.k",
         (
             [r[0] for r in requests],
             [r[1] for r in requests],

@@ -23,7 +23,7 @@ Conn = psycopg.Connection[Any]
 
 def ms(col: str) -> str:
     """A timestamptz column as epoch milliseconds (int8)."""
-    return f"(extract(epoch FROM {col}) * 1000)::int8"
+    return f"(date_part('epoch', {col}) * 1000)::int8"
 
 
 def ts(param: str) -> str:

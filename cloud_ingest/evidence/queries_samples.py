@@ -18,68 +18,131 @@ from cloud_ingest.evidence.queries_registry import Conn, ms, ts
 LEVELS = {"h": ("samples_1h", 3_600_000), "m": ("samples_1m", 60_000)}
 
 
-@dataclass(frozen=True, slots=True)
-class Count:
-    tag_id: int
-    cell: int
-    n: int
-    good: int
+def _within(col: str, spans: Sequence[tuple[int, int]], params: list[object]) -> str:
+    """``col`` in any of the spans: one bounding range (what the index scans) and, when there are
+    several, the spans themselves as a filter."""
+    params += [spans[0][0], spans[-1][1]]
+    cond = f"{col} >= {ts('%s')} AND {col} < {ts('%s')}"
+    if len(spans) > 1:
+        ors = []
+        for lo, hi in spans:
+            params += [lo, hi]
+            ors.append(f"({col} >= {ts('%s')} AND {col} < {ts('%s')})")
+        cond += " AND (" + " OR ".join(ors) + ")"
+    return cond
 
 
-def counts(conn: Conn, plans: Sequence[Plan], tag_plan: dict[int, int]) -> list[Count]:
-    """n and good per (tag, grid cell) over each tag's plan, from the three sources."""
-    if not tag_plan:
-        return []
-    rg: dict[str, tuple[list[int], list[int], list[int]]] = {
-        "h": ([], [], []),
-        "m": ([], [], []),
-        "r": ([], [], []),
-    }
-    for pid, p in enumerate(plans):
-        for lvl, spans in (("h", p.hours), ("m", p.minutes), ("r", p.raw)):
-            for lo, hi in spans:
-                rg[lvl][0].append(pid)
-                rg[lvl][1].append(lo)
-                rg[lvl][2].append(hi)
-    params: dict[str, object] = {
-        "t": list(tag_plan),
-        "tp": list(tag_plan.values()),
-        "pid": list(range(len(plans))),
-        "base": [p.cell_base for p in plans],
-        "cell": [p.cell_ms for p in plans],
-    }
-    ctes, parts = [], []
-    for lvl in ("h", "m", "r"):
-        params.update({f"{lvl}p": rg[lvl][0], f"{lvl}lo": rg[lvl][1], f"{lvl}hi": rg[lvl][2]})
-        # one row per (tag, range), bounds as timestamptz columns: the index scans use them
-        ctes.append(
-            f" g{lvl} AS MATERIALIZED (SELECT tp.tag_id, pl.pid, pl.base, pl.stride, {ts('x.lo')} AS lo,"
-            f"  {ts('x.hi')} AS hi FROM unnest(%({lvl}p)s::int[], %({lvl}lo)s::int8[], %({lvl}hi)s::int8[])"
-            f"  AS x(pid, lo, hi) JOIN pl ON pl.pid = x.pid JOIN tp ON tp.pid = x.pid)"
-        )
-    for lvl, (table, _) in (("h", LEVELS["h"]), ("m", LEVELS["m"])):
-        parts.append(
-            "SELECT r.tag_id, g.pid, date_bin(g.stride, r.bucket, g.base) AS cell, r.n, r.n_good AS good"
-            f" FROM g{lvl} g JOIN {table} r ON r.tag_id = g.tag_id AND r.bucket >= g.lo AND r.bucket < g.hi"
-        )
-    parts.append(
-        "SELECT s.tag_id, g.pid, date_bin(g.stride, s.ts, g.base), 1, (s.quality = 0)::int"
-        " FROM gr g JOIN samples s ON s.tag_id = g.tag_id AND s.ts >= g.lo AND s.ts < g.hi"
+def _by_cell(
+    conn: Conn,
+    p: Plan,
+    tags: Sequence[int],
+    table: str,
+    col: str,
+    spans: Sequence[tuple[int, int]],
+    out: dict[int, dict[int, list[int]]],
+) -> None:
+    """n and good per (tag, cell), grouped in the database: for the small parts of a plan."""
+    if not spans or not tags:
+        return
+    n, good = (
+        ("count(*)", "count(*) FILTER (WHERE quality = 0)")
+        if table == "samples"
+        else ("sum(n)", "sum(n_good)")
     )
+    params: list[object] = [p.cell_ms / 1000.0, p.cell_base, list(tags)]
+    where = _within(col, spans, params)
     sql = (
-        "WITH tp AS MATERIALIZED (SELECT * FROM unnest(%(t)s::int[], %(tp)s::int[]) AS x(tag_id, pid)),"
-        # cells by date_bin (integer arithmetic on timestamps), not by epoch numerics per row
-        f" pl AS MATERIALIZED (SELECT x.pid, {ts('x.base')} AS base, make_interval(secs => x.cell /"
-        " 1000.0) AS stride"
-        "  FROM unnest(%(pid)s::int[], %(base)s::int8[], %(cell)s::int8[]) AS x(pid, base, cell)),"
-        + ",".join(ctes)
-        + f" SELECT tag_id, pid, {ms('cell')}, n, good FROM (SELECT tag_id, pid, cell, sum(n)::int8 AS n,"
-        "  sum(good)::int8 AS good FROM (" + " UNION ALL ".join(parts) + ") x GROUP BY 1, 2, 3) y"
+        f"SELECT tag_id, {ms('c')}, n, g FROM (SELECT tag_id, date_bin(make_interval(secs => %s), {col},"
+        f" {ts('%s')}) AS c, {n}::int8 AS n, {good}::int8 AS g FROM {table} WHERE tag_id = ANY(%s) AND"
+        f" {where}"
+        " GROUP BY 1, 2) x"
     )
-    out = []
-    for tag, pid, start, n, good in conn.execute(sql, params):
-        out.append(Count(tag, plans[pid].cell(start), n, good))
-    return out
+    for tag, start, cnt, g in conn.execute(sql, params):
+        acc = out.setdefault(tag, {}).setdefault(p.cell(start), [0, 0])
+        acc[0] += cnt
+        acc[1] += g
+
+
+def _hours(
+    conn: Conn,
+    p: Plan,
+    tags: Sequence[int],
+    per_hour: dict[int, int | None],
+    out: dict[int, dict[int, list[int]]],
+) -> None:
+    """The hourly part, the bulk of a long window, in one index-only pass per kind of tag that
+    groups by tag alone: an hour in which a tag has exactly its expected samples (nearly all of
+    them) needs no cell of its own; only the hours that deviate are grouped by cell. A tag
+    missing hours altogether is grouped by cell in full instead (_by_cell)."""
+    if not p.hours or not tags:
+        return
+    hours_in: dict[int, int] = {}
+    for lo, hi in p.hours:
+        for b in range(lo, hi, 3_600_000):
+            hours_in[p.cell(b)] = hours_in.get(p.cell(b), 0) + 1
+    total = sum(hours_in.values())
+    by_per: dict[int | None, list[int]] = {}
+    for t in tags:
+        by_per.setdefault(per_hour.get(t), []).append(t)
+    exact: list[int] = []
+    for per, group in sorted(by_per.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
+        # per NULL (report-by-exception tags): the comparison is NULL, no row gets a cell
+        params: list[object] = [per, per, p.cell_ms / 1000.0, p.cell_base, group]
+        where = _within("bucket", p.hours, params)
+        sql = (
+            f"SELECT tag_id, {ms('c')}, n, g, k FROM (SELECT tag_id, CASE WHEN n <> %s::int8 OR n_good"
+            " <> %s::int8"
+            f" THEN date_bin(make_interval(secs => %s), bucket, {ts('%s')}) END AS c, sum(n)::int8 AS n,"
+            f" sum(n_good)::int8 AS g, count(*) AS k FROM samples_1h WHERE tag_id = ANY(%s) AND {where}"
+            " GROUP BY 1, 2) r"
+        )
+        seen: dict[int, list[tuple[int | None, int, int, int]]] = {}
+        for tag, start, cnt, g, k in conn.execute(sql, params):
+            seen.setdefault(tag, []).append((None if start is None else p.cell(start), cnt, g, k))
+        for tag in group:
+            rows = seen.get(tag, [])
+            if per is None:  # totals only (report-by-exception tags: their cells come from silences)
+                acc = out.setdefault(tag, {}).setdefault(-1, [0, 0])
+                acc[0] += sum(c for _, c, _, _ in rows)
+                acc[1] += sum(g for _, _, g, _ in rows)
+                continue
+            if sum(k for *_, k in rows) != total:
+                exact.append(tag)
+                continue
+            devs = {cell: (cnt, g, k) for cell, cnt, g, k in rows if cell is not None}
+            for cell, hours in hours_in.items():
+                cnt, g, k = devs.get(cell, (0, 0, 0))
+                acc = out.setdefault(tag, {}).setdefault(cell, [0, 0])
+                acc[0] += per * (hours - k) + cnt
+                acc[1] += per * (hours - k) + g
+    _by_cell(conn, p, exact, "samples_1h", "bucket", p.hours, out)
+
+
+def counts(
+    conn: Conn, plans: Sequence[Plan], tag_plan: dict[int, int], per_hour: dict[int, int | None]
+) -> dict[int, dict[int, tuple[int, int]]]:
+    """n and good per tag and grid cell (cell -1: totals only, for tags given no ``per_hour``)
+    over each tag's plan: whole hours from ``samples_1h`` (see _hours), the edges from
+    ``samples_1m`` and ``samples``. Plain statements per plan (``tag_id = ANY(...)`` and a time
+    range) that the planner can estimate; most enterprises have one plan (one clock)."""
+    tags_of: dict[int, list[int]] = {}
+    for tag, pid in tag_plan.items():
+        tags_of.setdefault(pid, []).append(tag)
+    out: dict[int, dict[int, list[int]]] = {}
+    for pid, tags in sorted(tags_of.items()):
+        p = plans[pid]
+        _hours(conn, p, tags, per_hour, out)
+        _by_cell(conn, p, tags, "samples_1m", "bucket", p.minutes, out)
+        _by_cell(conn, p, tags, "samples", "ts", p.raw, out)
+    merged: dict[int, dict[int, tuple[int, int]]] = {}
+    for tag, cells in out.items():
+        if -1 in cells and len(cells) > 1:  # totals-only tags: everything into one
+            n = sum(v[0] for v in cells.values())
+            g = sum(v[1] for v in cells.values())
+            merged[tag] = {-1: (n, g)}
+        else:
+            merged[tag] = {c: (v[0], v[1]) for c, v in cells.items()}
+    return merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +152,36 @@ class BucketState:
     n: int
     good: int
     full_any: bool  # some tag has its full number of samples, good or not
+
+
+def short_buckets(
+    conn: Conn, level: str, requests: Sequence[tuple[int, int, int, int, int]]
+) -> list[tuple[int, int]]:
+    """Screening with one tag per device: for (device, tag, interval, lo, hi), the buckets in
+    which that tag does not have all its good samples. Only those can hold a gap of the device
+    (a bucket where one every-reading tag is full has none), so only they are looked at closer."""
+    if not requests:
+        return []
+    table, size = LEVELS[level]
+    rows = conn.execute(
+        f"WITH rq AS MATERIALIZED (SELECT x.d, x.t, x.iv, {ts('x.lo')} AS lo, {ts('x.hi')} AS hi"
+        "  FROM unnest(%(d)s::int[], %(t)s::int[], %(iv)s::int8[], %(lo)s::int8[], %(hi)s::int8[])"
+        "  AS x(d, t, iv, lo, hi))"
+        f" SELECT rq.d, {ms('b')} FROM rq,"
+        "  generate_series(rq.lo, rq.hi - %(step)s::interval, %(step)s::interval) AS b"
+        f" WHERE coalesce((SELECT r.n_good FROM {table} r WHERE r.tag_id = rq.t AND r.bucket = b), 0)"
+        "  < %(size)s / rq.iv",
+        {
+            "d": [r[0] for r in requests],
+            "t": [r[1] for r in requests],
+            "iv": [r[2] for r in requests],
+            "lo": [r[3] for r in requests],
+            "hi": [r[4] for r in requests],
+            "size": size,
+            "step": f"{size // 1000} seconds",
+        },
+    )
+    return [(int(d), int(b)) for d, b in rows]
 
 
 def states(conn: Conn, level: str, requests: Sequence[tuple[int, int, int]]) -> list[BucketState]:

@@ -7,6 +7,7 @@ queries found and, for report-by-exception tags, their silences.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,10 +29,15 @@ class TagResult:
 
 
 def cell_spans(period: Span, *, base: int, cell_ms: int) -> dict[int, Span]:
+    return dict(_cell_spans(period, base, cell_ms))
+
+
+@functools.lru_cache(maxsize=256)  # every tag of a plan has the same period and cells
+def _cell_spans(period: Span, base: int, cell_ms: int) -> tuple[tuple[int, Span], ...]:
     lo, hi = period
     out: dict[int, Span] = {}
     if hi <= lo:
-        return out
+        return ()
     c = (lo - base) // cell_ms
     while True:
         a, b = base + c * cell_ms, base + (c + 1) * cell_ms
@@ -39,7 +45,12 @@ def cell_spans(period: Span, *, base: int, cell_ms: int) -> dict[int, Span]:
             break
         out[c] = (max(a, lo), min(b, hi))
         c += 1
-    return out
+    return tuple(out.items())
+
+
+@functools.lru_cache(maxsize=256)
+def _cell_expected(period: Span, base: int, cell_ms: int, interval_ms: int) -> tuple[tuple[int, int], ...]:
+    return tuple((c, (hi - lo) // interval_ms) for c, (lo, hi) in _cell_spans(period, base, cell_ms))
 
 
 def every_reading(
@@ -49,10 +60,11 @@ def every_reading(
     stored = sum(n for n, _ in cells.values())
     good = sum(g for _, g in cells.values())
     expected = max(0, (period[1] - period[0]) // interval_ms)
-    grid: dict[int, tuple[float, float]] = {}
-    for c, (lo, hi) in cell_spans(period, base=base, cell_ms=cell_ms).items():
-        exp_c = (hi - lo) // interval_ms
-        grid[c] = (float(min(cells.get(c, (0, 0))[1], exp_c)), float(exp_c))
+    zero = (0, 0)
+    grid = {
+        c: (float(min(cells.get(c, zero)[1], exp_c)), float(exp_c))
+        for c, exp_c in _cell_expected(period, base, cell_ms, interval_ms)
+    }
     credited = float(min(good, expected))
     return TagResult(
         expected=expected,
@@ -116,9 +128,11 @@ def limit_of(*, heartbeat_ms: int | None, interval_ms: int | None, gap_factor: f
 
 
 def grid_row(results: Sequence[TagResult], cells: Sequence[int]) -> list[float | None]:
-    out: list[float | None] = []
-    for c in cells:
-        cred = sum(r.cells[c][0] for r in results if c in r.cells)
-        exp = sum(r.cells[c][1] for r in results if c in r.cells)
-        out.append(None if exp <= 0 else round(min(1.0, cred / exp), 6))
-    return out
+    cred = dict.fromkeys(cells, 0.0)
+    exp = dict.fromkeys(cells, 0.0)
+    for r in results:
+        for c, (a, b) in r.cells.items():
+            if c in cred:
+                cred[c] += a
+                exp[c] += b
+    return [None if exp[c] <= 0 else round(min(1.0, cred[c] / exp[c]), 6) for c in cells]

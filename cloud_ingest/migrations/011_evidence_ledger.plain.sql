@@ -2,6 +2,10 @@
 
 -- Polls the gateway had no time for (wire DeviceCounters.skipped_polls): gap cause gateway_overrun.
 ALTER TABLE device_counters ADD COLUMN skipped_polls bigint NOT NULL DEFAULT 0;
+-- The reconciliation and the gap causes look up a device's last report on a gateway before a time:
+-- the device index gains the gateway, so that lookup is one backward step in the index.
+DROP INDEX device_counters_device;
+CREATE INDEX device_counters_device ON device_counters (device_id, gateway_id, sent_at);
 
 -- The newest gateway read time of a batch, beside its source times (min_ts, max_ts): latency
 -- splits into device -> gateway and gateway -> cloud from the ledger alone.
@@ -16,7 +20,7 @@ CREATE TABLE batch_devices (
     seq        bigint NOT NULL,
     device_id  int NOT NULL,
     n          int NOT NULL,
-    PRIMARY KEY (gateway_id, seq, device_id)
+    PRIMARY KEY (gateway_id, seq, device_id) INCLUDE (n)   -- summed by index-only scans
 );
 INSERT INTO batch_devices (gateway_id, seq, device_id, n)
 SELECT s.gateway_id, s.seq, t.device_id, count(*)
@@ -45,3 +49,7 @@ SELECT gateway_id, session, 'death', died_at, death_received_at, death_reason FR
 WHERE death_received_at IS NOT NULL;
 
 CREATE INDEX dead_letters_enterprise ON dead_letters (enterprise, received_at);
+
+-- The figures read a month of hourly rollups per tag: covering them makes that an index-only
+-- scan (about 3x faster than visiting the table), once vacuum has marked the pages visible.
+CREATE INDEX samples_1h_cover ON samples_1h (tag_id, bucket) INCLUDE (n, n_good);
