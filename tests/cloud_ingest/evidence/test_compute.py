@@ -47,3 +47,45 @@ def test_a_window_inside_hours_reads_minutes_and_raw_edges_the_same(small: Small
             (lo, hi),
         ).fetchall()
     assert [(d.device, d.samples_good) for d in f.devices] == raw
+
+
+def test_overrun_and_bad_value_causes(pg_dsn: str) -> None:
+    """Polls the gateway skipped (its skipped_polls counter grows) are gateway_overrun; a device
+    that answers with errors is bad_value, not device offline."""
+    from cloud_ingest import migrate, rollups, writer
+    from cloud_ingest.batch import DataBatch
+    from cloud_ingest.partitions import Partitions
+    from cloud_ingest.registry import Registry
+    from cloud_ingest.timescale import flavor_of
+    from wire.json_v1 import BirthMessage, Counters, DeviceCounters, DeviceInfo, TagInfo
+
+    migrate.migrate(pg_dsn)
+    dev = DeviceInfo(id="vfd", profile="vfd", protocol="modbus", tags=[TagInfo(name="hz", type="f", interval_ms=STEP)])
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        flavor = flavor_of(conn)
+        reg, parts = Registry(), Partitions(flavor=flavor)
+        reg.apply_birth(conn, BirthMessage(enterprise="e", gateway="g", session="s", ts=T0 - 1000, next_seq=1,
+                                           agent_version="t", devices=[dev]), received_ms=T0 - 1000)
+        conn.execute("UPDATE tags SET first_seen = to_timestamp(%s / 1000.0)", (T0 - 1000,))
+        items, skipped = [], 0
+        for r in range(30):
+            if 10 <= r < 13:
+                skipped += 1  # the gateway had no time for these polls
+                continue
+            bad = 20 <= r < 24
+            s = {"d": "vfd", "t": "hz", "ts": T0 + r * STEP, "rt": T0 + r * STEP, "v": None if bad else 50.0,
+                 "q": "bad" if bad else "good", **({"r": "exception 4: slave device failure"} if bad else {})}
+            c = Counters(batches_published=r, devices={"vfd": DeviceCounters(read=r + 1 - skipped,
+                                                                             published=r + 1 - skipped,
+                                                                             skipped_polls=skipped)})
+            items.append(writer.Inbound(DataBatch("e", "g", "s", len(items) + 1, T0 + r * STEP + 50, [s], c),
+                                        T0 + r * STEP + 80))
+        writer.write(conn, items, registry=reg, partitions=parts)
+        conn.execute("UPDATE batches SET stored_at = received_at")
+        while rollups.roll_up_pending(conn, flavor=flavor):
+            pass
+        f = compute(conn, "e", start=_dt(T0), end=_dt(T0 + 30 * STEP))
+    got = [(g.cause, g.start, g.duration_s, g.detail) for g in f.devices[0].gaps]
+    assert got == [("gateway_overrun", _dt(T0 + 10 * STEP), 30.0, "3 polls skipped"),
+                   ("bad_value", _dt(T0 + 20 * STEP), 40.0, "exception 4: slave device failure")]
+    assert f.reconciliation[0].skipped_polls == 3
