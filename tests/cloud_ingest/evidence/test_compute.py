@@ -60,7 +60,8 @@ def test_overrun_and_bad_value_causes(pg_dsn: str) -> None:
     from wire.json_v1 import BirthMessage, Counters, DeviceCounters, DeviceInfo, TagInfo
 
     migrate.migrate(pg_dsn)
-    dev = DeviceInfo(id="vfd", profile="vfd", protocol="modbus", tags=[TagInfo(name="hz", type="f", interval_ms=STEP)])
+    dev = DeviceInfo(id="vfd", profile="vfd", protocol="modbus",
+                     tags=[TagInfo(name="hz", type="f", interval_ms=STEP)])
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         flavor = flavor_of(conn)
         reg, parts = Registry(), Partitions(flavor=flavor)
