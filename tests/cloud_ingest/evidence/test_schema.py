@@ -71,3 +71,10 @@ def test_docs_define_every_gap_cause() -> None:
     text = (ROOT / "docs" / "evidence.md").read_text(encoding="utf-8")
     for cause in GAP_CAUSES:
         assert f"`{cause}`" in text
+
+
+def test_the_example_in_docs_is_a_valid_document() -> None:
+    """docs/evidence.example.json (a small enterprise: a device offline for 30 s, one silent for a
+    minute, a press no gateway reads) is what tools can develop against."""
+    doc = Figures.model_validate_json((ROOT / "docs" / "evidence.example.json").read_text(encoding="utf-8"))
+    assert doc.schema_version == SCHEMA_VERSION and doc.networking_rate is not None
