@@ -114,10 +114,13 @@ def silences(conn: Conn, jobs: Sequence[DeviceJob]) -> dict[int, list[Silence]]:
         k = known[j.device_id]
         p0, p1 = j.plan.period
         short = merge([*k.none, *((lo, hi) for lo, hi, _ in k.bad), *k.raw])
-        extra = [(p0 - j.margin, p0)]
+        # the look-back (a good sample just before the period?) matters only when the period opens
+        # short: a full first bucket has its first sample within a spacing of the start
+        extra = [(p0 - j.margin, p0)] if any(lo <= p0 < hi for lo, hi in short) else []
         for lo, hi in short:
             extra += [(lo - j.margin, lo), (hi, hi + j.margin)]
-        k.raw = merge((max(lo, p0 - j.margin), min(hi, p1)) for lo, hi in [*k.raw, *extra])
+        k.raw = merge((max(lo, p0 - j.margin), min(hi, p1)) for lo, hi in [*k.raw, *extra]
+                      if hi > p0 - j.margin)
         # a margin may reach into a bucket known as bad or empty: the raw read decides there
         k.none = subtract(k.none, k.raw)
         k.bad = [(lo, hi, 0) for lo, hi in merge(subtract([(lo, hi) for lo, hi, _ in k.bad], k.raw))]
