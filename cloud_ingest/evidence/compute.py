@@ -148,14 +148,19 @@ def _tag_results(
     return out
 
 
-def _spacing(tags: Sequence[TagPeriod], gap_factor: float) -> tuple[int, int | None]:
-    """(expected spacing of the device's pulse, its fastest every-reading interval)."""
+def _spacing(tags: Sequence[TagPeriod], gap_factor: float) -> tuple[int | None, int | None]:
+    """(expected spacing of the device's pulse, its fastest every-reading interval); no spacing
+    for a device whose tags announce no rate (known from data only, never born): it has no gaps
+    to find, and nothing is expected of it."""
     every = [tp.tag.interval_ms for tp in tags if tp.tag.report_mode == "all" and tp.tag.interval_ms]
     if every:
         return min(every), min(every)
+    change = [tp for tp in tags if tp.tag.report_mode == "change"]
+    if not change:
+        return None, None
     return min(
         limit_of(heartbeat_ms=tp.tag.heartbeat_ms, interval_ms=tp.tag.interval_ms, gap_factor=gap_factor)
-        for tp in tags
+        for tp in change
     ), None
 
 
@@ -232,6 +237,8 @@ def _compute(
         g = tps[0].gateway_id
         p0 = min(tp.period[0] for tp in tps)
         spacing, fastest = _spacing(tps, params.gap_factor)
+        if spacing is None:
+            continue
         device_period[dev_id] = (p0, E + shift.get(g, 0))
         # the fastest every-reading tag with the most good samples screens the device's buckets
         screen = max(
