@@ -99,40 +99,44 @@ def latency_bins(
     """Per part (total, device_to_gateway, gateway_to_cloud, cloud_to_stored): (bin, samples)
     pairs, the exact maxima, and the number of samples. Each batch stands at the middle of its
     spans (docs/evidence.md §11); the maxima use the span's far end."""
-    # each batch's times once, as float8 epoch ms, then its four middle values and far ends
+    # one pass over the window's batches: each batch's times once (float8 epoch ms), its four
+    # middle values binned, grouped by each bin column in turn (grouping sets), far ends as maxima
     parts = {
         "total": ("st - ((lo + hi) / 2 - off)", "st - (lo - off)"),
         "device_to_gateway": ("rt - hi", "rt - hi"),
         "gateway_to_cloud": ("rc - (rt - (hi - lo) / 2 - off)", "rc - (rt - (hi - lo) - off)"),
         "cloud_to_stored": ("st - rc", "st - rc"),
     }
-    values = " UNION ALL ".join(
-        f"SELECT '{name}' AS part, {m} AS mid, {x} AS far, n_samples FROM b" for name, (m, x) in parts.items()
-    )
+    names = list(parts)
     e = "date_part('epoch', {}) * 1000".format
+    cols = ", ".join(
+        f"{_BIN.format(x='(' + m + ')')} AS b{i}, {x} AS f{i}" for i, (m, x) in enumerate(parts.values())
+    )
     base = (
-        f"WITH {_GW}, b AS MATERIALIZED (SELECT {e('b.min_ts')} AS lo, {e('b.max_ts')} AS hi,"
+        f"WITH {_GW}, t AS (SELECT {e('b.min_ts')} AS lo, {e('b.max_ts')} AS hi,"
         f" {e('coalesce(b.max_rt, b.max_ts)')} AS rt, {e('b.stored_at')} AS st, {e('b.received_at')} AS rc,"
         f" gw.off::float8 AS off, b.n_samples FROM gw JOIN batches b ON b.gateway_id = gw.gateway_id"
-        f" WHERE {_IN_WINDOW}),"
-        f" v AS MATERIALIZED ({values})"
+        f" WHERE {_IN_WINDOW}), v AS (SELECT {cols}, n_samples FROM t)"
     )
-    selects = (
-        f"SELECT part, ({_BIN.format(x='mid')})::float8 AS v, sum(n_samples)::int8, NULL::float8 FROM v"
-        " GROUP BY 1, 2 UNION ALL SELECT part, NULL, NULL, max(far) FROM v GROUP BY 1"
-    )
+    sets = ", ".join(f"(b{i})" for i in range(len(parts)))
+    heads = ", ".join(f"b{i}::float8, max(f{i})::float8" for i in range(len(parts)))
+    groups = ", ".join(f"grouping(b{i})" for i in range(len(parts)))
+    selects = f"SELECT {heads}, sum(n_samples)::int8, {groups} FROM v GROUP BY GROUPING SETS ({sets})"
     bins: dict[str, list[tuple[float, int]]] = {}
     maxima: dict[str, float | None] = {}
     samples = 0
-    for part, v, n, mx in conn.execute(
-        f"{base} {selects}", {**_offsets(gateway_ids, offsets), "s": start, "e": end}
-    ):
+    k = len(names)
+    for row in conn.execute(f"{base} {selects}", {**_offsets(gateway_ids, offsets), "s": start, "e": end}):
+        n, flags = int(row[2 * k]), row[2 * k + 1 :]
+        i = list(flags).index(0)  # the set this row is of: its column is the one not rolled up
+        part, v, mx = names[i], row[2 * i], row[2 * i + 1]
         if v is None:
-            maxima[part] = None if mx is None else round(float(mx), 1)
-        else:
-            bins.setdefault(part, []).append((float(v), int(n)))
-            if part == "total":
-                samples += int(n)
+            continue
+        bins.setdefault(part, []).append((float(v), n))
+        if mx is not None:
+            maxima[part] = max(maxima.get(part) or float("-inf"), round(float(mx), 1))
+        if part == "total":
+            samples += n
     return bins, maxima, samples
 
 

@@ -86,33 +86,47 @@ def _hours(
         by_per.setdefault(per_hour.get(t), []).append(t)
     exact: list[int] = []
     for per, group in sorted(by_per.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
-        # per NULL (report-by-exception tags): the comparison is NULL, no row gets a cell
-        params: list[object] = [per, per, p.cell_ms / 1000.0, p.cell_base, group]
-        where = _within("bucket", p.hours, params)
-        sql = (
-            f"SELECT tag_id, {ms('c')}, n, g, k FROM (SELECT tag_id, CASE WHEN n <> %s::int8 OR n_good"
-            " <> %s::int8"
-            f" THEN date_bin(make_interval(secs => %s), bucket, {ts('%s')}) END AS c, sum(n)::int8 AS n,"
-            f" sum(n_good)::int8 AS g, count(*) AS k FROM samples_1h WHERE tag_id = ANY(%s) AND {where}"
-            " GROUP BY 1, 2) r"
-        )
-        seen: dict[int, list[tuple[int | None, int, int, int]]] = {}
-        for tag, start, cnt, g, k in conn.execute(sql, params):
-            seen.setdefault(tag, []).append((None if start is None else p.cell(start), cnt, g, k))
+        # totals per tag: grouped in index order, in parallel where the planner sees cores
+        params: list[object] = [group]
+        totals = {
+            tag: (cnt, g, k)
+            for tag, cnt, g, k in conn.execute(
+                "SELECT tag_id, sum(n)::int8, sum(n_good)::int8, count(*) FROM samples_1h WHERE tag_id = ANY(%s)"
+                f" AND {_within('bucket', p.hours, params)} GROUP BY 1",
+                params,
+            )
+        }
+        devs: dict[int, dict[int, tuple[int, int, int]]] = {}
+        if per is not None:  # the hours that deviate from the expected count, by cell
+            params = [p.cell_ms / 1000.0, p.cell_base, group]
+            where = _within("bucket", p.hours, params)
+            params += [per, per]
+            for tag, start, cnt, g, k in conn.execute(
+                f"SELECT tag_id, {ms('c')}, n, g, k FROM (SELECT tag_id, date_bin(make_interval(secs => %s),"
+                f" bucket, {ts('%s')}) AS c, sum(n)::int8 AS n, sum(n_good)::int8 AS g, count(*) AS k"
+                f" FROM samples_1h WHERE tag_id = ANY(%s) AND {where} AND (n <> %s OR n_good <> %s)"
+                " GROUP BY 1, 2) x",
+                params,
+            ):
+                devs.setdefault(tag, {})[p.cell(start)] = (cnt, g, k)
         for tag in group:
-            rows = seen.get(tag, [])
+            cnt_all, g_all, k_all = totals.get(tag, (0, 0, 0))
             if per is None:  # totals only (report-by-exception tags: their cells come from silences)
                 acc = out.setdefault(tag, {}).setdefault(-1, [0, 0])
-                acc[0] += sum(c for _, c, _, _ in rows)
-                acc[1] += sum(g for _, _, g, _ in rows)
+                acc[0] += cnt_all
+                acc[1] += g_all
                 continue
-            if sum(k for *_, k in rows) != total:
+            if k_all != total:
                 exact.append(tag)
                 continue
-            devs = {cell: (cnt, g, k) for cell, cnt, g, k in rows if cell is not None}
+            mine = devs.get(tag)
+            cells = out.setdefault(tag, {})
+            if not mine and not cells:  # the common case: every hour as expected
+                cells.update({cell: [per * hours, per * hours] for cell, hours in hours_in.items()})
+                continue
             for cell, hours in hours_in.items():
-                cnt, g, k = devs.get(cell, (0, 0, 0))
-                acc = out.setdefault(tag, {}).setdefault(cell, [0, 0])
+                cnt, g, k = (mine or {}).get(cell, (0, 0, 0))
+                acc = cells.setdefault(cell, [0, 0])
                 acc[0] += per * (hours - k) + cnt
                 acc[1] += per * (hours - k) + g
     _by_cell(conn, p, exact, "samples_1h", "bucket", p.hours, out)
@@ -163,25 +177,40 @@ def short_buckets(
     if not requests:
         return []
     table, size = LEVELS[level]
-    rows = conn.execute(
-        f"WITH rq AS MATERIALIZED (SELECT x.d, x.t, x.iv, {ts('x.lo')} AS lo, {ts('x.hi')} AS hi"
-        "  FROM unnest(%(d)s::int[], %(t)s::int[], %(iv)s::int8[], %(lo)s::int8[], %(hi)s::int8[])"
-        "  AS x(d, t, iv, lo, hi))"
-        f" SELECT rq.d, {ms('b')} FROM rq,"
-        "  generate_series(rq.lo, rq.hi - %(step)s::interval, %(step)s::interval) AS b"
-        f" WHERE coalesce((SELECT r.n_good FROM {table} r WHERE r.tag_id = rq.t AND r.bucket = b), 0)"
-        "  < %(size)s / rq.iv",
-        {
-            "d": [r[0] for r in requests],
-            "t": [r[1] for r in requests],
-            "iv": [r[2] for r in requests],
-            "lo": [r[3] for r in requests],
-            "hi": [r[4] for r in requests],
-            "size": size,
-            "step": f"{size // 1000} seconds",
-        },
+    # each range's short buckets among those present (the bulk: index-only, filtered on the
+    # covered count), and how many are present, to find the ranges missing whole buckets
+    params: dict[str, list[int]] = {
+        "k": list(range(len(requests))),
+        "t": [r[1] for r in requests],
+        "iv": [r[2] for r in requests],
+        "lo": [r[3] for r in requests],
+        "hi": [r[4] for r in requests],
+    }
+    rq = (
+        f"WITH rq AS MATERIALIZED (SELECT x.k, x.t, x.iv, {ts('x.lo')} AS lo, {ts('x.hi')} AS hi FROM"
+        " unnest(%(k)s::int[], %(t)s::int[], %(iv)s::int8[], %(lo)s::int8[], %(hi)s::int8[])"
+        " AS x(k, t, iv, lo, hi))"
     )
-    return [(int(d), int(b)) for d, b in rows]
+    out: set[tuple[int, int]] = set()
+    present: dict[int, int] = {}
+    for k, n, shorts in conn.execute(
+        f"{rq} SELECT rq.k, count(*), array_agg({ms('r.bucket')}) FILTER (WHERE r.n_good < %(size)s / rq.iv)"
+        f" FROM rq JOIN {table} r ON r.tag_id = rq.t AND r.bucket >= rq.lo AND r.bucket < rq.hi GROUP BY 1",
+        {**params, "size": size},
+    ):
+        present[k] = int(n)
+        out.update((requests[k][0], int(b)) for b in shorts or ())
+    missing = [k for k, r in enumerate(requests) if present.get(k, 0) < (r[4] - r[3]) // size]
+    if missing:  # buckets with no row at all: the absent ones of those ranges
+        sub = {key: [v[k] for k in missing] for key, v in params.items()}
+        for k, b in conn.execute(
+            f"{rq} SELECT rq.k, {ms('b')} FROM rq, generate_series(rq.lo, rq.hi - %(step)s::interval,"
+            f" %(step)s::interval) AS b WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.tag_id = rq.t"
+            " AND r.bucket = b)",
+            {**sub, "size": size, "step": f"{size // 1000} seconds"},
+        ):
+            out.add((requests[k][0], int(b)))
+    return sorted(out)
 
 
 def states(conn: Conn, level: str, requests: Sequence[tuple[int, int, int]]) -> list[BucketState]:
