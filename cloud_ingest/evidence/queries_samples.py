@@ -91,8 +91,8 @@ def _hours(
         totals = {
             tag: (cnt, g, k)
             for tag, cnt, g, k in conn.execute(
-                "SELECT tag_id, sum(n)::int8, sum(n_good)::int8, count(*) FROM samples_1h WHERE tag_id = ANY(%s)"
-                f" AND {_within('bucket', p.hours, params)} GROUP BY 1",
+                "SELECT tag_id, sum(n)::int8, sum(n_good)::int8, count(*) FROM samples_1h"
+                f" WHERE tag_id = ANY(%s) AND {_within('bucket', p.hours, params)} GROUP BY 1",
                 params,
             )
         }
