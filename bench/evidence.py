@@ -116,24 +116,33 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
+    ap.add_argument("--keep-db", action="store_true", help="leave the database (its name is logged)")
+    ap.add_argument("--reuse-db", default=None, help="measure again on a database a --keep-db run left")
     args = ap.parse_args()
     shape = data.Shape(days=30 * args.scale, devices=args.devices, tags=args.tags, interval_s=args.interval_s)
-    name = f"sfg_bench_evidence_{uuid.uuid4().hex[:8]}"
+    name = args.reuse_db or f"sfg_bench_evidence_{uuid.uuid4().hex[:8]}"
     dsn = args.admin_dsn.rpartition("/")[0] + "/" + name
-    with psycopg.connect(args.admin_dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"'.encode())
+    if not args.reuse_db:
+        with psycopg.connect(args.admin_dsn, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
-        migrate.migrate(dsn)
-        log(
-            f"writing {shape.samples:,} samples ({shape.days:g} days, {shape.devices} devices ×"
-            f" {shape.tags} tags "
-            f"every {shape.interval_s} s) through the write path"
-        )
-        t = time.perf_counter()
-        stats = data.build(dsn, shape, writers=args.writers)
-        setup_s = time.perf_counter() - t
-        log(f"written and rolled up in {setup_s:.0f} s: {stats}")
+        if args.reuse_db:
+            with psycopg.connect(dsn) as conn:
+                row = conn.execute(
+                    "SELECT (SELECT coalesce(sum(n_samples), 0) FROM batches),"
+                    " (SELECT count(*) FROM batches)"
+                ).fetchone()
+            assert row is not None
+            stats, setup_s = {"samples": int(row[0]), "batches": int(row[1])}, 0.0
+            log(f"reusing {name}: {stats}")
+        else:
+            migrate.migrate(dsn)
+            log(f"writing {shape.samples:,} samples ({shape.days:g} days, {shape.devices} devices x {shape.tags}"
+                f" tags every {shape.interval_s} s) through the write path into {name}")
+            t = time.perf_counter()
+            stats = data.build(dsn, shape, writers=args.writers)
+            setup_s = time.perf_counter() - t
+            log(f"written and rolled up in {setup_s:.0f} s: {stats}")
         start = datetime.fromtimestamp(shape.t0 / 1000, tz=UTC)
         end = datetime.fromtimestamp(shape.end / 1000, tz=UTC)
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -203,7 +212,7 @@ def main() -> None:
         }
         print(json.dumps(result))
     finally:
-        if not args.keep_db:
+        if not args.keep_db and not args.reuse_db:
             with psycopg.connect(args.admin_dsn, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
