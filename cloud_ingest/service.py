@@ -19,6 +19,7 @@ from cloud_ingest.config import CloudConfig
 from cloud_ingest.ingestor import Ingestor, StatsView, wait_for_database
 from cloud_ingest.maintenance import Maintenance
 from cloud_ingest.mqtt_source import MqttSource
+from cloud_ingest.worker_status import WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,15 @@ def serve(
 
         api_server = ApiServer(cfg, stats=stats)
         api_server.start()
-    source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages)
+    source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages, sparkplug=cfg.sparkplug)
+    stats.sparkplug = source.sparkplug_status
+    status = WorkerStatus(cfg, worker=source.client_id, stats=stats, stop=stop)
     halt = threading.Event()
     forget = False
     died = False
     try:
         source.start()
+        status.start()
         if ready is not None:
             ready.set()
         log.info("consuming %s into the database", cfg.mqtt.subscription())
@@ -123,6 +127,9 @@ def serve(
         source.stop(forget=forget)
         for ing in ingestors:
             ing.close()
+        if status.is_alive():
+            status.join(timeout=cfg.database.connect_timeout_s + 1)
+            status.report(stopped=True)
         maintenance.join(timeout=10)
         if api_server is not None:
             api_server.stop()
