@@ -127,7 +127,7 @@ def serve(
         source.stop(forget=forget)
         for ing in ingestors:
             ing.close()
-        if status.is_alive():
+        if status.ident is not None:  # started: its last report says what is left, and that we stopped
             status.join(timeout=cfg.database.connect_timeout_s + 1)
             status.report(stopped=True)
         maintenance.join(timeout=10)

@@ -140,7 +140,8 @@ class SparkplugGate:
         out = [replace(d, decoded=decoded)]
         if t is not None and t.kind in ("NBIRTH", "DBIRTH"):
             node = (t.group, t.node)
-            self._asked.pop(node, None)
+            if node in self._asked:  # the rate limit stays: a node whose births we refuse must
+                self._asked[node] = (self._asked[node][0], 0)  # not be asked again at once
             for _, held in self._held.pop(node, deque()):
                 out += self._feed(held)
         return out
@@ -194,7 +195,6 @@ class SparkplugGate:
                     out.append(replace(d, decoded=(self._rejected(d, NEEDS_BIRTH, detail),)))
                 if not queue:
                     del self._held[node]
-                    self._asked.pop(node, None)
                 elif now - self._asked.get(node, (now, 0))[0] >= self._cfg.rebirth_every_s:
                     self._ask(node, now, "its data still wait for births")
             self._expired += len(out)

@@ -31,7 +31,9 @@ def host_subscriptions(group: str, shared_group: str | None) -> list[str]:
     return [
         f"{NAMESPACE}/{group}/NBIRTH/+",
         f"{NAMESPACE}/{group}/DBIRTH/+/+",
+        f"{share}{NAMESPACE}/{group}/NDATA/+",
         f"{share}{NAMESPACE}/{group}/DDATA/+/+",
+        f"{share}{NAMESPACE}/{group}/DDEATH/+/+",
         f"{share}{NAMESPACE}/{group}/NDEATH/+",
     ]
 

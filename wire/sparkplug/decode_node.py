@@ -182,7 +182,7 @@ def nbirth(t: sp.Topic, p: pb.Payload, values: dict[str, Value], identity: NodeI
         taken = node.define(None, m.name, m.datatype, m.alias if m.HasField("alias") else None)
         if taken is not None:
             raise MalformedPayload(f"{where}: alias {m.alias} is given to {taken.name!r} and {m.name!r}")
-        if m.name == sp.BDSEQ or m.name.startswith(_CONTROL) or _is_definition(m):
+        if m.name == sp.BDSEQ or m.name.startswith(_CONTROL) or _is_definition(m) or m.is_transient:
             continue
         tags.append(_tag(m))
         col.add(None, m.name, m, m.datatype)
@@ -204,7 +204,7 @@ def dbirth(t: sp.Topic, p: pb.Payload, node: NodeState) -> list[Out]:
         if taken is not None:
             raise MalformedPayload(f"{where}: alias {m.alias} of {m.name!r} is already "
                                    f"{taken.name!r} of {taken.device or 'the node'}")
-        if m.name.startswith(_CONTROL) or _is_definition(m):
+        if m.name.startswith(_CONTROL) or _is_definition(m) or m.is_transient:
             continue
         tags.append(_tag(m))
         col.add(t.device, m.name, m, m.datatype)

@@ -64,12 +64,12 @@ def type_name(datatype: int) -> str:
     return NAMES.get(datatype, f"datatype {datatype}")
 
 
-def iso_ms(ms: int) -> str:
+def iso_ms(ms: int, where: str = "DateTime") -> str:
     """UTC epoch ms → ``2025-11-29T08:00:00.000Z``."""
     try:
         t = datetime.fromtimestamp(ms / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError) as err:
-        raise UnsupportedValue(f"DateTime {ms} ms is outside the calendar") from err
+        raise UnsupportedValue(f"{where}: DateTime {ms} ms is outside the calendar") from err
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -114,7 +114,7 @@ def _array(raw: bytes, datatype: int, where: str) -> list[Any]:
                                f"multiple of {size}")
     items = [v for (v,) in struct.iter_unpack("<" + fmt, raw)]
     if datatype == pb.DateTimeArray:
-        return [iso_ms(v) for v in items]
+        return [iso_ms(v, where) for v in items]
     if datatype in (pb.FloatArray, pb.DoubleArray):
         return [_finite(v) for v in items]
     return items
@@ -180,7 +180,7 @@ def value(source: Holder, datatype: int, where: str) -> Value:
     if datatype in (pb.Float, pb.Double) and field in ("float_value", "double_value"):
         return float(raw)
     if datatype == pb.DateTime and field in _INT_FIELDS:
-        return iso_ms(raw)
+        return iso_ms(raw, where)
     if datatype in _PACKED and field == "bytes_value":
         return _json(_array(raw, datatype, where))
     return _by_field(field, raw, where)

@@ -29,9 +29,10 @@ function nextSeq() { const s = seq; seq = (seq + 1) % 256; return s; }
 
 // Every datatype sparkplug-payload 1.0.3 encodes, with edge values; the test knows what each
 // must become in the database. Aliases are unique across the node.
-function deviceMetrics(step) {
+function deviceMetrics(step, device) {
   const k = step || 0;
-  return [
+  const base = 100 * (cfg.devices.indexOf(device) + 1); // aliases unique across the node
+  return aliasFrom(base, [
     { name: "Int8", alias: 101, type: "Int8", value: k ? 127 : -128 },
     { name: "Int16", alias: 102, type: "Int16", value: k ? 32767 : -32768 },
     { name: "Int32", alias: 103, type: "Int32", value: k ? 2147483647 : -2147483648 },
@@ -67,7 +68,11 @@ function deviceMetrics(step) {
     { name: "Good Reading", alias: 123, type: "Double", value: 7.0,
       properties: { Quality: { type: "Int32", value: 192 } } },
     { name: "Scratch", alias: 124, type: "Int32", value: 5, isTransient: true },
-  ];
+  ]);
+}
+
+function aliasFrom(base, metrics) {
+  return metrics.map((m) => ({ ...m, alias: base + (m.alias % 100) }));
 }
 
 function nodeMetrics() {
@@ -106,15 +111,15 @@ function births(client) {
   // values read at T0, sent now: a rebirth re-sends the same values with their timestamps
   publish(client, topic("NBIRTH"), encode(nodeMetrics(), { sentAt: Date.now() }), 0);
   for (const dev of cfg.devices) {
-    publish(client, topic("DBIRTH", dev), encode(deviceMetrics(0), { sentAt: Date.now() }), 0);
+    publish(client, topic("DBIRTH", dev), encode(deviceMetrics(0, dev), { sentAt: Date.now() }), 0);
   }
 }
 
 function ddata(client, step) {
   const ts = T0 + 1000 * step;
-  // by alias only: no names, and on odd steps no datatypes either
-  const metrics = deviceMetrics(step).map(({ name, ...m }) => m);
   for (const dev of cfg.devices) {
+    // by alias only: no names, and on odd steps no datatypes either
+    const metrics = deviceMetrics(step, dev).map(({ name, ...m }) => m);
     const raw = encode(metrics, { stripTypes: step % 2 === 1, ts });
     last = { t: topic("DDATA", dev), raw };
     publish(client, last.t, raw, 0);
