@@ -31,20 +31,17 @@ def node_exe() -> Path:
     return Path(node)
 
 
-class EdgeNode:
-    """One edge_node.js process; ``events`` is what it reported, in order."""
+class NodeProcess:
+    """A script of tests/interop/sparkplug run by node; ``events`` is what it reported, in order."""
 
-    def __init__(self, node: Path, *, broker: tuple[str, int], group: str, name: str, devices: list[str],
-                 answer_rebirth: bool = True, births: bool = True) -> None:
-        cfg = {"host": broker[0], "port": broker[1], "group": group, "node": name, "devices": devices,
-               "answerRebirth": answer_rebirth, "births": births}
-        self.proc = subprocess.Popen([str(node), str(INTEROP / "edge_node.js"), json.dumps(cfg)],
+    def __init__(self, node: Path, script: str, cfg: dict[str, Any]) -> None:
+        self.script = script
+        self.proc = subprocess.Popen([str(node), str(INTEROP / script), json.dumps(cfg)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         self.events: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.wait(lambda e: e["event"] == "connected", "the edge node connected")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -55,19 +52,54 @@ class EdgeNode:
         return sum(1 for e in list(self.events) if pred(e))
 
     def wait(self, pred: Any, what: str, *, n: int = 1, timeout: float = 20.0) -> None:
-        def seen() -> bool:
+        def done() -> bool:
             if self.proc.poll() is not None and self.count(pred) < n:
                 err = self.proc.stderr.read() if self.proc.stderr else ""
-                raise AssertionError(f"edge_node.js ended ({self.proc.returncode}) before {what}: {err}")
+                raise AssertionError(f"{self.script} ended ({self.proc.returncode}) before {what}: {err}")
             return self.count(pred) >= n
-        eventually(seen, timeout=timeout, what=what)
+        eventually(done, timeout=timeout, what=what)
+
+    def tell(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def kill(self) -> None:
+        stop_process(self.proc)
+
+
+class OutsideHost(NodeProcess):
+    """host.js: a Sparkplug host application of Tahu's codec, subscribed to ``group``."""
+
+    def __init__(self, node: Path, *, broker: tuple[str, int], group: str) -> None:
+        super().__init__(node, "host.js", {"host": broker[0], "port": broker[1], "group": group})
+        self.wait(lambda e: e["event"] == "subscribed", "the outside host subscribed")
+
+    def received(self, kind: str) -> int:
+        return self.count(lambda e: e["event"] == "message" and e["topic"].split("/")[2] == kind)
+
+    def seen(self) -> list[dict[str, Any]]:
+        """Every message decoded both ways (see host.js), after which the host ends."""
+        self.tell("end")
+        self.wait(lambda e: e["event"] == "seen", "the outside host's decodings")
+        out: list[dict[str, Any]] = next(e for e in self.events if e["event"] == "seen")["messages"]
+        return out
+
+
+class EdgeNode(NodeProcess):
+    """edge_node.js: a standard edge node, driven by commands."""
+
+    def __init__(self, node: Path, *, broker: tuple[str, int], group: str, name: str, devices: list[str],
+                 answer_rebirth: bool = True, births: bool = True) -> None:
+        super().__init__(node, "edge_node.js", {
+            "host": broker[0], "port": broker[1], "group": group, "node": name, "devices": devices,
+            "answerRebirth": answer_rebirth, "births": births})
+        self.wait(lambda e: e["event"] == "connected", "the edge node connected")
 
     def send(self, command: str, *, publishes: int) -> None:
         """A command, then wait for its publishes to have left the node."""
         before = self.count(lambda e: e["event"] == "published")
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
+        self.tell(command)
         self.wait(lambda e: e["event"] == "published", f"{command!r} published", n=before + publishes)
 
     def rebirth_requests(self) -> int:
@@ -75,11 +107,6 @@ class EdgeNode:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("stop\n")
-            self.proc.stdin.flush()
+            self.tell("stop")
             self.wait(lambda e: e["event"] == "stopped", "the edge node stopped", timeout=10)
-        stop_process(self.proc)
-
-    def kill(self) -> None:
         stop_process(self.proc)
