@@ -13,9 +13,10 @@ This is the hot loop of ingest, so it is written for speed rather than generalit
 Column order: tag_id int4, ts timestamptz, read_ts timestamptz, value float8, value_text text,
 quality int2, code int8, gateway_id int4, seq int8, value_exact numeric.
 
-An integer beyond 2^53, which float8 cannot hold, takes the generic path: ``value`` gets the
-nearest double (for rollups) and ``value_exact`` the integer itself, as a binary numeric; every
-other row sends NULL there (migration 019).
+An integer beyond ±10^15 (float8 rounds beyond 2^53, and PostgreSQL's float8 → numeric cast
+beyond 15 digits) takes the generic path: ``value`` gets the nearest double (for rollups) and
+``value_exact`` the integer itself, as a binary numeric; every other row sends NULL there
+(migration 019).
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ _QUAL = struct.Struct("!ih")
 _CODE = struct.Struct("!iq")
 _TAIL = struct.Struct("!iiiq")  # gateway_id, seq
 _NULL = _LEN.pack(-1)
-EXACT_LIMIT = 1 << 53  # every integer up to this magnitude is exact in float8
+# float8 holds every integer up to 2^53, but PostgreSQL's float8 -> numeric cast keeps only 15
+# digits: from 10^15 on an integer goes into value_exact too, so coalesce(value_exact, value::numeric)
+# is exact for every integer
+EXACT_LIMIT = 10**15
 
 
 def _numeric(n: int) -> bytes:

@@ -4,7 +4,7 @@ Aggregates come from ``samples_1m`` / ``samples_1h`` (continuous aggregates on T
 rollup tables on plain PostgreSQL, same columns), so long ranges never scan raw samples.
 ``resolution=auto`` picks raw up to 6 hours, 1 minute up to 7 days, 1 hour beyond.
 
-Raw points and latest values are exact: an integer beyond 2^53 (stored in ``value_exact``,
+Raw points and latest values are exact: an integer beyond 10^15 (stored in ``value_exact``,
 migration 019) is served as that integer in ``value``, and as decimal digits in ``value_exact``
 for clients whose JSON parser turns every number into a double (JavaScript's does).
 Aggregates are computed over doubles and are not exact for such integers.
