@@ -120,7 +120,8 @@ class SigningConfig(_Model):
     key_file: str = Field("var/evidence/signing.key",
                           description="Ed25519 private key, mode 0600; its keyring sits beside it")
     log_name: str = Field("shopfloor-gateway", pattern=r"^[A-Za-z0-9._\-/]+$",
-                          description="prefix of each enterprise's log origin: <log_name>/evidence/<enterprise>")
+                          description="prefix of each enterprise's log origin: "
+                                      "<log_name>/evidence/<enterprise>")
 
     def key_path(self) -> Path:
         return Path(os.environ.get(SIGNING_KEY_ENV) or self.key_file)

@@ -32,6 +32,10 @@ class BuildError(Exception):
     """The build cannot go ahead (bad input, key, or log); the message says what to do."""
 
 
+class OutputExists(BuildError):
+    """--out names a folder that holds something already (and --force was not given)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class BuildRequest:
     enterprise: str
@@ -69,10 +73,13 @@ def zip_package(files: dict[str, bytes], *, top: str, created_at: str) -> bytes:
 
 def _check_out(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
-        raise BuildError(f"输出路径是文件 {out} is a file, not a folder: choose another --out")
+        raise OutputExists(f"输出路径是文件 {out} is a file, not a folder: choose another --out")
     if out.exists() and any(out.iterdir()) and not force:
-        raise BuildError(f"输出文件夹已存在 {out} exists and is not empty: choose a new folder, or add --force "
-                         "to replace it (a package is never mixed with another)")
+        raise OutputExists(
+            f"输出文件夹已存在 {out} exists and is not empty: choose a new folder, or add "
+            f"--force "
+            "to replace it (a package is never mixed with another)"
+        )
 
 
 def write_dir(files: dict[str, bytes], out: Path, *, force: bool) -> None:
@@ -85,7 +92,9 @@ def write_dir(files: dict[str, bytes], out: Path, *, force: bool) -> None:
             p.write_bytes(data)
         if out.exists():
             if not force and any(out.iterdir()):
-                raise BuildError(f"输出文件夹已存在 {out} appeared while building; add --force to replace it")
+                raise OutputExists(
+                    f"输出文件夹已存在 {out} appeared while building; add --force to replace it"
+                )
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
@@ -93,29 +102,45 @@ def write_dir(files: dict[str, bytes], out: Path, *, force: bool) -> None:
         raise
 
 
-def build_package(conn: psycopg.Connection[Any], req: BuildRequest, *, figures_source: FiguresSource,
-                  render: Any, now: datetime | None = None) -> Built:
+def build_package(
+    conn: psycopg.Connection[Any],
+    req: BuildRequest,
+    *,
+    figures_source: FiguresSource,
+    render: Any,
+    now: datetime | None = None,
+) -> Built:
     """Build, record and write one package; ``conn`` must not be in autocommit-free use elsewhere."""
     if req.end <= req.start:
-        raise BuildError(f"时段无效 the window ends ({req.end:%Y-%m-%dT%H:%M:%SZ}) before it starts "
-                         f"({req.start:%Y-%m-%dT%H:%M:%SZ}): give --to later than --from")
+        raise BuildError(
+            f"时段无效 the window ends ({req.end:%Y-%m-%dT%H:%M:%SZ}) before it starts "
+            f"({req.start:%Y-%m-%dT%H:%M:%SZ}): give --to later than --from"
+        )
     _check_out(req.out, req.force)
     key, keyring = load_signer(req.key_file)
     created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with conn.transaction():
         ent = store.enterprise(conn, req.enterprise)
         if ent is None:
-            raise BuildError(f"未知企业 unknown enterprise {req.enterprise!r}: no gateway of it has been seen and it "
-                             "has no inventory; check the code (`cloud-ingest status`)")
+            raise BuildError(
+                f"未知企业 unknown enterprise {req.enterprise!r}: no gateway of it has been "
+                f"seen and it "
+                "has no inventory; check the code (`cloud-ingest status`)"
+            )
         store.lock(conn, ent)
         try:
             log = store.log_state(conn, ent)
         except store.LogDamaged as err:
             raise BuildError(str(err)) from err
         figures = figures_source(conn, ent.code, req.start, req.end)
-        inp = PackageInput(figures=figures, rows=tables.tables(figures), enterprise=ent.as_dict(),
-                           created_at=created, log_origin=log_origin(req.log_name, ent.code),
-                           generator_version=generator_version())
+        inp = PackageInput(
+            figures=figures,
+            rows=tables.tables(figures),
+            enterprise=ent.as_dict(),
+            created_at=created,
+            log_origin=log_origin(req.log_name, ent.code),
+            generator_version=generator_version(),
+        )
         built = build(inp, log=log, key=key, keyring=keyring, render=render)
         top = f"{ent.code}-{built.sequence:04d}"
         store.append(conn, ent, built, archive=zip_package(built.files, top=top, created_at=created))

@@ -59,12 +59,14 @@ def keyring_path(key_file: Path) -> Path:
 
 
 def public_pem(key: Ed25519PublicKey) -> str:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
 def fingerprint(key_id: str) -> str:
     """The key id (SHA-256 of the raw public key) in groups of four, as the report prints it."""
-    return " ".join(key_id[i:i + 4] for i in range(0, len(key_id), 4))
+    return " ".join(key_id[i : i + 4] for i in range(0, len(key_id), 4))
 
 
 def now_iso() -> str:
@@ -73,8 +75,9 @@ def now_iso() -> str:
 
 def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
     """Atomically, created 0600 from the start (never briefly readable by others)."""
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
     try:
@@ -95,20 +98,28 @@ def _write_keyring(path: Path, ring: Keyring) -> None:
 def load_keyring(key_file: Path) -> Keyring:
     path = keyring_path(key_file)
     if not path.exists():
-        raise SigningKeyError(f"密钥清单不存在 no keyring at {path}: create the key with `cloud-ingest keys init`")
+        raise SigningKeyError(
+            f"密钥清单不存在 no keyring at {path}: create the key with `cloud-ingest keys init`"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Keyring(keys=tuple(PublicKeyInfo(**k) for k in data["keys"]),
-                       rotations=tuple(data.get("rotations", [])))
+        return Keyring(
+            keys=tuple(PublicKeyInfo(**k) for k in data["keys"]), rotations=tuple(data.get("rotations", []))
+        )
     except (ValueError, KeyError, TypeError) as err:
-        raise SigningKeyError(f"密钥清单无法读取 keyring {path} is damaged ({err}); restore it from a backup") from err
+        raise SigningKeyError(
+            f"密钥清单无法读取 keyring {path} is damaged ({err}); restore it from a backup"
+        ) from err
 
 
 def load_private(key_file: Path) -> Ed25519PrivateKey:
     """The signing key, refused when missing or readable by others (with the command that fixes it)."""
     if not key_file.exists():
-        raise SigningKeyError(f"签名密钥不存在 no signing key at {key_file}: create one with `cloud-ingest keys init` "
-                        "(or set signing.key_file in the cloud config)")
+        raise SigningKeyError(
+            f"签名密钥不存在 no signing key at {key_file}: create one with `cloud-ingest "
+            f"keys init` "
+            "(or set signing.key_file in the cloud config)"
+        )
     try:
         check_private(key_file, what="signing key")
     except SecretError as err:
@@ -124,11 +135,17 @@ def load_private(key_file: Path) -> Ed25519PrivateKey:
 
 def init_key(key_file: Path) -> PublicKeyInfo:
     if key_file.exists() or keyring_path(key_file).exists():
-        raise SigningKeyError(f"签名密钥已存在 a signing key already exists at {key_file}; "
-                        "use `cloud-ingest keys rotate` to replace it")
+        raise SigningKeyError(
+            f"签名密钥已存在 a signing key already exists at {key_file}; "
+            "use `cloud-ingest keys rotate` to replace it"
+        )
     key = Ed25519PrivateKey.generate()
-    info = PublicKeyInfo(key_id=v.key_id(key.public_key()), public_pem=public_pem(key.public_key()),
-                         valid_from=now_iso(), valid_until=None)
+    info = PublicKeyInfo(
+        key_id=v.key_id(key.public_key()),
+        public_pem=public_pem(key.public_key()),
+        valid_from=now_iso(),
+        valid_until=None,
+    )
     _write_private(key_file, key)
     _write_keyring(keyring_path(key_file), Keyring(keys=(info,), rotations=()))
     return info
@@ -141,19 +158,25 @@ def rotate_key(key_file: Path) -> tuple[PublicKeyInfo, PublicKeyInfo]:
     old_id = v.key_id(old_key.public_key())
     current = ring.current()
     if current is None or current.key_id != old_id:
-        raise SigningKeyError(f"密钥与清单不符 the key in {key_file} is not the current key of "
-                        f"{keyring_path(key_file)}; restore the matching pair from a backup")
+        raise SigningKeyError(
+            f"密钥与清单不符 the key in {key_file} is not the current key of "
+            f"{keyring_path(key_file)}; restore the matching pair from a backup"
+        )
     new_key = Ed25519PrivateKey.generate()
     at = now_iso()
     new_id = v.key_id(new_key.public_key())
-    text = (f"shopfloor-gateway evidence key rotation\nfrom {old_id}\nto {new_id}\n"
-            f"new-key {base64.b64encode(v.raw_public(new_key.public_key())).decode()}\nat {at}\n")
+    text = (
+        f"shopfloor-gateway evidence key rotation\nfrom {old_id}\nto {new_id}\n"
+        f"new-key {base64.b64encode(v.raw_public(new_key.public_key())).decode()}\nat {at}\n"
+    )
     statement = sign_note(text, name=v.ROTATION_KEY_NAME, key=old_key).decode()
-    new = PublicKeyInfo(key_id=new_id, public_pem=public_pem(new_key.public_key()), valid_from=at,
-                        valid_until=None)
-    retired = PublicKeyInfo(key_id=current.key_id, public_pem=current.public_pem,
-                            valid_from=current.valid_from, valid_until=at)
-    keys = tuple(retired if k.key_id == old_id else k for k in ring.keys) + (new,)
+    new = PublicKeyInfo(
+        key_id=new_id, public_pem=public_pem(new_key.public_key()), valid_from=at, valid_until=None
+    )
+    retired = PublicKeyInfo(
+        key_id=current.key_id, public_pem=current.public_pem, valid_from=current.valid_from, valid_until=at
+    )
+    keys = (*(retired if k.key_id == old_id else k for k in ring.keys), new)
     rotation = {"from_key_id": old_id, "to_key_id": new_id, "at": at, "statement": statement}
     _write_keyring(keyring_path(key_file), Keyring(keys=keys, rotations=(*ring.rotations, rotation)))
     _write_private(key_file, new_key)
@@ -166,6 +189,8 @@ def load_signer(key_file: Path) -> tuple[Ed25519PrivateKey, Keyring]:
     ring = load_keyring(key_file)
     current = ring.current()
     if current is None or current.key_id != v.key_id(key.public_key()):
-        raise SigningKeyError(f"密钥与清单不符 the key in {key_file} is not the current key of "
-                        f"{keyring_path(key_file)}; restore the matching pair from a backup")
+        raise SigningKeyError(
+            f"密钥与清单不符 the key in {key_file} is not the current key of "
+            f"{keyring_path(key_file)}; restore the matching pair from a backup"
+        )
     return key, ring

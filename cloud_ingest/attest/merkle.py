@@ -48,5 +48,3 @@ def _subproof(m: int, leaves: list[bytes], *, complete: bool) -> list[bytes]:
     if m <= k:
         return [*_subproof(m, leaves[:k], complete=complete), root_from_leaves(leaves[k:])]
     return [*_subproof(m - k, leaves[k:], complete=False), root_from_leaves(leaves[:k])]
-
-

@@ -73,7 +73,9 @@ def verifier_source() -> bytes:
 
 def data_digest(files: dict[str, bytes]) -> str:
     """sha256 over `sha256sum`-style lines of data/, printed on the report's cover."""
-    lines = "".join(f"{hashlib.sha256(b).hexdigest()}  {n}\n" for n, b in sorted(files.items()) if n.startswith("data/"))
+    lines = "".join(
+        f"{hashlib.sha256(b).hexdigest()}  {n}\n" for n, b in sorted(files.items()) if n.startswith("data/")
+    )
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
@@ -83,10 +85,14 @@ def summary(figures: dict[str, Any]) -> dict[str, Any]:
     devices = figures.get("devices") or []
     recon = figures.get("reconciliation") or []
     return {
-        "production_devices": inv.get("production_devices"), "networked_devices": inv.get("networked_devices"),
-        "delivering_devices": inv.get("delivering_devices"), "digital_devices": inv.get("digital_devices"),
-        "networking_rate": figures.get("networking_rate"), "networking_band": figures.get("networking_band"),
-        "digitalization_rate": figures.get("digitalization_rate"), "key_process_rate": figures.get("key_process_rate"),
+        "production_devices": inv.get("production_devices"),
+        "networked_devices": inv.get("networked_devices"),
+        "delivering_devices": inv.get("delivering_devices"),
+        "digital_devices": inv.get("digital_devices"),
+        "networking_rate": figures.get("networking_rate"),
+        "networking_band": figures.get("networking_band"),
+        "digitalization_rate": figures.get("digitalization_rate"),
+        "key_process_rate": figures.get("key_process_rate"),
         "business_links_covered": len((figures.get("business_links") or {}).get("covered") or []),
         "latency_ms": {k: (figures.get("latency_ms") or {}).get(k) for k in ("p50", "p95", "p99", "max")},
         "samples_expected": sum(int(d.get("samples_expected") or 0) for d in devices),
@@ -96,8 +102,9 @@ def summary(figures: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build(inp: PackageInput, *, log: LogState, key: Ed25519PrivateKey, keyring: Keyring,
-          render: Any) -> Built:
+def build(
+    inp: PackageInput, *, log: LogState, key: Ed25519PrivateKey, keyring: Keyring, render: Any
+) -> Built:
     """``render(figures, cover) -> (html, pdf)`` makes the report (cloud_ingest.report)."""
     seq = len(log.entries) + 1
     kid = v.key_id(key.public_key())
@@ -106,32 +113,55 @@ def build(inp: PackageInput, *, log: LogState, key: Ed25519PrivateKey, keyring: 
     for name, rows in inp.rows.items():
         files[f"data/{name}.csv"] = tables.to_csv(name, rows)
     files["keys/signing-key.pub"] = public_pem(key.public_key()).encode()
-    files["keys/fingerprint.txt"] = (f"公钥指纹 key fingerprint (SHA-256 of the Ed25519 public key):\n{fingerprint(kid)}\n"
-                                     f"签名笔记验证密钥 signed-note verifier key of the log:\n"
-                                     f"{v.vkey(inp.log_origin, v.raw_public(key.public_key()))}\n").encode()
+    files["keys/fingerprint.txt"] = (
+        f"公钥指纹 key fingerprint (SHA-256 of the Ed25519 public "
+        f"key):\n{fingerprint(kid)}\n"
+        f"签名笔记验证密钥 signed-note verifier key of the log:\n"
+        f"{v.vkey(inp.log_origin, v.raw_public(key.public_key()))}\n"
+    ).encode()
     files["keys/keyring.json"] = v.canonical_json(keyring.to_json())
-    cover = {"enterprise": inp.enterprise, "sequence": seq, "created_at": inp.created_at, "key_id": kid, "fingerprint": fingerprint(kid),
-             "data_digest": data_digest(files), "log_origin": inp.log_origin,
-             "previous_envelope_sha256": log.previous_digest, "generator_version": inp.generator_version}
+    cover = {
+        "enterprise": inp.enterprise,
+        "sequence": seq,
+        "created_at": inp.created_at,
+        "key_id": kid,
+        "fingerprint": fingerprint(kid),
+        "data_digest": data_digest(files),
+        "log_origin": inp.log_origin,
+        "previous_envelope_sha256": log.previous_digest,
+        "generator_version": inp.generator_version,
+    }
     html, pdf = render(figures, cover)
     files["report/report.html"], files["report/report.pdf"] = html, pdf
-    files["README.txt"] = readme_text(enterprise=str(inp.enterprise["code"]), sequence=seq,
-                                      fingerprint=fingerprint(kid)).encode("utf-8")
+    files["README.txt"] = readme_text(
+        enterprise=str(inp.enterprise["code"]), sequence=seq, fingerprint=fingerprint(kid)
+    ).encode("utf-8")
     files["verify_package.py"] = verifier_source()
     predicate = {
         "enterprise": inp.enterprise,
-        "window": figures["window"], "sequence": seq, "previous_envelope_sha256": log.previous_digest,
+        "window": figures["window"],
+        "sequence": seq,
+        "previous_envelope_sha256": log.previous_digest,
         "methodology_version": figures.get("methodology_version") or figures.get("schema_version"),
         "figures_schema_version": figures.get("schema_version"),
         "generator": {"name": GENERATOR, "version": inp.generator_version},
-        "key_id": kid, "key_rotations": list(keyring.rotations), "created_at": inp.created_at,
-        "log": {"origin": inp.log_origin, "leaf_index": seq - 1}, "summary": summary(figures),
+        "key_id": kid,
+        "key_rotations": list(keyring.rotations),
+        "created_at": inp.created_at,
+        "log": {"origin": inp.log_origin, "leaf_index": seq - 1},
+        "summary": summary(figures),
     }
     env = envelope.sign_envelope(envelope.statement(files, predicate), key=key)
     files[v.ENVELOPE] = env
     digest = hashlib.sha256(env).hexdigest()
-    entry = {"sequence": seq, "envelope_sha256": digest, "previous_envelope_sha256": log.previous_digest,
-             "window": figures["window"], "created_at": inp.created_at, "key_id": kid}
+    entry = {
+        "sequence": seq,
+        "envelope_sha256": digest,
+        "previous_envelope_sha256": log.previous_digest,
+        "window": figures["window"],
+        "created_at": inp.created_at,
+        "key_id": kid,
+    }
     entries = [*log.entries, entry]
     leaves = [v.leaf_hash(v.log_entry(e)) for e in entries]
     root = merkle.root_from_leaves(leaves)
@@ -141,10 +171,20 @@ def build(inp: PackageInput, *, log: LogState, key: Ed25519PrivateKey, keyring: 
     if log.checkpoint is not None:
         files["log/previous-checkpoint.txt"] = log.checkpoint
     files["log/inclusion-proof.json"] = v.canonical_json(
-        {"leaf_index": seq - 1, "tree_size": len(leaves), "hashes": b64(merkle.inclusion_proof(leaves, seq - 1))})
+        {
+            "leaf_index": seq - 1,
+            "tree_size": len(leaves),
+            "hashes": b64(merkle.inclusion_proof(leaves, seq - 1)),
+        }
+    )
     files["log/consistency-proofs.json"] = v.canonical_json(
-        {"to_size": len(leaves), "proofs": [{"from_size": m, "hashes": b64(merkle.consistency_proof(leaves, m))}
-                                           for m in range(1, len(leaves))]})
+        {
+            "to_size": len(leaves),
+            "proofs": [
+                {"from_size": m, "hashes": b64(merkle.consistency_proof(leaves, m))}
+                for m in range(1, len(leaves))
+            ],
+        }
+    )
     files["log/chain.json"] = v.canonical_json({"origin": inp.log_origin, "entries": entries})
     return Built(files=files, entry=entry, leaf_hash=leaves[-1], checkpoint=cp, envelope_sha256=digest)
-

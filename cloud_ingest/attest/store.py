@@ -36,8 +36,9 @@ class Enterprise:
 
 def enterprise(conn: psycopg.Connection[Any], code: str) -> Enterprise | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT id, code, name, industry, district FROM enterprises WHERE code = %s",
-                          (code,)).fetchone()
+        row = cur.execute(
+            "SELECT id, code, name, industry, district FROM enterprises WHERE code = %s", (code,)
+        ).fetchone()
     return Enterprise(**row) if row else None
 
 
@@ -49,19 +50,32 @@ def lock(conn: psycopg.Connection[Any], ent: Enterprise) -> None:
 def log_state(conn: psycopg.Connection[Any], ent: Enterprise) -> LogState:
     """The chain records and the last checkpoint, checked against each other before we build on
     them (a log altered behind the triggers' back is refused, not extended)."""
-    entries = [json.loads(bytes(r[0])) for r in conn.execute(
-        "SELECT entry FROM evidence_log_leaves WHERE enterprise_id = %s ORDER BY sequence", (ent.id,))]
-    cp = conn.execute("SELECT tree_size, root_hash, note FROM evidence_checkpoints WHERE enterprise_id = %s"
-                      " ORDER BY tree_size DESC LIMIT 1", (ent.id,)).fetchone()
+    entries = [
+        json.loads(bytes(r[0]))
+        for r in conn.execute(
+            "SELECT entry FROM evidence_log_leaves WHERE enterprise_id = %s ORDER BY sequence", (ent.id,)
+        )
+    ]
+    cp = conn.execute(
+        "SELECT tree_size, root_hash, note FROM evidence_checkpoints WHERE enterprise_id = %s"
+        " ORDER BY tree_size DESC LIMIT 1",
+        (ent.id,),
+    ).fetchone()
     if cp is None and not entries:
         return LogState()
     if cp is None or cp[0] != len(entries):
-        raise LogDamaged(f"证据日志已被改动 the evidence log of {ent.code} holds {len(entries)} packages but its last "
-                         f"checkpoint counts {cp[0] if cp else 0}: it was altered outside the service")
+        raise LogDamaged(
+            f"证据日志已被改动 the evidence log of {ent.code} holds {len(entries)} packages "
+            f"but its last "
+            f"checkpoint counts {cp[0] if cp else 0}: it was altered outside the service"
+        )
     root = v.root_from_leaves([v.leaf_hash(v.log_entry(e)) for e in entries])
     if root != bytes(cp[1]):
-        raise LogDamaged(f"证据日志已被改动 the evidence log of {ent.code} no longer hashes to its last checkpoint: "
-                         "it was altered outside the service; do not build on it")
+        raise LogDamaged(
+            f"证据日志已被改动 the evidence log of {ent.code} no longer hashes to its last "
+            f"checkpoint: "
+            "it was altered outside the service; do not build on it"
+        )
     return LogState(entries=tuple(entries), checkpoint=cp[2].encode())
 
 
@@ -71,27 +85,52 @@ def append(conn: psycopg.Connection[Any], ent: Enterprise, built: Built, *, arch
         "INSERT INTO evidence_packages (enterprise_id, sequence, window_start, window_end, created_at,"
         " envelope_sha256, previous_envelope_sha256, key_id, envelope, archive)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (ent.id, e["sequence"], _ts(e["window"]["start"]), _ts(e["window"]["end"]), _ts(e["created_at"]),
-         e["envelope_sha256"], e["previous_envelope_sha256"], e["key_id"], built.files[v.ENVELOPE], archive))
-    conn.execute("INSERT INTO evidence_log_leaves (enterprise_id, sequence, entry, leaf_hash) VALUES (%s, %s, %s, %s)",
-                 (ent.id, e["sequence"], v.log_entry(e), built.leaf_hash))
+        (
+            ent.id,
+            e["sequence"],
+            _ts(e["window"]["start"]),
+            _ts(e["window"]["end"]),
+            _ts(e["created_at"]),
+            e["envelope_sha256"],
+            e["previous_envelope_sha256"],
+            e["key_id"],
+            built.files[v.ENVELOPE],
+            archive,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO evidence_log_leaves (enterprise_id, sequence, entry, leaf_hash) VALUES (%s, %s, %s, %s)",
+        (ent.id, e["sequence"], v.log_entry(e), built.leaf_hash),
+    )
     _origin, size, root = v.parse_checkpoint(built.checkpoint.decode().rpartition("\n\n")[0] + "\n")
-    conn.execute("INSERT INTO evidence_checkpoints (enterprise_id, tree_size, root_hash, note, created_at)"
-                 " VALUES (%s, %s, %s, %s, %s)", (ent.id, size, root, built.checkpoint.decode(), _ts(e["created_at"])))
+    conn.execute(
+        "INSERT INTO evidence_checkpoints (enterprise_id, tree_size, root_hash, note, created_at)"
+        " VALUES (%s, %s, %s, %s, "
+        "%s)",
+        (ent.id, size, root, built.checkpoint.decode(), _ts(e["created_at"])),
+    )
 
 
 def packages(conn: psycopg.Connection[Any], ent: Enterprise) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return list(cur.execute(
-            "SELECT sequence, window_start, window_end, created_at, envelope_sha256, previous_envelope_sha256,"
-            " key_id, length(archive) AS archive_bytes FROM evidence_packages WHERE enterprise_id = %s"
-            " ORDER BY sequence", (ent.id,)).fetchall())
+        return list(
+            cur.execute(
+                "SELECT sequence, window_start, window_end, created_at, envelope_sha256, "
+                "previous_envelope_sha256,"
+                " key_id, length(archive) AS archive_bytes FROM evidence_packages WHERE enterprise_id = %s"
+                " ORDER BY sequence",
+                (ent.id,),
+            ).fetchall()
+        )
 
 
 def archive(conn: psycopg.Connection[Any], ent: Enterprise, sequence: int) -> bytes | None:
-    row = conn.execute("SELECT archive FROM evidence_packages WHERE enterprise_id = %s AND sequence = %s",
-                       (ent.id, sequence)).fetchone()
-    return bytes(row[0]) if row else None
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT archive FROM evidence_packages WHERE enterprise_id = %s AND sequence = %s",
+            (ent.id, sequence),
+        ).fetchone()
+    return bytes(row["archive"]) if row else None
 
 
 def _ts(text: str) -> datetime:

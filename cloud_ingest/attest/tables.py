@@ -19,16 +19,48 @@ from wire.business_links import LABELS
 Row = Mapping[str, Any]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "inventory": ("device", "name", "type", "workshop", "line", "in_inventory", "production", "key_process",
-                  "networked", "digital", "delivering", "business_links"),
-    "devices": ("device", "gateway", "workshop", "line", "key_process", "online_ratio", "completeness",
-                "samples_expected", "samples_stored", "samples_late", "gap_count", "gap_seconds"),
+    "inventory": (
+        "device",
+        "name",
+        "type",
+        "workshop",
+        "line",
+        "in_inventory",
+        "production",
+        "key_process",
+        "networked",
+        "digital",
+        "delivering",
+        "business_links",
+    ),
+    "devices": (
+        "device",
+        "gateway",
+        "workshop",
+        "line",
+        "key_process",
+        "online_ratio",
+        "completeness",
+        "samples_expected",
+        "samples_stored",
+        "samples_late",
+        "gap_count",
+        "gap_seconds",
+    ),
     "tags": ("device", "tag", "expected", "stored", "good", "completeness"),
     "gaps": ("device", "start", "end", "duration_s", "cause", "reason"),
     "latency": ("segment", "p50", "p95", "p99", "max"),
     "gateways": ("gateway", "clock_offset_ms", "clock_flagged", "online_ratio", "sessions"),
-    "reconciliation": ("gateway", "device", "read", "published", "dropped_total", "dropped_by_reason",
-                       "stored", "unexplained"),
+    "reconciliation": (
+        "gateway",
+        "device",
+        "read",
+        "published",
+        "dropped_total",
+        "dropped_by_reason",
+        "stored",
+        "unexplained",
+    ),
     "business_links": ("link", "label_zh", "label_en", "collected", "devices", "tags"),
 }
 
@@ -66,8 +98,9 @@ def device_rows(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for d in figures.get("devices") or []:
         gaps = d.get("gaps") or []
-        out.append({**d, "gap_count": len(gaps),
-                    "gap_seconds": sum(float(g.get("duration_s") or 0) for g in gaps)})
+        out.append(
+            {**d, "gap_count": len(gaps), "gap_seconds": sum(float(g.get("duration_s") or 0) for g in gaps)}
+        )
     return out
 
 
@@ -84,16 +117,26 @@ def latency_rows(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def gateway_rows(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [{**g, "sessions": g.get("sessions") if not isinstance(g.get("sessions"), list)
-             else len(g["sessions"])} for g in figures.get("gateways") or []]
+    return [
+        {
+            **g,
+            "sessions": g.get("sessions") if not isinstance(g.get("sessions"), list) else len(g["sessions"]),
+        }
+        for g in figures.get("gateways") or []
+    ]
 
 
 def reconciliation_rows(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for r in figures.get("reconciliation") or []:
         dropped = r.get("dropped") or {}
-        out.append({**r, "dropped_total": sum(dropped.values()),
-                    "dropped_by_reason": ";".join(f"{k}={n}" for k, n in sorted(dropped.items()))})
+        out.append(
+            {
+                **r,
+                "dropped_total": sum(dropped.values()),
+                "dropped_by_reason": ";".join(f"{k}={n}" for k, n in sorted(dropped.items())),
+            }
+        )
     return out
 
 
@@ -101,17 +144,30 @@ def business_link_rows(figures: Mapping[str, Any]) -> list[dict[str, Any]]:
     bl = figures.get("business_links") or {}
     covered = set(bl.get("covered") or [])
     detail = {r["link"]: r for r in bl.get("links") or []}
-    return [{"link": key, "label_zh": zh, "label_en": en, "collected": key in covered,
-             "devices": (detail.get(key) or {}).get("devices", 0), "tags": (detail.get(key) or {}).get("tags", 0)}
-            for key, (zh, en) in LABELS.items()]
+    return [
+        {
+            "link": key,
+            "label_zh": zh,
+            "label_en": en,
+            "collected": key in covered,
+            "devices": (detail.get(key) or {}).get("devices", 0),
+            "tags": (detail.get(key) or {}).get("tags", 0),
+        }
+        for key, (zh, en) in LABELS.items()
+    ]
 
 
 def tables(figures: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every CSV of ``data/`` as rows, by file stem."""
     return {
-        "inventory": inventory_rows(figures), "devices": device_rows(figures), "tags": list(figures.get("tags") or []),
-        "gaps": gap_rows(figures), "latency": latency_rows(figures), "gateways": gateway_rows(figures),
-        "reconciliation": reconciliation_rows(figures), "business_links": business_link_rows(figures),
+        "inventory": inventory_rows(figures),
+        "devices": device_rows(figures),
+        "tags": list(figures.get("tags") or []),
+        "gaps": gap_rows(figures),
+        "latency": latency_rows(figures),
+        "gateways": gateway_rows(figures),
+        "reconciliation": reconciliation_rows(figures),
+        "business_links": business_link_rows(figures),
     }
 
 

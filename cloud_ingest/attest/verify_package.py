@@ -48,8 +48,13 @@ ROTATION_KEY_NAME = "shopfloor-gateway/key-rotation"
 ENVELOPE = "evidence.dsse.json"
 PUBLIC_KEY = "keys/signing-key.pub"
 KEYRING = "keys/keyring.json"
-LOG_FILES = ("log/checkpoint.txt", "log/previous-checkpoint.txt", "log/inclusion-proof.json",
-             "log/consistency-proofs.json", "log/chain.json")
+LOG_FILES = (
+    "log/checkpoint.txt",
+    "log/previous-checkpoint.txt",
+    "log/inclusion-proof.json",
+    "log/consistency-proofs.json",
+    "log/chain.json",
+)
 TOLERANCE = 1e-3  # ratios in figures.json are rounded to 4 decimals
 
 
@@ -58,6 +63,7 @@ class VerificationError(Exception):
 
 
 # ---- DSSE v1 (secure-systems-lab/dsse protocol.md) -------------------------------------------
+
 
 def pae(payload_type: str, body: bytes) -> bytes:
     """Pre-Authentication Encoding: lengths are in bytes, not characters."""
@@ -93,6 +99,7 @@ def verify_envelope(envelope: bytes, public_key: Ed25519PublicKey) -> bytes:
 
 
 # ---- RFC 9162 Merkle tree (§2.1.1 hashing, §2.1.3.2 inclusion, §2.1.4.2 consistency) -------
+
 
 def leaf_hash(entry: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + entry).digest()
@@ -177,6 +184,7 @@ def verify_consistency(size1: int, size2: int, proof: list[bytes], root1: bytes,
 
 # ---- C2SP signed note and tlog checkpoint ---------------------------------------------------
 
+
 def note_key_id(name: str, public_key: bytes) -> bytes:
     """signed-note.md: SHA-256(name || 0x0A || 0x01 || Ed25519 public key)[:4]."""
     return hashlib.sha256(name.encode() + b"\n\x01" + public_key).digest()[:4]
@@ -237,6 +245,7 @@ def parse_checkpoint(body: str) -> tuple[str, int, bytes]:
 
 # ---- the package ----------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     """What was checked: passes and failures, each one line naming the file."""
@@ -274,8 +283,9 @@ def load_json(files: dict[str, bytes], name: str, *, canonical: bool = False) ->
 def log_entry(entry: dict[str, Any]) -> bytes:
     """The bytes a log leaf commits to: a package's chain record, compact canonical JSON."""
     keys = ("sequence", "envelope_sha256", "previous_envelope_sha256", "window", "created_at", "key_id")
-    return json.dumps({k: entry.get(k) for k in keys}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
+    return json.dumps(
+        {k: entry.get(k) for k in keys}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
 
 
 def load_public_key(data: bytes) -> Ed25519PublicKey:
@@ -349,31 +359,41 @@ def recompute_figures(files: dict[str, bytes], figures: dict[str, Any]) -> list[
     bad: list[str] = []
     inv = read_csv(files, "data/inventory.csv")
     prod = [r for r in inv if r["in_inventory"] == "是" and r["production"] == "是"]
-    counts = {"production_devices": len(prod),
-              "networked_devices": sum(r["networked"] == "是" for r in prod),
-              "delivering_devices": sum(r["delivering"] == "是" for r in prod),
-              "digital_devices": sum(r["digital"] == "是" for r in prod)}
+    counts = {
+        "production_devices": len(prod),
+        "networked_devices": sum(r["networked"] == "是" for r in prod),
+        "delivering_devices": sum(r["delivering"] == "是" for r in prod),
+        "digital_devices": sum(r["digital"] == "是" for r in prod),
+    }
     for k, v in counts.items():
         if (figures.get("inventory") or {}).get(k) != v:
-            bad.append(f"data/inventory.csv: {k} recomputes to {v}, figures.json says "
-                       f"{(figures.get('inventory') or {}).get(k)}")
+            bad.append(
+                f"data/inventory.csv: {k} recomputes to {v}, figures.json says "
+                f"{(figures.get('inventory') or {}).get(k)}"
+            )
     n = counts["production_devices"]
     for key, num in (("networking_rate", "delivering_devices"), ("digitalization_rate", "digital_devices")):
         rate = counts[num] / n if n else None
         if not _close(rate, figures.get(key)):
-            bad.append(f"data/inventory.csv: {key} recomputes to {rate}, figures.json says {figures.get(key)}")
+            bad.append(
+                f"data/inventory.csv: {key} recomputes to {rate}, figures.json says {figures.get(key)}"
+            )
     band = figures.get("networking_band") or {}
     rate = counts["delivering_devices"] / n if n else None
     if isinstance(band, dict) and not _close(band_points(rate), band.get("points")):
-        bad.append(f"data/inventory.csv: networking band points recompute to {band_points(rate)}, "
-                   f"figures.json says {band.get('points')}")
+        bad.append(
+            f"data/inventory.csv: networking band points recompute to {band_points(rate)}, "
+            f"figures.json says {band.get('points')}"
+        )
     tags = read_csv(files, "data/tags.csv")
     for r in tags:
         exp, st = _num(r["expected"]), _num(r["stored"])
         comp = min(1.0, st / exp) if exp and st is not None else None
         if not _close(comp, _num(r["completeness"])):
-            bad.append(f"data/tags.csv: {r['device']}/{r['tag']} completeness recomputes to {comp}, "
-                       f"the row says {r['completeness']}")
+            bad.append(
+                f"data/tags.csv: {r['device']}/{r['tag']} completeness recomputes to {comp}, "
+                f"the row says {r['completeness']}"
+            )
     per_device: dict[str, list[float]] = {}
     for r in tags:
         acc = per_device.setdefault(r["device"], [0.0, 0.0])
@@ -383,47 +403,68 @@ def recompute_figures(files: dict[str, bytes], figures: dict[str, Any]) -> list[
     for r in read_csv(files, "data/devices.csv"):
         exp, got = per_device.get(r["device"], [0.0, 0.0])
         if not _close(exp, _num(r["samples_expected"])):
-            bad.append(f"data/devices.csv: {r['device']} samples_expected is {r['samples_expected']}, "
-                       f"its tags in data/tags.csv add up to {exp:g}")
+            bad.append(
+                f"data/devices.csv: {r['device']} samples_expected is {r['samples_expected']}, "
+                f"its tags in data/tags.csv add up to {exp:g}"
+            )
         comp = got / exp if exp else None
         if not _close(comp, _num(r["completeness"])):
-            bad.append(f"data/devices.csv: {r['device']} completeness recomputes to {comp} from data/tags.csv, "
-                       f"the row says {r['completeness']}")
+            bad.append(
+                f"data/devices.csv: {r['device']} completeness recomputes to {comp} from "
+                f"data/tags.csv, "
+                f"the row says {r['completeness']}"
+            )
     for r in read_csv(files, "data/gaps.csv"):
         try:
             span = (datetime.fromisoformat(r["end"]) - datetime.fromisoformat(r["start"])).total_seconds()
         except ValueError as err:
             raise VerificationError(f"data/gaps.csv: bad time ({err})") from err
         if abs(span - float(r["duration_s"])) > 1.0:
-            bad.append(f"data/gaps.csv: {r['device']} gap at {r['start']} lasts {span:g} s, the row says "
-                       f"{r['duration_s']}")
+            bad.append(
+                f"data/gaps.csv: {r['device']} gap at {r['start']} lasts {span:g} s, the row says "
+                f"{r['duration_s']}"
+            )
     for r in read_csv(files, "data/reconciliation.csv"):
         read, stored, dropped = (_num(r[k]) or 0.0 for k in ("read", "stored", "dropped_total"))
         if _num(r["unexplained"]) != read - dropped - stored:
-            bad.append(f"data/reconciliation.csv: {r['gateway']}/{r['device']} unexplained is {r['unexplained']}, "
-                       f"read − dropped − stored = {read - dropped - stored:g}")
+            bad.append(
+                f"data/reconciliation.csv: {r['gateway']}/{r['device']} unexplained is "
+                f"{r['unexplained']}, "
+                f"read − dropped − stored = {read - dropped - stored:g}"
+            )
     links = read_csv(files, "data/business_links.csv")
     covered = sorted(r["link"] for r in links if r["collected"] == "是")
     claimed = sorted((figures.get("business_links") or {}).get("covered") or [])
     if covered != claimed:
-        bad.append(f"data/business_links.csv: covered links recompute to {covered}, figures.json says {claimed}")
+        bad.append(
+            f"data/business_links.csv: covered links recompute to {covered}, figures.json says {claimed}"
+        )
     return bad
 
 
-def verify_package(files: dict[str, bytes], *, key: Ed25519PublicKey | None = None,
-                   previous: dict[str, bytes] | None = None, kept_checkpoint: bytes | None = None) -> Result:
+def verify_package(
+    files: dict[str, bytes],
+    *,
+    key: Ed25519PublicKey | None = None,
+    previous: dict[str, bytes] | None = None,
+    kept_checkpoint: bytes | None = None,
+) -> Result:
     """Every check over a package given as {relative path: bytes}; nothing is read from outside."""
     res = Result()
     if ENVELOPE not in files:
         raise VerificationError(f"not an evidence package: {ENVELOPE} is missing")
-    inner = res.check(PUBLIC_KEY, "public key read",
-                      lambda: load_public_key(files[PUBLIC_KEY]) if PUBLIC_KEY in files
-                      else _raise("missing"))
-    signer = inner if key is None or inner is None or key_id(key) == key_id(inner) else None
-    if signer is None:  # the reviewer trusts an earlier key: the package must show the rotation
-        signer = inner
-        res.notes.append(f"包内公钥与您给的不同 the package's key {key_id(inner)[:16]}… is not the one you "
-                         f"gave ({key_id(key)[:16]}…): accepted only with a rotation signed by yours")
+    inner = res.check(
+        PUBLIC_KEY,
+        "public key read",
+        lambda: load_public_key(files[PUBLIC_KEY]) if PUBLIC_KEY in files else _raise("missing"),
+    )
+    signer = inner
+    if key is not None and inner is not None and key_id(key) != key_id(inner):
+        # the reviewer trusts an earlier key: the package must show the rotation to its own
+        res.notes.append(
+            f"包内公钥与您给的不同 the package's key {key_id(inner)[:16]}… is not the one you "
+            f"gave ({key_id(key)[:16]}…): accepted only with a rotation signed by yours"
+        )
     elif key is not None:
         signer = key
     if signer is None:
@@ -450,15 +491,20 @@ def verify_package(files: dict[str, bytes], *, key: Ed25519PublicKey | None = No
     if not failures:
         res.passed.append(f"{len(subjects)} files: every sha256 matches the signed digest, no file unlisted")
     if key is not None and signer is not key:
-        res.check(ENVELOPE, "the key you gave signed the rotation to the package's key",
-                  lambda: _check_rotation(key, signer, pred))
+        res.check(
+            ENVELOPE,
+            "the key you gave signed the rotation to the package's key",
+            lambda: _check_rotation(key, signer, pred),
+        )
     if pred.get("key_id") != key_id(signer):
         res.failed.append(f"{ENVELOPE}: predicate names key {pred.get('key_id')}, signed by {key_id(signer)}")
     if "data/figures.json" in files and not [f for f in failures if f.startswith("data/")]:
+
         def figures() -> None:
             bad = recompute_figures(files, load_json(files, "data/figures.json"))
             if bad:
                 raise VerificationError("; ".join(bad))
+
         res.check("data/", "figures recompute from the CSVs", figures)
     env_digest = hashlib.sha256(files[ENVELOPE]).hexdigest()
     _check_log(res, files, pred, env_digest, signer, kept_checkpoint)
@@ -478,26 +524,48 @@ def _checkpoint(note: bytes, origin: str, signer: Ed25519PublicKey) -> tuple[int
     return size, root
 
 
-def _check_log(res: Result, files: dict[str, bytes], pred: dict[str, Any], env_digest: str,
-               signer: Ed25519PublicKey, kept: bytes | None) -> None:
+def _check_log(
+    res: Result,
+    files: dict[str, bytes],
+    pred: dict[str, Any],
+    env_digest: str,
+    signer: Ed25519PublicKey,
+    kept: bytes | None,
+) -> None:
     origin, seq = (pred.get("log") or {}).get("origin", ""), pred.get("sequence")
-    head = res.check("log/checkpoint.txt", "checkpoint signature verifies",
-                     lambda: _checkpoint(files.get("log/checkpoint.txt") or _raise("missing"), origin, signer))
+    if not isinstance(seq, int) or seq < 1:
+        res.failed.append(f"{ENVELOPE}: the predicate has no valid sequence number ({seq!r})")
+        return
+    head = res.check(
+        "log/checkpoint.txt",
+        "checkpoint signature verifies",
+        lambda: _checkpoint(files.get("log/checkpoint.txt") or _raise("missing"), origin, signer),
+    )
     if head is None:
         return
     size, root = head
-    me = {"sequence": seq, "envelope_sha256": env_digest, "window": pred.get("window"),
-          "previous_envelope_sha256": pred.get("previous_envelope_sha256"),
-          "created_at": pred.get("created_at"), "key_id": pred.get("key_id")}
+    me = {
+        "sequence": seq,
+        "envelope_sha256": env_digest,
+        "window": pred.get("window"),
+        "previous_envelope_sha256": pred.get("previous_envelope_sha256"),
+        "created_at": pred.get("created_at"),
+        "key_id": pred.get("key_id"),
+    }
 
     def inclusion() -> None:
         p = load_json(files, "log/inclusion-proof.json", canonical=True)
         if p["leaf_index"] != seq - 1:
-            raise VerificationError(f"the log holds this package at position {p['leaf_index'] + 1}, "
-                                    f"its sequence is {seq}: another package has this sequence")
+            raise VerificationError(
+                f"the log holds this package at position {p['leaf_index'] + 1}, "
+                f"its sequence is {seq}: another package has this sequence"
+            )
         if p["tree_size"] != size:
             raise VerificationError(f"proof is for size {p['tree_size']}, the checkpoint for {size}")
-        verify_inclusion(p["leaf_index"], size, leaf_hash(log_entry(me)), [b64decode(h) for h in p["hashes"]], root)
+        verify_inclusion(
+            p["leaf_index"], size, leaf_hash(log_entry(me)), [b64decode(h) for h in p["hashes"]], root
+        )
+
     res.check("log/inclusion-proof.json", f"package {seq} is leaf {seq} of the log of size {size}", inclusion)
 
     def chain() -> None:
@@ -514,6 +582,7 @@ def _check_log(res: Result, files: dict[str, bytes], pred: dict[str, Any], env_d
             raise VerificationError("the listed packages do not hash to the checkpoint's root")
         if seq is None or not 1 <= seq <= size or log_entry(entries[seq - 1]) != log_entry(me):
             raise VerificationError(f"entry {seq} is not this package")
+
     res.check("log/chain.json", f"all {size} packages of the log recompute to the checkpoint", chain)
 
     def consistency(name: str, note: bytes) -> None:
@@ -522,7 +591,9 @@ def _check_log(res: Result, files: dict[str, bytes], pred: dict[str, Any], env_d
             verify_consistency(old_size, size, [], old_root, root)
             return
         if old_size > size:
-            raise VerificationError(f"the log shrank: the earlier checkpoint has size {old_size}, this one {size}")
+            raise VerificationError(
+                f"the log shrank: the earlier checkpoint has size {old_size}, this one {size}"
+            )
         proofs = load_json(files, "log/consistency-proofs.json", canonical=True)["proofs"]
         p = next((p for p in proofs if p["from_size"] == old_size), None)
         if p is None:
@@ -530,16 +601,24 @@ def _check_log(res: Result, files: dict[str, bytes], pred: dict[str, Any], env_d
         verify_consistency(old_size, size, [b64decode(h) for h in p["hashes"]], old_root, root)
 
     if "log/previous-checkpoint.txt" in files:
-        res.check("log/previous-checkpoint.txt", "the log only grew since the previous package",
-                  lambda: consistency("previous", files["log/previous-checkpoint.txt"]))
+        res.check(
+            "log/previous-checkpoint.txt",
+            "the log only grew since the previous package",
+            lambda: consistency("previous", files["log/previous-checkpoint.txt"]),
+        )
     elif seq != 1:
         res.failed.append(f"log/previous-checkpoint.txt: missing, although this is package {seq}")
     if kept is not None:
-        res.check("--checkpoint", "the log only grew since the checkpoint you kept",
-                  lambda: consistency("kept", kept))
+        res.check(
+            "--checkpoint",
+            "the log only grew since the checkpoint you kept",
+            lambda: consistency("kept", kept),
+        )
 
 
-def _check_previous(res: Result, prev: dict[str, bytes], pred: dict[str, Any], signer: Ed25519PublicKey) -> None:
+def _check_previous(
+    res: Result, prev: dict[str, bytes], pred: dict[str, Any], signer: Ed25519PublicKey
+) -> None:
     def link() -> None:
         if ENVELOPE not in prev:
             raise VerificationError(f"not an evidence package: {ENVELOPE} is missing")
@@ -551,11 +630,16 @@ def _check_previous(res: Result, prev: dict[str, bytes], pred: dict[str, Any], s
             raise VerificationError("the previous package is of another enterprise")
         if p["sequence"] != pred["sequence"] - 1:
             missing = ", ".join(str(s) for s in range(p["sequence"] + 1, pred["sequence"]))
-            raise VerificationError(f"previous package has sequence {p['sequence']}, this one {pred['sequence']}"
-                                    + (f": package {missing} is missing" if missing else ""))
+            raise VerificationError(
+                f"previous package has sequence {p['sequence']}, this one "
+                f"{pred['sequence']}" + (f": package {missing} is missing" if missing else "")
+            )
         if pred.get("previous_envelope_sha256") != hashlib.sha256(prev[ENVELOPE]).hexdigest():
-            raise VerificationError("the previous envelope's digest is not the one this package names: "
-                                    "the previous package was replaced")
+            raise VerificationError(
+                "the previous envelope's digest is not the one this package names: "
+                "the previous package was replaced"
+            )
+
     res.check("--previous", "sequence and previous digest link to the previous package", link)
 
 
@@ -566,8 +650,11 @@ def _check_rotation(old: Ed25519PublicKey, new: Ed25519PublicKey, pred: dict[str
             body = verify_note(r["statement"].encode(), ROTATION_KEY_NAME, old)
             if f"to {key_id(new)}\n" in body:
                 return
-    raise VerificationError(f"signed by key {key_id(new)[:16]}…, the previous package by {key_id(old)[:16]}…, "
-                            "and no rotation signed by the previous key names the new one")
+    raise VerificationError(
+        f"signed by key {key_id(new)[:16]}…, the previous package by "
+        f"{key_id(old)[:16]}…, "
+        "and no rotation signed by the previous key names the new one"
+    )
 
 
 def read_dir(path: Path) -> dict[str, bytes]:

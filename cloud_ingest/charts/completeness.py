@@ -13,8 +13,11 @@ from cloud_ingest.charts.svg import document, empty, num, parse_time, rect, text
 
 LABEL_W = 150.0
 BINS: tuple[tuple[float, str, str], ...] = (
-    (0.99, "#1e8449", "≥99%"), (0.95, "#58d68d", "≥95%"), (0.80, "#f4d03f", "≥80%"),
-    (0.50, "#eb984e", "≥50%"), (0.0, "#cb4335", "<50%"),
+    (0.99, "#1e8449", "≥99%"),
+    (0.95, "#58d68d", "≥95%"),
+    (0.80, "#f4d03f", "≥80%"),
+    (0.50, "#eb984e", "≥50%"),
+    (0.0, "#cb4335", "<50%"),
 )
 NO_TIME = "#eeeeee"
 
@@ -27,8 +30,11 @@ def columns(start: datetime, end: datetime) -> list[tuple[datetime, datetime, st
     """Whole days (or hours) overlapping the window, clipped to it."""
     hourly = (end - start) <= timedelta(days=2)
     step = timedelta(hours=1) if hourly else timedelta(days=1)
-    t = start.replace(minute=0, second=0, microsecond=0) if hourly else start.replace(
-        hour=0, minute=0, second=0, microsecond=0)
+    t = (
+        start.replace(minute=0, second=0, microsecond=0)
+        if hourly
+        else start.replace(hour=0, minute=0, second=0, microsecond=0)
+    )
     cols = []
     while t < end:
         lo, hi = max(t, start), min(t + step, end)
@@ -67,8 +73,16 @@ def completeness_grid(figures: dict[str, Any], *, max_rows: int = 60, width: flo
         unit = "车间/产线 workshop/line (devices)"
     cell_w = min(24.0, (width - LABEL_W - 10) / len(cols))
     cell_h = 12.0 if len(groups) > 30 else 16.0
-    body = [text(8, 14, f"行 rows: {unit} · 列 columns: {'小时 hour (UTC)' if cols and len(cols) <= 48 and (end - start) <= timedelta(days=2) else '日 day (UTC)'}",
-                 size=10, fill="#555")]
+    hourly = (end - start) <= timedelta(days=2)
+    body = [
+        text(
+            8,
+            14,
+            f"行 rows: {unit} · 列 columns: {'小时 hour (UTC)' if hourly else '日 day (UTC)'}",
+            size=10,
+            fill="#555",
+        )
+    ]
     y0 = 24.0
     every = max(1, int(18 // cell_w) + 1)
     for j, (_lo, _hi, lab) in enumerate(cols):
@@ -79,12 +93,21 @@ def completeness_grid(figures: dict[str, Any], *, max_rows: int = 60, width: flo
         body.append(text(LABEL_W - 6, y + cell_h - 4, name, size=9 if cell_h < 16 else 10, anchor="end"))
         for j, (lo, hi, _lab) in enumerate(cols):
             value = sum(covered(d, lo, hi) for d in members) / len(members)
-            body.append(rect(LABEL_W + j * cell_w, y, cell_w - 1, cell_h - 1, colour(value), cls="cell",
-                             title=f"{name} {lo:%Y-%m-%d %H:%M} {num(value * 100)}%"))
+            body.append(
+                rect(
+                    LABEL_W + j * cell_w,
+                    y,
+                    cell_w - 1,
+                    cell_h - 1,
+                    colour(value),
+                    cls="cell",
+                    title=f"{name} {lo:%Y-%m-%d %H:%M} {num(value * 100)}%",
+                )
+            )
         y += cell_h
     y += 12
-    x = LABEL_W
-    for _lo, c, lab in BINS:
-        body += [rect(x, y - 9, 10, 10, c), text(x + 14, y, lab, size=10)]
-        x += 14 + text_width(lab, 10) + 14
+    lx = LABEL_W
+    for _floor, c, lab in BINS:
+        body += [rect(lx, y - 9, 10, 10, c), text(lx + 14, y, lab, size=10)]
+        lx += 14 + text_width(lab, 10) + 14
     return document(width, y + 10, body, title=title, kind="completeness")

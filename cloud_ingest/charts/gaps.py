@@ -16,8 +16,9 @@ def gap_causes(figures: dict[str, Any], *, width: float = 760.0) -> str:
     devices = figures.get("devices") or []
     gaps = [g for d in devices for g in d.get("gaps") or []]
     if not gaps:
-        return empty(width, title, "gaps").replace("本时段无数据 no data in this window",
-                                                   "本时段没有缺口 no gaps in this window")
+        return empty(width, title, "gaps").replace(
+            "本时段无数据 no data in this window", "本时段没有缺口 no gaps in this window"
+        )
     start, end = parse_time(figures["window"]["start"]), parse_time(figures["window"]["end"])
     cols = columns(start, end)
     causes = [k for k in STATES if k != "delivering"]
@@ -37,7 +38,10 @@ def gap_causes(figures: dict[str, Any], *, width: float = 760.0) -> str:
     for k in range(5):
         v = scale * k / 4
         y = TOP + PLOT_H - PLOT_H * v / scale
-        body += [line(LEFT, y, width - 10, y, stroke="#e5e5e5"), text(LEFT - 4, y + 3, num(v), size=9, anchor="end")]
+        body += [
+            line(LEFT, y, width - 10, y, stroke="#e5e5e5"),
+            text(LEFT - 4, y + 3, num(v), size=9, anchor="end"),
+        ]
     body.append(text(4, TOP + 4, "小时 h", size=9, fill="#555"))
     every = max(1, int(20 // bar_w) + 1)
     used = set()
@@ -50,8 +54,17 @@ def gap_causes(figures: dict[str, Any], *, width: float = 760.0) -> str:
             y -= h
             colour, zh, en = STATES[causes[ci]]
             used.add(causes[ci])
-            body.append(rect(LEFT + j * bar_w + 1, y, max(bar_w - 2, 1.0), h, colour, cls=f"bar-{causes[ci]}",
-                             title=f"{lo:%Y-%m-%d %H:%M} {zh} {en} {num(hours)} h"))
+            body.append(
+                rect(
+                    LEFT + j * bar_w + 1,
+                    y,
+                    max(bar_w - 2, 1.0),
+                    h,
+                    colour,
+                    cls=f"bar-{causes[ci]}",
+                    title=f"{lo:%Y-%m-%d %H:%M} {zh} {en} {num(hours)} h",
+                )
+            )
         if j % every == 0:
             body.append(text(LEFT + j * bar_w + bar_w / 2, TOP + PLOT_H + 12, lab, size=8, anchor="middle"))
     body.append(line(LEFT, TOP + PLOT_H, width - 10, TOP + PLOT_H, stroke="#666"))

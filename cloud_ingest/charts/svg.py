@@ -27,32 +27,57 @@ def num(x: float) -> str:
     return s[:-2] if s.endswith(".0") else s
 
 
-def text(x: float, y: float, body: str, *, size: float = 11, anchor: str = "start", fill: str = "#222",
-         weight: str = "normal") -> str:
-    return (f'<text x="{num(x)}" y="{num(y)}" font-size="{num(size)}" text-anchor="{anchor}" fill="{fill}"'
-            f' font-weight="{weight}">{escape(body)}</text>')
+def text(
+    x: float,
+    y: float,
+    body: str,
+    *,
+    size: float = 11,
+    anchor: str = "start",
+    fill: str = "#222",
+    weight: str = "normal",
+) -> str:
+    return (
+        f'<text x="{num(x)}" y="{num(y)}" font-size="{num(size)}" text-anchor="{anchor}" fill="{fill}"'
+        f' font-weight="{weight}">{escape(body)}</text>'
+    )
 
 
-def rect(x: float, y: float, w: float, h: float, fill: str, *, title: str | None = None,
-         cls: str | None = None) -> str:
+def rect(
+    x: float, y: float, w: float, h: float, fill: str, *, title: str | None = None, cls: str | None = None
+) -> str:
     c = f' class="{cls}"' if cls else ""
     inner = f"<title>{escape(title)}</title>" if title else ""
     end = f">{inner}</rect>" if inner else "/>"
-    return f'<rect x="{num(x)}" y="{num(y)}" width="{num(max(w, 0.0))}" height="{num(h)}" fill="{fill}"{c}{end}'
+    return (
+        f'<rect x="{num(x)}" y="{num(y)}" width="{num(max(w, 0.0))}" height="{num(h)}" fill="{fill}"{c}{end}'
+    )
 
 
-def line(x1: float, y1: float, x2: float, y2: float, *, stroke: str = "#999", width: float = 1,
-         dash: str | None = None) -> str:
+def line(
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    *,
+    stroke: str = "#999",
+    width: float = 1,
+    dash: str | None = None,
+) -> str:
     d = f' stroke-dasharray="{dash}"' if dash else ""
-    return (f'<line x1="{num(x1)}" y1="{num(y1)}" x2="{num(x2)}" y2="{num(y2)}" stroke="{stroke}"'
-            f' stroke-width="{num(width)}"{d}/>')
+    return (
+        f'<line x1="{num(x1)}" y1="{num(y1)}" x2="{num(x2)}" y2="{num(y2)}" stroke="{stroke}"'
+        f' stroke-width="{num(width)}"{d}/>'
+    )
 
 
 def document(width: float, height: float, body: list[str], *, title: str, kind: str) -> str:
     """The outer element: sized in user units with a viewBox, so it scales in HTML and PDF."""
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" width="{num(width)}"'
-            f' height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" role="img"'
-            f' font-family="{FONT}"><title>{escape(title)}</title>' + "".join(body) + "</svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" width="{num(width)}"'
+        f' height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" role="img"'
+        f' font-family="{FONT}"><title>{escape(title)}</title>' + "".join(body) + "</svg>"
+    )
 
 
 def legend(x: float, y: float, keys: list[str]) -> tuple[list[str], float]:
@@ -75,8 +100,13 @@ def parse_time(s: str) -> datetime:
 
 
 def empty(width: float, title: str, kind: str) -> str:
-    return document(width, 40, [text(8, 24, "本时段无数据 no data in this window", size=12, fill="#666")],
-                    title=title, kind=kind)
+    return document(
+        width,
+        40,
+        [text(8, 24, "本时段无数据 no data in this window", size=12, fill="#666")],
+        title=title,
+        kind=kind,
+    )
 
 
 def text_width(body: str, size: float) -> float:

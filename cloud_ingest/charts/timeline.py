@@ -49,18 +49,38 @@ def state_timeline(figures: dict[str, Any], *, max_rows: int = 40, width: float 
             used.add(cause)
             x0, x1 = x(g["start"]), x(g["end"])
             colour, zh, en = STATES[cause]
-            body.append(rect(x0, y, max(x1 - x0, 1.0), ROW_H, colour, cls=f"state-{cause}",
-                             title=f"{d['device']} {zh} {en} {g['start']} → {g['end']}"))
+            body.append(
+                rect(
+                    x0,
+                    y,
+                    max(x1 - x0, 1.0),
+                    ROW_H,
+                    colour,
+                    cls=f"state-{cause}",
+                    title=f"{d['device']} {zh} {en} {g['start']} → {g['end']}",
+                )
+            )
         y += ROW_H + GAP
     body.append(line(LABEL_W, y, width - 10, y))
     for t, lab in time_ticks(start, end):
         tx = LABEL_W + plot_w * (t - start).total_seconds() / span
-        body += [line(tx, 8, tx, y + 4, stroke="#ffffff", width=0.6), text(tx, y + 15, lab, size=9, anchor="middle")]
+        body += [
+            line(tx, 8, tx, y + 4, stroke="#ffffff", width=0.6),
+            text(tx, y + 15, lab, size=9, anchor="middle"),
+        ]
     y += 22
     if len(rows) < len(devices):
-        body.append(text(LABEL_W, y + 4, f"共 {len(devices)} 台设备，此处只画缺口时间最长的 {len(rows)} 台；"
-                         f"全部见缺口表 · {len(rows)} of {len(devices)} devices drawn (most gap time first); "
-                         "all are in the gap table", size=9, fill="#555"))
+        body.append(
+            text(
+                LABEL_W,
+                y + 4,
+                f"共 {len(devices)} 台设备，此处只画缺口时间最长的 {len(rows)} 台；"
+                f"全部见缺口表 · {len(rows)} of {len(devices)} devices drawn (most gap time first); "
+                "all are in the gap table",
+                size=9,
+                fill="#555",
+            )
+        )
         y += 16
     parts, h = legend(LABEL_W, y + 6, [k for k in STATES if k in used])
     return document(width, y + h + 8, body + parts, title=title, kind="timeline")

@@ -21,8 +21,13 @@ def cjk_font_file() -> Path | None:
     """The font file fontconfig gives for FAMILY, or None when it falls back to another family."""
     if shutil.which("fc-match") is None:
         return None
-    out = subprocess.run(["fc-match", "-f", "%{family}\n%{file}", FAMILY], capture_output=True, text=True,
-                         timeout=30, check=False).stdout.split("\n")
+    out = subprocess.run(
+        ["fc-match", "-f", "%{family}\n%{file}", FAMILY],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    ).stdout.split("\n")
     if len(out) < 2 or FAMILY not in out[0].split(","):
         return None
     return Path(out[1])
@@ -31,6 +36,8 @@ def cjk_font_file() -> Path | None:
 def require_cjk_font() -> Path:
     path = cjk_font_file()
     if path is None or not path.exists():
-        raise FontMissing(f"报告所需的中文字体 {FAMILY} 未安装 the CJK font {FAMILY} is not installed: "
-                          "run `bash scripts/services.sh` or `apt-get install fonts-noto-cjk`")
+        raise FontMissing(
+            f"报告所需的中文字体 {FAMILY} 未安装 the CJK font {FAMILY} is not installed: "
+            "run `bash scripts/services.sh` or `apt-get install fonts-noto-cjk`"
+        )
     return path

@@ -27,7 +27,10 @@ def _duration(seconds: Any) -> str:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cloud_ingest.report", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     env.filters.update(pct=view.pct, ms=view.ms, yesno=view.yes_no, duration=_duration)
@@ -35,7 +38,9 @@ def _env() -> jinja2.Environment:
 
 
 def _css() -> str:
-    return resources.files("cloud_ingest.report").joinpath("templates", "report.css").read_text(encoding="utf-8")
+    return (
+        resources.files("cloud_ingest.report").joinpath("templates", "report.css").read_text(encoding="utf-8")
+    )
 
 
 def render_html(figures: dict[str, Any], cover: dict[str, Any]) -> str:

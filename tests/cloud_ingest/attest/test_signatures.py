@@ -21,8 +21,11 @@ def test_pae_matches_the_dsse_vector_and_its_signature_verifies() -> None:
     x = 46950820868899156662930047687818585632848591499744589407958293238635476079160
     y = 5640078356564379163099075877009565129882514886557779369047442380624545832820
     pub = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
-    raw = base64.b64decode("A3JqsQGtVsJ2O2xqrI5IcnXip5GToJ3F+FnZ+O88SjtR6rDAajabZKciJTfUiHqJPcIAriEGAHTVeCUjW2JIZA==")
+    raw = base64.b64decode(
+        "A3JqsQGtVsJ2O2xqrI5IcnXip5GToJ3F+FnZ+O88SjtR6rDAajabZKciJTfUiHqJPcIAriEGAHTVeCUjW2JIZA=="
+    )
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     pub.verify(der, v.pae(ptype, body), ec.ECDSA(hashes.SHA256()))
 
@@ -51,8 +54,10 @@ def test_envelope_round_trip_and_tampering() -> None:
 def test_signed_note_vector_from_the_spec() -> None:
     """signed-note.md's example: vkey example.com/foo+530d903a+… verifies its note."""
     vkey = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
-    text = ("This is an example message.\n\n— example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONnc"
-            "AlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n")
+    text = (
+        "This is an example message.\n\n— example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONnc"
+        "AlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n"
+    )
     pub = v.load_public_key(vkey.encode())
     assert v.vkey("example.com/foo", v.raw_public(pub)) == vkey
     assert v.verify_note(text.encode(), "example.com/foo", pub) == "This is an example message.\n"
@@ -69,4 +74,6 @@ def test_checkpoint_round_trip_and_unknown_signers_are_ignored() -> None:
         assert v.parse_checkpoint(body) == ("sfg.example/evidence/ent1", 3, b"\x07" * 32)
     with pytest.raises(v.VerificationError, match="no signature by"):
         v.verify_note(cp, "sfg.example/evidence/ent1", other.public_key())
-    assert isinstance(v.load_public_key(v.vkey("n", v.raw_public(key.public_key())).encode()), Ed25519PublicKey)
+    assert isinstance(
+        v.load_public_key(v.vkey("n", v.raw_public(key.public_key())).encode()), Ed25519PublicKey
+    )
