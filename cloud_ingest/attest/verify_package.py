@@ -517,11 +517,31 @@ def _raise(message: str) -> Any:
     raise VerificationError(message)
 
 
-def _checkpoint(note: bytes, origin: str, signer: Ed25519PublicKey) -> tuple[int, bytes]:
-    got, size, root = parse_checkpoint(verify_note(note, origin, signer))
+def _checkpoint(note: bytes, origin: str, *signers: Ed25519PublicKey) -> tuple[int, bytes]:
+    """Signed by the first key, or (for checkpoints older than a key rotation) by another key of
+    the keyring that this package's signed statement lists."""
+    body, errors = None, []
+    for key in signers:
+        try:
+            body = verify_note(note, origin, key)
+            break
+        except VerificationError as err:
+            errors.append(str(err))
+    if body is None:
+        raise VerificationError(errors[0] if len(errors) == 1 else "signed by none of the keyring's keys")
+    got, size, root = parse_checkpoint(body)
     if got != origin:
         raise VerificationError(f"checkpoint origin {got!r} is not this enterprise's log {origin!r}")
     return size, root
+
+
+def _keyring_keys(files: dict[str, bytes]) -> list[Ed25519PublicKey]:
+    """The earlier keys listed in keys/keyring.json (a signed file: the current key vouches for it)."""
+    try:
+        ring = json.loads(files.get(KEYRING) or b"{}")
+        return [load_public_key(k["public_pem"].encode()) for k in ring.get("keys", [])]
+    except (ValueError, KeyError, TypeError, VerificationError):
+        return []
 
 
 def _check_log(
@@ -585,8 +605,20 @@ def _check_log(
 
     res.check("log/chain.json", f"all {size} packages of the log recompute to the checkpoint", chain)
 
+    def all_proofs() -> None:
+        proofs = load_json(files, "log/consistency-proofs.json", canonical=True)
+        entries = load_json(files, "log/chain.json", canonical=True)["entries"]
+        leaves = [leaf_hash(log_entry(e)) for e in entries]
+        if proofs["to_size"] != size or [p["from_size"] for p in proofs["proofs"]] != list(range(1, size)):
+            raise VerificationError(f"does not hold one proof from each earlier size to {size}")
+        for p in proofs["proofs"]:
+            m = p["from_size"]
+            verify_consistency(m, size, [b64decode(h) for h in p["hashes"]], root_from_leaves(leaves[:m]), root)
+
+    res.check("log/consistency-proofs.json", "every earlier size of the log is a prefix of this one", all_proofs)
+
     def consistency(name: str, note: bytes) -> None:
-        old_size, old_root = _checkpoint(note, origin, signer)
+        old_size, old_root = _checkpoint(note, origin, signer, *_keyring_keys(files))
         if old_size == size:
             verify_consistency(old_size, size, [], old_root, root)
             return
