@@ -32,7 +32,9 @@ pytestmark = pytest.mark.integration
 ADMIN, ENT_A, ENT_B = "admin-token-0123456789", "ent-a-token-0123456789", "ent-b-token-0123456789"
 
 
-def fake_figures(conn: psycopg.Connection[Any], enterprise: str, start: datetime, end: datetime) -> dict[str, Any]:
+def fake_figures(
+    conn: psycopg.Connection[Any], enterprise: str, start: datetime, end: datetime
+) -> dict[str, Any]:
     days = (end - start).total_seconds() / 86400
     if enterprise == "ent-empty":
         return make_figures(enterprise=enterprise, devices=0, not_networked=0, start=start, days=days)
@@ -44,12 +46,19 @@ def env(pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     migrate.migrate(pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         for code in ("ent-a", "ent-b", "ent-empty"):
-            conn.execute("INSERT INTO enterprises (code, name, industry, district) VALUES (%s, %s, %s, %s)",
-                         (code, f"企业 {code}", "食品加工", "新城区"))
+            conn.execute(
+                "INSERT INTO enterprises (code, name, industry, district) VALUES (%s, %s, %s, %s)",
+                (code, f"企业 {code}", "食品加工", "新城区"),
+            )
     cfg = tmp_path / "cloud.yaml"
-    cfg.write_text(yaml.safe_dump({"database": {"dsn": pg_dsn},
-                                   "signing": {"key_file": str(tmp_path / "keys" / "signing.key"),
-                                               "log_name": "sfg.test"}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "database": {"dsn": pg_dsn},
+                "signing": {"key_file": str(tmp_path / "keys" / "signing.key"), "log_name": "sfg.test"},
+            }
+        )
+    )
     monkeypatch.setattr(source, "figures_from_database", fake_figures)
     monkeypatch.delenv("SFG_EVIDENCE_KEY_FILE", raising=False)
     yield {"dsn": pg_dsn, "cfg": cfg, "tmp": tmp_path, "key": tmp_path / "keys" / "signing.key"}
@@ -60,8 +69,21 @@ def cli(*args: str) -> Any:
 
 
 def build(env: dict[str, Any], out: str, *extra: str, ent: str = "ent-a") -> Any:
-    return cli("evidence", "build", "--config", str(env["cfg"]), "--enterprise", ent, "--from", "2026-01-01",
-               "--to", "2026-01-03", "--out", str(env["tmp"] / out), *extra)
+    return cli(
+        "evidence",
+        "build",
+        "--config",
+        str(env["cfg"]),
+        "--enterprise",
+        ent,
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-03",
+        "--out",
+        str(env["tmp"] / out),
+        *extra,
+    )
 
 
 def test_keys_init_show_rotate_and_unsafe_files(env: dict[str, Any]) -> None:
@@ -95,9 +117,17 @@ def test_build_verify_rebuild_and_the_append_only_tables(env: dict[str, Any]) ->
     assert r.exit_code == 2 and "--force" in r.output
     r = build(env, "p2")  # the same window again: a new package, never an overwrite
     assert r.exit_code == 0 and "序号 sequence 2" in r.output
-    r = cli("evidence", "verify", str(env["tmp"] / "p2"), "--previous", str(env["tmp"] / "p1"),
-            "--checkpoint", str(env["tmp"] / "p1" / "log" / "checkpoint.txt"),
-            "--key", str(env["tmp"] / "p1" / "keys" / "signing-key.pub"))
+    r = cli(
+        "evidence",
+        "verify",
+        str(env["tmp"] / "p2"),
+        "--previous",
+        str(env["tmp"] / "p1"),
+        "--checkpoint",
+        str(env["tmp"] / "p1" / "log" / "checkpoint.txt"),
+        "--key",
+        str(env["tmp"] / "p1" / "keys" / "signing-key.pub"),
+    )
     assert r.exit_code == 0, r.output
     assert "the key you gave (--key)" in r.output
     (env["tmp"] / "p2" / "data" / "gaps.csv").write_bytes(b"tampered")
@@ -108,9 +138,13 @@ def test_build_verify_rebuild_and_the_append_only_tables(env: dict[str, Any]) ->
     assert cli("evidence", "verify", str(env["tmp"] / "p2")).exit_code == 0
     with psycopg.connect(env["dsn"], autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM evidence_log_leaves").fetchone() == (3,)
-        for sql in ("UPDATE evidence_packages SET key_id = 'x'", "DELETE FROM evidence_packages WHERE sequence = 2",
-                    "TRUNCATE evidence_log_leaves", "DELETE FROM evidence_checkpoints",
-                    "UPDATE evidence_log_leaves SET leaf_hash = leaf_hash"):
+        for sql in (
+            "UPDATE evidence_packages SET key_id = 'x'",
+            "DELETE FROM evidence_packages WHERE sequence = 2",
+            "TRUNCATE evidence_log_leaves",
+            "DELETE FROM evidence_checkpoints",
+            "UPDATE evidence_log_leaves SET leaf_hash = leaf_hash",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 conn.execute(sql)
 
@@ -121,8 +155,10 @@ def test_a_log_altered_behind_the_triggers_back_is_not_extended(env: dict[str, A
     assert build(env, "p2").exit_code == 0
     with psycopg.connect(env["dsn"], autocommit=True) as conn:
         conn.execute("ALTER TABLE evidence_log_leaves DISABLE TRIGGER USER")
-        conn.execute("UPDATE evidence_log_leaves SET entry = convert_to(replace(convert_from(entry, 'UTF8'),"
-                     " '2026-01-01', '2025-01-01'), 'UTF8') WHERE sequence = 1")
+        conn.execute(
+            "UPDATE evidence_log_leaves SET entry = convert_to(replace(convert_from(entry, 'UTF8'),"
+            " '2026-01-01', '2025-01-01'), 'UTF8') WHERE sequence = 1"
+        )
     r = build(env, "p3")
     assert r.exit_code == 1 and "no longer hashes to its last checkpoint" in r.output
 
@@ -131,11 +167,35 @@ def test_bad_input(env: dict[str, Any]) -> None:
     cli("keys", "init", "--config", str(env["cfg"]))
     r = build(env, "x", ent="nope")
     assert r.exit_code == 1 and "unknown enterprise 'nope'" in r.output
-    r = cli("evidence", "build", "--config", str(env["cfg"]), "--enterprise", "ent-a", "--from", "2026-01-03",
-            "--to", "2026-01-01", "--out", str(env["tmp"] / "y"))
+    r = cli(
+        "evidence",
+        "build",
+        "--config",
+        str(env["cfg"]),
+        "--enterprise",
+        "ent-a",
+        "--from",
+        "2026-01-03",
+        "--to",
+        "2026-01-01",
+        "--out",
+        str(env["tmp"] / "y"),
+    )
     assert r.exit_code == 2 and "must be later than --from" in r.output
-    r = cli("evidence", "build", "--config", str(env["cfg"]), "--enterprise", "ent-a", "--from", "yesterday",
-            "--to", "2026-01-01", "--out", str(env["tmp"] / "y"))
+    r = cli(
+        "evidence",
+        "build",
+        "--config",
+        str(env["cfg"]),
+        "--enterprise",
+        "ent-a",
+        "--from",
+        "yesterday",
+        "--to",
+        "2026-01-01",
+        "--out",
+        str(env["tmp"] / "y"),
+    )
     assert r.exit_code == 2 and "ISO 8601" in r.output
     (env["tmp"] / "notpkg").mkdir()
     r = cli("evidence", "verify", str(env["tmp"] / "notpkg"))
@@ -158,12 +218,18 @@ def test_api_lists_and_downloads_packages_with_roles(env: dict[str, Any]) -> Non
     cli("keys", "init", "--config", str(env["cfg"]))
     assert build(env, "p1").exit_code == 0
     assert build(env, "p2").exit_code == 0
-    tokens = TokenStore([TokenEntry(name="ops", role="admin", token=ADMIN),
-                         TokenEntry(name="a", role="enterprise", enterprise="ent-a", token=ENT_A),
-                         TokenEntry(name="b", role="enterprise", enterprise="ent-b", token=ENT_B)])
+    tokens = TokenStore(
+        [
+            TokenEntry(name="ops", role="admin", token=ADMIN),
+            TokenEntry(name="a", role="enterprise", enterprise="ent-a", token=ENT_A),
+            TokenEntry(name="b", role="enterprise", enterprise="ent-b", token=ENT_B),
+        ]
+    )
     with TestClient(create_app(load_config(env["cfg"]), tokens=tokens)) as client:
+
         def get(path: str, token: str) -> Any:
             return client.get(f"/api/v1{path}", headers={"Authorization": f"Bearer {token}"})
+
         keys = get("/evidence/keys", ENT_B).json()
         assert len(keys["keys"]) == 1 and keys["keys"][0]["valid_until"] is None
         rows = get("/enterprises/ent-a/evidence/packages", ENT_A).json()
@@ -177,8 +243,11 @@ def test_api_lists_and_downloads_packages_with_roles(env: dict[str, Any]) -> Non
         assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
         with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
             files = {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist()}
-        assert files == {p.relative_to(env["tmp"] / "p2").as_posix(): p.read_bytes()
-                         for p in (env["tmp"] / "p2").rglob("*") if p.is_file()}
+        assert files == {
+            p.relative_to(env["tmp"] / "p2").as_posix(): p.read_bytes()
+            for p in (env["tmp"] / "p2").rglob("*")
+            if p.is_file()
+        }
         assert v.verify_package(files).failed == []
         assert hashlib_hex(files[v.ENVELOPE]) == rows[1]["envelope_sha256"]
 

@@ -32,11 +32,19 @@ def _only_cryptography(tmp: Path) -> Path:
 
 def _run(lib: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """python -I -S: no site-packages, no environment, no script folder; then only ``lib``."""
-    boot = ("import sys, runpy; sys.path[:] = [p for p in sys.path if 'site-packages' not in p "
-            "and 'dist-packages' not in p]; sys.path.append(sys.argv.pop(1)); sys.argv.pop(0); "
-            "runpy.run_path(sys.argv[0], run_name='__main__')")
-    return subprocess.run([sys.executable, "-I", "-S", "-c", boot, str(lib), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120, check=False)
+    boot = (
+        "import sys, runpy; sys.path[:] = [p for p in sys.path if 'site-packages' not in p "
+        "and 'dist-packages' not in p]; sys.path.append(sys.argv.pop(1)); sys.argv.pop(0); "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", boot, str(lib), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +59,11 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
 def test_the_interpreter_cannot_import_the_product(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
     lib, _p1, _p2 = folders
     probe = tmp_path / "probe.py"
-    probe.write_text("import importlib.util as u, sys\n"
-                     "print([m for m in ('cloud_ingest', 'wire', 'common', 'psycopg', 'weasyprint', 'pytest')"
-                     " if u.find_spec(m)], u.find_spec('cryptography') is not None)\n")
+    probe.write_text(
+        "import importlib.util as u, sys\n"
+        "print([m for m in ('cloud_ingest', 'wire', 'common', 'psycopg', 'weasyprint', 'pytest')"
+        " if u.find_spec(m)], u.find_spec('cryptography') is not None)\n"
+    )
     out = _run(lib, str(probe), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[] True"
@@ -66,8 +76,16 @@ def test_the_shipped_file_is_the_products_verifier(folders: tuple[Path, Path, Pa
 
 def test_standalone_verifies_and_catches(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
     lib, p1, p2 = folders
-    ok = _run(lib, "verify_package.py", ".", "--previous", str(p1), "--checkpoint",
-              str(p1 / "log" / "checkpoint.txt"), cwd=p2)
+    ok = _run(
+        lib,
+        "verify_package.py",
+        ".",
+        "--previous",
+        str(p1),
+        "--checkpoint",
+        str(p1 / "log" / "checkpoint.txt"),
+        cwd=p2,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "校验通过 VERIFIED" in ok.stdout
     bad = tmp_path / "copy"

@@ -29,7 +29,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
 
 def _flip(data: bytes, at: int | None = None) -> bytes:
     i = len(data) // 2 if at is None else at
-    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
 
 
 def _verify(files: dict[str, bytes], **kw: object) -> v.Result:
@@ -82,8 +82,10 @@ def test_an_edited_figure_is_caught_by_signature_and_by_recomputation(chain: Cha
 
 def test_a_package_replaced_by_a_resigned_one_with_the_same_sequence(chain: Chain) -> None:
     b1, b2, b3 = chain.built
-    forged = chain.add(figures=make_figures(devices=6, tags=3, seed=99),
-                       log=LogState(entries=(b1.entry,), checkpoint=b1.checkpoint))
+    forged = chain.add(
+        figures=make_figures(devices=6, tags=3, seed=99),
+        log=LogState(entries=(b1.entry,), checkpoint=b1.checkpoint),
+    )
     assert forged.sequence == 2 and forged.files[v.ENVELOPE] != b2.files[v.ENVELOPE]
     assert _verify(forged.files).failed == []  # alone it looks fine: that is why checkpoints are kept
     r = _verify(forged.files, kept_checkpoint=b2.checkpoint)
@@ -91,20 +93,27 @@ def test_a_package_replaced_by_a_resigned_one_with_the_same_sequence(chain: Chai
     r = _verify(forged.files, kept_checkpoint=b3.checkpoint)
     assert r.failed == ["--checkpoint: the log shrank: the earlier checkpoint has size 3, this one 2"]
     r = _verify(b3.files, previous=forged.files)
-    assert any("--previous: the previous envelope's digest is not the one this package names" in f
-               for f in r.failed)
+    assert any(
+        "--previous: the previous envelope's digest is not the one this package names" in f for f in r.failed
+    )
 
 
 def test_a_resigned_package_appended_with_a_taken_sequence_is_caught_by_its_position(chain: Chain) -> None:
-    b1, b2, b3 = chain.built
+    b3 = chain.built[2]
     full = LogState(entries=tuple(b.entry for b in chain.built), checkpoint=b3.checkpoint)
     again = chain.add(log=full)
     assert again.sequence == 4
     # a forger who rewrites the sequence inside the log files cannot keep them consistent
-    files = {**again.files, "log/inclusion-proof.json": again.files["log/inclusion-proof.json"].replace(
-        b'"leaf_index": 3', b'"leaf_index": 1')}
+    files = {
+        **again.files,
+        "log/inclusion-proof.json": again.files["log/inclusion-proof.json"].replace(
+            b'"leaf_index": 3', b'"leaf_index": 1'
+        ),
+    }
     r = _verify(files)
-    assert any(f.startswith("log/inclusion-proof.json: the log holds this package at position 2") for f in r.failed)
+    assert any(
+        f.startswith("log/inclusion-proof.json: the log holds this package at position 2") for f in r.failed
+    )
 
 
 def test_the_middle_package_of_three_deleted(chain: Chain) -> None:
@@ -116,7 +125,7 @@ def test_the_middle_package_of_three_deleted(chain: Chain) -> None:
 
 
 def test_a_truncated_log(chain: Chain) -> None:
-    b1, b2, b3 = chain.built
+    _b1, b2, b3 = chain.built
     restarted = chain.add(log=LogState())  # the log emptied and started again
     assert restarted.sequence == 1
     r = _verify(restarted.files, kept_checkpoint=b3.checkpoint)
@@ -160,8 +169,9 @@ def test_a_folder_that_is_not_a_package(tmp_path: Path, capsys: pytest.CaptureFi
     assert "is not a folder" in capsys.readouterr().out
 
 
-def test_main_prints_each_failure_and_exits_1(chain: Chain, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_prints_each_failure_and_exits_1(
+    chain: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = write(chain.built[2].files, tmp_path / "p3")
     assert v.main([str(folder)]) == 0
     assert "校验通过 VERIFIED" in capsys.readouterr().out
