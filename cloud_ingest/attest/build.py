@@ -146,3 +146,17 @@ def build_package(
         store.append(conn, ent, built, archive=zip_package(built.files, top=top, created_at=created))
         write_dir(built.files, req.out, force=req.force)
     return built
+
+
+def package_seconds(
+    conn: psycopg.Connection[Any], req: BuildRequest, *, figures_source: FiguresSource
+) -> float:
+    """Wall time of one whole build (figures, report, PDF, signature, log, database, folder): the
+    ``package_s`` figure bench/evidence.py reports."""
+    import time
+
+    from cloud_ingest.report import render
+
+    t0 = time.perf_counter()
+    build_package(conn, req, figures_source=figures_source, render=render)
+    return time.perf_counter() - t0

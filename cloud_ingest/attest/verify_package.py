@@ -613,9 +613,13 @@ def _check_log(
             raise VerificationError(f"does not hold one proof from each earlier size to {size}")
         for p in proofs["proofs"]:
             m = p["from_size"]
-            verify_consistency(m, size, [b64decode(h) for h in p["hashes"]], root_from_leaves(leaves[:m]), root)
+            verify_consistency(
+                m, size, [b64decode(h) for h in p["hashes"]], root_from_leaves(leaves[:m]), root
+            )
 
-    res.check("log/consistency-proofs.json", "every earlier size of the log is a prefix of this one", all_proofs)
+    res.check(
+        "log/consistency-proofs.json", "every earlier size of the log is a prefix of this one", all_proofs
+    )
 
     def consistency(name: str, note: bytes) -> None:
         old_size, old_root = _checkpoint(note, origin, signer, *_keyring_keys(files))

@@ -22,8 +22,19 @@ from cloud_ingest.report.fonts import FAMILY, require_cjk_font
 from tests.cloud_ingest.attest.chain import Chain, write
 from tests.cloud_ingest.attest.figures_fixture import make_figures
 
-PHRASES = ("数据贯通证据报告", "设备联网率", "设备状态与完整性", "延迟与时钟", "数据缺口", "丢失对账", "设备台账",
-           "方法说明", "签名能证明什么", "Device networking rate", "示例精密制造有限公司")
+PHRASES = (
+    "数据贯通证据报告",
+    "设备联网率",
+    "设备状态与完整性",
+    "延迟与时钟",
+    "数据缺口",
+    "丢失对账",
+    "设备台账",
+    "方法说明",
+    "签名能证明什么",
+    "Device networking rate",
+    "示例精密制造有限公司",
+)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -70,8 +81,13 @@ def _tool(name: str) -> str:
 
 
 def test_pdf_fonts_are_embedded(pkg: Path) -> None:
-    out = subprocess.run([_tool("pdffonts"), str(pkg / "report" / "report.pdf")], capture_output=True,
-                         text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [_tool("pdffonts"), str(pkg / "report" / "report.pdf")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     rows = out.splitlines()[2:]
     assert rows and any("Noto-Sans-CJK-SC" in r for r in rows)
     for r in rows:
@@ -81,8 +97,13 @@ def test_pdf_fonts_are_embedded(pkg: Path) -> None:
 
 def test_pdf_text_extracts_in_chinese_on_a4_with_page_numbers(pkg: Path) -> None:
     pdf = pkg / "report" / "report.pdf"
-    text = subprocess.run([_tool("pdftotext"), "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    text = subprocess.run(
+        [_tool("pdftotext"), "-enc", "UTF-8", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     for phrase in PHRASES:
         assert phrase in text, phrase
     info = subprocess.run([_tool("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True).stdout
@@ -94,8 +115,11 @@ def test_pdf_text_extracts_in_chinese_on_a4_with_page_numbers(pkg: Path) -> None
 
 
 def test_pages_render_with_charts(pkg: Path, tmp_path: Path) -> None:
-    subprocess.run([_tool("pdftoppm"), "-r", "50", "-png", str(pkg / "report" / "report.pdf"), str(tmp_path / "p")],
-                   check=True, timeout=120)
+    subprocess.run(
+        [_tool("pdftoppm"), "-r", "50", "-png", str(pkg / "report" / "report.pdf"), str(tmp_path / "p")],
+        check=True,
+        timeout=120,
+    )
     pages = sorted(tmp_path.glob("p-*.png"))
     assert len(pages) >= 6
     delivering_green = (0x2E, 0x9E, 0x5B)
@@ -105,7 +129,8 @@ def test_pages_render_with_charts(pkg: Path, tmp_path: Path) -> None:
         dark = sum(1 for px in _pixels(img) if sum(px) < 600)
         assert dark > 500, f"{page.name} looks blank"
         seen_green = seen_green or any(
-            all(abs(a - b) < 12 for a, b in zip(px, delivering_green, strict=True)) for px in _pixels(img))
+            all(abs(a - b) < 12 for a, b in zip(px, delivering_green, strict=True)) for px in _pixels(img)
+        )
     assert seen_green, "no page shows the state timeline's colour"
 
 
@@ -129,9 +154,17 @@ def test_html_is_self_contained(pkg: Path) -> None:
 
 def test_html_and_pdf_are_deterministic() -> None:
     f = make_figures(devices=5, tags=2)
-    cover = {"sequence": 1, "created_at": "2026-01-04T01:00:00Z", "key_id": "a" * 64, "fingerprint": "aaaa",
-             "data_digest": "0" * 64, "log_origin": "x", "previous_envelope_sha256": None,
-             "generator_version": "0", "enterprise": {"code": "ent-demo"}}
+    cover = {
+        "sequence": 1,
+        "created_at": "2026-01-04T01:00:00Z",
+        "key_id": "a" * 64,
+        "fingerprint": "aaaa",
+        "data_digest": "0" * 64,
+        "log_origin": "x",
+        "previous_envelope_sha256": None,
+        "generator_version": "0",
+        "enterprise": {"code": "ent-demo"},
+    }
     assert render_html(f, cover) == render_html(make_figures(devices=5, tags=2), cover)
 
 
@@ -139,15 +172,29 @@ def test_html_and_pdf_are_deterministic() -> None:
 def test_html_in_headless_chromium(pkg: Path, tmp_path: Path) -> None:
     assert CHROMIUM is not None
     profile = tempfile.mkdtemp(prefix="sfg-chromium-")
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}"]
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+    ]
     url = (pkg / "report" / "report.html").as_uri()
     try:
-        dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120,
-                             check=True).stdout
+        dom = subprocess.run(
+            [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+        ).stdout
         shot = tmp_path / "page.png"
-        subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1000,1400", url], capture_output=True,
-                       timeout=120, check=True)
+        subprocess.run(
+            [*flags, f"--screenshot={shot}", "--window-size=1000,1400", url],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     for phrase in PHRASES:
@@ -161,14 +208,27 @@ def test_300_devices_stay_readable(tmp_path: Path) -> None:
     from cloud_ingest.report import render_pdf
 
     f = make_figures(devices=300, tags=3, days=30)
-    cover = {"sequence": 1, "created_at": "2026-02-01T01:00:00Z", "key_id": "a" * 64, "fingerprint": "aaaa",
-             "data_digest": "0" * 64, "log_origin": "x", "previous_envelope_sha256": None,
-             "generator_version": "0", "enterprise": {"code": "ent-big"}}
+    cover = {
+        "sequence": 1,
+        "created_at": "2026-02-01T01:00:00Z",
+        "key_id": "a" * 64,
+        "fingerprint": "aaaa",
+        "data_digest": "0" * 64,
+        "log_origin": "x",
+        "previous_envelope_sha256": None,
+        "generator_version": "0",
+        "enterprise": {"code": "ent-big"},
+    }
     html = render_html(f, cover)
     pdf = tmp_path / "big.pdf"
     pdf.write_bytes(render_pdf(html))
-    text = subprocess.run([_tool("pdftotext"), "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True,
-                          check=True, timeout=120).stdout
+    text = subprocess.run(
+        [_tool("pdftotext"), "-enc", "UTF-8", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     info = subprocess.run([_tool("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
     assert pages < 80
