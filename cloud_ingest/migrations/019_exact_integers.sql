@@ -9,23 +9,17 @@
 -- TimescaleDB hypertable. v_samples shows it, at the end of its columns.
 ALTER TABLE samples ADD COLUMN value_exact numeric;
 
-CREATE OR REPLACE VIEW v_samples AS
-SELECT e.code        AS enterprise,
-       g.code        AS gateway,
-       d.code        AS device,
-       t.name        AS tag,
-       s.ts,
-       s.read_ts,
-       b.stored_at   AS stored_ts,
-       s.value,
-       s.value_text,
-       s.quality,
-       s.code,
-       s.seq,
-       s.value_exact
-FROM samples s
-JOIN tags t        ON t.id = s.tag_id
-JOIN devices d     ON d.id = t.device_id
-JOIN enterprises e ON e.id = d.enterprise_id
-JOIN gateways g    ON g.id = s.gateway_id
-JOIN batches b     ON b.gateway_id = s.gateway_id AND b.seq = s.seq;
+-- v_samples gains value_exact as its last column. The view is extended from its current
+-- definition rather than spelled out again, so columns that earlier migrations added to it
+-- (samples.reason, for one) stay where they are.
+DO $$
+DECLARE
+    def  text := pg_get_viewdef('v_samples'::regclass);
+    -- the select list ends before the first FROM; pg_get_viewdef writes "FROM (((samples s ..."
+    grown text := regexp_replace(def, '\s+FROM\s', ', s.value_exact FROM ');
+BEGIN
+    IF grown = def OR def !~ 'FROM \(*samples s\M' THEN
+        RAISE EXCEPTION 'v_samples is not the view over samples s it should be: %', def;
+    END IF;
+    EXECUTE 'CREATE OR REPLACE VIEW v_samples AS ' || grown;
+END $$;
