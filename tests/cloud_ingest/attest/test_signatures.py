@@ -89,6 +89,6 @@ def test_a_verifier_key_whose_base64_holds_a_plus_is_read() -> None:
     else:
         raise AssertionError("no key with a '+' in its base64 among 256 seeds")
     assert v.raw_public(v.load_public_key(line.encode())) == v.raw_public(key.public_key())
-    name, key_hash, rest = line.split("+", 2)
+    _, key_hash, rest = line.split("+", 2)
     with pytest.raises(v.VerificationError, match="hash does not match"):
         v.load_public_key(f"other.example+{key_hash}+{rest}".encode())
