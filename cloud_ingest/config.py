@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from common.config_files import ConfigError, read_yaml, validate
 from common.model import Frozen as _Model
 from common.secrets import read_secret
+from common.tls import TlsSettings
 from wire.sparkplug.convention import host_subscriptions
 
 DATABASE_ENV = "SFG_DATABASE_URL"
@@ -32,8 +33,8 @@ class DatabaseConfig(_Model):
 
 
 class MqttConfig(_Model):
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    host: str = Field("127.0.0.1", description="with TLS, a name the broker's certificate lists")
+    port: int = Field(1883, ge=1, le=65535, description="1883; 8883 by default with tls")
     client_id: str | None = Field(
         None,
         description="fixed id for a persistent session (recommended per worker); random when empty",
@@ -59,6 +60,16 @@ class MqttConfig(_Model):
         7 * 24 * 3600, ge=0, description="how long the broker keeps a persistent session of a gone worker"
     )
     max_inflight: int = Field(100, ge=1, le=65535, description="MQTT 5 receive-maximum we ask for")
+    tls: TlsSettings | None = Field(
+        None, description="MQTT over TLS: the broker's CA, and our certificate for mutual TLS")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: object) -> object:
+        """The registered MQTT-over-TLS port when TLS is on and no port is given."""
+        if isinstance(data, dict) and data.get("tls") is not None and "port" not in data:
+            return {**data, "port": 8883}
+        return data
 
     @field_validator("topic_filter")
     @classmethod
