@@ -10,6 +10,7 @@ path, through the same loader the gateway config uses.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
@@ -116,8 +117,27 @@ class ApiConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     tokens_file: str | None = Field(
-        None, description="YAML/JSON list of {token|token_sha256, role, enterprise?, name?}"
+        None, description="bootstrap tokens: YAML/JSON list of {token|token_sha256, role, enterprise?, name}"
     )
+    token_cache_s: float = Field(
+        5.0, ge=0, le=300, description="how long a database token lookup is reused (a revocation's delay)")
+    auth_failures_max: int = Field(
+        10, ge=1, le=10_000, description="failed authentications per client address and window, then 429")
+    auth_failure_window_s: int = Field(60, ge=1, le=86_400)
+    cors_allow_origins: list[str] = Field(
+        default_factory=list, description="browser origins that may call the API (none: CORS off)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For/-Proto are believed (client address, https)")
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*" or not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise ValueError(f"{origin!r}: give exact origins such as https://dashboard.example.cn "
+                                 "(scheme://host[:port], no path, no '*')")
+        return value
 
     def tokens_path(self) -> Path | None:
         value = os.environ.get(TOKENS_ENV) or self.tokens_file

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from cloud_ingest.cli import service_commands
+from cloud_ingest.cli import service_commands, token_commands
 
 
 @click.group()
@@ -46,3 +46,7 @@ def tokens() -> None:
 
 for command in (service_commands.migrate_cmd, service_commands.serve_cmd, service_commands.status_cmd):
     main.add_command(command)
+tokens.add_command(token_commands.create_cmd)
+tokens.add_command(token_commands.list_cmd)
+tokens.add_command(token_commands.revoke_cmd)
+tokens.add_command(token_commands.import_cmd)
