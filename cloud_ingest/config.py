@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
@@ -63,6 +64,10 @@ class MqttConfig(_Model):
     max_inflight: int = Field(100, ge=1, le=65535, description="MQTT 5 receive-maximum we ask for")
     tls: TlsSettings | None = Field(
         None, description="MQTT over TLS: the broker's CA, and our certificate for mutual TLS")
+    publisher_property: str | None = Field(
+        None, min_length=1,
+        description="MQTT 5 user property in which the broker names the publishing client (e.g. "
+                    "$client_username of Mosquitto's add-properties plugin); must be the gateway's identity")
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +116,10 @@ class IngestConfig(_Model):
     rollup_interval_s: float = Field(10.0, gt=0, description="plain PostgreSQL: rollup maintenance period")
     chunk_interval: str = Field("1 day", description="TimescaleDB chunk interval")
     compress_after: str = Field("7 days", description="TimescaleDB compression policy")
+    gateway_binding: Literal["first_message", "registered"] = Field(
+        "first_message",
+        description="how a gateway id is bound to its enterprise: by the first message naming it, or "
+                    "only by `cloud-ingest gateways register` (others go to the dead letters)")
 
 
 class ApiConfig(_Model):

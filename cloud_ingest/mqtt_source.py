@@ -239,12 +239,21 @@ class MqttSource:
         # Blocks the network thread when full; the receive-maximum window normally keeps the
         # queue from filling, and blocking is the right backpressure if it does.
         d = Delivery(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation,
-                     time.time_ns() // 1_000_000)
+                     time.time_ns() // 1_000_000, publisher=self._publisher(msg))
         if self._gate is not None and is_sparkplug(d.topic):
             for ready in self._gate.feed(d):
                 self.queue.put(ready)
             return
         self.queue.put(d)
+
+    def _publisher(self, msg: mqtt.MQTTMessage) -> tuple[str, ...]:
+        """Every value of ``mqtt.publisher_property`` (a client may forge one; the broker's
+        plugin appends its own, and the ingest demands that all agree)."""
+        name = self.cfg.publisher_property
+        if name is None:
+            return ()
+        pairs = getattr(msg.properties, "UserProperty", None) or []
+        return tuple(v for k, v in pairs if k == name)
 
     # -- used by the service -------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from cloud_ingest.cli import service_commands, token_commands
+from cloud_ingest.cli import gateway_commands, service_commands, token_commands
 
 
 @click.group()
@@ -46,6 +46,7 @@ def tokens() -> None:
 
 for command in (service_commands.migrate_cmd, service_commands.serve_cmd, service_commands.status_cmd):
     main.add_command(command)
+main.add_command(gateway_commands.gateways)
 tokens.add_command(token_commands.create_cmd)
 tokens.add_command(token_commands.list_cmd)
 tokens.add_command(token_commands.revoke_cmd)
