@@ -104,8 +104,36 @@ def test_mutual_tls_and_the_acl_confine_each_gateway(pg_dsn: str, pki: Pki, tls_
         assert refused.is_failure
         assert not gw.publish(*encode(data(ent, "gw-a", 2))).is_failure  # still connected, still heard
         wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 2, what="gw-a's second batch")
+        # as itself but for another enterprise: the pattern ACL pins only the gateway level, the
+        # cloud's binding (gw-a belongs to ent-tls since its first message) refuses the rest
+        assert not gw.publish(*encode(data("ent-other", "gw-a", 3))).is_failure
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == 1, what="dead letter")
     assert rows(pg_dsn, "SELECT code FROM gateways ORDER BY code") == [("gw-a",)]
-    assert scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
+    assert rows(pg_dsn, "SELECT reason, enterprise, gateway FROM dead_letters") == [
+        ("identity_mismatch", "ent-other", "gw-a")]
+    assert scalar(pg_dsn, "SELECT count(*) FROM batches") == 2
+
+
+def test_generated_acl_pins_the_enterprise_at_the_broker(pg_dsn: str, pki: Pki, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cloud_ingest.cli import main
+
+    migrate.migrate(pg_dsn)
+    runner = CliRunner()
+    assert runner.invoke(main, ["gateways", "register", "--dsn", pg_dsn, "--gateway", "gw-a",
+                                "--enterprise", "ent-tls"]).exit_code == 0
+    acl = tmp_path / "generated.acl"
+    acl.write_text(runner.invoke(main, ["gateways", "acl", "--dsn", pg_dsn]).output)
+    broker = TlsMosquitto(pki.ca, pki.broker, acl=acl)
+    broker.start()
+    try:
+        with tls_publisher(broker.mtls_port, _gateway_ctx(pki, pki.gateway)) as gw:
+            assert not gw.publish(*encode(data("ent-tls", "gw-a", 1))).is_failure
+            assert gw.publish(*encode(data("ent-other", "gw-a", 1))).is_failure
+            assert gw.publish(*encode(data("ent-tls", "gw-b", 1))).is_failure
+    finally:
+        broker.close()
 
 
 def test_password_over_tls(pg_dsn: str, pki: Pki, tls_broker: TlsMosquitto, tmp_path: Path) -> None:
