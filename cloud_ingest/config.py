@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_serializer, field_validator, model_validator
 
 from common.config_files import ConfigError, read_yaml, validate
 from common.model import Frozen as _Model
-from common.secrets import read_secret
+from common.secrets import SecretError, check_private, read_secret
 from common.tls import TlsSettings
 from wire.sparkplug.convention import host_subscriptions
 
@@ -30,6 +31,16 @@ __all__ = ["DATABASE_ENV", "CloudConfig", "ConfigError", "load_config"]
 
 class DatabaseConfig(_Model):
     dsn: str = "postgresql://postgres@127.0.0.1:5432/shopfloor"
+    password_env: str | None = Field(None, description="environment variable holding the database password")
+    password_file: str | None = Field(None, description="file holding the database password (mode 0600)")
+
+    @field_serializer("dsn")
+    def _dump_dsn(self, dsn: str) -> str:
+        return mask_password(dsn)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_password(value) if name == "dsn" else value
     connect_timeout_s: float = Field(10.0, gt=0, le=300)
     statement_timeout_s: float = Field(60.0, gt=0, description="per write transaction statement")
 
@@ -161,8 +172,32 @@ class CloudConfig(_Model):
     _cli_dsn: str | None = PrivateAttr(default=None)
 
     def dsn(self) -> str:
-        """The command line wins, then ``SFG_DATABASE_URL``, then the file."""
-        return self._cli_dsn or os.environ.get(DATABASE_ENV) or self.database.dsn
+        """The command line wins, then ``SFG_DATABASE_URL``, then the file; the password of
+        ``database.password_env``/``_file`` is added (raises SecretError when it cannot be read)."""
+        dsn = self._cli_dsn or os.environ.get(DATABASE_ENV) or self.database.dsn
+        password = read_secret(env=self.database.password_env, file=self.database.password_file,
+                               field="database.password")
+        if password is None:
+            return dsn
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(dsn, password=password.get_secret_value())
+
+
+def mask_password(dsn: str) -> str:
+    """The DSN with its password (URL or key=value form) replaced, for showing and dumping."""
+    dsn = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1********@", dsn)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1********", dsn)
+
+
+def _dsn_has_password(dsn: str) -> bool:
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return bool(conninfo_to_dict(dsn).get("password"))
+    except ProgrammingError:
+        return "@" in dsn  # unparsable: be careful
 
 
 def load_config(path: Path | str | None = None, *, dsn: str | None = None) -> CloudConfig:
@@ -173,5 +208,16 @@ def load_config(path: Path | str | None = None, *, dsn: str | None = None) -> Cl
         path = Path(path)
         data = read_yaml(path)
         cfg = validate(CloudConfig, {} if data is None else data, path)
+        if _dsn_has_password(cfg.database.dsn):
+            # a secret in the file itself: only tolerable when nobody else can read the file
+            try:
+                check_private(path, what="the config file (database.dsn holds a password; better: "
+                                         "database.password_file or SFG_DATABASE_URL)")
+            except SecretError as err:
+                raise ConfigError(path, [str(err)]) from None
     cfg._cli_dsn = dsn
+    try:
+        cfg.dsn()  # a password named but unreadable: say so now, not at the first connection
+    except SecretError as err:
+        raise ConfigError(path or "(no config file)", [str(err)]) from None
     return cfg

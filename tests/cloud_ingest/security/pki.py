@@ -54,7 +54,7 @@ class TestCA:
 
     def issue(self, name: str, *, common_name: str | None = None, dns: tuple[str, ...] = (),
               ips: tuple[str, ...] = (), server: bool = False, expired: bool = False,
-              key_mode: int = 0o600) -> Issued:
+              key_mode: int = 0o600, key_password: bytes | None = None) -> Issued:
         key = ec.generate_private_key(ec.SECP256R1())
         if expired:
             start, end = _NOW - dt.timedelta(days=10), _NOW - dt.timedelta(days=2)
@@ -79,6 +79,7 @@ class TestCA:
         out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         out.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                               serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()))
+                                              serialization.BestAvailableEncryption(key_password)
+                                              if key_password else serialization.NoEncryption()))
         out.key.chmod(key_mode)
         return out
