@@ -16,7 +16,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from cloud_ingest.api import admin_routes, headers, registry_routes, series_routes, status_routes
+from cloud_ingest.api import (
+    admin_routes,
+    headers,
+    package_routes,
+    registry_routes,
+    series_routes,
+    status_routes,
+)
 from cloud_ingest.api.auth import Credentials, TokenStore, enterprise_scope
 from cloud_ingest.api.db import make_pool
 from cloud_ingest.api.ratelimit import FailedAuthLimiter
@@ -45,6 +52,7 @@ def create_app(
     )
     app.state.pool = pool
     app.state.stats = stats
+    app.state.signing_key_file = cfg.signing.key_path()
     _secure(app, cfg, pool=pool, tokens=tokens)
 
     public = APIRouter(prefix=API_PREFIX)
@@ -56,7 +64,7 @@ def create_app(
     app.include_router(public)
     v1 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enterprise_scope)])
 
-    for module in (registry_routes, series_routes, status_routes, admin_routes):
+    for module in (registry_routes, series_routes, status_routes, admin_routes, package_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     return app
