@@ -1,6 +1,7 @@
 """The FastAPI application: versioned under /api/v1, OpenAPI docs at /docs.
 
-Everything but /api/v1/health needs a bearer token (see ``auth.py``). The app owns a small
+Everything but /api/v1/health needs a bearer token (see ``auth.py``). The dashboard's pages
+(``cloud_ingest/web``) are mounted on the same app, after the API's routes. The app owns a small
 connection pool, opened and closed with the app's lifespan, separate from the writers'
 connections so queries never queue behind ingest.
 """
@@ -18,6 +19,7 @@ from cloud_ingest.api.auth import TokenStore
 from cloud_ingest.api.db import make_pool
 from cloud_ingest.config import CloudConfig
 from cloud_ingest.ingestor import StatsView
+from cloud_ingest.web.app import mount as mount_web
 
 API_PREFIX = "/api/v1"
 
@@ -52,4 +54,5 @@ def create_app(
     for module in (registry_routes, series_routes, status_routes, admin_routes):
         v1.include_router(module.router)
     app.include_router(v1)
+    mount_web(app)  # the dashboard: last, so every API route above is matched first
     return app

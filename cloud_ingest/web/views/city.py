@@ -1,0 +1,44 @@
+"""The city overview (reviewers and admins): every enterprise at a glance, sortable and
+filterable by industry and district. ``/`` sends each person to their starting page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from cloud_ingest.web.deps import Db, Viewer
+from cloud_ingest.web.queries import city
+from cloud_ingest.web.render import page
+
+router = APIRouter()
+
+COLUMNS = [
+    ("code", "企业编码 Code"), ("name", "名称 Name"), ("industry", "行业 Industry"),
+    ("district", "区县 District"), ("gateways_online", "网关在线 Gateways online"),
+    ("devices", "已接入设备 Devices announced"), ("delivering", "正在上报 Delivering now"),
+]
+
+
+@router.get("/")
+def home(who: Viewer) -> Response:
+    if who.role == "enterprise":
+        return RedirectResponse(f"/enterprises/{who.enterprise}", status_code=303)
+    return RedirectResponse("/city", status_code=303)
+
+
+@router.get("/city")
+def overview(request: Request, who: Viewer, db: Db, industry: str = "", district: str = "",
+             sort: str = "code", order: str = "asc") -> Response:
+    if who.role == "enterprise":  # an enterprise sees itself only: its own page is its overview
+        return RedirectResponse(f"/enterprises/{who.enterprise}", status_code=303)
+    rows = city.enterprises(db)
+    industries = sorted({r.industry for r in rows if r.industry})
+    districts = sorted({r.district for r in rows if r.district})
+    shown = [r for r in rows
+             if (not industry or r.industry == industry) and (not district or r.district == district)]
+    sort = sort if sort in city.SORTABLE else "code"
+    descending = order == "desc"
+    shown.sort(key=lambda r: r.sort_key(sort), reverse=descending)
+    return page(request, "city.html", rows=shown, total=len(rows), industries=industries, districts=districts,
+                industry=industry, district=district, sort=sort, order="desc" if descending else "asc",
+                columns=COLUMNS)
