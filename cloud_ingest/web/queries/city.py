@@ -7,7 +7,6 @@ never disagree about the same device at the same moment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from cloud_ingest.web.queries import Conn, live
 
@@ -36,12 +35,17 @@ class EnterpriseRow:
     devices: int
     delivering: int
 
-    def sort_key(self, column: str) -> tuple[Any, ...]:
-        value = getattr(self, column)
-        return (value is None, value if value is not None else 0, self.code)
 
 
 SORTABLE = ("code", "name", "industry", "district", "gateways_online", "devices", "delivering")
+
+
+def sort_rows(rows: list[EnterpriseRow], column: str, *, descending: bool) -> list[EnterpriseRow]:
+    """By ``column`` (ties in code order), empty values last either way."""
+    by_code = sorted(rows, key=lambda r: r.code)
+    known = [r for r in by_code if getattr(r, column) is not None]
+    known.sort(key=lambda r: getattr(r, column), reverse=descending)
+    return known + [r for r in by_code if getattr(r, column) is None]
 
 
 def enterprises(db: Conn, *, only: str | None = None) -> list[EnterpriseRow]:

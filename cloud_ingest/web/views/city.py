@@ -38,7 +38,7 @@ def overview(request: Request, who: Viewer, db: Db, industry: str = "", district
              if (not industry or r.industry == industry) and (not district or r.district == district)]
     sort = sort if sort in city.SORTABLE else "code"
     descending = order == "desc"
-    shown.sort(key=lambda r: r.sort_key(sort), reverse=descending)
+    shown = city.sort_rows(shown, sort, descending=descending)
     return page(request, "city.html", rows=shown, total=len(rows), industries=industries, districts=districts,
                 industry=industry, district=district, sort=sort, order="desc" if descending else "asc",
                 columns=COLUMNS)
