@@ -9,6 +9,10 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v socat >/dev/null 2>&1 || need+=(socat)
 # libfaketime: the demo and the evidence tests run one gateway with a clock minutes fast
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -n "$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null)" ] || need+=(faketime)
+# the dashboard's browser tests and scripts/screenshots.py: Debian's headless chromium (Playwright
+# drives it; it cannot download a browser here) and a CJK font so the pages' Chinese renders
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -n "$(ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc 2>/dev/null)" ] || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive

@@ -9,13 +9,16 @@ import re
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from cloud_ingest.api.auth import TokenStore
+from cloud_ingest.config import ApiConfig
 from cloud_ingest.web import session
 from tests.cloud_ingest.web.pages import TOKENS, client_for, csrf_of, fill, sign_in, soup, token_store
-from tests.support import free_port
+from tests.cloud_ingest.helpers import cloud_config, running
+from tests.support import free_port, wait_port
 
 pytestmark = pytest.mark.integration
 
@@ -306,3 +309,22 @@ def test_htmx_is_served_locally_as_the_pinned_file(client: TestClient) -> None:
     pinned = re.search(r"sha256 of that file: ([0-9a-f]{64})", header.decode())
     assert pinned is not None
     assert hashlib.sha256(body).hexdigest() == pinned.group(1), "the file is htmx as published, unchanged"
+
+
+def test_serve_mounts_the_pages_beside_the_api_and_no_api_turns_both_off(
+        pg_dsn: str, broker: tuple[str, int], uid: str) -> None:
+    fill(pg_dsn)
+    for api in (True, False):
+        port = free_port()
+        cfg = cloud_config(pg_dsn, broker, f"ent-{uid}").model_copy(update={"api": ApiConfig(port=port)})
+        with running(cfg, api=api):
+            if api:
+                wait_port("127.0.0.1", port, timeout=20)
+                base = f"http://127.0.0.1:{port}"
+                assert httpx.get(f"{base}/api/v1/health").json() == {"ok": True}
+                page = httpx.get(f"{base}/signin")
+                assert page.status_code == 200 and "登录" in soup(page.text).title.text
+                assert httpx.get(f"{base}/city").status_code == 303
+            else:
+                with pytest.raises(httpx.ConnectError):
+                    httpx.get(f"http://127.0.0.1:{port}/signin", timeout=2)
