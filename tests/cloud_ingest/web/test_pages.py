@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from cloud_ingest.api.auth import TokenStore
 from cloud_ingest.config import ApiConfig
 from cloud_ingest.web import session
-from tests.cloud_ingest.web.pages import TOKENS, client_for, csrf_of, fill, sign_in, soup, token_store
 from tests.cloud_ingest.helpers import cloud_config, running
+from tests.cloud_ingest.web.pages import TOKENS, client_for, csrf_of, fill, sign_in, soup, token_store
 from tests.support import free_port, wait_port
 
 pytestmark = pytest.mark.integration
