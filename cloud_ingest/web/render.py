@@ -68,10 +68,20 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def span(width: timedelta) -> str:
+    """A bin width in words: '6 分钟 6 min', '3 小时 3 h'."""
+    minutes = int(width.total_seconds() // 60)
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} 天 {minutes // 1440} d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} 小时 {minutes // 60} h"
+    return f"{minutes} 分钟 {minutes} min"
+
+
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(local=local, ago=ago, pct=pct, num=num, duration=duration)
+    env.filters.update(local=local, ago=ago, pct=pct, num=num, duration=duration, span=span)
     env.globals.update(zone_label=zone_label)
     return env
 

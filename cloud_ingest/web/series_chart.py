@@ -17,7 +17,7 @@ from html import escape
 from cloud_ingest.web.queries.devices import Bin
 from cloud_ingest.web.render import local
 
-W, H = 640, 120
+W, H = 640, 84
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 8, 8, 20
 
 
@@ -26,7 +26,8 @@ def _fmt(v: float) -> str:
 
 
 def _label(v: float) -> str:
-    return f"{v:.4g}"
+    """Axis labels a person reads: no exponents, four significant digits below 10,000."""
+    return f"{v:,.0f}" if abs(v) >= 10_000 else f"{v:.4g}"
 
 
 def series_svg(bins: Sequence[Bin], *, start: datetime, end: datetime, width: timedelta,

@@ -12,10 +12,10 @@ from cloud_ingest.web.render import page
 
 router = APIRouter()
 
-COLUMNS = [
-    ("code", "企业编码 Code"), ("name", "名称 Name"), ("industry", "行业 Industry"),
-    ("district", "区县 District"), ("gateways_online", "网关在线 Gateways online"),
-    ("devices", "已接入设备 Devices announced"), ("delivering", "正在上报 Delivering now"),
+COLUMNS = [  # key, Chinese, English, numeric
+    ("code", "企业编码", "Code", False), ("name", "名称", "Name", False), ("industry", "行业", "Industry", False),
+    ("district", "区县", "District", False), ("gateways_online", "网关在线", "Gateways online", True),
+    ("devices", "已接入设备", "Devices announced", True), ("delivering", "正在上报", "Delivering now", True),
 ]
 
 
