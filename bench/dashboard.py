@@ -98,8 +98,9 @@ def generate(dsn: str, *, n_devices: int, n_tags: int, days: int, interval_s: in
             reg.apply_birth(conn, BirthMessage(
                 enterprise=ENT, gateway=f"gw{g}", session="s1", ts=t0, next_seq=1, agent_version="bench",
                 enterprise_info=EnterpriseInfo(name="基准企业 Bench Co.", industry="food", district="赛罕区"),
-                devices=[DeviceInfo(id=d, profile="bench", protocol="modbus", workshop=f"车间{int(d[3:]) // 10}",
-                                    line=f"L{int(d[3:]) % 3}", key_process=int(d[3:]) % 4 == 0, tags=tags)
+                devices=[DeviceInfo(id=d, profile="bench", protocol="modbus",
+                                    workshop=f"车间{int(d[3:]) // 10}", line=f"L{int(d[3:]) % 3}",
+                                    key_process=int(d[3:]) % 4 == 0, tags=tags)
                          for d in devs]), received_ms=t0)
         steps_per_batch = max(1, PER_BATCH // (devs_per_gw * n_tags))
         group: list[writer.Inbound] = []
@@ -147,8 +148,8 @@ class Server:
         tokens = TokenStore([TokenEntry(name="bench", role="admin", token=TOKEN)])
         app = create_app(CloudConfig(database=DatabaseConfig(dsn=dsn)), tokens=tokens)
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
