@@ -14,7 +14,8 @@ router = APIRouter()
 
 COLUMNS = [  # key, Chinese, English, numeric
     ("code", "企业编码", "Code", False), ("name", "名称", "Name", False),
-    ("industry", "行业", "Industry", False), ("district", "区县", "District", False), ("gateways_online", "网关在线", "Gateways online", True),
+    ("industry", "行业", "Industry", False), ("district", "区县", "District", False),
+    ("gateways_online", "网关在线", "Gateways online", True),
     ("devices", "已接入设备", "Devices announced", True), ("delivering", "正在上报", "Delivering now", True),
 ]
 
