@@ -21,6 +21,7 @@ from wire.sparkplug.convention import host_subscriptions
 
 DATABASE_ENV = "SFG_DATABASE_URL"
 TOKENS_ENV = "SFG_API_TOKENS_FILE"
+SIGNING_KEY_ENV = "SFG_EVIDENCE_KEY_FILE"
 
 __all__ = ["DATABASE_ENV", "CloudConfig", "ConfigError", "load_config"]
 
@@ -113,11 +114,25 @@ class ApiConfig(_Model):
         return Path(value) if value else None
 
 
+class SigningConfig(_Model):
+    """The evidence signing key (cloud_ingest/attest/keys.py) and the name of this deployment's logs."""
+
+    key_file: str = Field("var/evidence/signing.key",
+                          description="Ed25519 private key, mode 0600; its keyring sits beside it")
+    log_name: str = Field("shopfloor-gateway", pattern=r"^[A-Za-z0-9._\-/]+$",
+                          description="prefix of each enterprise's log origin: "
+                                      "<log_name>/evidence/<enterprise>")
+
+    def key_path(self) -> Path:
+        return Path(os.environ.get(SIGNING_KEY_ENV) or self.key_file)
+
+
 class CloudConfig(_Model):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    signing: SigningConfig = Field(default_factory=SigningConfig)
     _cli_dsn: str | None = PrivateAttr(default=None)
 
     def dsn(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from cloud_ingest.api import admin_routes, registry_routes, series_routes, status_routes
+from cloud_ingest.api import admin_routes, package_routes, registry_routes, series_routes, status_routes
 from cloud_ingest.api.auth import TokenStore
 from cloud_ingest.api.db import make_pool
 from cloud_ingest.config import CloudConfig
@@ -43,6 +43,7 @@ def create_app(
     )
     app.state.pool = pool
     app.state.stats = stats
+    app.state.signing_key_file = cfg.signing.key_path()
     app.state.tokens = tokens if tokens is not None else TokenStore.load(cfg.api.tokens_path())
 
     v1 = APIRouter(prefix=API_PREFIX)
@@ -51,7 +52,7 @@ def create_app(
     def health() -> dict[str, Any]:
         return {"ok": True}
 
-    for module in (registry_routes, series_routes, status_routes, admin_routes):
+    for module in (registry_routes, series_routes, status_routes, admin_routes, package_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     mount_web(app)  # the dashboard: last, so every API route above is matched first

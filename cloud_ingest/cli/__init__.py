@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from cloud_ingest.cli import service_commands
+from cloud_ingest.cli import key_commands, package_commands, service_commands
 
 
 @click.group()
@@ -46,3 +46,7 @@ def tokens() -> None:
 
 for command in (service_commands.migrate_cmd, service_commands.serve_cmd, service_commands.status_cmd):
     main.add_command(command)
+for command in package_commands.COMMANDS:
+    evidence.add_command(command)
+for command in key_commands.COMMANDS:
+    keys.add_command(command)

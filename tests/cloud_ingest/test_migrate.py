@@ -24,7 +24,7 @@ def test_migrate_twice_via_cli(pg_dsn: str) -> None:
     assert "schema is current" in second.output
     latest = migrate.available()[-1].version
     assert scalar(pg_dsn, "SELECT max(version) FROM schema_version") == latest
-    assert scalar(pg_dsn, "SELECT count(*) FROM schema_version") == latest
+    assert scalar(pg_dsn, "SELECT count(*) FROM schema_version") == len(migrate.available())
     for rel in ("v_samples", "v_batches", "dead_letters", "batches", "gateway_sessions",
                 "gateway_counters_latest", "device_counters"):
         assert scalar(pg_dsn, "SELECT to_regclass(%s) IS NOT NULL", (rel,)), rel
