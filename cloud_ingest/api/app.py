@@ -55,5 +55,5 @@ def create_app(
     for module in (registry_routes, series_routes, status_routes, admin_routes, package_routes):
         v1.include_router(module.router)
     app.include_router(v1)
-    mount_web(app)  # the dashboard: last, so every API route above is matched first
+    mount_web(app, cfg)  # the dashboard: last, so every API route above is matched first
     return app

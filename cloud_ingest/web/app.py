@@ -19,16 +19,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from cloud_ingest.config import CloudConfig
 from cloud_ingest.web import session
 from cloud_ingest.web.deps import DatabaseDown, SignInNeeded, TokenLookup, WebState
 from cloud_ingest.web.render import is_https, page
-from cloud_ingest.web.views import city, dead_letters, device, enterprise, gateway, signin
+from cloud_ingest.web.views import city, dead_letters, device, enterprise, evidence, gateway, signin
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 HTMX = "htmx-2.0.11.min.js"
-VIEWS = (signin, city, enterprise, device, gateway, dead_letters)
+VIEWS = (signin, city, enterprise, device, gateway, dead_letters, evidence)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -118,11 +119,13 @@ def create_web_app(state: WebState) -> FastAPI:
     return web
 
 
-def mount(app: FastAPI, *, lookup: TokenLookup | None = None) -> None:
+def mount(app: FastAPI, cfg: CloudConfig, *, lookup: TokenLookup | None = None) -> None:
     """Serve the dashboard from ``app`` (the API's), behind every route the API defines."""
     state = WebState(
         keys=session.load_keys(),
         lookup=lookup or (lambda token: app.state.tokens.find(token)),
         pool=lambda: app.state.pool,
+        signing_key_file=cfg.signing.key_path(),
+        log_name=cfg.signing.log_name,
     )
     app.mount("/", create_web_app(state), name="web")

@@ -9,11 +9,14 @@ enterprise gets the same 404 as for one that does not exist, on pages and partia
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, HTTPException, Request, status
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from cloud_ingest.api.auth import Principal
@@ -35,6 +38,8 @@ class WebState:
     keys: Keys
     lookup: TokenLookup
     pool: Callable[[], ConnectionPool]
+    signing_key_file: Path
+    log_name: str
 
 
 class SignInNeeded(Exception):
@@ -83,6 +88,17 @@ def connection(request: Request) -> Iterator[psycopg.Connection[dict[str, Any]]]
             yield conn  # type: ignore[misc]
     except psycopg.OperationalError as err:  # PoolTimeout is one too
         raise DatabaseDown(str(err).strip().splitlines()[0] if str(err).strip() else "unreachable") from err
+
+
+@contextmanager
+def plain_rows(db: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """The pooled connection with psycopg's default tuple rows, for code of other modules (the
+    evidence computation, the package build) written against a plain ``psycopg.connect``."""
+    db.row_factory = tuple_row
+    try:
+        yield db
+    finally:
+        db.row_factory = dict_row
 
 
 Viewer = Annotated[Principal, Depends(viewer)]

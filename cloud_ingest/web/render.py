@@ -29,9 +29,12 @@ def zone_label(dt: datetime | None = None) -> str:
     return f"UTC{hours:+d}" + (f":{rest // 60:02d}" if rest else "")
 
 
-def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+def local(dt: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time in the display zone; ``dt`` may be an ISO 8601 text as in the figures JSON."""
     if dt is None:
         return "—"
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt.replace("Z", "+00:00"))
     return dt.astimezone(DISPLAY_TZ).strftime(fmt)
 
 

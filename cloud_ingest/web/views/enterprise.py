@@ -11,6 +11,7 @@ from starlette.responses import Response
 from cloud_ingest.web.deps import Db, Viewer, enterprise_row
 from cloud_ingest.web.queries import gateways, live
 from cloud_ingest.web.render import page
+from cloud_ingest.web.views import evidence
 from cloud_ingest.web.windows import PRESETS, WindowError, parse
 
 router = APIRouter()
@@ -36,7 +37,8 @@ def live_context(db: Db, ent: dict[str, Any], refresh: int) -> dict[str, Any]:
 
 @router.get("/enterprises/{code}")
 def enterprise_page(request: Request, code: str, who: Viewer, db: Db, window: str | None = None,
-                    start: str | None = None, end: str | None = None, refresh: str | None = None) -> Response:
+                    start: str | None = None, end: str | None = None, refresh: str | None = None,
+                    built: int | None = None) -> Response:
     ent = enterprise_row(db, who, code)
     window_error = None
     try:
@@ -48,6 +50,7 @@ def enterprise_page(request: Request, code: str, who: Viewer, db: Db, window: st
     return page(request, "enterprise.html", status=400 if window_error else 200, ent=ent, win=win,
                 window_error=window_error, raw_start=start or "", raw_end=end or "", presets=PRESETS,
                 refresh_choices=REFRESH_CHOICES, gateways=gateways.gateway_list(db, ent["id"]),
+                packages=evidence.packages_of(db, ent["code"]), built=built,
                 **live_context(db, ent, period))
 
 
