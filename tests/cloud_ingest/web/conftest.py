@@ -17,7 +17,8 @@ _skipped: list[str] = []
 
 def browser_missing() -> str | None:
     if chromium_path() is None:
-        return ("Debian's chromium is not installed (/usr/bin/chromium): "
+        where = os.environ.get("SFG_CHROMIUM") or "/usr/bin/chromium"
+        return (f"no usable chromium at {where}: "
                 "run `bash scripts/services.sh` or `apt-get install -y chromium`")
     if importlib.util.find_spec("playwright") is None:
         return "the playwright package is missing: .venv/bin/pip install -e '.[test]'"

@@ -7,6 +7,7 @@ so an enterprise user has someone else's pages to be refused.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -142,7 +143,9 @@ def set_connections(admin_dsn: str, dsn: str, *, allowed: bool) -> None:
 
 
 def chromium_path() -> str | None:
-    for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+    """Debian's chromium, or the browser named by ``SFG_CHROMIUM``; None when absent."""
+    named = os.environ.get("SFG_CHROMIUM")
+    for candidate in ((named,) if named else ("/usr/bin/chromium", "/usr/bin/chromium-browser")):
         if Path(candidate).exists():
             try:
                 subprocess.run([candidate, "--version"], capture_output=True, timeout=20, check=True)
