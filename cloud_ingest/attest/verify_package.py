@@ -295,9 +295,15 @@ def load_public_key(data: bytes) -> Ed25519PublicKey:
         if text.startswith("-----BEGIN"):
             key = serialization.load_pem_public_key(data)
         else:
-            raw = b64decode(text.rsplit("+", 1)[-1])
+            # name+hash+key: a name never holds "+", the base64 key may
+            parts = text.split("+", 2)
+            if len(parts) != 3:
+                raise VerificationError("not a verifier key (name+hash+key)")
+            raw = b64decode(parts[2])
             if raw[:1] != b"\x01" or len(raw) != 33:
                 raise VerificationError("not an Ed25519 verifier key")
+            if note_key_id(parts[0], raw[1:]).hex() != parts[1]:
+                raise VerificationError("verifier key: its hash does not match its name and key")
             key = Ed25519PublicKey.from_public_bytes(raw[1:])
     except (ValueError, TypeError) as err:
         raise VerificationError(f"not a public key ({err})") from err

@@ -1,7 +1,8 @@
 """The dashboard as a sub-application mounted on the API's app: same process, same port.
 
 ``mount(app)`` is the one line ``cloud_ingest/api/app.py`` calls. The pages reuse the API's
-connection pool and its token lookup, and answer every failure a person meets with a page:
+connection pool, its token lookup and its limit on failed authentications, get its security
+headers, and answer every failure a person meets with a page:
 a sign-in redirect (or ``HX-Redirect`` for a partial), the database-down page (or, for the live
 grid, a notice swapped into the grid while the grid keeps its last state), a 404 page. Paths
 under ``/api/`` that no API route took keep the API's JSON 404.
@@ -30,16 +31,6 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 HTMX = "htmx-2.0.11.min.js"
 VIEWS = (signin, city, enterprise, device, gateway, dead_letters, evidence)
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
-                               "base-uri 'none'; object-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
-
 
 def _is_partial(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
@@ -107,15 +98,8 @@ def create_web_app(state: WebState) -> FastAPI:
     web.add_exception_handler(RequestValidationError, _bad_input)
     web.add_exception_handler(Exception, _crashed)
 
-    @web.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "public, max-age=86400"
-        return response
-
+    # the security headers (CSP with script-src 'self', no framing, no sniffing) are the API's
+    # (cloud_ingest/api/headers.py), set on every response of the app this one is mounted in
     return web
 
 
@@ -127,5 +111,6 @@ def mount(app: FastAPI, cfg: CloudConfig, *, lookup: TokenLookup | None = None) 
         pool=lambda: app.state.pool,
         signing_key_file=cfg.signing.key_path(),
         log_name=cfg.signing.log_name,
+        limiter=lambda: getattr(app.state, "auth_limiter", None),
     )
     app.mount("/", create_web_app(state), name="web")

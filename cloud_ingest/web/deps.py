@@ -19,7 +19,8 @@ from fastapi import Depends, HTTPException, Request, status
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
-from cloud_ingest.api.auth import Principal
+from cloud_ingest.api.auth import Principal, Refused
+from cloud_ingest.api.ratelimit import FailedAuthLimiter
 from cloud_ingest.web import session
 from cloud_ingest.web.session import Keys, SessionError
 
@@ -40,6 +41,7 @@ class WebState:
     pool: Callable[[], ConnectionPool]
     signing_key_file: Path
     log_name: str
+    limiter: Callable[[], FailedAuthLimiter | None]
 
 
 class SignInNeeded(Exception):
@@ -68,7 +70,12 @@ def viewer(request: Request) -> Principal:
         token = session.open_cookie(web.keys, cookie)
     except SessionError as err:
         raise SignInNeeded(err.why) from None
-    principal = web.lookup(token)
+    try:
+        principal = web.lookup(token)
+    except Refused:  # expired or revoked in the token store
+        raise SignInNeeded("revoked") from None
+    except (psycopg.OperationalError, TimeoutError) as err:  # tokens kept in the database
+        raise DatabaseDown(str(err).strip().splitlines()[0] if str(err).strip() else "unreachable") from err
     if principal is None:
         raise SignInNeeded("revoked")
     request.state.viewer = principal

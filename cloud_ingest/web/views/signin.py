@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from cloud_ingest.api.auth import Refused, client_address
 from cloud_ingest.web import csrf, session
-from cloud_ingest.web.deps import web_state
+from cloud_ingest.web.deps import DatabaseDown, web_state
 from cloud_ingest.web.render import is_https, page
 
 router = APIRouter()
@@ -53,10 +55,28 @@ def signin(
     except csrf.CsrfRejected as err:
         return page(request, "signin.html", viewer=None, status=403, next=safe_next(next), message=None,
                     error=f"表单已失效，请重试。 {err.why}.")
-    principal = web.lookup(token.strip()) if token.strip() else None
+    limiter = web.limiter()
+    address = client_address(request)
+    if limiter is not None and (wait := limiter.retry_after(address)) is not None:
+        return page(request, "signin.html", viewer=None, status=429, next=safe_next(next), message=None,
+                    headers={"Retry-After": str(wait)},
+                    error=f"登录失败次数过多，请 {wait} 秒后再试。 Too many failed sign-ins from this "
+                          f"address: try again in {wait} s.")
+    refused = None
+    try:
+        principal = web.lookup(token.strip()) if token.strip() else None
+    except Refused as err:
+        principal, refused = None, str(err)
+    except (psycopg.OperationalError, TimeoutError) as err:
+        raise DatabaseDown(str(err).strip().splitlines()[0] if str(err).strip() else "unreachable") from err
     if principal is None:
-        error = ("请输入令牌。 Please enter your token." if not token.strip() else
-                 "令牌无效。 Unknown token: check that you copied all of it.")
+        if not token.strip():
+            error = "请输入令牌。 Please enter your token."
+        else:
+            if limiter is not None:
+                limiter.failed(address)
+            error = (f"此令牌已失效（{refused}）。 This token no longer opens anything ({refused})."
+                     if refused else "令牌无效。 Unknown token: check that you copied all of it.")
         return page(request, "signin.html", viewer=None, status=401, next=safe_next(next), message=None,
                     error=error)
     response = RedirectResponse(safe_next(next), status_code=303)

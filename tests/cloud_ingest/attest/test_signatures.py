@@ -77,3 +77,18 @@ def test_checkpoint_round_trip_and_unknown_signers_are_ignored() -> None:
     assert isinstance(
         v.load_public_key(v.vkey("n", v.raw_public(key.public_key())).encode()), Ed25519PublicKey
     )
+
+
+def test_a_verifier_key_whose_base64_holds_a_plus_is_read() -> None:
+    """Base64 keys often hold "+": the key is what follows the second "+", not the last."""
+    for seed in range(256):
+        key = Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32)
+        line = v.vkey("sfg.example/evidence/ent1", v.raw_public(key.public_key()))
+        if line.count("+") > 2:
+            break
+    else:
+        raise AssertionError("no key with a '+' in its base64 among 256 seeds")
+    assert v.raw_public(v.load_public_key(line.encode())) == v.raw_public(key.public_key())
+    _, key_hash, rest = line.split("+", 2)
+    with pytest.raises(v.VerificationError, match="hash does not match"):
+        v.load_public_key(f"other.example+{key_hash}+{rest}".encode())

@@ -16,7 +16,7 @@ from cloud_ingest import migrate, rollups, writer
 from cloud_ingest.api.app import create_app
 from cloud_ingest.api.auth import TokenEntry, TokenStore
 from cloud_ingest.batch import DataBatch
-from cloud_ingest.config import CloudConfig, DatabaseConfig, SigningConfig
+from cloud_ingest.config import ApiConfig, CloudConfig, DatabaseConfig, SigningConfig
 from cloud_ingest.inbound import Rejected
 from cloud_ingest.ingestor import store_dead_letters
 from cloud_ingest.partitions import Partitions
@@ -62,9 +62,11 @@ def fill(dsn: str) -> None:
 
 
 @contextmanager
-def client_for(dsn: str, *, key_file: Path | None = None) -> Iterator[TestClient]:
+def client_for(dsn: str, *, key_file: Path | None = None,
+               api: ApiConfig | None = None) -> Iterator[TestClient]:
     signing = SigningConfig(key_file=str(key_file)) if key_file else SigningConfig()
-    cfg = CloudConfig(database=DatabaseConfig(dsn=dsn, connect_timeout_s=2), signing=signing)
+    cfg = CloudConfig(database=DatabaseConfig(dsn=dsn, connect_timeout_s=2), signing=signing,
+                      api=api or ApiConfig(token_cache_s=0))
     app = create_app(cfg, tokens=token_store())
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c

@@ -10,9 +10,11 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from cloud_ingest.api import tokens
 from cloud_ingest.api.auth import TokenStore
 from cloud_ingest.config import ApiConfig
 from cloud_ingest.web import session
@@ -328,3 +330,35 @@ def test_serve_mounts_the_pages_beside_the_api_and_no_api_turns_both_off(
             else:
                 with pytest.raises(httpx.ConnectError):
                     httpx.get(f"http://127.0.0.1:{port}/signin", timeout=2)
+
+
+def test_tokens_kept_in_the_database_sign_in_and_their_revocation_ends_the_session(client: TestClient,
+                                                                                   pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        row, token = tokens.issue(conn, name="inspector", role="reviewer", enterprise=None, expires_at=None,
+                                  created_by="test")
+    r = client.post("/signin", data={"token": token, "csrf_token": csrf_of(client)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert soup(client.get("/city").text).select_one("form.who .name").text == "inspector"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        tokens.revoke(conn, row.id)
+    r = client.get("/city", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("&why=revoked")
+    again = client.post("/signin", data={"token": token, "csrf_token": csrf_of(client)},
+                        follow_redirects=False)
+    assert again.status_code == 401 and "此令牌已失效" in soup(again.text).select_one(".alert.error").text
+
+
+def test_failed_sign_ins_are_limited_per_address(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(session.KEY_ENV, SECRET)
+    fill(pg_dsn)
+    with client_for(pg_dsn, api=ApiConfig(auth_failures_max=3, auth_failure_window_s=60)) as c:
+        for _ in range(3):
+            wrong = c.post("/signin", data={"token": "wrong-token-000000000", "csrf_token": csrf_of(c)})
+            assert wrong.status_code == 401
+        blocked = c.post("/signin", data={"token": TOKENS["admin"], "csrf_token": csrf_of(c)},
+                         follow_redirects=False)
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+        assert "登录失败次数过多" in soup(blocked.text).select_one(".alert.error").text
+        assert c.get("/api/v1/enterprises", headers={"Authorization": f"Bearer {TOKENS['admin']}"}
+                     ).status_code == 429, "one limit for the pages and the API"
