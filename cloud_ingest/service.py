@@ -1,4 +1,5 @@
-"""``cloud-ingest serve``: the consumer loop, the maintenance loop and (optionally) the API.
+"""``cloud-ingest serve``: the consumer loop, the maintenance loop and (optionally) the API with
+the dashboard's pages on the same port (``cloud_ingest/web``, mounted by the API's app).
 
 Threads, not asyncio: paho runs its own network thread, psycopg writes are blocking, and the
 API runs uvicorn in a thread of its own. The main thread only waits for SIGTERM/SIGINT and then

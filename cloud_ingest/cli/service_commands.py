@@ -45,9 +45,10 @@ def migrate_cmd(config_path: Path | None, dsn: str | None, target: int | None) -
 @click.command("serve")
 @config_option
 @dsn_option
-@click.option("--no-api", is_flag=True, help="consume only; do not start the HTTP API")
+@click.option("--no-api", is_flag=True, help="consume only; serve neither the HTTP API nor the dashboard")
 def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
-    """Consume gateway messages into the database (and serve the API) until SIGTERM/SIGINT."""
+    """Consume gateway messages into the database, and serve the API and the dashboard on
+    api.host:api.port, until SIGTERM/SIGINT."""
     from cloud_ingest import service
     from cloud_ingest.config import ConfigError
     from cloud_ingest.mqtt_source import BrokerError
