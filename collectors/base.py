@@ -36,8 +36,13 @@ class ReadFailed(CollectorError):
 
 
 class Collector(Protocol):
-    device: DeviceConfig
-    profile: DeviceProfile
+    @property
+    def device(self) -> DeviceConfig: ...
+
+    @property
+    def profile(self) -> DeviceProfile:
+        """The device's profile; each collector holds its own protocol's model."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from collectors.base import CollectorError
 from collectors.modbus.planner import Limits
-from collectors.modbus.pymodbus_api import MAX_BITS, MAX_REGISTERS, SerialParams
+from collectors.modbus.standard import MAX_BITS, MAX_REGISTERS, SerialParams
 from common.config_files import describe_errors
 from device_profiles.device import DeviceConfig
 

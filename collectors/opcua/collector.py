@@ -90,7 +90,7 @@ class OpcUaCollector:
         """Samples as the server reports them (or as polled, in poll mode) until the session
         is lost, when DeviceUnreachable is raised."""
         if self.mode == "poll":
-            async for batch in self._poll():
+            async for batch in self._polled_batches():
                 yield batch
             return
         conn = self._connection()
@@ -126,7 +126,7 @@ class OpcUaCollector:
             to_sample(dev, tags[h].name, raw, read_ts=read_ts) for h, raw in changes if 0 <= h < len(tags)
         ]
 
-    async def _poll(self) -> AsyncIterator[list[Sample]]:
+    async def _polled_batches(self) -> AsyncIterator[list[Sample]]:
         period = self.poll_interval_ms / 1000
         next_at = time.monotonic()
         while True:

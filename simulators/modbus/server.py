@@ -11,7 +11,7 @@ Usable in-process from tests::
         sim.drop_connections()            # TCP connections reset now
         await sim.stop(); await sim.start()   # device off and on again
 
-All pymodbus calls go through collectors.modbus.pymodbus_api.
+All pymodbus calls go through `simulators.modbus.pymodbus_server`.
 """
 
 from __future__ import annotations
@@ -23,17 +23,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Self, TextIO
 
-from collectors.modbus.pymodbus_api import (
-    GATEWAY_NO_RESPONSE,
-    ILLEGAL_ADDRESS,
-    SerialParams,
-    ServerHandle,
-    Table,
-    UnitImage,
-    start_server,
-)
+from collectors.modbus.standard import BIT_TABLES, GATEWAY_NO_RESPONSE, ILLEGAL_ADDRESS, SerialParams, Table
 from device_profiles.modbus import ModbusProfile
 from simulators.modbus.image import DeviceImage
+from simulators.modbus.pymodbus_server import ServerHandle, UnitImage, start_server
 from wire.sample import now_ms
 
 
@@ -144,7 +137,7 @@ class ModbusSimulator:
             touched = range(address, address + count)
             if any((table, a) in f.illegal for a in touched):
                 return ILLEGAL_ADDRESS
-            if (strict is not None and table not in ("coil", "discrete_input")
+            if (strict is not None and table not in BIT_TABLES
                     and any((table, a) not in strict for a in touched)):
                 return ILLEGAL_ADDRESS
             return None

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from collectors.modbus import ModbusCollector
-from simulators.cli import DeviceSpec, parse_device
+from simulators.devices import DeviceSpec, parse_device
 from simulators.modbus.serve import build_simulators
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
@@ -123,7 +123,8 @@ async def test_record_lists_every_value_a_reader_can_decode() -> None:
 def test_profiles_command_and_protocol_table() -> None:
     from click.testing import CliRunner
 
-    from simulators.cli import SERVERS, main, server_for
+    from simulators.cli import main
+    from simulators.registry import SERVERS, server_for
 
     result = CliRunner().invoke(main, ["profiles"])
     assert result.exit_code == 0
