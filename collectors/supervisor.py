@@ -22,9 +22,9 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal
+from typing import Literal
 
-from collectors.base import Collector, CollectorError
+from collectors.base import Collector, CollectorError, Subscriber
 from collectors.registry import make_collector, reconnect_backoff
 from common.backoff import Backoff
 from device_profiles.device import DeviceConfig
@@ -96,7 +96,7 @@ class DeviceSupervisor:
                         self.attempts = 0
                         self.state = "online"
                         log.info("device %s: connected", self.device.id)
-                if collector is not None and hasattr(collector, "subscribe"):
+                if isinstance(collector, Subscriber):
                     # a device that pushes (OPC UA subscription): pass its batches on as they
                     # come; when the stream ends or fails, the device is offline
                     err = "subscription ended"
@@ -172,10 +172,3 @@ class DeviceSupervisor:
             async with asyncio.timeout(self.device.timeout_s):
                 await collector.__aexit__(None, None, None)
 
-
-async def supervise(
-    device: DeviceConfig, profile: DeviceProfile, **kwargs: Any
-) -> AsyncIterator[list[Sample]]:
-    """Shorthand: ``async for batch in supervise(dev, profile): ...``."""
-    async for batch in DeviceSupervisor(device, profile, **kwargs).samples():
-        yield batch

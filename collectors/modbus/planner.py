@@ -37,7 +37,7 @@ class Request:
         return f"{self.table} {self.start}..{self.end - 1}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     max_gap_registers: int = 10
     max_block_registers: int = MAX_REGISTERS

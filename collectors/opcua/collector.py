@@ -5,7 +5,7 @@ Lifecycle as every collector: ``async with OpcUaCollector(device, profile) as c`
 session (raising DeviceUnreachable, or its subclasses SecurityRejected /
 UntrustedServerCertificate); ``subscribe()`` yields lists of samples until the session is
 lost, then raises DeviceUnreachable. The collector can be entered again after that, which is
-how ``supervisor.supervise`` reconnects and recreates the subscription.
+how `collectors.supervisor.DeviceSupervisor` reconnects and recreates the subscription.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from types import TracebackType
 from typing import Literal, Self, TextIO
 
@@ -30,7 +30,7 @@ from simulators.modbus.pymodbus_server import ServerHandle, UnitImage, start_ser
 from wire.sample import now_ms
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Faults:
     """What the device does wrong right now; tests and the control port change it live."""
 
@@ -57,6 +57,7 @@ class Faults:
 @dataclass
 class SimulatedUnit:
     profile: ModbusProfile
+    _: KW_ONLY
     unit: int = 1
     seed: int = 0
     strict: bool = False  # answer "illegal data address" outside the profile's tags
