@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from collectors.opcua.config import parse_options
@@ -35,7 +37,7 @@ def test_defaults_are_plain_anonymous_subscribe() -> None:
         ({"backoff_initial_s": 10, "backoff_max_s": 5}, "backoff_initial_s (10.0) is above backoff_max_s"),
     ],
 )
-def test_invalid_options_name_device_and_field(options: dict[str, object], says: str) -> None:
+def test_invalid_options_name_device_and_field(options: dict[str, Any], says: str) -> None:
     with pytest.raises(OptionsError) as info:
         parse_options(device("opc.tcp://127.0.0.1:4840", id="filler3", **options))
     assert str(info.value).startswith("device filler3: ")
