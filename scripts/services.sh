@@ -7,6 +7,8 @@ need=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# libfaketime: the demo and the evidence tests run one gateway with a clock minutes fast
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -n "$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null)" ] || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
