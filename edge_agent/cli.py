@@ -100,7 +100,8 @@ def check(config_path: Path) -> None:
 
     failures = asyncio.run(probe())
     if failures:
-        raise CommandFailed(f"{failures} of {len(devices)} devices failed the check (see above)")
+        raise CommandFailed(f"{len(devices)} 台设备中 {failures} 台检查未通过（见上） / "
+                            f"{failures} of {len(devices)} devices failed the check (see above)")
 
 
 @main.command()
