@@ -18,10 +18,7 @@ PACKAGES = ("wire", "common", "device_profiles", "collectors", "edge_agent", "cl
 ALLOWED: dict[str, set[str]] = {
     "common": set(),
     "wire": {"common"},
-    # Profiles name the business links (业务环节) their tags serve, a vocabulary of the contract
-    # (wire.business_links: births carry the keys, the cloud stores them); wire imports only
-    # common, so this adds no cycle and keeps one definition of the 14 keys.
-    "device_profiles": {"common", "wire"},
+    "device_profiles": {"common", "wire"},  # business links are part of the contract
     "collectors": {"common", "wire", "device_profiles"},
     "simulators": {"common", "wire", "device_profiles", "collectors"},
     "edge_agent": {"common", "wire", "device_profiles", "collectors"},
