@@ -50,7 +50,7 @@ async def eventually_async(predicate: Callable[[], T | Awaitable[T]], *, timeout
         if isinstance(value, Awaitable):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not so after {timeout}s (last: {value!r})")
         await asyncio.sleep(every)
