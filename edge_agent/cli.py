@@ -19,7 +19,7 @@ from typing import Any
 import click
 import yaml
 
-from collectors import CollectorError, make_collector
+from collectors import CollectorError, DeviceUnreachable, make_collector
 from collectors.plugin import DiscoverRequest
 from collectors.registry import discover_examples, discoverer_for, plugin
 from common.cli import CommandFailed, ConfigInvalid
@@ -71,37 +71,59 @@ def run(config_path: Path) -> None:
 @main.command()
 @config_option
 def check(config_path: Path) -> None:
-    """Validate the config, resolve profiles and read each device once."""
+    """Validate the config, resolve profiles and read each device once.
+
+    A device passes when it answers and at least one tag is not bad; one that cannot be
+    reached (refused, silent, or a Modbus gateway answering for it with exception 10/11) or
+    whose every tag is bad fails, and the command exits 1 naming the failed devices."""
     try:
         cfg = load_gateway_config(config_path)
         devices = load_devices(cfg, config_path)
     except ConfigError as err:
         raise ConfigInvalid(str(err)) from err
-    click.echo(f"config ok: gateway {cfg.gateway.id} of {cfg.gateway.enterprise.id}, "
-               f"{len(devices)} devices")
+    click.echo(f"配置正确 / config ok: 网关 / gateway {cfg.gateway.id} of {cfg.gateway.enterprise.id}, "
+               f"{len(devices)} 台设备 / devices")
 
-    async def probe() -> int:
-        failures = 0
+    async def probe() -> list[str]:
+        failed: list[str] = []
         for dev, prof in devices:
+            where = f"({dev.endpoint})"
             try:
                 # options first, so a typo is named before anything connects
                 plugin(prof.protocol).parse_options(dev)
-                async with make_collector(dev, prof) as col:
+                collector = make_collector(dev, prof)
+            except (CollectorError, ValueError) as err:
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 配置错误 / invalid config: {err}  {where}")
+                continue
+            try:
+                async with collector as col:
                     samples = await col.read()
-                good = sum(1 for s in samples if s.quality == Quality.GOOD)
-                click.echo(f"  {dev.id:<28} ok   {good}/{len(samples)} tags good  ({dev.endpoint})")
-                for s in samples:
-                    if s.quality != Quality.GOOD:
-                        click.echo(f"      {s.tag}: {s.quality.label}: {s.reason}")
+            except DeviceUnreachable as err:
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 设备不可达 / unreachable: {err}  {where}")
+                continue
             except (CollectorError, OSError, TimeoutError, ValueError) as err:
-                failures += 1
-                click.echo(f"  {dev.id:<28} FAIL {err}  ({dev.endpoint})")
-        return failures
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 读取失败 / read failed: {err}  {where}")
+                continue
+            good = sum(1 for s in samples if s.quality == Quality.GOOD)
+            if samples and all(s.quality == Quality.BAD for s in samples):
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 没有可读的标签 / no tag could be read: "
+                           f"{good}/{len(samples)}  {where}")
+            else:
+                click.echo(f"  {dev.id:<28} ok   {good}/{len(samples)} 个标签正常 / tags good  {where}")
+            for s in samples:
+                if s.quality != Quality.GOOD:
+                    click.echo(f"      {s.tag}: {s.quality.label}: {s.reason}")
+        return failed
 
-    failures = asyncio.run(probe())
-    if failures:
-        raise CommandFailed(f"{len(devices)} 台设备中 {failures} 台检查未通过（见上） / "
-                            f"{failures} of {len(devices)} devices failed the check (see above)")
+    failed = asyncio.run(probe())
+    if failed:
+        names = ", ".join(failed)
+        raise CommandFailed(f"{len(devices)} 台设备中 {len(failed)} 台检查未通过（见上）: {names} / "
+                            f"{len(failed)} of {len(devices)} devices failed the check (see above): {names}")
 
 
 @main.command()

@@ -24,7 +24,16 @@ EXCEPTION_NAMES: dict[int, str] = {
     11: "gateway target device failed to respond",
 }
 ILLEGAL_ADDRESS = 2
+GATEWAY_PATH_UNAVAILABLE = 10
 GATEWAY_NO_RESPONSE = 11
+# A Modbus TCP gateway answers these on behalf of a device it cannot reach: the TCP link is
+# fine, the device is not there. They mean "unreachable" (as a timeout does), not "refused".
+UNREACHABLE_CODES: dict[int, str] = {
+    GATEWAY_PATH_UNAVAILABLE: "the gateway has no path to unit {unit}: check the unit id and the "
+                              "gateway's routing and serial port settings",
+    GATEWAY_NO_RESPONSE: "the gateway got no answer from unit {unit}: check the unit id, the "
+                         "device's power and its serial line",
+}
 MAX_REGISTERS = 125  # per read request, by the protocol (FC 3/4)
 MAX_BITS = 2000  # per read request, by the protocol (FC 1/2)
 

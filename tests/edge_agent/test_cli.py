@@ -4,6 +4,7 @@ simulator and real certificate files."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +23,30 @@ def edge_agent(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
+def _control(port: int, line: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(line.encode() + b"\n")
+        return conn.makefile().readline().strip()
+
+
 def test_check_reads_each_device_and_names_what_fails(tmp_path: Path) -> None:
-    port = free_port()
-    sim = subprocess.Popen([str(BIN / "device-sim"), "modbus", "--profile", "energy_meter_3ph",
-                            "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port, gateway_port, control = free_port(), free_port(), free_port()
+    sims = [
+        subprocess.Popen([str(BIN / "device-sim"), "modbus", "--profile", "energy_meter_3ph",
+                          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([str(BIN / "device-sim"), "modbus", "--profile", "energy_meter_3ph",
+                          "--port", str(gateway_port), "--control-port", str(control)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    ]
+    (tmp_path / "far.yaml").write_text(yaml.safe_dump({
+        "profile": "far_registers", "protocol": "modbus",
+        "tags": [{"name": "far_a", "address": 60000}, {"name": "far_b", "address": 60010}]}))
     try:
         wait_port("127.0.0.1", port, timeout=20)
+        wait_port("127.0.0.1", gateway_port, timeout=20)
+        wait_port("127.0.0.1", control, timeout=20)
+        # a Modbus TCP gateway whose path to its devices is down answers every read with 0x0A
+        assert _control(control, f"exception {gateway_port} 10").startswith("ok")
         cfg = {
             "gateway": {"id": "gw-check", "enterprise": {"id": "ent-check"}},
             "devices": [
@@ -36,18 +55,37 @@ def test_check_reads_each_device_and_names_what_fails(tmp_path: Path) -> None:
                  "endpoint": f"tcp://127.0.0.1:{free_port()}"},
                 {"id": "meter-typo", "profile": "energy_meter_3ph", "endpoint": f"tcp://127.0.0.1:{port}",
                  "options": {"max_gap_registerz": 4}},
+                # unit 7 is not behind this "gateway": it answers exception 0x0B for it
+                {"id": "meter-unit7", "profile": "energy_meter_3ph", "unit_id": 7,
+                 "endpoint": f"tcp://127.0.0.1:{port}"},
+                {"id": "meter-no-path", "profile": "energy_meter_3ph",
+                 "endpoint": f"tcp://127.0.0.1:{gateway_port}"},
+                # reachable, but every tag refused: nothing to collect
+                {"id": "meter-wrong-map", "profile": "far.yaml", "endpoint": f"tcp://127.0.0.1:{port}"},
             ],
         }
         path = tmp_path / "gw.yaml"
         path.write_text(yaml.safe_dump(cfg))
         out = edge_agent("check", "--config", str(path))
     finally:
-        stop_process(sim)
+        for sim in sims:
+            stop_process(sim)
     assert out.returncode == 1, out.stdout + out.stderr
     lines = {line.split()[0]: line for line in out.stdout.splitlines()[1:] if line.strip()}
-    assert " ok " in lines["meter-ok"] and "16/16 tags good" in lines["meter-ok"]
-    assert "FAIL" in lines["meter-gone"]
-    assert "FAIL" in lines["meter-typo"] and "max_gap_registerz" in lines["meter-typo"]
+    assert " ok " in lines["meter-ok"] and "16/16 个标签正常 / tags good" in lines["meter-ok"]
+    assert "FAIL 设备不可达 / unreachable" in lines["meter-gone"]
+    assert "FAIL 配置错误 / invalid config" in lines["meter-typo"]
+    assert "max_gap_registerz" in lines["meter-typo"]
+    assert "FAIL 设备不可达 / unreachable" in lines["meter-unit7"], out.stdout
+    assert "(unit 7)" in lines["meter-unit7"]
+    assert "exception 11 (gateway target device failed to respond)" in lines["meter-unit7"]
+    assert "FAIL 设备不可达 / unreachable" in lines["meter-no-path"], out.stdout
+    assert "exception 10 (gateway path unavailable)" in lines["meter-no-path"]
+    assert "FAIL 没有可读的标签 / no tag could be read: 0/2" in lines["meter-wrong-map"], out.stdout
+    assert "illegal data address" in lines["far_a:"]
+    failed = "meter-gone, meter-typo, meter-unit7, meter-no-path, meter-wrong-map"
+    assert out.stderr.startswith("error: 6 台设备中 5 台检查未通过"), out.stderr
+    assert f"5 of 6 devices failed the check (see above): {failed}" in out.stderr
 
 
 def test_discover_modbus_writes_a_profile_that_loads(tmp_path: Path) -> None:

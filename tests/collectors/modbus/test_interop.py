@@ -103,6 +103,34 @@ async def test_exception_responses_from_an_independent_server(code: int, name: s
     assert all(s.quality is Quality.BAD and s.code == code and name in (s.reason or "") for s in samples)
 
 
+@pytest.mark.parametrize(("code", "name"), [(10, "gateway path unavailable"),
+                                            (11, "gateway target device failed to respond")])
+async def test_gateway_exceptions_from_an_independent_server_are_unreachable(code: int, name: str) -> None:
+    case = encoding_case("holding")
+    with InteropServer() as srv:
+        srv.load(case.words, case.bits)
+        srv.faults.exception = code
+        async with ModbusCollector(device(srv.port), case.profile) as c:
+            with pytest.raises(DeviceUnreachable, match=rf"dev1 .*\(unit 1\).*exception {code} \({name}\)"):
+                await c.read()
+        sup = DeviceSupervisor(device(srv.port), case.profile, interval_s=0.01,
+                               backoff=Backoff(initial_s=0.01, max_s=0.05))
+        it = sup.samples()
+        try:
+            offline = [await anext(it) for _ in range(5)]
+            state, failures = sup.state, sup.failures
+            srv.faults.exception = None
+            for _ in range(200):
+                if all(s.quality is Quality.GOOD for s in await anext(it)):
+                    break
+        finally:
+            await it.aclose()  # type: ignore[attr-defined]
+    assert all(s.quality is Quality.BAD and (s.reason or "").startswith("device offline:")
+               for batch in offline for s in batch)
+    assert state == "offline" and failures >= 1 and sup.reconnects == 0
+    assert sup.state == "online"
+
+
 async def test_illegal_addresses_are_split_out_on_an_independent_server() -> None:
     case = encoding_case("holding")
     with InteropServer() as srv:
