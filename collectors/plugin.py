@@ -12,9 +12,11 @@ registry imports the plugins (by name), and neither imports the other's importer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel
 
 from collectors.base import CollectorFactory
 from common.backoff import Backoff
@@ -31,6 +33,21 @@ class DiscoverRequest:
     start: int = 0  # Modbus: first address
     count: int = 100  # Modbus: addresses to probe
     table: str = "holding"  # Modbus: register table
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Device options (as under ``options:`` in the gateway config) the discoverer needs to
+    reach the device, such as OPC UA security and user authentication; only names from the
+    plugin's ``discover_options``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscoverOptions:
+    """Which device options `edge-agent discover` offers for a protocol, as flags named after
+    them (``security_policy`` is ``--security-policy``). ``model`` is the protocol's device
+    options model: it stays the one definition of each option's type, allowed values, default
+    and description, and validates what was given before anything connects."""
+
+    model: type[BaseModel]
+    names: tuple[str, ...]
 
 
 Discoverer = Callable[[DiscoverRequest], Coroutine[Any, Any, dict[str, Any]]]
@@ -49,5 +66,6 @@ class CollectorPlugin:
     reconnect_backoff: Callable[[DeviceConfig], Backoff] | None = None
     """The supervisor's reconnect delays for a device, when its options can set them."""
     discover: Discoverer | None = None
+    discover_options: DiscoverOptions | None = None  # device options the discoverer takes
     discover_schemes: tuple[str, ...] = ()  # URL schemes `edge-agent discover` routes here
     discover_example: str = ""  # a URL of that form, for help and error messages

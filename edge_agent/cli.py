@@ -13,17 +13,21 @@ import datetime as dt
 import json
 import logging
 import signal
+import types
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin
 
 import click
 import yaml
+from pydantic import ValidationError
 
 from collectors import CollectorError, DeviceUnreachable, make_collector
-from collectors.plugin import DiscoverRequest
+from collectors.plugin import CollectorPlugin, DiscoverRequest
 from collectors.registry import discover_examples, discoverer_for, plugin
 from common.cli import CommandFailed, ConfigInvalid
-from common.config_files import ConfigError
+from common.config_files import ConfigError, describe_errors
+from device_profiles.protocols import PROTOCOLS
 from edge_agent.agent import Agent, load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
@@ -185,7 +189,81 @@ def trust_cert(cert: Path, pki_dir: Path | None) -> None:
     click.echo(f"trusted: {target} (the next reconnect uses it; no restart needed)")
 
 
-@main.command()
+class _DiscoverCommand(click.Command):
+    """`discover`, plus each protocol's device options as flags (`_option_flags`). They are
+    made when the command line is parsed or its help shown, not at import, so that starting
+    `edge-agent run` loads no protocol package it does not use."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params: list[click.Parameter] = [*self.params, *_option_flags().values()]
+        help_option = self.get_help_option(ctx)
+        return [*params, help_option] if help_option is not None else params
+
+
+def _flag_name(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+@cache
+def _option_flags() -> dict[str, click.Option]:
+    """One flag per device option a protocol's discoverer takes (`CollectorPlugin.
+    discover_options`), typed and described by that protocol's options model, so the flags
+    cannot drift from what a device's ``options:`` accepts."""
+    flags: dict[str, click.Option] = {}
+    for name, spec in PROTOCOLS.items():
+        offered = plugin(name).discover_options
+        if offered is None:
+            continue
+        for option in offered.names:
+            if option in flags:  # two protocols with the same option: one flag serves both
+                continue
+            info = offered.model.model_fields[option]
+            default = info.get_default()
+            shown = f" (default {default})" if default is not None else ""
+            flags[option] = click.Option(
+                [_flag_name(option), option], type=_click_type(option, info.annotation), default=None,
+                help=f"{spec.label}: {info.description or option.replace('_', ' ')}{shown}")
+    return flags
+
+
+def _click_type(option: str, annotation: Any) -> click.ParamType:
+    """The click type of an options-model field: Literal choices, paths, text, numbers."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
+    if get_origin(annotation) is Literal:
+        return click.Choice([str(a) for a in get_args(annotation)])
+    simple: dict[Any, click.ParamType] = {Path: click.Path(path_type=Path), str: click.STRING,
+                                          float: click.FLOAT, int: click.INT}
+    if annotation in simple:
+        return simple[annotation]
+    raise TypeError(f"discover option {option}: no command-line flag for type {annotation!r}")
+
+
+def _discover_options(url: str, found: CollectorPlugin, flags: dict[str, Any]) -> dict[str, Any]:
+    """The device options given as flags, checked against the URL's protocol and its model
+    before anything connects (exit 2 naming the flag)."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    offered = found.discover_options
+    stray = [_flag_name(k) for k in given if offered is None or k not in offered.names]
+    if stray:
+        scheme = url.split("://", 1)[0].lower()
+        raise ConfigInvalid(f"{', '.join(stray)}: 不适用于 / not an option for {scheme}:// "
+                            f"(see edge-agent discover --help)")
+    if offered is not None:
+        try:
+            offered.model.model_validate(given)
+        except ValidationError as err:
+            problems = []
+            for line in describe_errors(err, noun="option"):
+                option, _, why = line.partition(": ")
+                problems.append(f"{_flag_name(option)}: {why}" if option in given else
+                                line.removeprefix("(top level): "))
+            raise ConfigInvalid(f"discover {url}: " + "; ".join(problems)) from None
+    return given
+
+
+@main.command(cls=_DiscoverCommand)
 @click.argument("url")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the profile skeleton here (default: print it)")
@@ -196,14 +274,24 @@ def trust_cert(cert: Path, pki_dir: Path | None) -> None:
 @click.option("--table", default="holding", show_default=True,
               type=click.Choice(["holding", "input", "coil", "discrete_input"]), help="Modbus table")
 def discover(url: str, out: Path | None, depth: int, name_filter: str | None, start: int,
-             count: int, table: str) -> None:
-    """Probe modbus://host:port?unit=N or browse opc.tcp://host:port and write a profile skeleton."""
+             count: int, table: str, **options: Any) -> None:
+    """Probe modbus://host:port?unit=N or browse opc.tcp://host:port and write a profile skeleton.
+
+    A secured OPC UA server takes the options a device has under options: in the gateway
+    config (security policy and mode; a user name with the password from an environment
+    variable or a file, or a user certificate), for example:
+
+    \b
+      edge-agent discover opc.tcp://10.0.0.5:4840 --security-policy Basic256Sha256 \\
+        --security-mode SignAndEncrypt --auth username --username operator \\
+        --password-env PLC_PASSWORD
+    """
     found = discoverer_for(url)
     if found is None or found.discover is None:
         scheme = url.split("://", 1)[0].lower()
         raise ConfigInvalid(f"URL scheme {scheme!r}: use {' or '.join(discover_examples())}")
     request = DiscoverRequest(url=url, depth=depth, name_filter=name_filter, start=start, count=count,
-                              table=table)
+                              table=table, options=_discover_options(url, found, options))
     try:
         skeleton = asyncio.run(found.discover(request))
     except ImportError as err:

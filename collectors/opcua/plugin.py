@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.base import Collector
-from collectors.opcua.config import parse_options
-from collectors.plugin import CollectorPlugin, DiscoverRequest
+from collectors.opcua.config import OpcUaOptions, parse_options
+from collectors.plugin import CollectorPlugin, DiscoverOptions, DiscoverRequest
 from common.backoff import Backoff
 from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
@@ -22,7 +22,7 @@ def _collector(device: DeviceConfig, profile: DeviceProfile) -> Collector:
 async def _discover(request: DiscoverRequest) -> dict[str, Any]:
     from collectors.opcua.discover import discover  # imports asyncua
 
-    return await discover(request.url, depth=request.depth, filter=request.name_filter)
+    return await discover(request.url, depth=request.depth, filter=request.name_filter, **request.options)
 
 
 def _backoff(device: DeviceConfig) -> Backoff:
@@ -34,6 +34,11 @@ PLUGIN = CollectorPlugin(
     parse_options=parse_options,
     reconnect_backoff=_backoff,
     discover=_discover,
+    # what it takes to reach a secured server, exactly as in a device's options:
+    discover_options=DiscoverOptions(model=OpcUaOptions, names=(
+        "security_policy", "security_mode", "auth", "username", "password_env", "password_file",
+        "user_cert", "user_key", "pki_dir", "connect_timeout_s",
+    )),
     discover_schemes=("opc.tcp",),
     discover_example="opc.tcp://host:port",
 )

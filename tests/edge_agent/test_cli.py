@@ -3,24 +3,53 @@ simulator and real certificate files."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from collectors.opcua.pki import ensure_own_certificate, is_trusted, load_certificate
-from device_profiles.loader import load_profile
+from collectors.opcua.pki import ensure_own_certificate, is_trusted, load_certificate, make_self_signed
+from device_profiles.loader import load_profile, resolve_profile
+from device_profiles.opcua import OpcUaProfile
+from simulators.opcua.server import OpcUaSimulator
 from tests.support import free_port, stop_process, wait_port
 
 BIN = Path(sys.executable).parent
 
 
-def edge_agent(*args: str) -> subprocess.CompletedProcess[str]:
+def edge_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "edge-agent"), *args], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=None if env is None else {**os.environ, **env})
+
+
+@contextmanager
+def opcua_sim_in_a_thread(profile: OpcUaProfile, **options: Any) -> Iterator[OpcUaSimulator]:
+    """The OPC UA simulator on its own event loop in a thread, for an edge-agent process to
+    reach: in process it takes user certificates and can refuse anonymous users, which
+    `device-sim opcua` does not offer."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="opcua-sim", daemon=True)
+    thread.start()
+    sim = OpcUaSimulator(profile, port=free_port(), **options)
+    try:
+        asyncio.run_coroutine_threadsafe(sim.start(), loop).result(60)
+        yield sim
+    finally:
+        asyncio.run_coroutine_threadsafe(sim.stop(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.close()
+        sim.close()
 
 
 def _control(port: int, line: str) -> str:
@@ -103,6 +132,77 @@ def test_discover_modbus_writes_a_profile_that_loads(tmp_path: Path) -> None:
     profile = load_profile(out_file)
     assert profile.protocol == "modbus" and len(profile.tags) >= 10
     assert out_file.read_text().startswith("# Profile skeleton discovered from modbus://")
+
+
+def test_discover_reaches_a_secured_opcua_server_with_user_authentication(tmp_path: Path) -> None:
+    # issue 16: discover had no security options; the server below offers nothing else than
+    # Basic256Sha256 SignAndEncrypt and refuses anonymous users, as a locked-down PLC does
+    make_self_signed(tmp_path / "user.der", tmp_path / "user.pem", application_uri="urn:test:operator",
+                     common_name="operator")
+    profile = resolve_profile("filling_line")
+    assert isinstance(profile, OpcUaProfile)
+    password_file = tmp_path / "opcua.password"
+    password_file.write_text("s3cret!\n")
+    password_file.chmod(0o600)
+    pki = tmp_path / "pki"
+    secure = ["--depth", "5", "--security-policy", "Basic256Sha256", "--security-mode", "SignAndEncrypt",
+              "--pki-dir", str(pki)]
+    as_user = ["--auth", "username", "--username", "operator"]
+    env = {"SFG_TEST_DISCOVER_PW": "s3cret!", "SFG_TEST_WRONG_PW": "guess"}
+    with opcua_sim_in_a_thread(profile, security=["Basic256Sha256_SignAndEncrypt"], anonymous=False,
+                               users={"operator": "s3cret!"}, user_certs=[tmp_path / "user.der"]) as sim:
+        plain = edge_agent("discover", sim.endpoint, "--depth", "5")
+        untrusted = edge_agent("discover", sim.endpoint, *secure, *as_user,
+                               "--password-env", "SFG_TEST_DISCOVER_PW", env=env)
+        found = re.search(r"edge-agent trust-cert (\S+\.der)", untrusted.stderr)
+        assert found, untrusted.stderr
+        trusted = edge_agent("trust-cert", found.group(1))
+        wrong = edge_agent("discover", sim.endpoint, *secure, *as_user, "--password-env", "SFG_TEST_WRONG_PW",
+                           env=env)
+        runs = {
+            "env": edge_agent("discover", sim.endpoint, *secure, *as_user, "--password-env",
+                              "SFG_TEST_DISCOVER_PW", "--out", str(tmp_path / "env.yaml"), env=env),
+            "file": edge_agent("discover", sim.endpoint, *secure, *as_user, "--password-file",
+                               str(password_file), "--out", str(tmp_path / "file.yaml")),
+            "cert": edge_agent("discover", sim.endpoint, *secure, "--auth", "certificate", "--user-cert",
+                               str(tmp_path / "user.der"), "--user-key", str(tmp_path / "user.pem"),
+                               "--out", str(tmp_path / "cert.yaml")),
+        }
+    assert plain.returncode == 1 and "offers no endpoint with None/None" in plain.stderr, plain.stderr
+    assert "Basic256Sha256/SignAndEncrypt" in plain.stderr
+    assert untrusted.returncode == 1 and "is not trusted" in untrusted.stderr
+    assert trusted.returncode == 0, trusted.stderr
+    assert wrong.returncode == 1 and "BadUserAccessDenied" in wrong.stderr, wrong.stderr
+    served = sorted((t.ref.kind, str(t.ref.identifier)) for t in profile.tags)
+    for how, out in runs.items():
+        assert out.returncode == 0, f"{how}: {out.stdout}{out.stderr}"
+        skeleton = load_profile(tmp_path / f"{how}.yaml")
+        assert isinstance(skeleton, OpcUaProfile)
+        assert sorted((t.ref.kind, str(t.ref.identifier)) for t in skeleton.tags) == served, how
+
+
+def test_discover_options_are_checked_before_connecting() -> None:
+    url = f"opc.tcp://127.0.0.1:{free_port()}"  # nothing listens: each must fail before connecting
+    half = edge_agent("discover", url, "--security-policy", "Basic256Sha256")
+    assert half.returncode == 2, half.stderr
+    assert "security_policy and security_mode go together" in half.stderr
+    no_auth = edge_agent("discover", url, "--username", "operator", "--password-env", "X")
+    assert no_auth.returncode == 2, no_auth.stderr
+    assert "username and password_env given, but auth is anonymous: set auth: username" in no_auth.stderr
+    bad_choice = edge_agent("discover", url, "--security-mode", "Encrypt")
+    assert bad_choice.returncode == 2 and "'SignAndEncrypt'" in bad_choice.stderr, bad_choice.stderr
+    bad_number = edge_agent("discover", url, "--connect-timeout-s", "0")
+    assert bad_number.returncode == 2, bad_number.stderr
+    assert "--connect-timeout-s: Input should be greater than 0" in bad_number.stderr
+    modbus = edge_agent("discover", "modbus://127.0.0.1:502?unit=1", "--security-mode", "Sign")
+    assert modbus.returncode == 2
+    assert "--security-mode: 不适用于 / not an option for modbus://" in modbus.stderr
+    shown = edge_agent("discover", "--help")
+    assert shown.returncode == 0
+    for flag in ("--security-policy [None|Basic256Sha256|Aes128_Sha256_RsaOaep]", "--security-mode",
+                 "--auth [anonymous|username|certificate]", "--username", "--password-env",
+                 "--password-file", "--user-cert", "--user-key", "--pki-dir"):
+        assert flag in shown.stdout, flag
 
 
 def test_discover_rejects_unknown_scheme() -> None:

@@ -60,4 +60,4 @@ def convert_error(err: BaseException, *, where: str, what: str) -> Exception:
     return DeviceUnreachable(f"{where} failed: {err!r}")
 
 
-__all__ = ["ASYNCUA_TESTED", "POLICIES", "Client", "code_name", "convert_error", "ua"]
+__all__ = ["ASYNCUA_TESTED", "POLICIES", "Client", "UaError", "code_name", "convert_error", "ua"]

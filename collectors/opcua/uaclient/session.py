@@ -21,7 +21,7 @@ from collectors.base import CollectorError
 from collectors.opcua import pki
 from collectors.opcua.config import OpcUaOptions
 from collectors.opcua.errors import SecurityRejected, UntrustedServerCertificate
-from collectors.opcua.uaclient.api import POLICIES, Client, convert_error, ua
+from collectors.opcua.uaclient.api import POLICIES, Client, UaError, convert_error, ua
 
 T = TypeVar("T")
 
@@ -63,7 +63,33 @@ class UaSession:
             raise
         except Exception as err:
             await self.close()
-            raise convert_error(err, where=self.where, what="connect") from err
+            # the server answered but refused: perhaps it has no endpoint without security
+            refused = await self._plain_refused() if isinstance(err, UaError) else None
+            raise refused or convert_error(err, where=self.where, what="connect") from err
+
+    async def _plain_refused(self) -> SecurityRejected | None:
+        """After a failed connect without security: when the server offers only secured
+        endpoints, say so and which (asyncua's "No matching endpoints" names none of them).
+        Asked only on this failure path, so a plain connect costs no extra round trip."""
+        if self.options.security_policy != "None":
+            return None
+        try:
+            endpoints = await asyncio.wait_for(self.client.connect_and_get_server_endpoints(),
+                                               self.options.connect_timeout_s)
+        except Exception:  # no answer to that either: the first error says enough
+            return None
+        if any(e.SecurityMode == ua.MessageSecurityMode.None_ for e in endpoints):
+            return None
+        return self._no_endpoint(endpoints)
+
+    def _no_endpoint(self, endpoints: list[ua.EndpointDescription]) -> SecurityRejected:
+        o = self.options
+        offered = sorted({f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name.rstrip('_')}"
+                          for e in endpoints})
+        return SecurityRejected(
+            f"{self.where} offers no endpoint with {o.security_policy}/{o.security_mode}; "
+            f"it offers {', '.join(offered)} — set options.security_policy/security_mode to one of these"
+        )
 
     async def _open(self) -> None:
         o, c = self.options, self.client
@@ -87,12 +113,7 @@ class UaSession:
         endpoints = await c.connect_and_get_server_endpoints()
         match = [e for e in endpoints if e.SecurityPolicyUri == policy.URI and e.SecurityMode == mode]
         if not match:
-            offered = sorted({f"{e.SecurityPolicyUri.rsplit('#', 1)[-1]}/{e.SecurityMode.name.rstrip('_')}"
-                              for e in endpoints})
-            raise SecurityRejected(
-                f"{self.where} offers no endpoint with {o.security_policy}/{o.security_mode}; "
-                f"it offers {', '.join(offered)} — set options.security_policy/security_mode to one of these"
-            )
+            raise self._no_endpoint(endpoints)
         der = bytes(match[0].ServerCertificate)
         self._check_trust(x509.load_der_x509_certificate(pki.first_certificate(der)))
         await c.set_security(

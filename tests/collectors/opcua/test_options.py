@@ -32,6 +32,11 @@ def test_defaults_are_plain_anonymous_subscribe() -> None:
         ({"security_policy": "Basic256Sha256"}, "security_policy and security_mode go together"),
         ({"auth": "username", "username": "op"}, "needs username and password_env"),
         ({"auth": "certificate"}, "needs user_cert and user_key"),
+        # credentials without the auth that uses them would silently connect anonymously
+        ({"username": "op", "password_env": "X"},
+         "username and password_env given, but auth is anonymous: set auth: username to use them"),
+        ({"auth": "username", "username": "op", "password_env": "X", "user_key": "k.pem"},
+         "user_key given, but auth is username: set auth: certificate to use it, or remove it"),
         ({"mode": "stream"}, "options.mode"),
         ({"pasword_env": "X"}, "options.pasword_env: unknown option"),
         ({"backoff_initial_s": 10, "backoff_max_s": 5}, "backoff_initial_s (10.0) is above backoff_max_s"),
