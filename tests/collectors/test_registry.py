@@ -92,3 +92,28 @@ def test_an_opcua_device_is_what_loads_asyncua(tmp_path: Path) -> None:
         - {id: filler-1, profile: filling_line, endpoint: "opc.tcp://127.0.0.1:4840"}
         """)
     assert got == ["1", "True", "False"]
+
+
+_CLI = """
+import contextlib, io, sys
+from edge_agent.cli import main
+
+def run(*args):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(list(args), standalone_mode=False)
+    return out.getvalue()
+
+run("run", "--help")
+print("collectors.opcua.plugin" in sys.modules, "pymodbus" in sys.modules)
+shown = run("discover", "--help")
+print("--security-policy" in shown, "--user-key" in shown, "asyncua" in sys.modules)
+"""
+
+
+def test_discover_flags_come_from_the_plugins_only_when_discover_is_parsed() -> None:
+    # the flags are made from each plugin's discover_options; building them at import would
+    # load every protocol package into `edge-agent run`
+    out = subprocess.run([sys.executable, "-c", _CLI], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "True", "True", "False"]
