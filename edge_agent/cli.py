@@ -18,7 +18,8 @@ import yaml
 from collectors import CollectorError, make_collector
 from common.config_files import ConfigError
 from device_profiles.device import DeviceConfig
-from edge_agent.agent import Agent, load_devices
+from edge_agent.agent import Agent
+from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
 from wire.sample import Quality, now_ms
