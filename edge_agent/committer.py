@@ -76,6 +76,11 @@ class Committer:
         self._counts[(device, name)] += n
         self._wake.set()
 
+    @property
+    def staged_samples(self) -> int:
+        """Samples accepted and not yet taken by a commit."""
+        return self._staged_n
+
     def wake(self) -> None:
         """Something to write (acknowledgements to remove)."""
         if not self._closed:

@@ -44,15 +44,15 @@ async def test_metrics_endpoint_reports_buffer_broker_and_devices(
     def scrape() -> str:
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
 
-    async def settled() -> str | None:
+    async def settled() -> str:
         """The scrape once the broker is connected and the dead device has failed a read."""
         try:
             text = await asyncio.to_thread(scrape)
         except OSError:
-            return None  # not listening yet
+            return ""  # not listening yet
         families = {f.name: f for f in text_string_to_metric_families(text)}
         errors = [s.value for s in families["edge_device_read_errors"].samples]
-        return text if families["edge_broker_connected"].samples[0].value == 1 and errors else None
+        return text if families["edge_broker_connected"].samples[0].value == 1 and errors else ""
 
     try:
         text = await eventually_async(settled, timeout=15,
@@ -60,7 +60,7 @@ async def test_metrics_endpoint_reports_buffer_broker_and_devices(
         missing = await asyncio.to_thread(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/nope", timeout=5))
     except urllib.error.HTTPError as err:
-        missing = err  # type: ignore[assignment]
+        missing = err
     finally:
         agent.stop.set()
         await asyncio.wait_for(task, 15)

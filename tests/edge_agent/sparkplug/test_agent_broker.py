@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def bdseq(p: pb.Payload) -> int:
     return next(int(m.long_value) for m in p.metrics if m.name == sp.BDSEQ)
 
 
-async def wait(cap: Capture, predicate: object, timeout: float = 20) -> None:
+async def wait(cap: Capture, predicate: Callable[[], object], timeout: float = 20) -> None:
     await asyncio.to_thread(cap.wait_for, predicate, timeout)
 
 
