@@ -29,6 +29,20 @@ def agent(tmp_path: Path) -> Agent:
     return Agent(cfg, tmp_path / "gw.yaml")
 
 
+def fail_once(monkeypatch: pytest.MonkeyPatch, verb: str, error: sqlite3.Error) -> None:
+    """The buffer's ``verb`` raises ``error`` the first time it is called, then works again."""
+    real = getattr(DiskBuffer, verb)
+    calls = {"n": 0}
+
+    def failing(self: DiskBuffer, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise error
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DiskBuffer, verb, failing)
+
+
 def poll(device: str, r: int) -> list[Sample]:
     return [Sample(device, f"t{i}", 1_700_000_000_000 + r, float(i), Quality.GOOD,
                    1_700_000_000_000 + r) for i in range(5)]
@@ -46,16 +60,7 @@ async def test_a_failed_commit_is_counted_as_disk_error_and_acks_still_go(
     a.outbox.handed(a.buffer.unsent(limit=1)[0], [101])
     a.outbox.acknowledged(101)
 
-    real_write = DiskBuffer.write
-    calls = {"n": 0}
-
-    def failing_write(self: DiskBuffer, *args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise sqlite3.OperationalError("database or disk is full")
-        return real_write(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DiskBuffer, "write", failing_write)
+    fail_once(monkeypatch, "write", sqlite3.OperationalError("database or disk is full"))
     await a.accept(poll("m1", 10))
     await a.accept(poll("m2", 10))
     await a.committer.commit()  # fails: 10 samples lost, the ack retried on its own
@@ -79,16 +84,7 @@ async def test_a_failed_seal_leaves_the_rows_for_the_next_try(
     await a.committer.commit()  # 5 samples: a partial batch, waiting for its linger time
     assert a.buffer.pending_samples == 5
 
-    real_seal = DiskBuffer.seal
-    calls = {"n": 0}
-
-    def failing_seal(self: DiskBuffer, *args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise sqlite3.OperationalError("disk I/O error")
-        return real_seal(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DiskBuffer, "seal", failing_seal)
+    fail_once(monkeypatch, "seal", sqlite3.OperationalError("disk I/O error"))
     await a.committer.flush()  # the seal fails: nothing is lost, nothing numbered
     assert a.buffer.pending_samples == 5 and a.buffer.next_seq == 1
     await a.committer.flush()
