@@ -8,6 +8,11 @@ rest); so is any database error that is not a message's own fault. A data or int
 (SQLSTATE classes 22, 23) is the message's fault: the group is retried one message at a time and
 the culprit goes to the dead letters with the error, so one poison message cannot stall the
 stream.
+
+Before anything is stored, every message's gateway is checked against its binding to an
+enterprise (``identity.py``): one that speaks for another enterprise, an unregistered one (when
+bindings are made by admins only) or one the broker names as another publisher goes to the dead
+letters and registers nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from cloud_ingest import writer
 from cloud_ingest.batch import DataBatch
 from cloud_ingest.config import CloudConfig
 from cloud_ingest.delivery import Delivery
+from cloud_ingest.identity import GatewayBindings
 from cloud_ingest.inbound import Rejected, decode, split_topic
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, ms_to_dt
@@ -46,6 +52,7 @@ class Stats:
     duplicates: int = 0
     rows: int = 0
     dead_letters: int = 0
+    identity_rejected: int = 0  # of the dead letters: gateway bindings and publishers
     db_retries: int = 0
     last_error: str | None = None
 
@@ -65,6 +72,7 @@ class StatsView:
             out.duplicates += s.duplicates
             out.rows += s.rows
             out.dead_letters += s.dead_letters
+            out.identity_rejected += s.identity_rejected
             out.db_retries += s.db_retries
             out.last_error = s.last_error or out.last_error
         return out
@@ -82,6 +90,8 @@ class Ingestor:
         self.cfg = cfg
         self.stop = stop
         self.registry = Registry()
+        self.bindings = GatewayBindings(mode=cfg.ingest.gateway_binding,
+                                        publisher_property=cfg.mqtt.publisher_property)
         self.partitions: Partitions | None = None
         self.stats = Stats()
         self._conn: psycopg.Connection | None = None
@@ -148,10 +158,33 @@ class Ingestor:
                     group.control.append((d, msg))
         return group
 
+    def _screen(self, conn: psycopg.Connection,
+                group: _Group) -> tuple[_Group, list[tuple[Delivery, Rejected]]]:
+        """The group without the messages whose gateway may not speak for their enterprise."""
+        out = _Group(rejected=list(group.rejected))
+        refused: list[tuple[Delivery, Rejected]] = []
+        for d, msg in group.control:
+            devices = [dev.id for dev in msg.devices] if isinstance(msg, BirthMessage) else []
+            why = self.bindings.check(conn, enterprise=msg.enterprise, gateway=msg.gateway,
+                                      publisher=d.publisher, devices=devices)
+            if why is None:
+                out.control.append((d, msg))
+            else:
+                refused.append((d, why))
+        for d, item in group.data:
+            why = self.bindings.check(conn, enterprise=item.msg.enterprise, gateway=item.msg.gateway,
+                                      publisher=d.publisher)
+            if why is None:
+                out.data.append((d, item))
+            else:
+                refused.append((d, why))
+        return out, refused
+
     def _store(self, group: _Group) -> None:
         conn = self.connection()
         assert self.partitions is not None
-        rejected = list(group.rejected)
+        group, refused = self._screen(conn, group)
+        rejected = group.rejected + refused
         for d, msg in group.control:
             try:
                 if isinstance(msg, BirthMessage):
@@ -180,6 +213,9 @@ class Ingestor:
         if rejected:
             store_dead_letters(conn, [(d.topic, d.payload, d.received_ms, r) for d, r in rejected])
             self.stats.dead_letters += len(rejected)
+            self.stats.identity_rejected += len(refused)
+            for _d, r in refused:
+                log.warning("rejected (%s): %s", r.reason, r.detail)
 
     def _count(self, res: writer.WriteResult) -> None:
         self.stats.batches += res.batches

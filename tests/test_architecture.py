@@ -18,7 +18,7 @@ PACKAGES = ("wire", "common", "device_profiles", "collectors", "edge_agent", "cl
 ALLOWED: dict[str, set[str]] = {
     "common": set(),
     "wire": {"common"},
-    "device_profiles": {"common"},
+    "device_profiles": {"common", "wire"},  # business links are part of the contract
     "collectors": {"common", "wire", "device_profiles"},
     "simulators": {"common", "wire", "device_profiles", "collectors"},
     "edge_agent": {"common", "wire", "device_profiles", "collectors"},

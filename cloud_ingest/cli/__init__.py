@@ -10,7 +10,13 @@ import sys
 
 import click
 
-from cloud_ingest.cli import service_commands
+from cloud_ingest.cli import (
+    gateway_commands,
+    key_commands,
+    package_commands,
+    service_commands,
+    token_commands,
+)
 
 
 @click.group()
@@ -46,3 +52,12 @@ def tokens() -> None:
 
 for command in (service_commands.migrate_cmd, service_commands.serve_cmd, service_commands.status_cmd):
     main.add_command(command)
+for command in package_commands.COMMANDS:
+    evidence.add_command(command)
+for command in key_commands.COMMANDS:
+    keys.add_command(command)
+main.add_command(gateway_commands.gateways)
+tokens.add_command(token_commands.create_cmd)
+tokens.add_command(token_commands.list_cmd)
+tokens.add_command(token_commands.revoke_cmd)
+tokens.add_command(token_commands.import_cmd)

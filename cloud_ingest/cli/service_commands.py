@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cloud_ingest.cli.options import config_option, dsn_option, load
-from common.cli import CommandFailed
+from common.cli import CommandFailed, ConfigInvalid
 
 
 @click.command("migrate")
@@ -45,6 +45,7 @@ def migrate_cmd(config_path: Path | None, dsn: str | None, target: int | None) -
 def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
     """Consume gateway messages into the database (and serve the API) until SIGTERM/SIGINT."""
     from cloud_ingest import service
+    from cloud_ingest.config import ConfigError
     from cloud_ingest.mqtt_source import BrokerError
 
     cfg = load(config_path, dsn)
@@ -54,6 +55,8 @@ def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
         service.serve(cfg, api=not no_api, stop=stop)
     except (service.SchemaTooOld, service.WriterDied, BrokerError) as err:
         raise CommandFailed(str(err)) from err
+    except ConfigError as err:  # the tokens file, read when the API starts
+        raise ConfigInvalid(str(err)) from err
 
 
 @click.command("status")
