@@ -117,11 +117,13 @@ class Sender:
             await self._outbox.wait(0.5)
             if not self.connected() or not self._encoder.ready():
                 continue
-            counters = await self._current_counters()
-            for batch in await self._live(window - self._outbox.awaiting_ack - 1):
-                self._hand(batch, counters, historical=False)
+            live = await self._live(window - self._outbox.awaiting_ack - 1)
+            if live:
+                counters = await self._current_counters()
+                for batch in live:
+                    self._hand(batch, counters, historical=False)
             if self._outbox.backlog_left and self.connected():
-                await self._send_backlog(window - self._outbox.awaiting_ack, counters)
+                await self._send_backlog(window - self._outbox.awaiting_ack)
 
     async def _live(self, room: int) -> list[SealedBatch]:
         """Up to ``room`` live batches, bodies read for those the cache did not hold (one
@@ -134,7 +136,7 @@ class Sender:
                     if b.samples_json or b.seq in read]
         return take
 
-    async def _send_backlog(self, room: int, counters: Counters) -> None:
+    async def _send_backlog(self, room: int) -> None:
         """Backlog batches, oldest first, within the drain rate."""
         if room <= 0:
             return
@@ -147,6 +149,8 @@ class Sender:
                                    limit=room, skip=self._outbox.in_flight())
         if not batches:
             self._outbox.backlog_done()  # paho resends its own; a reconnection makes more
+            return
+        counters = await self._current_counters()
         for batch in batches:
             if bucket is not None and not bucket.take(batch.n):
                 break
@@ -157,6 +161,7 @@ class Sender:
         self._outbox.handed(batch, [self.mqtt.publish(m) for m in messages])
 
     async def _current_counters(self) -> Counters:
+        """Read when there is a batch to send, so the first copy already counts it."""
         now = asyncio.get_running_loop().time()
         if self._refresh is not None and self._refresh.done():
             fresh, self._refresh = self._refresh.result(), None
