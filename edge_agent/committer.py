@@ -187,7 +187,7 @@ def _write(buffer: DiskBuffer, rows: list[Row], *, now: int, limits: BatchLimits
                             acks=acks, in_flight=in_flight, counts=counts).sealed
     except sqlite3.Error as err:
         # The disk itself failed (full, read-only, I/O error): the samples cannot be kept.
-        log.error("buffer write failed, %d samples lost: %s", sum(r.n for r in rows), err)
+        log.error("buffer write failed, %d samples lost: %s", sum(n for _, n, _ in rows), err)
         if acks:  # the acknowledgements are not lost: they are retried on their own
             _ack(buffer, acks)
         return None

@@ -13,7 +13,6 @@ import itertools
 import json
 from collections import Counter as Tally
 from dataclasses import dataclass
-from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,14 +37,10 @@ class BatchLimits:
     one_device: bool = False  # Sparkplug: one device per batch (one DDATA each)
 
 
-class TailRow(NamedTuple):
-    """A row stored and not yet sealed into a batch."""
-
-    id: int
-    device: str
-    n: int
-    size: int
-    body: str | None  # None when only on disk (not kept in memory)
+# A row stored and not yet sealed into a batch: (id, device, samples, size of the body, the
+# body, or None when it is only on disk). A plain tuple: the buffer's thread makes one for
+# every row it writes, holding the GIL, and a NamedTuple costs 0.4 µs more a row (measured).
+TailRow = tuple[int, str, int, int, "str | None"]
 
 
 BatchRecord = tuple[int, int, int, str, str]  # seq, sealed_ms, n, per_device, row_ids (JSON)
@@ -75,8 +70,8 @@ def cut_batches(tail: list[TailRow], limits: BatchLimits, *, next_seq: int, seal
     """
     max_samples, max_bytes = limits.max_samples, limits.max_bytes
     seq = next_seq
-    cum_n = list(itertools.accumulate((r.n for r in tail), initial=0))
-    cum_b = list(itertools.accumulate((r.size + 1 for r in tail), initial=0))  # + the comma
+    cum_n = list(itertools.accumulate((n for _, _, n, _, _ in tail), initial=0))
+    cum_b = list(itertools.accumulate((size + 1 for _, _, _, size, _ in tail), initial=0))  # + comma
     made: list[SealedBatch] = []
     records: list[BatchRecord] = []
     at, rows = 0, len(tail)
@@ -90,17 +85,17 @@ def cut_batches(tail: list[TailRow], limits: BatchLimits, *, next_seq: int, seal
         groups = _by_device(window) if limits.one_device else {None: window}
         for device, members in groups.items():
             per_device: Tally[str] = Tally()
-            for r in members:
-                per_device[r.device] += r.n
+            for _, dev, n, _, _ in members:
+                per_device[dev] += n
             n_total = sum(per_device.values())
             records.append((seq, now_ms, n_total, json.dumps(per_device),
-                            json.dumps([r.id for r in members])))
-            bodies = [r.body for r in members]
+                            json.dumps([row_id for row_id, _, _, _, _ in members])))
+            bodies = [body for _, _, _, _, body in members]
             body = "" if None in bodies else "[" + ",".join(bodies) + "]"  # type: ignore[arg-type]
             made.append(SealedBatch(seq=seq, sealed_ms=now_ms, n=n_total, samples_json=body,
                                     device=device))
             seq += 1
-        sealed_to = window[-1].id
+        sealed_to = window[-1][0]
         at = end
     return Cut(batches=made, records=records, tail=tail[at:], next_seq=seq, sealed_to=sealed_to)
 
@@ -108,5 +103,5 @@ def cut_batches(tail: list[TailRow], limits: BatchLimits, *, next_seq: int, seal
 def _by_device(window: list[TailRow]) -> dict[str | None, list[TailRow]]:
     groups: dict[str | None, list[TailRow]] = {}
     for row in window:
-        groups.setdefault(row.device, []).append(row)
+        groups.setdefault(row[1], []).append(row)
     return groups

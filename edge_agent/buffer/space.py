@@ -68,11 +68,11 @@ class Space:
             dropped.append(int(seq))
         gone = 0
         while freed < target and gone < len(tail):
-            row = tail[gone]
-            tally[(row.device, "dropped:buffer_full")] += row.n
-            freed += row.size + ROW_OVERHEAD
+            _, dev, n, size, _ = tail[gone]
+            tally[(dev, "dropped:buffer_full")] += n
+            freed += size + ROW_OVERHEAD
             gone += 1
         if gone:
-            db.execute("DELETE FROM rows WHERE id <= ? AND id > ?", (tail[gone - 1].id, sealed_to))
+            db.execute("DELETE FROM rows WHERE id <= ? AND id > ?", (tail[gone - 1][0], sealed_to))
         self._used_hint = self.used_bytes() - freed
         return tail[gone:], dropped

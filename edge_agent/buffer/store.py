@@ -75,7 +75,7 @@ class DiskBuffer:
         self._sealed_to = int(self.meta("sealed_to", "0"))
         self._batches_published = int(self.meta("batches_published", "0"))
         self._tail: list[TailRow] = [
-            TailRow(i, d, n, z, None) for i, d, n, z in self.db.execute(
+            (i, d, n, z, None) for i, d, n, z in self.db.execute(
                 "SELECT id, device, n, size FROM rows WHERE id > ? ORDER BY id", (self._sealed_to,))]
 
     def close(self) -> None:
@@ -95,7 +95,7 @@ class DiskBuffer:
     @property
     def pending_samples(self) -> int:
         """Samples stored and not yet sealed into a batch (from memory: any thread)."""
-        return sum(r.n for r in self._tail)
+        return sum(n for _, _, n, _, _ in self._tail)
 
     def meta(self, key: str, default: str) -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -210,8 +210,9 @@ class DiskBuffer:
                 stored = sum(per_device.values())
                 for dev, n in per_device.items():
                     tally[(dev, "buffered")] += n
-                keep = sum(r.size for r in tail if r.body is not None) <= self._cache.max_bytes
-                tail = tail + [TailRow(first_id + i, dev, n, len(body), body if keep else None)
+                kept = sum(size for _, _, _, size, body in tail if body is not None)
+                keep = kept <= self._cache.max_bytes
+                tail = tail + [(first_id + i, dev, n, len(body), body if keep else None)
                                for i, (dev, n, body) in enumerate(rows)]
             if seal_full is not None:
                 cut = cut_batches(tail, seal_full, next_seq=next_seq, sealed_to=sealed_to,

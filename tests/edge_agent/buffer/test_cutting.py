@@ -10,7 +10,7 @@ from edge_agent.buffer.cutting import BatchLimits, TailRow, cut_batches
 
 def rows(*spec: tuple[str, int, int], first_id: int = 1, bodies: bool = True) -> list[TailRow]:
     """Rows of (device, samples, size), with made-up bodies of that size."""
-    return [TailRow(first_id + i, dev, n, size, (dev[0] * size) if bodies else None)
+    return [(first_id + i, dev, n, size, (dev[0] * size) if bodies else None)
             for i, (dev, n, size) in enumerate(spec)]
 
 
@@ -19,7 +19,7 @@ def test_full_batches_by_count_and_the_partial_one_waits() -> None:
     cut = cut_batches(tail, BatchLimits(max_samples=8, max_bytes=1000), next_seq=5, sealed_to=0,
                       now_ms=77, max_batches=100, full_only=True)
     assert [(b.seq, b.n, b.sealed_ms) for b in cut.batches] == [(5, 8, 77), (6, 8, 77)]
-    assert [r.id for r in cut.tail] == [5] and cut.next_seq == 7 and cut.sealed_to == 4
+    assert [r[0] for r in cut.tail] == [5] and cut.next_seq == 7 and cut.sealed_to == 4
     # what the batches table gets: the same seqs, the samples per device, the row ids
     assert [(rec[0], json.loads(rec[3]), json.loads(rec[4])) for rec in cut.records] == [
         (5, {"m1": 8}, [1, 2]), (6, {"m1": 8}, [3, 4])]
