@@ -13,15 +13,24 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, field_serializer, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from common.config_files import ConfigError, read_yaml, validate
 from common.model import Frozen as _Model
 from common.secrets import SecretError, check_private, read_secret
 from common.tls import TlsSettings
 from wire.sparkplug.convention import host_subscriptions
+from wire.sparkplug.nodes import NodeIdentity
 
 DATABASE_ENV = "SFG_DATABASE_URL"
 TOKENS_ENV = "SFG_API_TOKENS_FILE"
@@ -113,6 +122,60 @@ class MqttConfig(_Model):
         return read_secret(env=self.password_env, file=self.password_file, field="mqtt.password")
 
 
+_CODE = r"^[A-Za-z0-9_.\-]{1,128}$"  # enterprise, gateway and device codes (wire.json_v1.Name)
+
+
+class SparkplugNode(_Model):
+    """Who a Sparkplug group (or one edge node of it) is in the cloud, where the default
+    (group id = enterprise code, edge node id = gateway code) does not fit."""
+
+    group: str = Field(min_length=1, description="Sparkplug group id")
+    node: str | None = Field(None, min_length=1, description="edge node id; empty: the whole group")
+    enterprise: str | None = Field(None, pattern=_CODE, description="enterprise code; default the group id")
+    gateway: str | None = Field(None, pattern=_CODE, description="gateway code; default the node id")
+    devices: dict[str, Annotated[str, StringConstraints(pattern=_CODE)]] = Field(
+        default_factory=dict, description="Sparkplug device id -> device code")
+
+    @model_validator(mode="after")
+    def _gateway_needs_node(self) -> SparkplugNode:
+        if self.gateway is not None and self.node is None:
+            raise ValueError("gateway names one edge node: give node as well")
+        return self
+
+
+class SparkplugHostConfig(_Model):
+    """The cloud as a Sparkplug B 3.0 host application (docs/sparkplug.md, "In the cloud")."""
+
+    host_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="be the edge nodes' primary host: publish STATE on spBv1.0/STATE/<host_id>")
+    hold_s: float = Field(30.0, gt=0, le=3600, description="data waiting for its node's births, at most")
+    hold_per_node: int = Field(20, ge=1, le=10_000, description="messages of one node held at most")
+    rebirth_every_s: float = Field(5.0, gt=0, le=3600, description="repeat a rebirth request this often")
+    nodes: list[SparkplugNode] = Field(default_factory=list, description="identity mapping")
+
+    @model_validator(mode="after")
+    def _unique(self) -> SparkplugHostConfig:
+        seen: set[tuple[str, str | None]] = set()
+        for i, entry in enumerate(self.nodes):
+            key = (entry.group, entry.node)
+            if key in seen:
+                what = f"node {entry.node!r} of group" if entry.node else "group"
+                raise ValueError(f"nodes[{i}]: {what} {entry.group!r} is mapped twice")
+            seen.add(key)
+        return self
+
+    def identity(self, group: str, node: str) -> NodeIdentity:
+        """The mapping entry of the node, else of its group, else the default."""
+        by_key = {(e.group, e.node): e for e in self.nodes}
+        whole, one = by_key.get((group, None)), by_key.get((group, node))
+        if whole is None and one is None:
+            return NodeIdentity(group, node)
+        enterprise = (one and one.enterprise) or (whole and whole.enterprise) or group
+        devices = {**(whole.devices if whole else {}), **(one.devices if one else {})}
+        return NodeIdentity(enterprise, (one and one.gateway) or node, devices, mapped=True)
+
+
 class IngestConfig(_Model):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     writers: int = Field(
@@ -183,6 +246,7 @@ class CloudConfig(_Model):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    sparkplug: SparkplugHostConfig = Field(default_factory=SparkplugHostConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     _cli_dsn: str | None = PrivateAttr(default=None)
 

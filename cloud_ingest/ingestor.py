@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -33,11 +34,14 @@ from cloud_ingest.identity import GatewayBindings
 from cloud_ingest.inbound import Rejected, decode, split_topic
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, ms_to_dt
+from cloud_ingest.sparkplug_gate import HeldStatus
 from common.backoff import Backoff
 from wire.json_v1 import BirthMessage, DataMessage, DeathMessage
+from wire.sparkplug.decoder import NodeData
 
 log = logging.getLogger(__name__)
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 # Errors that are a message's own fault (SQLSTATE classes 22 and 23): that message goes to the
 # dead letters. Any other database error (connection, disk full, timeouts, a schema that does
@@ -55,13 +59,23 @@ class Stats:
     identity_rejected: int = 0  # of the dead letters: gateway bindings and publishers
     db_retries: int = 0
     last_error: str | None = None
+    # Sparkplug (of the worker's MQTT source, see sparkplug_gate): waiting for births now, and
+    # turned into dead letters by the time limit / the caps so far
+    sparkplug_held: int = 0
+    sparkplug_held_nodes: int = 0
+    sparkplug_held_oldest_s: float = 0.0
+    sparkplug_held_expired: int = 0
+    sparkplug_held_overflowed: int = 0
+    sparkplug_rebirth_requests: int = 0
 
 
 class StatsView:
     """The sum over a worker's writers (each counts its own, so no locking on the hot path)."""
 
-    def __init__(self, ingestors: Sequence[Ingestor]) -> None:
+    def __init__(self, ingestors: Sequence[Ingestor],
+                 sparkplug: Callable[[], HeldStatus | None] | None = None) -> None:
         self._ingestors = ingestors
+        self.sparkplug = sparkplug  # set once the MQTT source exists
 
     def total(self) -> Stats:
         out = Stats()
@@ -75,6 +89,12 @@ class StatsView:
             out.identity_rejected += s.identity_rejected
             out.db_retries += s.db_retries
             out.last_error = s.last_error or out.last_error
+        held = self.sparkplug() if self.sparkplug is not None else None
+        if held is not None:
+            out.sparkplug_held, out.sparkplug_held_nodes = held.messages, held.nodes
+            out.sparkplug_held_oldest_s, out.sparkplug_held_expired = held.oldest_s, held.expired
+            out.sparkplug_held_overflowed = held.overflowed
+            out.sparkplug_rebirth_requests = held.rebirth_requests
         return out
 
 
@@ -83,6 +103,7 @@ class _Group:
     data: list[tuple[Delivery, writer.Inbound]] = field(default_factory=list)
     control: list[tuple[Delivery, BirthMessage | DeathMessage]] = field(default_factory=list)
     rejected: list[tuple[Delivery, Rejected]] = field(default_factory=list)
+    births: set[int] = field(default_factory=set)  # ids of data items that are birth values
 
 
 class Ingestor:
@@ -154,6 +175,12 @@ class Ingestor:
                     group.data.append((d, writer.Inbound(msg, d.received_ms)))
                 elif isinstance(msg, DataMessage):
                     group.data.append((d, writer.Inbound(DataBatch.of(msg), d.received_ms)))
+                elif isinstance(msg, NodeData):  # any Sparkplug edge node: keyed, no counters
+                    batch = DataBatch(msg.enterprise, msg.gateway, msg.session, msg.key, msg.sent,
+                                      [s.model_dump() for s in msg.samples], historical=msg.historical)
+                    group.data.append((d, writer.Inbound(batch, d.received_ms)))
+                    if msg.birth:
+                        group.births.add(id(group.data[-1][1]))
                 else:
                     group.control.append((d, msg))
         return group
@@ -161,7 +188,7 @@ class Ingestor:
     def _screen(self, conn: psycopg.Connection,
                 group: _Group) -> tuple[_Group, list[tuple[Delivery, Rejected]]]:
         """The group without the messages whose gateway may not speak for their enterprise."""
-        out = _Group(rejected=list(group.rejected))
+        out = _Group(rejected=list(group.rejected), births=group.births)
         refused: list[tuple[Delivery, Rejected]] = []
         for d, msg in group.control:
             devices = [dev.id for dev in msg.devices] if isinstance(msg, BirthMessage) else []
@@ -193,6 +220,13 @@ class Ingestor:
                     self.registry.apply_death(conn, msg, received_ms=d.received_ms)
             except _MESSAGE_ERRORS as err:
                 rejected.append((d, self._db_reject(d, err)))
+        if group.births:
+            kept = []
+            for d, item in group.data:
+                fresh = self._new_birth_values(conn, item) if id(item) in group.births else item
+                if fresh is not None:
+                    kept.append((d, fresh))
+            group.data, group.births = kept, set()
         if group.data:
             items = [i for _, i in group.data]
             try:
@@ -216,6 +250,22 @@ class Ingestor:
             self.stats.identity_rejected += len(refused)
             for _d, r in refused:
                 log.warning("rejected (%s): %s", r.reason, r.detail)
+
+    def _new_birth_values(self, conn: psycopg.Connection, item: writer.Inbound) -> writer.Inbound | None:
+        """A Sparkplug node's birth values without those stored already (same tag, same
+        timestamp): a rebirth, e.g. one we asked for after a restart, sends them again."""
+        m = item.msg
+        ent_id = self.registry.enterprise_id(conn, m.enterprise)
+        gw_id = self.registry.gateway_id(conn, m.enterprise, m.gateway)
+        tags = self.registry.tag_ids(conn, ent_id, gw_id, {(s["d"], s["t"]) for s in m.samples})
+        keys = [(tags[(s["d"], s["t"])], EPOCH + timedelta(milliseconds=s["ts"])) for s in m.samples]
+        stored = set(conn.execute(
+            "SELECT s.tag_id, s.ts FROM samples s JOIN unnest(%s::int[], %s::timestamptz[]) AS x(tag, ts)"
+            " ON s.tag_id = x.tag AND s.ts = x.ts",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ).fetchall())
+        fresh = [s for s, k in zip(m.samples, keys, strict=True) if k not in stored]
+        return writer.Inbound(replace(m, samples=fresh), item.received_ms) if fresh else None
 
     def _count(self, res: writer.WriteResult) -> None:
         self.stats.batches += res.batches

@@ -14,6 +14,10 @@ With ``mqtt.tls`` the connection is MQTT over TLS (``common.tls`` builds the con
 explains failures): a broker certificate that our CA did not issue, that expired or that names
 another host, and a broker that refuses our certificate, fail ``start`` with the reason and the
 fix; later, while paho reconnects by itself, the same reason is logged once a minute.
+
+Sparkplug B goes through ``sparkplug_gate`` in the network thread (births before data); what it
+holds for births is counted by ``held()`` and never pins us: expired held messages come out of
+``take`` as dead letters, and a persistent session is only forgotten when nothing is held.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from cloud_ingest.config import MqttConfig
+from cloud_ingest.config import MqttConfig, SparkplugHostConfig
 from cloud_ingest.delivery import Delivery
-from cloud_ingest.sparkplug_gate import SparkplugGate, is_sparkplug
+from cloud_ingest.sparkplug_gate import HeldStatus, SparkplugGate, is_sparkplug
 from common.secrets import SecretError
 from common.tls import TlsError, client_context, describe_handshake_error, diagnose
 
@@ -49,7 +53,8 @@ DIAGNOSE_EVERY_S = 60.0
 
 
 class MqttSource:
-    def __init__(self, cfg: MqttConfig, *, queue_max: int) -> None:
+    def __init__(self, cfg: MqttConfig, *, queue_max: int,
+                 sparkplug: SparkplugHostConfig | None = None) -> None:
         self.cfg = cfg
         self.client_id = cfg.client_id or f"cloud-ingest-{uuid.uuid4().hex[:12]}"
         # A persistent session under a random id would outlive this process and, in a shared
@@ -97,9 +102,19 @@ class MqttSource:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = lambda *_a: self.unsubscribed.set()
         self._client.reconnect_delay_set(1, 10)
-        self._gate = (SparkplugGate(publish=lambda t, p: self._client.publish(t, p, qos=0),
-                                    max_pending=max(1, cfg.max_inflight // 2))
+        self._gate = (SparkplugGate(sparkplug or SparkplugHostConfig(),
+                                    publish=lambda t, p, q, r: self._client.publish(t, p, qos=q, retain=r),
+                                    max_held=max(1, cfg.max_inflight // 2), persistent=self.persistent)
                       if cfg.sparkplug_group else None)
+        self._client.on_pre_connect = lambda *_a: self._set_will()
+
+    def _set_will(self) -> None:
+        will = self._gate.will() if self._gate is not None else None
+        if will is not None:
+            self._client.will_set(will[0], will[1], qos=1, retain=True)
+
+    def subscriptions(self) -> list[str]:
+        return self.cfg.subscriptions() + (self._gate.subscriptions() if self._gate else [])
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -154,23 +169,43 @@ class MqttSource:
         """Unsubscribe, so the broker stops giving this worker a share (what was already queued
         for us still arrives and must be drained before ``stop(forget=True)``)."""
         self.unsubscribed.clear()
-        self._client.unsubscribe(self.cfg.subscriptions())
-        return self.unsubscribed.wait(timeout)
+        self._client.unsubscribe(self.subscriptions())
+        left = self.unsubscribed.wait(timeout)
+        for d in self._gate.release() if self._gate is not None else []:
+            self.queue.put(d)  # clean session: held messages become dead letters, not lost
+        return left
 
     def stop(self, *, forget: bool = False) -> None:
         """Disconnect. ``forget`` ends a persistent session at the broker (MQTT 5 session expiry 0):
         only after a complete drain, otherwise unacknowledged messages must wait for our return."""
         props = None
-        if forget and self.persistent:
+        if forget and self.persistent and self.held():
+            log.info("%d Sparkplug messages wait for births: the broker keeps our session for them",
+                     self.held())
+        elif forget and self.persistent:
             props = Properties(PacketTypes.DISCONNECT)
             props.SessionExpiryInterval = 0
+        farewell = self._gate.farewell() if self._gate is not None and self.connected.is_set() else None
         try:
+            if farewell is not None:  # Sparkplug 3.0: a host going away cleanly says so itself
+                try:
+                    self._client.publish(*farewell, qos=1, retain=True).wait_for_publish(2.0)
+                except (ValueError, RuntimeError) as err:
+                    log.warning("could not publish our offline STATE: %s", err)
             self._client.disconnect(properties=props)
         finally:
             self._client.loop_stop()
 
     def idle(self) -> bool:
-        return self.queue.empty() and (self._gate is None or self._gate.pending() == 0)
+        """Nothing left for the writers. Held Sparkplug messages do not count: they wait for
+        births or their time limit, not for us, and must not delay a stop."""
+        return self.queue.empty()
+
+    def held(self) -> int:
+        return self._gate.held() if self._gate is not None else 0
+
+    def sparkplug_status(self) -> HeldStatus | None:
+        return self._gate.status() if self._gate is not None else None
 
     # -- paho callbacks (network thread) -------------------------------------------------
 
@@ -183,8 +218,10 @@ class MqttSource:
         with self._lock:
             self._generation += 1
         if self._gate is not None:
-            self._gate.reset()
-        subs = self.cfg.subscriptions()
+            for d in self._gate.reset():
+                self.queue.put(d)
+            self._gate.on_connect()
+        subs = self.subscriptions()
         client.subscribe([(t, 1) for t in subs])
         log.info("connected as %s (session present: %s), subscribing to %s",
                  self.client_id, getattr(flags, "session_present", None), ", ".join(subs))
@@ -261,7 +298,11 @@ class MqttSource:
         self, *, max_messages: int, max_samples_bytes: int, linger_s: float, wait_s: float
     ) -> list[Delivery]:
         """Up to ``max_messages`` (or about ``max_samples_bytes`` of payload); waits ``wait_s`` for the
-        first and then at most ``linger_s`` for more."""
+        first and then at most ``linger_s`` for more. Held Sparkplug messages past their time
+        limit come first, as dead letters."""
+        expired = self._gate.expire() if self._gate is not None else []
+        if expired:
+            return expired
         try:
             first = self.queue.get(timeout=wait_s)
         except queue.Empty:

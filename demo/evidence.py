@@ -24,10 +24,20 @@ from demo.stack import BIN, Site, Stack
 
 def reviewer_token(stack: Stack) -> str:
     """A reviewer token for this demo only (shown once, kept only as a digest by the cloud)."""
-    out = stack.cloud("tokens", "create", "--role", "reviewer", "--name", "demo-reviewer")
+    out = stack.cloud("tokens create", "--role", "reviewer", "--name", "demo-reviewer", "--expires", "7d",
+                      "--quiet")
     if out.returncode != 0:
         raise ServiceError(f"cloud-ingest tokens create failed: {out.stderr.strip()}")
-    return out.stdout.strip().splitlines()[-1].split()[-1]
+    return out.stdout.strip()
+
+
+def ensure_signing_key(stack: Stack) -> None:
+    """The evidence signing key, made once (`cloud-ingest keys init`) and kept between demos."""
+    if (stack.var / "keys" / "signing.key").exists():
+        return
+    out = stack.cloud("keys init")
+    if out.returncode != 0:
+        raise ServiceError(f"cloud-ingest keys init failed: {out.stderr.strip()}")
 
 
 def import_inventory(stack: Stack, ent: Enterprise) -> None:
@@ -44,7 +54,7 @@ def import_inventory(stack: Stack, ent: Enterprise) -> None:
         lines.append(f"{u.code},{u.name},{u.type},{u.workshop},{u.line},{yes[u.key_process]},否,"
                      f"{yes[u.digital]},")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = stack.cloud("inventory", "import", "--enterprise", ent.id, str(path))
+    out = stack.cloud("inventory import", "--enterprise", ent.id, str(path))
     if out.returncode != 0:
         raise ServiceError(f"inventory import of {ent.id} failed: {out.stderr.strip() or out.stdout.strip()}")
 
@@ -99,12 +109,12 @@ def build_and_verify(stack: Stack, sites: list[Site], *, start: datetime, end: d
     for site in sites:
         ent = site.enterprise
         out_dir = stack.var / "packages" / ent.id
-        built = stack.cloud("evidence", "build", "--enterprise", ent.id, "--from", start.isoformat(),
+        built = stack.cloud("evidence build", "--enterprise", ent.id, "--from", start.isoformat(),
                             "--to", end.isoformat(), "--out", str(out_dir), "--force", timeout_s=600)
         if built.returncode != 0:
             raise ServiceError(f"evidence build for {ent.id} failed: {built.stderr.strip()}")
         # the reviewer's way: the verifier shipped inside the package, with plain Python
-        verify = subprocess.run([sys.executable, str(out_dir / "verify.py"), str(out_dir)],
+        verify = subprocess.run([sys.executable, str(out_dir / "verify_package.py"), str(out_dir)],
                                 capture_output=True, text=True, timeout=300)
         fig = _figures(out_dir)
         unexplained = sum(int(r.get("unexplained", 0)) for r in fig.get("reconciliation") or [])

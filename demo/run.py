@@ -89,6 +89,7 @@ def run(*, root: Path, duration_s: float, database_url: str | None, mqtt_url: st
     if migrated.returncode != 0:
         raise services.ServiceError(f"cloud-ingest migrate failed: {migrated.stderr.strip()}")
     token = evidence.reviewer_token(stack)
+    evidence.ensure_signing_key(stack)
     stack.start_ingest()
     for ent in CITY:
         evidence.import_inventory(stack, ent)

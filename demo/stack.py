@@ -119,16 +119,18 @@ class Stack:
                      "client_id": "demo-cloud-ingest-1", "persistent_session": True},
             "ingest": {"rollup_interval_s": 5},
             "api": {"host": "127.0.0.1", "port": self.api_port},
+            # kept across demo runs, as a real deployment keeps its key
+            "signing": {"key_file": str(self.var / "keys" / "signing.key"), "log_name": "demo.shopfloor"},
         }
         path = self.var / "cloud.yaml"
         path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False))
         return path
 
-    def cloud(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run one `cloud-ingest` command against the demo's cloud config."""
-        return subprocess.run([str(BIN / "cloud-ingest"), *args[:1], "--config", str(self.var / "cloud.yaml"),
-                               *args[1:]], capture_output=True, text=True, timeout=timeout_s,
-                              cwd=self.var)
+    def cloud(self, command: str, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run one `cloud-ingest` command (``"evidence build"``) with the demo's cloud config."""
+        return subprocess.run([str(BIN / "cloud-ingest"), *command.split(), "--config",
+                               str(self.var / "cloud.yaml"), *args], capture_output=True, text=True,
+                              timeout=timeout_s, cwd=self.var)
 
     def start_ingest(self, *, env: dict[str, str] | None = None) -> Proc:
         proc = self.start("cloud-ingest", [str(BIN / "cloud-ingest"), "serve", "--config",

@@ -1,23 +1,29 @@
-"""`edge-agent`: run, check, status and discover, for the technician at the gateway."""
+"""`edge-agent`: run, check, status and discover, for the technician at the gateway.
+
+Protocols come from the registry (`collectors.registry`): ``check`` validates each device's
+options with its protocol's parser, ``discover`` picks the protocol by the URL's scheme.
+Exit codes follow `common.cli`: 1 when what the command needed or checked failed (a device,
+the buffer), 2 for bad usage or an invalid configuration; messages start with ``error:``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import json
 import logging
 import signal
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import yaml
 
 from collectors import CollectorError, make_collector
+from collectors.plugin import DiscoverRequest
+from collectors.registry import discover_examples, discoverer_for, plugin
+from common.cli import CommandFailed, ConfigInvalid
 from common.config_files import ConfigError
-from device_profiles.device import DeviceConfig
 from edge_agent.agent import Agent
 from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
@@ -28,11 +34,6 @@ config_option = click.option(
     "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
     help="gateway YAML (see examples/gateway.yaml)",
 )
-
-
-def _fail(err: Exception, code: int = 2) -> NoReturn:
-    click.echo(f"error: {err}", err=True)
-    sys.exit(code)
 
 
 @click.group()
@@ -53,7 +54,7 @@ def run(config_path: Path) -> None:
     try:
         cfg = load_gateway_config(config_path)
     except ConfigError as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
 
     async def _main() -> None:
         agent = Agent(cfg, config_path)
@@ -65,7 +66,7 @@ def run(config_path: Path) -> None:
     try:
         asyncio.run(_main())
     except (ConfigError, ValueError) as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
 
 
 @main.command()
@@ -76,7 +77,7 @@ def check(config_path: Path) -> None:
         cfg = load_gateway_config(config_path)
         devices = load_devices(cfg, config_path)
     except ConfigError as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
     click.echo(f"config ok: gateway {cfg.gateway.id} of {cfg.gateway.enterprise.id}, "
                f"{len(devices)} devices")
 
@@ -84,7 +85,8 @@ def check(config_path: Path) -> None:
         failures = 0
         for dev, prof in devices:
             try:
-                _check_options(dev, prof.protocol)
+                # options first, so a typo is named before anything connects
+                plugin(prof.protocol).parse_options(dev)
                 async with make_collector(dev, prof) as col:
                     samples = await col.read()
                 good = sum(1 for s in samples if s.quality == Quality.GOOD)
@@ -98,13 +100,9 @@ def check(config_path: Path) -> None:
         return failures
 
     failures = asyncio.run(probe())
-    sys.exit(1 if failures else 0)
-
-
-def _check_options(dev: DeviceConfig, protocol: str) -> None:
-    """A device's protocol options, validated before anything connects (errors name the field)."""
-    module = importlib.import_module(f"collectors.{protocol}.config")
-    module.parse_options(dev)
+    if failures:
+        raise CommandFailed(f"{len(devices)} 台设备中 {failures} 台检查未通过（见上） / "
+                            f"{failures} of {len(devices)} devices failed the check (see above)")
 
 
 @main.command()
@@ -115,10 +113,10 @@ def status(config_path: Path, as_json: bool) -> None:
     try:
         cfg = load_gateway_config(config_path)
     except ConfigError as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
     path = Path(cfg.buffer.path)
     if not path.exists():
-        _fail(FileNotFoundError(f"no buffer at {path}: has `edge-agent run` started here?"), 1)
+        raise CommandFailed(f"no buffer at {path}: has `edge-agent run` started here?")
     buf = DiskBuffer(path, max_bytes=cfg.buffer.max_bytes, full_policy=cfg.buffer.full_policy)
     try:
         pending, batches = buf.depth()
@@ -155,18 +153,15 @@ def status(config_path: Path, as_json: bool) -> None:
                    "rejected into, else var/pki)")
 def trust_cert(cert: Path, pki_dir: Path | None) -> None:
     """Trust an OPC UA server certificate (as named in an 'is not trusted' error)."""
-    from collectors.opcua import trust_certificate
+    from collectors.opcua.pki import trust_certificate  # OPC UA's own trust store, not asyncua
 
     if pki_dir is None:
         pki_dir = cert.parent.parent if cert.parent.name == "rejected" else Path("var/pki")
     try:
         target = trust_certificate(pki_dir, cert)
     except ValueError as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
     click.echo(f"trusted: {target} (the next reconnect uses it; no restart needed)")
-
-
-_DISCOVERERS = {"modbus": "collectors.modbus.discover", "opc.tcp": "collectors.opcua.discover"}
 
 
 @main.command()
@@ -182,21 +177,18 @@ _DISCOVERERS = {"modbus": "collectors.modbus.discover", "opc.tcp": "collectors.o
 def discover(url: str, out: Path | None, depth: int, name_filter: str | None, start: int,
              count: int, table: str) -> None:
     """Probe modbus://host:port?unit=N or browse opc.tcp://host:port and write a profile skeleton."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme not in _DISCOVERERS:
-        _fail(click.BadParameter(f"URL scheme {scheme!r}: use modbus://host:port?unit=N or opc.tcp://…"))
+    found = discoverer_for(url)
+    if found is None or found.discover is None:
+        scheme = url.split("://", 1)[0].lower()
+        raise ConfigInvalid(f"URL scheme {scheme!r}: use {' or '.join(discover_examples())}")
+    request = DiscoverRequest(url=url, depth=depth, name_filter=name_filter, start=start, count=count,
+                              table=table)
     try:
-        module = importlib.import_module(_DISCOVERERS[scheme])
-    except ImportError:
-        _fail(RuntimeError(f"discovery for {scheme} is not available in this build"), 1)
-    kwargs: dict[str, Any] = (
-        {"start": start, "count": count, "table": table} if scheme == "modbus"
-        else {"depth": depth, "filter": name_filter}
-    )
-    try:
-        skeleton = asyncio.run(module.discover(url, **kwargs))
+        skeleton = asyncio.run(found.discover(request))
+    except ImportError as err:
+        raise CommandFailed(f"discovery for {url} is not available in this build: {err}") from err
     except (CollectorError, OSError, TimeoutError) as err:
-        _fail(err, 1)
+        raise CommandFailed(str(err)) from err
     header = (f"# Profile skeleton discovered from {url} on "
               f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n"
               "# Rename the tags, add units and descriptions, delete what you do not need.\n")

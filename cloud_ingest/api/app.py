@@ -3,7 +3,8 @@
 Everything but /api/v1/health needs a bearer token: the /api/v1 router depends on
 ``auth.enterprise_scope``, so a router added to it below is authenticated and scoped to the
 token's enterprise without a line of its own. Every response carries the security headers of
-``headers.py``; CORS is off unless ``api.cors_allow_origins`` names origins. The app owns a
+``headers.py``; CORS is off unless ``api.cors_allow_origins`` names origins. The dashboard's
+pages (``cloud_ingest/web``) are mounted on the same app, after the API's routes. The app owns a
 small connection pool, opened and closed with the app's lifespan, separate from the writers'
 connections so queries never queue behind ingest.
 """
@@ -29,6 +30,7 @@ from cloud_ingest.api.db import make_pool
 from cloud_ingest.api.ratelimit import FailedAuthLimiter
 from cloud_ingest.config import CloudConfig
 from cloud_ingest.ingestor import StatsView
+from cloud_ingest.web.app import mount as mount_web
 
 API_PREFIX = "/api/v1"
 
@@ -67,6 +69,7 @@ def create_app(
     for module in (registry_routes, series_routes, status_routes, admin_routes, package_routes):
         v1.include_router(module.router)
     app.include_router(v1)
+    mount_web(app, cfg)  # the dashboard: last, so every API route above is matched first
     return app
 
 

@@ -126,11 +126,6 @@ def decode(tag: ModbusTag, words: list[int], *, order: str) -> Value:
     return _scaled(raw, tag)
 
 
-def decode_bit(tag: ModbusTag, bit: bool) -> bool:
-    """Coils and discrete inputs: one bit is the value."""
-    return bool(bit)
-
-
 def _int_range(tag: ModbusTag) -> tuple[int, int]:
     if tag.mask is not None:
         return 0, tag.mask >> _mask_shift(tag.mask)

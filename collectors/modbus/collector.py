@@ -20,9 +20,8 @@ from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import links
 from collectors.modbus.codec import DecodeError, decode
 from collectors.modbus.config import limits_of, parse_endpoint, parse_options, serial_of
-from collectors.modbus.planner import BIT_TABLES, Limits, Plan, Request, halves
-from collectors.modbus.pymodbus_api import (
-    ILLEGAL_ADDRESS,
+from collectors.modbus.planner import Limits, Plan, Request, halves
+from collectors.modbus.pymodbus_client import (
     BadReply,
     ExceptionReply,
     LinkDown,
@@ -30,6 +29,7 @@ from collectors.modbus.pymodbus_api import (
     LinkTimeout,
     ModbusLink,
 )
+from collectors.modbus.standard import BIT_TABLES, ILLEGAL_ADDRESS
 from device_profiles.device import DeviceConfig
 from device_profiles.modbus import ModbusProfile, ModbusTag
 from wire.sample import Quality, Sample, now_ms

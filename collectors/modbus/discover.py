@@ -22,16 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus.config import parse_endpoint
-from collectors.modbus.planner import BIT_TABLES
-from collectors.modbus.pymodbus_api import (
-    ILLEGAL_ADDRESS,
-    MAX_BITS,
-    MAX_REGISTERS,
-    ExceptionReply,
-    LinkError,
-    ModbusLink,
-    Table,
-)
+from collectors.modbus.pymodbus_client import ExceptionReply, LinkError, ModbusLink
+from collectors.modbus.standard import BIT_TABLES, ILLEGAL_ADDRESS, MAX_BITS, MAX_REGISTERS, Table
 from device_profiles.modbus import ModbusProfile
 
 TABLES: dict[str, Table] = {"holding": "holding", "input": "input", "coil": "coil",

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from collectors.opcua.errors import OptionsError
+from common.backoff import Backoff
 from common.config_files import describe_errors
 from common.secrets import SecretError, read_secret
 from device_profiles.base import Model
@@ -24,6 +25,7 @@ SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
 AuthKind = Literal["anonymous", "username", "certificate"]
 
 DEFAULT_PKI_DIR = Path("var/pki")
+_RECONNECT = Backoff()  # the supervisor's defaults, the same for every protocol
 
 
 class OpcUaOptions(Model):
@@ -44,8 +46,9 @@ class OpcUaOptions(Model):
     connect_timeout_s: float = Field(10.0, gt=0, le=120, description="connect + secure channel + session")
     session_timeout_s: float = Field(60.0, ge=1, le=3600)
     watchdog_s: float = Field(1.0, gt=0, le=60, description="how often a silent connection is probed")
-    backoff_initial_s: float = Field(1.0, gt=0, le=60)
-    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    backoff_initial_s: float = Field(
+        _RECONNECT.initial_s, gt=0, le=60, description="first reconnect delay; doubles after each failure")
+    backoff_max_s: float = Field(_RECONNECT.max_s, gt=0, le=3600, description="cap on the reconnect delay")
 
     @model_validator(mode="after")
     def _consistent(self) -> OpcUaOptions:
@@ -58,7 +61,14 @@ class OpcUaOptions(Model):
             raise ValueError("auth: username needs username and password_env (or password_file)")
         if self.auth == "certificate" and not (self.user_cert and self.user_key):
             raise ValueError("auth: certificate needs user_cert and user_key")
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(f"backoff_initial_s ({self.backoff_initial_s}) is above backoff_max_s "
+                             f"({self.backoff_max_s}): the first delay cannot exceed the cap")
         return self
+
+    def reconnect_backoff(self) -> Backoff:
+        """How the device supervisor spaces reconnects to this device."""
+        return Backoff(initial_s=self.backoff_initial_s, max_s=self.backoff_max_s)
 
     def password(self, device_id: str) -> str | None:
         if self.auth != "username":

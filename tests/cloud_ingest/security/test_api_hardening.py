@@ -36,6 +36,9 @@ def _app(dsn: str, **api: Any) -> Any:
         raise RuntimeError(SECRET_IN_ERROR)
 
     app.include_router(boom)
+    # the dashboard is mounted at "/" behind every API route: a route added afterwards must go
+    # in front of it, as create_app's own routes are
+    app.router.routes.insert(0, app.router.routes.pop())
     return app
 
 

@@ -14,6 +14,7 @@ from collectors.supervisor import DeviceSupervisor
 from common.backoff import Backoff
 from simulators.modbus.server import ModbusSimulator
 from tests.collectors.modbus.helpers import device, profile, running_sim
+from tests.support import eventually_async
 from wire.sample import Quality, Sample
 
 
@@ -134,9 +135,12 @@ async def test_a_faulty_device_leaves_the_others_alone() -> None:
                 counts[sup.device.id + "_ok"] += all(s.quality is Quality.GOOD for s in batch)
 
         tasks = [asyncio.create_task(run(s)) for s in (good, bad)]
-        await asyncio.sleep(2.0)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await eventually_async(lambda: counts["good"] >= 10 and counts["bad"] >= 1, timeout=30,
+                                   what="ten polls of the good device and one of the silent one")
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     assert counts["good"] == counts["good_ok"] >= 10
     assert counts["bad_ok"] == 0 and counts["bad"] >= 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -90,7 +91,7 @@ async def test_every_mode_and_user_token_reads(
     auth: str,
 ) -> None:
     policy, msg_mode = _split(mode)
-    opts: dict[str, object] = {
+    opts: dict[str, Any] = {
         "security_policy": policy,
         "security_mode": msg_mode,
         "auth": auth,

@@ -1,8 +1,7 @@
-"""The only module that imports pymodbus: client reads, server start/stop, error conversion.
+"""The only client-side module that imports pymodbus: connect, read, and error conversion.
 
-pymodbus changes its API between minor releases (``slave=`` became ``device_id=`` in 3.10,
-the server datastore became SimDevice/SimData in 3.12+), so every call lives here and the
-rest of the package speaks in our own small types:
+pymodbus changes its API between minor releases (``slave=`` became ``device_id=`` in 3.10),
+so every client call lives here and the rest of the package speaks in our own small types:
 
     LinkError                 anything this module reports instead of a pymodbus exception
     ├── LinkDown              no connection, or it dropped (reconnect needed)
@@ -10,7 +9,8 @@ rest of the package speaks in our own small types:
     ├── ExceptionReply        the device answered with a Modbus exception code
     └── BadReply              an answer arrived but cannot be used (garbage, wrong length)
 
-Tested with pymodbus 3.16 (see ``PYMODBUS_TESTED``); the distribution pins ``<3.17``.
+Tested with pymodbus 3.16 (see ``PYMODBUS_TESTED``); the distribution pins ``<3.17``. The
+server half (the simulators') is `simulators.modbus.pymodbus_server`.
 """
 
 from __future__ import annotations
@@ -18,32 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
-import pymodbus
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException
-from pymodbus.server import ModbusSerialServer, ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+
+from collectors.modbus.standard import EXCEPTION_NAMES, SerialParams, Table
 
 PYMODBUS_TESTED = "3.16"
-Table = Literal["coil", "discrete_input", "holding", "input"]
-Framing = Literal["socket", "rtu"]
-
-# The ones a reader needs to name; any other code is reported by number.
-EXCEPTION_NAMES: dict[int, str] = {
-    1: "illegal function", 2: "illegal data address", 3: "illegal data value",
-    4: "server device failure", 5: "acknowledge", 6: "server device busy",
-    8: "memory parity error", 10: "gateway path unavailable",
-    11: "gateway target device failed to respond",
-}
-ILLEGAL_ADDRESS = 2
-GATEWAY_NO_RESPONSE = 11
-MAX_REGISTERS = 125  # per read request, by the protocol (FC 3/4)
-MAX_BITS = 2000  # per read request, by the protocol (FC 1/2)
 
 # pymodbus logs every timeout and exception response at ERROR; the collector reports them
 # as sample quality instead, so keep its logger quiet unless asked.
@@ -71,14 +54,6 @@ class ExceptionReply(LinkError):
 
 class BadReply(LinkError):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class SerialParams:
-    baudrate: int = 19200
-    bytesize: int = 8
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: int = 1
 
 
 class ModbusLink:
@@ -238,137 +213,5 @@ def _garbage(data: bytes, *, mbap: bool) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- server side
-
-ReadHook = Callable[[Table, int, int], Awaitable[int | None]]
-"""Called before every read with (table, address, count); may sleep (slow device) or return
-an exception code to answer with instead of data."""
-
-_FC_TABLE: dict[int, Table] = {1: "coil", 2: "discrete_input", 3: "holding", 4: "input",
-                               5: "coil", 15: "coil", 6: "holding", 16: "holding",
-                               22: "holding", 23: "holding"}
-
-
-@dataclass(slots=True)
-class UnitImage:
-    """The four tables of one unit as plain lists the server reads from: registers as
-    16-bit ints, bits as 0/1 ints. ``fill`` copies fresh values in before each read."""
-
-    unit: int
-    coils: int
-    discrete_inputs: int
-    holding: int
-    input: int
-    fill: Callable[[Table, int, int, list[int]], None]
-    hook: ReadHook
-
-
-def _bits_block(n_bits: int) -> list[SimData]:
-    return [SimData(0, count=max(16, (n_bits + 15) // 16 * 16), values=False, datatype=DataType.BITS)]
-
-
-def _regs_block(n: int) -> list[SimData]:
-    return [SimData(0, count=max(1, n), values=0, datatype=DataType.REGISTERS)]
-
-
-def _sim_device(img: UnitImage) -> SimDevice:
-    async def action(fc: int, start: int, address: int, count: int, registers: list[int],
-                     values: list[int] | list[bool] | None) -> ExcCodes | None:
-        table = _FC_TABLE.get(fc)
-        if table is None:
-            return ExcCodes.ILLEGAL_FUNCTION
-        # For bit tables pymodbus passes the bit address but a count of 16-bit words.
-        bits = table in ("coil", "discrete_input")
-        first, span = (address // 16, count) if bits else (address, count)
-        code = await img.hook(table, address, count * 16 - address % 16 if bits else count)
-        if code:
-            return ExcCodes(code)
-        if values is None:
-            img.fill(table, first, span, registers)
-        return None
-
-    return SimDevice(
-        id=img.unit,
-        simdata=(_bits_block(img.coils), _bits_block(img.discrete_inputs),
-                 _regs_block(img.holding), _regs_block(img.input)),
-        action=action,
-    )
-
-
-def _unknown_unit_device() -> SimDevice:
-    """Unit 0 is pymodbus' catch-all: answer like a TCP gateway whose target is absent."""
-
-    async def action(*_: object) -> ExcCodes | None:
-        return ExcCodes.GATEWAY_NO_RESPONSE
-
-    return SimDevice(id=0, simdata=[SimData(0, count=65536, values=0, datatype=DataType.REGISTERS)],
-                     action=action)
-
-
-PacketHook = Callable[[bool, bytes], bytes]
-
-
-class ServerHandle:
-    """A running pymodbus server; ``drop_connections`` closes every client socket."""
-
-    def __init__(self, server: ModbusTcpServer | ModbusSerialServer) -> None:
-        self._server = server
-
-    @property
-    def port(self) -> int:
-        """The TCP port actually listened on (the one the OS chose when asked for port 0)."""
-        sockets = getattr(self._server.transport, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else 0
-
-    def drop_connections(self) -> int:
-        conns = list(self._server.active_connections.values())
-        for conn in conns:
-            conn.close()
-        return len(conns)
-
-    async def stop(self) -> None:
-        await self._server.shutdown()
-
-
-def bits_of_word(word: int) -> list[bool]:
-    """Server bit tables are stored 16 to a register, least significant bit first."""
-    return [bool(word >> i & 1) for i in range(16)]
-
-
-async def start_server(
-    units: list[UnitImage],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 502,
-    framing: Framing = "socket",
-    serial_port: str | None = None,
-    serial: SerialParams | None = None,
-    packet_hook: PacketHook | None = None,
-) -> ServerHandle:
-    """Serve ``units`` on a TCP port (MBAP or RTU framing) or on a serial port (RTU)."""
-    devices = [_sim_device(u) for u in units]
-    if all(u.unit != 0 for u in units):
-        devices.append(_unknown_unit_device())
-    server: ModbusTcpServer | ModbusSerialServer
-    if serial_port:
-        sp = serial or SerialParams()
-        server = ModbusSerialServer(
-            devices, framer=FramerType.RTU, port=serial_port, baudrate=sp.baudrate,
-            bytesize=sp.bytesize, parity=sp.parity, stopbits=sp.stopbits, trace_packet=packet_hook,
-        )
-    else:
-        framer = FramerType.RTU if framing == "rtu" else FramerType.SOCKET
-        server = ModbusTcpServer(devices, framer=framer, address=(host, port), trace_packet=packet_hook)
-    try:
-        await server.serve_forever(background=True)
-    except RuntimeError as err:
-        raise OSError(f"cannot listen on {serial_port or f'{host}:{port}'}: {err}") from err
-    return ServerHandle(server)
-
-
-__all__ = [
-    "GATEWAY_NO_RESPONSE", "ILLEGAL_ADDRESS", "MAX_BITS", "MAX_REGISTERS", "BadReply",
-    "ExceptionReply", "LinkDown", "LinkError", "LinkTimeout", "ModbusLink", "SerialParams",
-    "ServerHandle", "UnitImage", "start_server",
-]
-_ = pymodbus.__version__
+__all__ = ["PYMODBUS_TESTED", "BadReply", "ExceptionReply", "LinkDown", "LinkError", "LinkTimeout",
+           "ModbusLink"]

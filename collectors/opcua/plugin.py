@@ -1,0 +1,39 @@
+"""OPC UA in the protocol registry (`collectors.plugin`). Importing this module does not import
+asyncua: the collector and discover are loaded when first used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collectors.base import Collector
+from collectors.opcua.config import parse_options
+from collectors.plugin import CollectorPlugin, DiscoverRequest
+from common.backoff import Backoff
+from device_profiles.device import DeviceConfig
+from device_profiles.models import DeviceProfile
+
+
+def _collector(device: DeviceConfig, profile: DeviceProfile) -> Collector:
+    from collectors.opcua.collector import OpcUaCollector  # imports asyncua
+
+    return OpcUaCollector(device, profile)
+
+
+async def _discover(request: DiscoverRequest) -> dict[str, Any]:
+    from collectors.opcua.discover import discover  # imports asyncua
+
+    return await discover(request.url, depth=request.depth, filter=request.name_filter)
+
+
+def _backoff(device: DeviceConfig) -> Backoff:
+    return parse_options(device).reconnect_backoff()
+
+
+PLUGIN = CollectorPlugin(
+    collector=_collector,
+    parse_options=parse_options,
+    reconnect_backoff=_backoff,
+    discover=_discover,
+    discover_schemes=("opc.tcp",),
+    discover_example="opc.tcp://host:port",
+)
