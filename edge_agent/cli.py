@@ -28,7 +28,8 @@ from collectors.registry import discover_examples, discoverer_for, plugin
 from common.cli import CommandFailed, ConfigInvalid
 from common.config_files import ConfigError, describe_errors
 from device_profiles.protocols import PROTOCOLS
-from edge_agent.agent import Agent, load_devices
+from edge_agent.agent import Agent
+from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
 from wire.sample import Quality, now_ms
