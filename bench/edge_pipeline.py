@@ -33,17 +33,14 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from common.config_files import validate  # noqa: E402
-from device_profiles.loader import resolve_profile  # noqa: E402
-from edge_agent.agent import SWITCH_INTERVAL_S, Agent  # noqa: E402
-from edge_agent.buffer import DiskBuffer  # noqa: E402
-from edge_agent.config import GatewayConfig  # noqa: E402
-from edge_agent.normalize import Normalizer  # noqa: E402
-from wire.sample import Quality, Sample  # noqa: E402
-from wire.sample_text import sample_json  # noqa: E402
+from common.config_files import validate
+from device_profiles.loader import resolve_profile
+from edge_agent.agent import SWITCH_INTERVAL_S, Agent
+from edge_agent.buffer import BatchLimits, DiskBuffer, RowLimits, encode_rows
+from edge_agent.config import GatewayConfig
+from edge_agent.normalize import Normalizer
+from wire.sample import Quality, Sample
+from wire.sample_text import sample_json
 
 BATCH = 1000
 
@@ -94,8 +91,8 @@ async def run_agent_until_drained(agent: Agent, devices: Sequence[Iterable[list[
     all it holds is acknowledged."""
     expected = agent.buffer.backlog_samples() + samples
     task = asyncio.create_task(agent.run())
-    while agent.mqtt is None or not agent.mqtt.connected.is_set():
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(30):  # a broker that is not there fails the run, not hangs it
+        await agent.mqtt.connected.wait()
     t = time.perf_counter()
     if devices:
         dev_cfg = agent.cfg.devices[0]
@@ -110,11 +107,11 @@ async def run_agent_until_drained(agent: Agent, devices: Sequence[Iterable[list[
     # Done when the broker has acknowledged every sample (the agent's own count, so the wait
     # costs nothing) and the acknowledged batches are off the disk; then the buffer must be
     # empty, or the run is not valid.
-    while agent.state.published_samples < expected or agent._handed:
+    while agent.state.published_samples < expected or agent.outbox.in_flight():
         await asyncio.sleep(0.002)
     elapsed = time.perf_counter() - t
     left = await agent.disk(agent.buffer.backlog_samples)
-    if left or agent._staged:
+    if left or agent.committer.staged_samples:
         raise SystemExit(f"invalid run: {left} samples still in the buffer after the last ack")
     agent.stop.set()
     await task
@@ -147,11 +144,12 @@ def fill_backlog(path: Path, n: int) -> None:
     buf = DiskBuffer(path, max_bytes=8 << 30, synchronous="NORMAL", cache_max_bytes=0)
     t0 = 1_764_000_000_000
     chunk = 10_000
+    limits = BatchLimits(max_samples=BATCH, max_bytes=1 << 20)
     for start in range(0, n, chunk):
         samples = [Sample(f"dev{(start + i) // 16 % 50:03d}", TAGS[(start + i) % 16], t0 + start + i,
                           float(i), Quality.GOOD, t0 + start + i) for i in range(min(chunk, n - start))]
-        buf.add(samples)
-        while buf.seal(max_samples=BATCH, max_bytes=1 << 20, now_ms=t0):
+        buf.write(encode_rows(samples, RowLimits()))
+        while buf.seal(limits, now_ms=t0, max_batches=32):
             pass
     buf.close()
 

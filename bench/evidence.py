@@ -137,8 +137,8 @@ def main() -> None:
             log(f"reusing {name}: {stats}")
         else:
             migrate.migrate(dsn)
-            log(f"writing {shape.samples:,} samples ({shape.days:g} days, {shape.devices} devices x {shape.tags}"
-                f" tags every {shape.interval_s} s) through the write path into {name}")
+            log(f"writing {shape.samples:,} samples ({shape.days:g} days, {shape.devices} devices x"
+                f" {shape.tags} tags every {shape.interval_s} s) through the write path into {name}")
             t = time.perf_counter()
             stats = data.build(dsn, shape, writers=args.writers)
             setup_s = time.perf_counter() - t

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,14 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_support import free_port, stop, wait_port
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from collectors.modbus import ModbusCollector  # noqa: E402
-from device_profiles.device import DeviceConfig  # noqa: E402
-from device_profiles.loader import load_profile  # noqa: E402
-from wire.sample import Quality  # noqa: E402
+from collectors.modbus import ModbusCollector
+from device_profiles.device import DeviceConfig
+from device_profiles.loader import load_profile
+from wire.sample import Quality
 
 
 def make_profile(n_tags: int) -> dict[str, Any]:
@@ -57,27 +54,6 @@ def make_profile(n_tags: int) -> dict[str, Any]:
         if i % 8 == 7:
             addr[table] += 3
     return {"profile": "bench_modbus", "protocol": "modbus", "tags": tags}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
 
 
 async def measure(profile_path: Path, port: int, *, polls: int, options: dict[str, int]) -> dict[str, float]:
@@ -108,10 +84,9 @@ async def main() -> None:
         path = Path(tmp) / "bench_modbus.yaml"
         path.write_text(yaml.safe_dump(make_profile(args.tags)))
         port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "simulators.cli", "modbus", "--profile", str(path), "--port", str(port),
                "--delay-ms", str(args.latency_ms)]
-        sim = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             await wait_port(port)
             planned = await measure(path, port, polls=args.polls,
@@ -119,8 +94,7 @@ async def main() -> None:
             baseline = await measure(path, port, polls=args.baseline_polls or args.polls, options={
                 "max_gap_registers": 0, "max_block_registers": 1, "max_gap_bits": 0, "max_block_bits": 1})
         finally:
-            sim.terminate()
-            sim.wait(10)
+            stop(sim)
     print(f"tags: {args.tags}, latency per answer: {args.latency_ms} ms")
     print(f"planned : {planned['requests_per_poll']:7.1f} requests/poll, "
           f"{planned['cycle_s']*1000:8.1f} ms/poll")

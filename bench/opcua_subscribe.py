@@ -26,14 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_support import free_port, stop, wait_port
 
 from collectors.opcua.collector import OpcUaCollector
 from device_profiles.device import DeviceConfig
 from device_profiles.opcua import OpcUaProfile
-from tests.support import free_port, wait_port
 
 
 def make_profile(items: int) -> OpcUaProfile:
@@ -47,7 +45,7 @@ def make_profile(items: int) -> OpcUaProfile:
 
 
 async def serve_sim(port: int, items: int) -> None:
-    from simulators.opcua.server import OpcUaSimulator
+    from simulators.opcua.server import OpcUaSimulator  # the child process only
 
     sim = OpcUaSimulator(make_profile(items), port=port, tick_s=0.25)
     async with sim:
@@ -88,15 +86,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         line = await asyncio.wait_for(asyncio.to_thread(sim.stdout.readline), 300)
         if "READY" not in line:
             raise RuntimeError("simulator did not start")
-        wait_port("127.0.0.1", port)
+        await wait_port(port)
         endpoint = f"opc.tcp://127.0.0.1:{port}"
         profile = make_profile(args.items)
         pub = args.publish_ms
         sub = await phase(endpoint, profile, mode="subscribe", seconds=args.seconds, publish_ms=pub)
         base = await phase(endpoint, profile, mode="poll", seconds=args.seconds, publish_ms=pub)
     finally:
-        sim.terminate()
-        sim.wait(30)
+        stop(sim)
     per_1k = sub["cpu_s"] / max(sub["samples"], 1) * 1000
     base_per_1k = base["cpu_s"] / max(base["samples"], 1) * 1000
     return {

@@ -19,3 +19,4 @@ class Delivery:
     generation: int
     received_ms: int
     decoded: tuple[Any, ...] | None = None  # Sparkplug: decoded in arrival order by the gate
+    publisher: tuple[str, ...] = ()  # who the broker says published it (mqtt.publisher_property)

@@ -8,6 +8,11 @@ rest); so is any database error that is not a message's own fault. A data or int
 (SQLSTATE classes 22, 23) is the message's fault: the group is retried one message at a time and
 the culprit goes to the dead letters with the error, so one poison message cannot stall the
 stream.
+
+Before anything is stored, every message's gateway is checked against its binding to an
+enterprise (``identity.py``): one that speaks for another enterprise, an unregistered one (when
+bindings are made by admins only) or one the broker names as another publisher goes to the dead
+letters and registers nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -24,14 +30,18 @@ from cloud_ingest import writer
 from cloud_ingest.batch import DataBatch
 from cloud_ingest.config import CloudConfig
 from cloud_ingest.delivery import Delivery
+from cloud_ingest.identity import GatewayBindings
 from cloud_ingest.inbound import Rejected, decode, split_topic
 from cloud_ingest.partitions import Partitions
 from cloud_ingest.registry import Registry, ms_to_dt
+from cloud_ingest.sparkplug_gate import HeldStatus
 from common.backoff import Backoff
 from wire.json_v1 import BirthMessage, DataMessage, DeathMessage
+from wire.sparkplug.decoder import NodeData
 
 log = logging.getLogger(__name__)
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 # Errors that are a message's own fault (SQLSTATE classes 22 and 23): that message goes to the
 # dead letters. Any other database error (connection, disk full, timeouts, a schema that does
@@ -46,15 +56,26 @@ class Stats:
     duplicates: int = 0
     rows: int = 0
     dead_letters: int = 0
+    identity_rejected: int = 0  # of the dead letters: gateway bindings and publishers
     db_retries: int = 0
     last_error: str | None = None
+    # Sparkplug (of the worker's MQTT source, see sparkplug_gate): waiting for births now, and
+    # turned into dead letters by the time limit / the caps so far
+    sparkplug_held: int = 0
+    sparkplug_held_nodes: int = 0
+    sparkplug_held_oldest_s: float = 0.0
+    sparkplug_held_expired: int = 0
+    sparkplug_held_overflowed: int = 0
+    sparkplug_rebirth_requests: int = 0
 
 
 class StatsView:
     """The sum over a worker's writers (each counts its own, so no locking on the hot path)."""
 
-    def __init__(self, ingestors: Sequence[Ingestor]) -> None:
+    def __init__(self, ingestors: Sequence[Ingestor],
+                 sparkplug: Callable[[], HeldStatus | None] | None = None) -> None:
         self._ingestors = ingestors
+        self.sparkplug = sparkplug  # set once the MQTT source exists
 
     def total(self) -> Stats:
         out = Stats()
@@ -65,8 +86,15 @@ class StatsView:
             out.duplicates += s.duplicates
             out.rows += s.rows
             out.dead_letters += s.dead_letters
+            out.identity_rejected += s.identity_rejected
             out.db_retries += s.db_retries
             out.last_error = s.last_error or out.last_error
+        held = self.sparkplug() if self.sparkplug is not None else None
+        if held is not None:
+            out.sparkplug_held, out.sparkplug_held_nodes = held.messages, held.nodes
+            out.sparkplug_held_oldest_s, out.sparkplug_held_expired = held.oldest_s, held.expired
+            out.sparkplug_held_overflowed = held.overflowed
+            out.sparkplug_rebirth_requests = held.rebirth_requests
         return out
 
 
@@ -75,6 +103,7 @@ class _Group:
     data: list[tuple[Delivery, writer.Inbound]] = field(default_factory=list)
     control: list[tuple[Delivery, BirthMessage | DeathMessage]] = field(default_factory=list)
     rejected: list[tuple[Delivery, Rejected]] = field(default_factory=list)
+    births: set[int] = field(default_factory=set)  # ids of data items that are birth values
 
 
 class Ingestor:
@@ -82,6 +111,8 @@ class Ingestor:
         self.cfg = cfg
         self.stop = stop
         self.registry = Registry()
+        self.bindings = GatewayBindings(mode=cfg.ingest.gateway_binding,
+                                        publisher_property=cfg.mqtt.publisher_property)
         self.partitions: Partitions | None = None
         self.stats = Stats()
         self._conn: psycopg.Connection | None = None
@@ -144,14 +175,43 @@ class Ingestor:
                     group.data.append((d, writer.Inbound(msg, d.received_ms)))
                 elif isinstance(msg, DataMessage):
                     group.data.append((d, writer.Inbound(DataBatch.of(msg), d.received_ms)))
+                elif isinstance(msg, NodeData):  # any Sparkplug edge node: keyed, no counters
+                    batch = DataBatch(msg.enterprise, msg.gateway, msg.session, msg.key, msg.sent,
+                                      [s.model_dump() for s in msg.samples], historical=msg.historical)
+                    group.data.append((d, writer.Inbound(batch, d.received_ms)))
+                    if msg.birth:
+                        group.births.add(id(group.data[-1][1]))
                 else:
                     group.control.append((d, msg))
         return group
 
+    def _screen(self, conn: psycopg.Connection,
+                group: _Group) -> tuple[_Group, list[tuple[Delivery, Rejected]]]:
+        """The group without the messages whose gateway may not speak for their enterprise."""
+        out = _Group(rejected=list(group.rejected), births=group.births)
+        refused: list[tuple[Delivery, Rejected]] = []
+        for d, msg in group.control:
+            devices = [dev.id for dev in msg.devices] if isinstance(msg, BirthMessage) else []
+            why = self.bindings.check(conn, enterprise=msg.enterprise, gateway=msg.gateway,
+                                      publisher=d.publisher, devices=devices)
+            if why is None:
+                out.control.append((d, msg))
+            else:
+                refused.append((d, why))
+        for d, item in group.data:
+            why = self.bindings.check(conn, enterprise=item.msg.enterprise, gateway=item.msg.gateway,
+                                      publisher=d.publisher)
+            if why is None:
+                out.data.append((d, item))
+            else:
+                refused.append((d, why))
+        return out, refused
+
     def _store(self, group: _Group) -> None:
         conn = self.connection()
         assert self.partitions is not None
-        rejected = list(group.rejected)
+        group, refused = self._screen(conn, group)
+        rejected = group.rejected + refused
         for d, msg in group.control:
             try:
                 if isinstance(msg, BirthMessage):
@@ -160,6 +220,13 @@ class Ingestor:
                     self.registry.apply_death(conn, msg, received_ms=d.received_ms)
             except _MESSAGE_ERRORS as err:
                 rejected.append((d, self._db_reject(d, err)))
+        if group.births:
+            kept = []
+            for d, item in group.data:
+                fresh = self._new_birth_values(conn, item) if id(item) in group.births else item
+                if fresh is not None:
+                    kept.append((d, fresh))
+            group.data, group.births = kept, set()
         if group.data:
             items = [i for _, i in group.data]
             try:
@@ -180,6 +247,25 @@ class Ingestor:
         if rejected:
             store_dead_letters(conn, [(d.topic, d.payload, d.received_ms, r) for d, r in rejected])
             self.stats.dead_letters += len(rejected)
+            self.stats.identity_rejected += len(refused)
+            for _d, r in refused:
+                log.warning("rejected (%s): %s", r.reason, r.detail)
+
+    def _new_birth_values(self, conn: psycopg.Connection, item: writer.Inbound) -> writer.Inbound | None:
+        """A Sparkplug node's birth values without those stored already (same tag, same
+        timestamp): a rebirth, e.g. one we asked for after a restart, sends them again."""
+        m = item.msg
+        ent_id = self.registry.enterprise_id(conn, m.enterprise)
+        gw_id = self.registry.gateway_id(conn, m.enterprise, m.gateway)
+        tags = self.registry.tag_ids(conn, ent_id, gw_id, {(s["d"], s["t"]) for s in m.samples})
+        keys = [(tags[(s["d"], s["t"])], EPOCH + timedelta(milliseconds=s["ts"])) for s in m.samples]
+        stored = set(conn.execute(
+            "SELECT s.tag_id, s.ts FROM samples s JOIN unnest(%s::int[], %s::timestamptz[]) AS x(tag, ts)"
+            " ON s.tag_id = x.tag AND s.ts = x.ts",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ).fetchall())
+        fresh = [s for s, k in zip(m.samples, keys, strict=True) if k not in stored]
+        return writer.Inbound(replace(m, samples=fresh), item.received_ms) if fresh else None
 
     def _count(self, res: writer.WriteResult) -> None:
         self.stats.batches += res.batches

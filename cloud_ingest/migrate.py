@@ -72,7 +72,8 @@ def current(conn: psycopg.Connection) -> tuple[int, Flavor | None]:
 
 
 def migrate(dsn: str, *, target: int | None = None, connect_timeout_s: float = 10.0) -> list[int]:
-    """Apply every migration above the database's version (up to ``target``); returns those applied."""
+    """Apply every shipped migration the database has not had (up to ``target``), in version
+    order; returns those applied."""
     applied: list[int] = []
     with psycopg.connect(dsn, autocommit=True, connect_timeout=int(connect_timeout_s)) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -82,11 +83,14 @@ def migrate(dsn: str, *, target: int | None = None, connect_timeout_s: float = 1
                 " version int PRIMARY KEY, name text NOT NULL, flavor text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            version, flavor = current(conn)
+            _, flavor = current(conn)
             if flavor is None:
                 flavor = "timescale" if timescale_available(conn) else "plain"
+            # Every shipped version not applied yet, in order, including one numbered below
+            # the newest applied (a release that fills a number left free by an earlier one).
+            done = {int(r[0]) for r in conn.execute("SELECT version FROM schema_version")}
             for mig in available():
-                if mig.version <= version or (target is not None and mig.version > target):
+                if mig.version in done or (target is not None and mig.version > target):
                     continue
                 with conn.transaction():
                     if flavor == "timescale" and mig.version == 1:

@@ -1,4 +1,5 @@
-"""``cloud-ingest serve``: the consumer loop, the maintenance loop and (optionally) the API.
+"""``cloud-ingest serve``: the consumer loop, the maintenance loop and (optionally) the API with
+the dashboard's pages on the same port (``cloud_ingest/web``, mounted by the API's app).
 
 Threads, not asyncio: paho runs its own network thread, psycopg writes are blocking, and the
 API runs uvicorn in a thread of its own. The main thread only waits for SIGTERM/SIGINT and then
@@ -19,6 +20,7 @@ from cloud_ingest.config import CloudConfig
 from cloud_ingest.ingestor import Ingestor, StatsView, wait_for_database
 from cloud_ingest.maintenance import Maintenance
 from cloud_ingest.mqtt_source import MqttSource
+from cloud_ingest.worker_status import WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +94,15 @@ def serve(
 
         api_server = ApiServer(cfg, stats=stats)
         api_server.start()
-    source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages)
+    source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages, sparkplug=cfg.sparkplug)
+    stats.sparkplug = source.sparkplug_status
+    status = WorkerStatus(cfg, worker=source.client_id, stats=stats, stop=stop)
     halt = threading.Event()
     forget = False
     died = False
     try:
         source.start()
+        status.start()
         if ready is not None:
             ready.set()
         log.info("consuming %s into the database", cfg.mqtt.subscription())
@@ -123,6 +128,9 @@ def serve(
         source.stop(forget=forget)
         for ing in ingestors:
             ing.close()
+        if status.ident is not None:  # started: its last report says what is left, and that we stopped
+            status.join(timeout=cfg.database.connect_timeout_s + 1)
+            status.report(stopped=True)
         maintenance.join(timeout=10)
         if api_server is not None:
             api_server.stop()

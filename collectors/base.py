@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
@@ -36,8 +36,13 @@ class ReadFailed(CollectorError):
 
 
 class Collector(Protocol):
-    device: DeviceConfig
-    profile: DeviceProfile
+    @property
+    def device(self) -> DeviceConfig: ...
+
+    @property
+    def profile(self) -> DeviceProfile:
+        """The device's profile; each collector holds its own protocol's model."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -57,6 +62,7 @@ class CollectorFactory(Protocol):
     def __call__(self, device: DeviceConfig, profile: DeviceProfile) -> Collector: ...
 
 
+@runtime_checkable
 class Subscriber(Protocol):
     """Optional ability of a collector whose device pushes changes (OPC UA subscriptions).
 

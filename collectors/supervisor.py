@@ -5,8 +5,14 @@ once per interval, subscribing ones (``subscribe()``) followed as they push. Whi
 the supervisor still yields, once per interval, a BAD sample for every tag with the reason
 ("no data" must be told apart from "no change"), and tries to reconnect no more often than
 the backoff allows (0.5 s, 1 s, 2 s ... capped at ``max_s``, with jitter so fifty meters
-behind one switch do not reconnect in lockstep). One supervisor per device, each in its own
-task, so a slow or dead device never delays the others::
+behind one switch do not reconnect in lockstep; a protocol whose options set the delays —
+OPC UA's ``backoff_initial_s`` / ``backoff_max_s`` — has them applied here). One supervisor
+per device, each in its own task, so a slow or dead device never delays the others.
+
+"Online" means the device answered (a poll returned, or a subscribing collector set up its
+session), not that a connection opened: a Modbus TCP gateway accepts the connection for a
+unit that is gone and then answers exception 11, which the collector raises as
+DeviceUnreachable; such a device stays offline, and its reconnects back off like refusals::
 
     sup = DeviceSupervisor(device, profile)            # factory defaults to make_collector
     async for samples in sup.samples():                # runs until cancelled
@@ -21,10 +27,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal
+from typing import Literal
 
-from collectors import make_collector
-from collectors.base import Collector, CollectorError
+from collectors.base import Collector, CollectorError, Subscriber
+from collectors.registry import make_collector, reconnect_backoff
 from common.backoff import Backoff
 from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
@@ -52,17 +58,18 @@ class DeviceSupervisor:
         self.device = device
         self.profile = profile
         self.factory = factory
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or reconnect_backoff(device, profile)
         self.interval_s = interval_s or (device.interval_ms or profile.default_interval_ms) / 1000
         # A poll is many requests, each with its own timeout; this is only the last guard.
         self.poll_timeout_s = poll_timeout_s or max(10 * device.timeout_s, 2 * self.interval_s)
         self.state: Literal["starting", "online", "offline"] = "starting"
         self.last_error: str | None = None
-        self.reconnects = 0  # successful connects after the first
+        self.reconnects = 0  # times back online after the first
         self.attempts = 0  # failed connects since the last success
         self.failures = 0  # every failed connect or poll since start, for the read-error counter
         self.polls = 0
-        self._tags = [t.name for t in getattr(profile, "tags", [])]
+        self._answered = False  # the device has answered at least once since start
+        self._tags = [t.name for t in profile.tags]
 
     def offline_samples(self, reason: str) -> list[Sample]:
         """BAD samples for every tag; the reason starts with "device offline:" so the cloud can
@@ -80,7 +87,6 @@ class DeviceSupervisor:
         next_tick = time.monotonic()
         next_attempt = next_tick
         collector: Collector | None = None
-        ever_connected = False
         try:
             while True:
                 if collector is None and time.monotonic() >= next_attempt:
@@ -89,13 +95,10 @@ class DeviceSupervisor:
                         self.attempts += 1
                         next_attempt = time.monotonic() + self.backoff.delay(self.attempts)
                         self._offline(err)
-                    else:
-                        self.reconnects += int(ever_connected)
-                        ever_connected = True
-                        self.attempts = 0
-                        self.state = "online"
-                        log.info("device %s: connected", self.device.id)
-                if collector is not None and hasattr(collector, "subscribe"):
+                    elif isinstance(collector, Subscriber):
+                        # a session was set up with the device itself: it answered
+                        self._online()
+                if isinstance(collector, Subscriber):
                     # a device that pushes (OPC UA subscription): pass its batches on as they
                     # come; when the stream ends or fails, the device is offline
                     err = "subscription ended"
@@ -110,12 +113,18 @@ class DeviceSupervisor:
                         err = f"device {self.device.id}: {type(exc).__name__}: {exc}"
                     batch = None
                 elif collector is not None:
-                    batch, err = await self._poll(collector)
+                    batch, err = await self._read_once(collector)
+                    if batch is not None:
+                        # online once the device answered a poll, not when a socket opened:
+                        # a Modbus TCP gateway accepts the connection for a device that is gone
+                        self._online()
                 if collector is not None:
                     if batch is None:
                         await self._close(collector)
                         collector = None
-                        self.attempts = 1
+                        # a device that was online gets a quick first retry; one that never
+                        # answered on this connection keeps backing off as if it had refused
+                        self.attempts = 1 if self.state == "online" else self.attempts + 1
                         next_attempt = time.monotonic() + self.backoff.delay(self.attempts)
                         self._offline(err)
                         batch = self.offline_samples(self.last_error or "device offline")
@@ -131,6 +140,14 @@ class DeviceSupervisor:
         finally:
             if collector is not None:
                 await self._close(collector)
+
+    def _online(self) -> None:
+        if self.state != "online":
+            self.reconnects += int(self._answered)
+            self._answered = True
+            self.attempts = 0
+            self.state = "online"
+            log.info("device %s: connected", self.device.id)
 
     def _offline(self, err: str) -> None:
         self.failures += 1
@@ -154,7 +171,7 @@ class DeviceSupervisor:
             return None, f"device {self.device.id}: {type(err).__name__}: {err}"
         return collector, ""
 
-    async def _poll(self, collector: Collector) -> tuple[list[Sample] | None, str]:
+    async def _read_once(self, collector: Collector) -> tuple[list[Sample] | None, str]:
         try:
             async with asyncio.timeout(self.poll_timeout_s):
                 return await collector.read(), ""
@@ -171,10 +188,3 @@ class DeviceSupervisor:
             async with asyncio.timeout(self.device.timeout_s):
                 await collector.__aexit__(None, None, None)
 
-
-async def supervise(
-    device: DeviceConfig, profile: DeviceProfile, **kwargs: Any
-) -> AsyncIterator[list[Sample]]:
-    """Shorthand: ``async for batch in supervise(dev, profile): ...``."""
-    async for batch in DeviceSupervisor(device, profile, **kwargs).samples():
-        yield batch

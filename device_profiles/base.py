@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -44,7 +45,15 @@ class TagBase(Model):
 
 
 class ProfileBase(Model):
-    """A device model. ``sources`` names the vendor documents the tag map follows."""
+    """A device model. ``sources`` names the vendor documents the tag map follows.
+
+    Every protocol's model declares ``protocol: Literal["<name>"]`` and ``tags`` (a list of
+    its own TagBase subclass); declared here for type checkers only, so that code handling a
+    profile of any protocol can read them, while each model keeps its own field order."""
+
+    if TYPE_CHECKING:
+        protocol: str
+        tags: Sequence[TagBase]
 
     profile: Ident
     manufacturer: str | None = None
@@ -59,7 +68,7 @@ class ProfileBase(Model):
     @model_validator(mode="after")
     def _unique_names(self) -> ProfileBase:
         seen: set[str] = set()
-        for tag in getattr(self, "tags", []):
+        for tag in self.tags:
             if tag.name in seen:
                 raise ValueError(f"tag name {tag.name!r} appears twice; tag names must be unique")
             seen.add(tag.name)

@@ -15,6 +15,7 @@ ModbusType = Literal[
     "float32", "float64", "string", "bcd16", "bcd32",
 ]
 WordOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
+TrimSpaces = Literal["none", "trailing", "leading", "both"]
 
 REGISTER_WIDTH: dict[str, int] = {
     "bool": 1, "int16": 1, "uint16": 1, "bcd16": 1,
@@ -55,6 +56,13 @@ class ModbusTag(TagBase):
     order: WordOrder | None = Field(None, description="byte/word order; defaults to the profile's")
     bit: int | None = Field(None, ge=0, le=15, description="for bool in a register: bit index")
     length: int | None = Field(None, ge=1, le=125, description="registers, for strings")
+    trim_spaces: TrimSpaces = Field(
+        "none",
+        description="strings: which space characters (0x20) to remove after decoding; the "
+        "default keeps the text exactly as the device holds it, only the NUL padding after it "
+        "is removed ('LINE-01 ' stays 'LINE-01 '). trailing: for fields padded with spaces; "
+        "leading: for right-aligned fields; both",
+    )
     scale: float = 1.0
     offset: float = 0.0
     mask: int | None = Field(None, ge=0)
@@ -85,6 +93,8 @@ class ModbusTag(TagBase):
             raise ValueError(f"a {self.table} holds one bit: type must be bool, not {self.type}")
         if self.type == "string" and self.length is None:
             raise ValueError("type string needs length (number of registers, two bytes each)")
+        if self.trim_spaces != "none" and self.type != "string":
+            raise ValueError(f"trim_spaces applies to type string only, not {self.type}; remove it")
         if self.bit is not None and (self.type != "bool" or self.table in ("coil", "discrete_input")):
             raise ValueError("bit selects one bit of a holding/input register: type must be bool")
         if self.address + self.registers > 65536:

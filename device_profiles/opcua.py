@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -50,11 +50,9 @@ class NodeRef:
 
     kind: Literal["i", "s", "g", "b"]
     identifier: int | str | uuid.UUID | bytes
+    _: KW_ONLY
     namespace_index: int | None = 0
     namespace_uri: str | None = None
-
-    def with_index(self, index: int) -> NodeRef:
-        return NodeRef(self.kind, self.identifier, index, None)
 
     def __str__(self) -> str:
         ns = (
@@ -106,7 +104,7 @@ def parse_node_id(text: str) -> NodeRef:
             raise ValueError(f"node id {text!r}: b= needs base64 bytes (opaque identifier)") from None
     else:
         value = ident
-    return NodeRef(kind, value, index, uri)  # type: ignore[arg-type]
+    return NodeRef(kind, value, namespace_index=index, namespace_uri=uri)  # type: ignore[arg-type]
 
 
 class OpcUaTag(TagBase):

@@ -1,24 +1,35 @@
-"""`edge-agent`: run, check, status and discover, for the technician at the gateway."""
+"""`edge-agent`: run, check, status and discover, for the technician at the gateway.
+
+Protocols come from the registry (`collectors.registry`): ``check`` validates each device's
+options with its protocol's parser, ``discover`` picks the protocol by the URL's scheme.
+Exit codes follow `common.cli`: 1 when what the command needed or checked failed (a device,
+the buffer), 2 for bad usage or an invalid configuration; messages start with ``error:``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import json
 import logging
 import signal
-import sys
+import types
+from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, Union, get_args, get_origin
 
 import click
 import yaml
+from pydantic import ValidationError
 
-from collectors import CollectorError, make_collector
-from common.config_files import ConfigError
-from device_profiles.device import DeviceConfig
-from edge_agent.agent import Agent, load_devices
+from collectors import CollectorError, DeviceUnreachable, make_collector
+from collectors.plugin import CollectorPlugin, DiscoverRequest
+from collectors.registry import discover_examples, discoverer_for, plugin
+from common.cli import CommandFailed, ConfigInvalid
+from common.config_files import ConfigError, describe_errors
+from device_profiles.protocols import PROTOCOLS
+from edge_agent.agent import Agent
+from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
 from wire.sample import Quality, now_ms
@@ -27,11 +38,6 @@ config_option = click.option(
     "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
     help="gateway YAML (see examples/gateway.yaml)",
 )
-
-
-def _fail(err: Exception, code: int = 2) -> NoReturn:
-    click.echo(f"error: {err}", err=True)
-    sys.exit(code)
 
 
 @click.group()
@@ -52,7 +58,7 @@ def run(config_path: Path) -> None:
     try:
         cfg = load_gateway_config(config_path)
     except ConfigError as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
 
     async def _main() -> None:
         agent = Agent(cfg, config_path)
@@ -64,46 +70,65 @@ def run(config_path: Path) -> None:
     try:
         asyncio.run(_main())
     except (ConfigError, ValueError) as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
 
 
 @main.command()
 @config_option
 def check(config_path: Path) -> None:
-    """Validate the config, resolve profiles and read each device once."""
+    """Validate the config, resolve profiles and read each device once.
+
+    A device passes when it answers and at least one tag is not bad; one that cannot be
+    reached (refused, silent, or a Modbus gateway answering for it with exception 10/11) or
+    whose every tag is bad fails, and the command exits 1 naming the failed devices."""
     try:
         cfg = load_gateway_config(config_path)
         devices = load_devices(cfg, config_path)
     except ConfigError as err:
-        _fail(err)
-    click.echo(f"config ok: gateway {cfg.gateway.id} of {cfg.gateway.enterprise.id}, "
-               f"{len(devices)} devices")
+        raise ConfigInvalid(str(err)) from err
+    click.echo(f"配置正确 / config ok: 网关 / gateway {cfg.gateway.id} of {cfg.gateway.enterprise.id}, "
+               f"{len(devices)} 台设备 / devices")
 
-    async def probe() -> int:
-        failures = 0
+    async def probe() -> list[str]:
+        failed: list[str] = []
         for dev, prof in devices:
+            where = f"({dev.endpoint})"
             try:
-                _check_options(dev, prof.protocol)
-                async with make_collector(dev, prof) as col:
+                # options first, so a typo is named before anything connects
+                plugin(prof.protocol).parse_options(dev)
+                collector = make_collector(dev, prof)
+            except (CollectorError, ValueError) as err:
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 配置错误 / invalid config: {err}  {where}")
+                continue
+            try:
+                async with collector as col:
                     samples = await col.read()
-                good = sum(1 for s in samples if s.quality == Quality.GOOD)
-                click.echo(f"  {dev.id:<28} ok   {good}/{len(samples)} tags good  ({dev.endpoint})")
-                for s in samples:
-                    if s.quality != Quality.GOOD:
-                        click.echo(f"      {s.tag}: {s.quality.label}: {s.reason}")
+            except DeviceUnreachable as err:
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 设备不可达 / unreachable: {err}  {where}")
+                continue
             except (CollectorError, OSError, TimeoutError, ValueError) as err:
-                failures += 1
-                click.echo(f"  {dev.id:<28} FAIL {err}  ({dev.endpoint})")
-        return failures
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 读取失败 / read failed: {err}  {where}")
+                continue
+            good = sum(1 for s in samples if s.quality == Quality.GOOD)
+            if samples and all(s.quality == Quality.BAD for s in samples):
+                failed.append(dev.id)
+                click.echo(f"  {dev.id:<28} FAIL 没有可读的标签 / no tag could be read: "
+                           f"{good}/{len(samples)}  {where}")
+            else:
+                click.echo(f"  {dev.id:<28} ok   {good}/{len(samples)} 个标签正常 / tags good  {where}")
+            for s in samples:
+                if s.quality != Quality.GOOD:
+                    click.echo(f"      {s.tag}: {s.quality.label}: {s.reason}")
+        return failed
 
-    failures = asyncio.run(probe())
-    sys.exit(1 if failures else 0)
-
-
-def _check_options(dev: DeviceConfig, protocol: str) -> None:
-    """A device's protocol options, validated before anything connects (errors name the field)."""
-    module = importlib.import_module(f"collectors.{protocol}.config")
-    module.parse_options(dev)
+    failed = asyncio.run(probe())
+    if failed:
+        names = ", ".join(failed)
+        raise CommandFailed(f"{len(devices)} 台设备中 {len(failed)} 台检查未通过（见上）: {names} / "
+                            f"{len(failed)} of {len(devices)} devices failed the check (see above): {names}")
 
 
 @main.command()
@@ -114,10 +139,10 @@ def status(config_path: Path, as_json: bool) -> None:
     try:
         cfg = load_gateway_config(config_path)
     except ConfigError as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
     path = Path(cfg.buffer.path)
     if not path.exists():
-        _fail(FileNotFoundError(f"no buffer at {path}: has `edge-agent run` started here?"), 1)
+        raise CommandFailed(f"no buffer at {path}: has `edge-agent run` started here?")
     buf = DiskBuffer(path, max_bytes=cfg.buffer.max_bytes, full_policy=cfg.buffer.full_policy)
     try:
         pending, batches = buf.depth()
@@ -154,21 +179,92 @@ def status(config_path: Path, as_json: bool) -> None:
                    "rejected into, else var/pki)")
 def trust_cert(cert: Path, pki_dir: Path | None) -> None:
     """Trust an OPC UA server certificate (as named in an 'is not trusted' error)."""
-    from collectors.opcua import trust_certificate
+    from collectors.opcua.pki import trust_certificate  # OPC UA's own trust store, not asyncua
 
     if pki_dir is None:
         pki_dir = cert.parent.parent if cert.parent.name == "rejected" else Path("var/pki")
     try:
         target = trust_certificate(pki_dir, cert)
     except ValueError as err:
-        _fail(err)
+        raise ConfigInvalid(str(err)) from err
     click.echo(f"trusted: {target} (the next reconnect uses it; no restart needed)")
 
 
-_DISCOVERERS = {"modbus": "collectors.modbus.discover", "opc.tcp": "collectors.opcua.discover"}
+class _DiscoverCommand(click.Command):
+    """`discover`, plus each protocol's device options as flags (`_option_flags`). They are
+    made when the command line is parsed or its help shown, not at import, so that starting
+    `edge-agent run` loads no protocol package it does not use."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params: list[click.Parameter] = [*self.params, *_option_flags().values()]
+        help_option = self.get_help_option(ctx)
+        return [*params, help_option] if help_option is not None else params
 
 
-@main.command()
+def _flag_name(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+@cache
+def _option_flags() -> dict[str, click.Option]:
+    """One flag per device option a protocol's discoverer takes (`CollectorPlugin.
+    discover_options`), typed and described by that protocol's options model, so the flags
+    cannot drift from what a device's ``options:`` accepts."""
+    flags: dict[str, click.Option] = {}
+    for name, spec in PROTOCOLS.items():
+        offered = plugin(name).discover_options
+        if offered is None:
+            continue
+        for option in offered.names:
+            if option in flags:  # two protocols with the same option: one flag serves both
+                continue
+            info = offered.model.model_fields[option]
+            default = info.get_default()
+            shown = f" (default {default})" if default is not None else ""
+            flags[option] = click.Option(
+                [_flag_name(option), option], type=_click_type(option, info.annotation), default=None,
+                help=f"{spec.label}: {info.description or option.replace('_', ' ')}{shown}")
+    return flags
+
+
+def _click_type(option: str, annotation: Any) -> click.ParamType:
+    """The click type of an options-model field: Literal choices, paths, text, numbers."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
+    if get_origin(annotation) is Literal:
+        return click.Choice([str(a) for a in get_args(annotation)])
+    simple: dict[Any, click.ParamType] = {Path: click.Path(path_type=Path), str: click.STRING,
+                                          float: click.FLOAT, int: click.INT}
+    if annotation in simple:
+        return simple[annotation]
+    raise TypeError(f"discover option {option}: no command-line flag for type {annotation!r}")
+
+
+def _discover_options(url: str, found: CollectorPlugin, flags: dict[str, Any]) -> dict[str, Any]:
+    """The device options given as flags, checked against the URL's protocol and its model
+    before anything connects (exit 2 naming the flag)."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    offered = found.discover_options
+    stray = [_flag_name(k) for k in given if offered is None or k not in offered.names]
+    if stray:
+        scheme = url.split("://", 1)[0].lower()
+        raise ConfigInvalid(f"{', '.join(stray)}: 不适用于 / not an option for {scheme}:// "
+                            f"(see edge-agent discover --help)")
+    if offered is not None:
+        try:
+            offered.model.model_validate(given)
+        except ValidationError as err:
+            problems = []
+            for line in describe_errors(err, noun="option"):
+                option, _, why = line.partition(": ")
+                problems.append(f"{_flag_name(option)}: {why}" if option in given else
+                                line.removeprefix("(top level): "))
+            raise ConfigInvalid(f"discover {url}: " + "; ".join(problems)) from None
+    return given
+
+
+@main.command(cls=_DiscoverCommand)
 @click.argument("url")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the profile skeleton here (default: print it)")
@@ -179,23 +275,30 @@ _DISCOVERERS = {"modbus": "collectors.modbus.discover", "opc.tcp": "collectors.o
 @click.option("--table", default="holding", show_default=True,
               type=click.Choice(["holding", "input", "coil", "discrete_input"]), help="Modbus table")
 def discover(url: str, out: Path | None, depth: int, name_filter: str | None, start: int,
-             count: int, table: str) -> None:
-    """Probe modbus://host:port?unit=N or browse opc.tcp://host:port and write a profile skeleton."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme not in _DISCOVERERS:
-        _fail(click.BadParameter(f"URL scheme {scheme!r}: use modbus://host:port?unit=N or opc.tcp://…"))
+             count: int, table: str, **options: Any) -> None:
+    """Probe modbus://host:port?unit=N or browse opc.tcp://host:port and write a profile skeleton.
+
+    A secured OPC UA server takes the options a device has under options: in the gateway
+    config (security policy and mode; a user name with the password from an environment
+    variable or a file, or a user certificate), for example:
+
+    \b
+      edge-agent discover opc.tcp://10.0.0.5:4840 --security-policy Basic256Sha256 \\
+        --security-mode SignAndEncrypt --auth username --username operator \\
+        --password-env PLC_PASSWORD
+    """
+    found = discoverer_for(url)
+    if found is None or found.discover is None:
+        scheme = url.split("://", 1)[0].lower()
+        raise ConfigInvalid(f"URL scheme {scheme!r}: use {' or '.join(discover_examples())}")
+    request = DiscoverRequest(url=url, depth=depth, name_filter=name_filter, start=start, count=count,
+                              table=table, options=_discover_options(url, found, options))
     try:
-        module = importlib.import_module(_DISCOVERERS[scheme])
-    except ImportError:
-        _fail(RuntimeError(f"discovery for {scheme} is not available in this build"), 1)
-    kwargs: dict[str, Any] = (
-        {"start": start, "count": count, "table": table} if scheme == "modbus"
-        else {"depth": depth, "filter": name_filter}
-    )
-    try:
-        skeleton = asyncio.run(module.discover(url, **kwargs))
+        skeleton = asyncio.run(found.discover(request))
+    except ImportError as err:
+        raise CommandFailed(f"discovery for {url} is not available in this build: {err}") from err
     except (CollectorError, OSError, TimeoutError) as err:
-        _fail(err, 1)
+        raise CommandFailed(str(err)) from err
     header = (f"# Profile skeleton discovered from {url} on "
               f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n"
               "# Rename the tags, add units and descriptions, delete what you do not need.\n")

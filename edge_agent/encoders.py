@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from edge_agent.buffer import Batch
+from edge_agent.buffer import SealedBatch
 from wire.json_v1 import BirthMessage, Counters, DeathMessage, topic
 from wire.sample import now_ms
 
@@ -38,7 +38,7 @@ class Encoder(Protocol):
 
     def births(self, *, next_seq: int) -> list[Outgoing]: ...
 
-    def batch(self, batch: Batch, *, counters: Counters, historical: bool) -> list[Outgoing]: ...
+    def batch(self, batch: SealedBatch, *, counters: Counters, historical: bool) -> list[Outgoing]: ...
 
     def farewell(self) -> Outgoing: ...
 
@@ -87,7 +87,7 @@ class JsonEncoder:
         birth = self._birth(next_seq)
         return [Outgoing(self.t_birth, birth.model_dump_json(exclude_none=True).encode())]
 
-    def batch(self, batch: Batch, *, counters: Counters, historical: bool) -> list[Outgoing]:
+    def batch(self, batch: SealedBatch, *, counters: Counters, historical: bool) -> list[Outgoing]:
         head = json.dumps({"v": 1, "type": "data", "enterprise": self.enterprise,
                            "gateway": self.gateway, "session": self.session,
                            "stream": self.stream, "seq": batch.seq,

@@ -1,33 +1,38 @@
-"""A local `/metrics` endpoint in Prometheus text format, served from the agent's own loop.
+"""A local `/metrics` endpoint in Prometheus text format, served by prometheus_client's WSGI
+app on a thread of its own.
 
-prometheus_client renders the exposition format; the tiny HTTP server runs in the asyncio
-loop. The buffer's figures are read together on the buffer's own thread, then rendered.
+The metrics read the agent only through `edge_agent.health.HealthSource`. The buffer's figures
+are read on request, on the buffer's own thread (in turn with the agent's disk work), so a
+scrape never touches SQLite from a second thread and never waits on the agent's loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
+from edge_agent.health import BufferUnavailable, HealthSource
 from wire.sample import now_ms
 
-if TYPE_CHECKING:
-    from edge_agent.agent import Agent, BufferHealth
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
 
 
 class AgentCollector(Collector):
-    def __init__(self, agent: Agent, buffer: BufferHealth) -> None:
-        self.agent = agent
-        self.buffer = buffer
+    def __init__(self, source: HealthSource) -> None:
+        self.source = source
 
     def collect(self) -> Iterator[Metric]:
-        a, buf = self.agent, self.buffer
+        a, buf = self.source, self.source.buffer_health()
         pending, batches, oldest = buf.pending, buf.batches, buf.oldest_ms
         yield GaugeMetricFamily("edge_buffer_pending_samples", "samples not yet sealed", pending)
         yield GaugeMetricFamily("edge_buffer_unsent_batches", "sealed, unacknowledged batches",
@@ -40,7 +45,7 @@ class AgentCollector(Collector):
                                 "age of the oldest data not yet acknowledged",
                                 0.0 if oldest is None else (now_ms() - oldest) / 1000)
         yield GaugeMetricFamily("edge_broker_connected", "1 when connected to the broker",
-                                1 if a.mqtt is not None and a.mqtt.connected.is_set() else 0)
+                                1 if a.broker_connected() else 0)
         yield CounterMetricFamily("edge_published_samples", "samples acknowledged by the broker "
                                   "since start", a.state.published_samples)
         yield CounterMetricFamily("edge_published_batches", "batches acknowledged since start",
@@ -67,7 +72,7 @@ class AgentCollector(Collector):
         up = GaugeMetricFamily("edge_device_connected", "1 when the device answers", labels=["device"])
         last = GaugeMetricFamily("edge_device_last_good_read_timestamp_seconds",
                                  "UTC time of the last good read", labels=["device"])
-        for dev, h in a.state.health.items():
+        for dev, h in list(a.state.health.items()):
             up.add_metric([dev], 1 if h.connected else 0)
             if h.last_good_ms is not None:
                 last.add_metric([dev], h.last_good_ms / 1000)
@@ -75,30 +80,38 @@ class AgentCollector(Collector):
         yield last
 
 
-async def serve_metrics(agent: Agent, *, port: int, host: str = "127.0.0.1") -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), timeout=5)
-            while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (b"\r\n", b"\n", b""):
-                pass
-            path = request.split(b" ")[1] if request.count(b" ") >= 2 else b""
-            if path.split(b"?")[0] == b"/metrics":
-                registry = CollectorRegistry(auto_describe=False)
-                registry.register(AgentCollector(agent, await agent.buffer_health()))
-                body, status = generate_latest(registry), b"200 OK"
-            else:
-                body, status = b"only /metrics is served here\n", b"404 Not Found"
-            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                         b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
-                         + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds would flood the agent's log."""
 
-    server = await asyncio.start_server(handle, host, port)
-    async with server:
-        await server.serve_forever()
+
+class MetricsServer:
+    """`/metrics` on ``host:port`` until `close`; any other path is 404."""
+
+    def __init__(self, source: HealthSource, *, port: int, host: str = "127.0.0.1") -> None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(AgentCollector(source))
+        metrics = make_wsgi_app(registry)
+
+        def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") != "/metrics":
+                start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"only /metrics is served here\n"]
+            try:
+                return list(metrics(environ, start_response))
+            except (BufferUnavailable, TimeoutError) as err:
+                start_response("503 Service Unavailable",
+                               [("Content-Type", "text/plain; charset=utf-8")])
+                return [f"buffer figures unavailable: {err}\n".encode()]
+
+        self._httpd = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="edge-metrics",
+                                        daemon=True)
+        self._thread.start()
+        log.info("metrics on http://%s:%s/metrics", host, port)
+
+    def close(self) -> None:
+        """Stop serving (blocks up to the server's poll interval, half a second)."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)

@@ -40,7 +40,7 @@ class MqttSession:
         subscriptions: list[str] | None = None,
     ) -> None:
         self.cfg = cfg
-        self._loop = asyncio.get_running_loop()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the agent's, from `start`
         self._will = will
         self._on_connect = on_connect
         self._on_ack = on_ack
@@ -72,6 +72,10 @@ class MqttSession:
 
     # paho thread -> asyncio loop -------------------------------------------------------------
 
+    def _to_loop(self, callback: Callable[..., object], *args: object) -> None:
+        if self._loop is not None:  # paho calls back only after `start`
+            self._loop.call_soon_threadsafe(callback, *args)
+
     def _cb_connect(self, client: paho.Client, userdata: object, flags: object,
                     reason: ReasonCode, props: object) -> None:
         if reason.is_failure:
@@ -80,7 +84,7 @@ class MqttSession:
             return
         for sub in self._subscriptions:
             client.subscribe(sub, qos=1)
-        self._loop.call_soon_threadsafe(self._connected)
+        self._to_loop(self._connected)
 
     def _connected(self) -> None:
         self.last_error = None
@@ -92,20 +96,22 @@ class MqttSession:
         self.last_error = f"disconnected from broker: {reason}"
         if not self._stopping:
             self._set_will()  # paho reconnects with whatever will is set now
-        self._loop.call_soon_threadsafe(self.connected.clear)
+        self._to_loop(self.connected.clear)
 
     def _cb_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         if self._on_message is not None:
-            self._loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload))
+            self._to_loop(self._on_message, msg.topic, bytes(msg.payload))
 
     def _cb_publish(self, client: paho.Client, userdata: object, mid: int,
                     reason: ReasonCode, props: object) -> None:
-        self._loop.call_soon_threadsafe(self._on_ack, mid)
+        self._to_loop(self._on_ack, mid)
 
     # agent-facing verbs ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect in the background; paho keeps retrying with capped backoff when it fails."""
+        """Connect in the background; paho keeps retrying with capped backoff when it fails.
+        Callbacks are handed to the loop this is called from."""
+        self._loop = asyncio.get_running_loop()
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         self.client.loop_start()
 
@@ -130,8 +136,9 @@ class MqttSession:
         self._stopping = True
         if farewell and self.connected.is_set():
             info = self.client.publish(farewell.topic, farewell.payload, qos=farewell.qos)
-            deadline = self._loop.time() + timeout_s
-            while not info.is_published() and self._loop.time() < deadline:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout_s
+            while not info.is_published() and loop.time() < deadline:
                 await asyncio.sleep(0.02)
         self.client.disconnect()
         # paho's network thread ends within a second or so; never let a stuck one hold the stop

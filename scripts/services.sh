@@ -7,6 +7,14 @@ need=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# evidence report: poppler (pdftotext/pdffonts/pdftoppm in the tests), the CJK font the PDF embeds,
+# Pango for WeasyPrint, and Chromium for the headless-browser tests of the report and dashboard
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+fc-list 2>/dev/null | grep -q "Noto Sans CJK SC" || need+=(fonts-noto-cjk)
+ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so" || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# libfaketime: the demo and the evidence tests run one gateway with a clock minutes fast
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -n "$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null)" ] || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive

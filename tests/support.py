@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import psycopg
 
@@ -41,6 +41,12 @@ def eventually(predicate: Callable[[], T], *, timeout: float, what: str, every: 
         time.sleep(every)
 
 
+@overload
+async def eventually_async(predicate: Callable[[], Awaitable[T]], *, timeout: float, what: str,
+                           every: float = 0.05) -> T: ...
+@overload
+async def eventually_async(predicate: Callable[[], T], *, timeout: float, what: str,
+                           every: float = 0.05) -> T: ...
 async def eventually_async(predicate: Callable[[], T | Awaitable[T]], *, timeout: float, what: str,
                            every: float = 0.05) -> T:
     """`eventually` inside an event loop; ``predicate`` may be a plain or an async function."""
@@ -50,7 +56,7 @@ async def eventually_async(predicate: Callable[[], T | Awaitable[T]], *, timeout
         if isinstance(value, Awaitable):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not so after {timeout}s (last: {value!r})")
         await asyncio.sleep(every)

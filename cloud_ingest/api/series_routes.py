@@ -3,11 +3,17 @@
 Aggregates come from ``samples_1m`` / ``samples_1h`` (continuous aggregates on TimescaleDB,
 rollup tables on plain PostgreSQL, same columns), so long ranges never scan raw samples.
 ``resolution=auto`` picks raw up to 6 hours, 1 minute up to 7 days, 1 hour beyond.
+
+Raw points and latest values are exact: an integer beyond 10^15 (stored in ``value_exact``,
+migration 019) is served as that integer in ``value``, and as decimal digits in ``value_exact``
+for clients whose JSON parser turns every number into a double (JavaScript's does).
+Aggregates are computed over doubles and are not exact for such integers.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -26,7 +32,8 @@ class RawPoint(BaseModel):
     ts: datetime
     read_ts: datetime
     stored_ts: datetime
-    value: float | None
+    value: int | float | None
+    value_exact: str | None = None
     value_text: str | None
     quality: int
     code: int | None
@@ -58,7 +65,8 @@ class LatestOut(BaseModel):
     unit: str | None
     ts: datetime | None
     read_ts: datetime | None
-    value: float | None
+    value: int | float | None
+    value_exact: str | None = None
     value_text: str | None
     quality: int | None
 
@@ -85,6 +93,15 @@ def _pick(resolution: Resolution, start: datetime, end: datetime) -> Literal["ra
     return "raw" if span <= timedelta(hours=6) else "1m" if span <= timedelta(days=7) else "1h"
 
 
+def _exact(row: dict[str, Any]) -> dict[str, Any]:
+    """``value`` as the exact integer where float8 could not hold it (value_exact is set)."""
+    exact = row.get("value_exact")
+    if isinstance(exact, Decimal):
+        row["value"] = int(exact)
+        row["value_exact"] = str(int(exact))
+    return row
+
+
 def _tags(db: Db, ent_id: int, device: str, tag: str | None) -> list[dict[str, Any]]:
     rows = db.execute(
         "SELECT t.id, t.name, t.unit, d.code AS device FROM tags t JOIN devices d ON d.id = t.device_id"
@@ -101,12 +118,13 @@ def _series(db: Db, t: dict[str, Any], res: Literal["raw", "1m", "1h"], start: d
             limit: int) -> SeriesOut:
     if res == "raw":
         rows = db.execute(
-            "SELECT s.ts, s.read_ts, b.stored_at AS stored_ts, s.value, s.value_text, s.quality, s.code"
+            "SELECT s.ts, s.read_ts, b.stored_at AS stored_ts, s.value, s.value_exact, s.value_text,"
+            " s.quality, s.code"
             " FROM samples s JOIN batches b ON b.gateway_id = s.gateway_id AND b.seq = s.seq"
             " WHERE s.tag_id = %s AND s.ts >= %s AND s.ts < %s ORDER BY s.ts LIMIT %s",
             (t["id"], start, end, limit + 1),
         ).fetchall()
-        points: list[Any] = [RawPoint(**r) for r in rows[:limit]]
+        points: list[Any] = [RawPoint(**_exact(r)) for r in rows[:limit]]
     else:
         table = "samples_1m" if res == "1m" else "samples_1h"
         rows = db.execute(
@@ -144,11 +162,11 @@ def latest(
 ) -> list[dict[str, Any]]:
     """The newest sample of every tag (by source timestamp), one index probe per tag."""
     ent_id = enterprise_id(db, user, enterprise)
-    return db.execute(
-        "SELECT d.code AS device, t.name AS tag, t.unit, l.ts, l.read_ts, l.value, l.value_text, l.quality"
-        " FROM tags t JOIN devices d ON d.id = t.device_id"
-        " LEFT JOIN LATERAL (SELECT s.ts, s.read_ts, s.value, s.value_text, s.quality FROM samples s"
-        "   WHERE s.tag_id = t.id ORDER BY s.ts DESC LIMIT 1) l ON true"
+    return [_exact(r) for r in db.execute(
+        "SELECT d.code AS device, t.name AS tag, t.unit, l.ts, l.read_ts, l.value, l.value_exact,"
+        " l.value_text, l.quality FROM tags t JOIN devices d ON d.id = t.device_id"
+        " LEFT JOIN LATERAL (SELECT s.ts, s.read_ts, s.value, s.value_exact, s.value_text, s.quality"
+        "   FROM samples s WHERE s.tag_id = t.id ORDER BY s.ts DESC LIMIT 1) l ON true"
         " WHERE d.enterprise_id = %s AND (%s::text IS NULL OR d.code = %s) ORDER BY d.code, t.name",
         (ent_id, device, device),
-    ).fetchall()
+    ).fetchall()]

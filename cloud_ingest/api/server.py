@@ -15,7 +15,10 @@ class ApiServer:
     def __init__(self, cfg: CloudConfig, *, stats: StatsView | None = None) -> None:
         app = create_app(cfg, stats=stats)
         config = uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", server_header=False,
+                                # the client address (rate limits) and https (HSTS) from these only
+                                proxy_headers=bool(cfg.api.trusted_proxies),
+                                forwarded_allow_ips=cfg.api.trusted_proxies or None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
 

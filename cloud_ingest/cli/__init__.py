@@ -10,7 +10,15 @@ import sys
 
 import click
 
-from cloud_ingest.cli import evidence_commands, inventory_commands, service_commands
+from cloud_ingest.cli import (
+    evidence_commands,
+    gateway_commands,
+    inventory_commands,
+    key_commands,
+    package_commands,
+    service_commands,
+    token_commands,
+)
 
 
 @click.group()
@@ -49,3 +57,12 @@ for command in (service_commands.migrate_cmd, service_commands.serve_cmd, servic
 evidence.add_command(evidence_commands.figures_cmd)
 for command in (inventory_commands.import_cmd, inventory_commands.show_cmd, inventory_commands.template_cmd):
     inventory.add_command(command)
+for command in package_commands.COMMANDS:
+    evidence.add_command(command)
+for command in key_commands.COMMANDS:
+    keys.add_command(command)
+main.add_command(gateway_commands.gateways)
+tokens.add_command(token_commands.create_cmd)
+tokens.add_command(token_commands.list_cmd)
+tokens.add_command(token_commands.revoke_cmd)
+tokens.add_command(token_commands.import_cmd)

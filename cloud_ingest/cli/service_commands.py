@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cloud_ingest.cli.options import config_option, dsn_option, load
-from common.cli import CommandFailed
+from common.cli import CommandFailed, ConfigInvalid
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 @click.command("migrate")
@@ -41,10 +45,12 @@ def migrate_cmd(config_path: Path | None, dsn: str | None, target: int | None) -
 @click.command("serve")
 @config_option
 @dsn_option
-@click.option("--no-api", is_flag=True, help="consume only; do not start the HTTP API")
+@click.option("--no-api", is_flag=True, help="consume only; serve neither the HTTP API nor the dashboard")
 def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
-    """Consume gateway messages into the database (and serve the API) until SIGTERM/SIGINT."""
+    """Consume gateway messages into the database, and serve the API and the dashboard on
+    api.host:api.port, until SIGTERM/SIGINT."""
     from cloud_ingest import service
+    from cloud_ingest.config import ConfigError
     from cloud_ingest.mqtt_source import BrokerError
 
     cfg = load(config_path, dsn)
@@ -54,6 +60,8 @@ def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
         service.serve(cfg, api=not no_api, stop=stop)
     except (service.SchemaTooOld, service.WriterDied, BrokerError) as err:
         raise CommandFailed(str(err)) from err
+    except ConfigError as err:  # the tokens file, read when the API starts
+        raise ConfigInvalid(str(err)) from err
 
 
 @click.command("status")
@@ -91,5 +99,29 @@ def status_cmd(config_path: Path | None, dsn: str | None) -> None:
                 "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY 2 DESC"
             ).fetchall()
             click.echo("dead letters: " + (", ".join(f"{r} {n}" for r, n in reasons) or "none"))
+            if version >= 18:
+                _workers(conn)
     except psycopg.Error as err:
         raise CommandFailed(f"database: {str(err).strip()}") from err
+
+
+def _workers(conn: psycopg.Connection) -> None:
+    """Each worker seen in the last hour, from its own reports (cloud_ingest/worker_status.py)."""
+    rows = conn.execute(
+        "SELECT worker, host, pid, extract(epoch FROM now() - seen_at)::int, stopped_at IS NOT NULL, stats"
+        " FROM ingest_workers WHERE seen_at > now() - interval '1 hour' ORDER BY worker"
+    ).fetchall()
+    if not rows:
+        click.echo("工作进程 workers: 最近一小时无 none in the last hour")
+    for worker, host, pid, age, stopped, stats in rows:
+        state = "已停止 stopped" if stopped else ("运行中 running" if age < 60 else "无响应 not reporting")
+        click.echo(f"工作进程 worker {worker} ({host}, pid {pid}): {state}, {age} 秒前 s ago")
+        if stats.get("sparkplug_rebirth_requests") or stats.get("sparkplug_held") or \
+                stats.get("sparkplug_held_expired") or stats.get("sparkplug_held_overflowed"):
+            click.echo(
+                f"  Sparkplug 等待出生消息 held for births: {stats.get('sparkplug_held', 0)} 条 messages,"
+                f" {stats.get('sparkplug_held_nodes', 0)} 个节点 nodes,"
+                f" 最久 oldest {stats.get('sparkplug_held_oldest_s', 0)} s;"
+                f" 超时转死信 expired {stats.get('sparkplug_held_expired', 0)},"
+                f" 超限转死信 over the caps {stats.get('sparkplug_held_overflowed', 0)};"
+                f" 重生请求 rebirth requests {stats.get('sparkplug_rebirth_requests', 0)}")

@@ -1,27 +1,20 @@
-"""Everything the queries found → the ``Figures`` document (pure): inventory matching, the
+"""Everything the queries found (inputs.Inputs) → the ``Figures`` document (pure): inventory matching, the
 indicators, roll-ups, grid, latency, gateways and notes. Sorted and rounded so the same data
 gives the same JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from cloud_ingest.evidence import indicators as ind
 from cloud_ingest.evidence.gaps import RawGap, offline_time
-from cloud_ingest.evidence.gateway_pass import Clock, Rejections
-from cloud_ingest.evidence.intervals import Span
+from cloud_ingest.evidence.inputs import Inputs
 from cloud_ingest.evidence.latency import histogram, percentiles
 from cloud_ingest.evidence.notes import findings
 from cloud_ingest.evidence.records import (
     DeviceRow,
-    EnterpriseRow,
-    GatewayRow,
-    ImportRow,
     InventoryRow,
-    LedgerRow,
-    TagRow,
 )
 from cloud_ingest.evidence.schema import (
     DeviceFigures,
@@ -29,13 +22,11 @@ from cloud_ingest.evidence.schema import (
     Figures,
     Gap,
     GatewayFigures,
-    GatewayReconciliation,
     Generator,
     Grid,
     GridRow,
     InventorySummary,
     Latency,
-    Parameters,
     Percentiles,
     RejectedSummary,
     Rollups,
@@ -43,39 +34,9 @@ from cloud_ingest.evidence.schema import (
     TagFigures,
     Window,
 )
-from cloud_ingest.evidence.sessions import Stretch, in_window, online_ratio
+from cloud_ingest.evidence.sessions import in_window, online_ratio
 from cloud_ingest.evidence.tag_figures import TagResult, grid_row
-from cloud_ingest.evidence.window import Span as WindowSpan
 from cloud_ingest.evidence.window import from_ms, to_ms
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Inputs:
-    enterprise: EnterpriseRow
-    span: WindowSpan
-    now: datetime
-    params: Parameters
-    gateways: Sequence[GatewayRow]
-    devices: Sequence[DeviceRow]
-    clocks: Mapping[int, Clock]
-    periods: Mapping[int, Span]
-    tags: Mapping[int, TagRow]
-    tag_results: Mapping[int, TagResult]
-    device_period: Mapping[int, Span]
-    gaps: Mapping[int, Sequence[RawGap]]
-    late_samples: Mapping[int, int]
-    shift: Mapping[int, int]
-    sessions: Mapping[int, Sequence[Stretch] | None]
-    ledger: Mapping[int, LedgerRow]
-    rejections: Rejections
-    latency_bins: Mapping[str, Sequence[tuple[float, int]]]
-    latency_max: Mapping[str, float | None]
-    latency_samples: int
-    reconciliation: Sequence[GatewayReconciliation]
-    inventory: Sequence[InventoryRow]
-    last_import: ImportRow | None
-    cell_ms: int
-    rollups_pending: bool
 
 
 def _version() -> str:

@@ -19,7 +19,8 @@ from cloud_ingest.evidence import causes, device_pass, gateway_pass
 from cloud_ingest.evidence import queries_ledger as ql
 from cloud_ingest.evidence import queries_registry as qr
 from cloud_ingest.evidence import queries_samples as qs
-from cloud_ingest.evidence.assemble import Inputs, assemble
+from cloud_ingest.evidence.assemble import assemble
+from cloud_ingest.evidence.inputs import Inputs
 from cloud_ingest.evidence.intervals import DAY_MS, HOUR_MS, Span, intersect
 from cloud_ingest.evidence.plan import Plan, make_plan
 from cloud_ingest.evidence.pulse import Silence

@@ -5,12 +5,9 @@ loss, data read raw because the rollups had not reached it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from cloud_ingest.evidence.inputs import Inputs
 from cloud_ingest.evidence.schema import Note
-
-if TYPE_CHECKING:
-    from cloud_ingest.evidence.assemble import Inputs
 
 
 def findings(x: Inputs, *, unlisted: Sequence[str], silent: Sequence[str]) -> list[Note]:

@@ -4,7 +4,9 @@ Order names follow the vendor manuals: for a 32-bit value with bytes A (most sig
 to D, ``ABCD`` is big-endian on the wire, ``CDAB`` swaps the two words (common on meters),
 ``BADC`` swaps bytes inside each word, ``DCBA`` is fully little-endian. 64-bit types extend
 the same rule (word order reversed and/or bytes swapped inside words); 16-bit types only
-care about the byte swap. Strings are bytes in register order, byte-swapped for BADC/DCBA.
+care about the byte swap. Strings are bytes in register order, byte-swapped for BADC/DCBA;
+the text ends at the first NUL (the padding of the register block) and keeps its spaces,
+unless the tag's ``trim_spaces`` says to remove leading, trailing or both.
 
 ``mask`` extracts a bit field from the unsigned raw integer and shifts it down to bit 0
 (``0x00F0`` on ``0x1234`` gives ``3``), so a status word can feed several tags.
@@ -57,6 +59,18 @@ def bytes_to_words(data: bytes, order: str) -> list[int]:
     return words
 
 
+def _trim(text: str, how: str) -> str:
+    """Spaces are data unless the profile says otherwise: a device holding ``"LINE-01 "``
+    means the space (a fixed-width code, a key another system matches on)."""
+    if how == "trailing":
+        return text.rstrip(" ")
+    if how == "leading":
+        return text.lstrip(" ")
+    if how == "both":
+        return text.strip(" ")
+    return text
+
+
 def _mask_shift(mask: int) -> int:
     return (mask & -mask).bit_length() - 1 if mask else 0
 
@@ -102,7 +116,7 @@ def decode(tag: ModbusTag, words: list[int], *, order: str) -> Value:
     t = tag.type
     if t == "string":
         raw_bytes = words_to_bytes(words, "BADC" if order in ("BADC", "DCBA") else "ABCD")
-        return raw_bytes.split(b"\x00", 1)[0].decode("latin-1").rstrip()
+        return _trim(raw_bytes.split(b"\x00", 1)[0].decode("latin-1"), tag.trim_spaces)
     data = words_to_bytes(words, order)
     if t == "bool":
         raw = int.from_bytes(data, "big")
@@ -124,11 +138,6 @@ def decode(tag: ModbusTag, words: list[int], *, order: str) -> Value:
     if t.startswith("int") and tag.mask is None and raw >= 1 << (bits - 1):
         raw -= 1 << bits
     return _scaled(raw, tag)
-
-
-def decode_bit(tag: ModbusTag, bit: bool) -> bool:
-    """Coils and discrete inputs: one bit is the value."""
-    return bool(bit)
 
 
 def _int_range(tag: ModbusTag) -> tuple[int, int]:

@@ -8,7 +8,12 @@ time anyway). What can go wrong, and what the caller sees:
   only the tags the device really refuses stay BAD, and the plan remembers it;
 - garbage or short answers: the request's tags come back BAD ("unusable answer");
 - no answer within ``timeout_s``, or the connection dropped: ``DeviceUnreachable``; the
-  supervisor (collectors.supervisor) marks every tag BAD and reconnects with backoff.
+  supervisor (collectors.supervisor) marks every tag BAD and reconnects with backoff;
+- exception 10 or 11 from a Modbus TCP gateway ("gateway path unavailable", "gateway target
+  device failed to respond"): ``DeviceUnreachable`` too. The gateway answered for a device
+  that did not, which is a timeout told in words, not a refusal by the device: the device
+  is offline, and backing off spares the gateway's serial line (each such answer cost it a
+  full serial timeout).
 """
 
 from __future__ import annotations
@@ -20,9 +25,8 @@ from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import links
 from collectors.modbus.codec import DecodeError, decode
 from collectors.modbus.config import limits_of, parse_endpoint, parse_options, serial_of
-from collectors.modbus.planner import BIT_TABLES, Limits, Plan, Request, halves
-from collectors.modbus.pymodbus_api import (
-    ILLEGAL_ADDRESS,
+from collectors.modbus.planner import Limits, Plan, Request, halves
+from collectors.modbus.pymodbus_client import (
     BadReply,
     ExceptionReply,
     LinkDown,
@@ -30,6 +34,7 @@ from collectors.modbus.pymodbus_api import (
     LinkTimeout,
     ModbusLink,
 )
+from collectors.modbus.standard import BIT_TABLES, ILLEGAL_ADDRESS, UNREACHABLE_CODES
 from device_profiles.device import DeviceConfig
 from device_profiles.modbus import ModbusProfile, ModbusTag
 from wire.sample import Quality, Sample, now_ms
@@ -149,7 +154,15 @@ class ModbusCollector:
                 f"device {self.device.id} at {self.endpoint} (unit {self.unit}), "
                 f"reading {req.describe()}: {err}"
             ) from err
-        except (ExceptionReply, BadReply):
+        except ExceptionReply as err:
+            if err.code in UNREACHABLE_CODES:
+                raise DeviceUnreachable(
+                    f"device {self.device.id} at {self.endpoint} (unit {self.unit}), "
+                    f"reading {req.describe()}: {err}; "
+                    + UNREACHABLE_CODES[err.code].format(unit=self.unit)
+                ) from err
+            raise
+        except BadReply:
             raise
         except LinkError as err:  # pragma: no cover - every LinkError is one of the above
             raise CollectorError(f"device {self.device.id}: {err}") from err

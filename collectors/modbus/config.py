@@ -12,7 +12,7 @@ here so a typo fails at start-up with the device id and the field named, not at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from collectors.base import CollectorError
 from collectors.modbus.planner import Limits
-from collectors.modbus.pymodbus_api import MAX_BITS, MAX_REGISTERS, SerialParams
+from collectors.modbus.standard import MAX_BITS, MAX_REGISTERS, SerialParams
 from common.config_files import describe_errors
 from device_profiles.device import DeviceConfig
 
@@ -45,6 +45,7 @@ class ModbusOptions(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     kind: Literal["tcp", "rtu_tcp", "rtu"]
+    _: KW_ONLY
     host: str = ""
     port: int = 502
     serial_port: str = ""

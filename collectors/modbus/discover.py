@@ -22,14 +22,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus.config import parse_endpoint
-from collectors.modbus.planner import BIT_TABLES
-from collectors.modbus.pymodbus_api import (
+from collectors.modbus.pymodbus_client import ExceptionReply, LinkError, ModbusLink
+from collectors.modbus.standard import (
+    BIT_TABLES,
     ILLEGAL_ADDRESS,
     MAX_BITS,
     MAX_REGISTERS,
-    ExceptionReply,
-    LinkError,
-    ModbusLink,
+    UNREACHABLE_CODES,
     Table,
 )
 from device_profiles.modbus import ModbusProfile
@@ -97,6 +96,9 @@ async def _scan(link: ModbusLink, table: Table, start: int, count: int, *, unit:
         try:
             values = await link.read(table, addr, n, unit=unit)
         except ExceptionReply as err:
+            if err.code in UNREACHABLE_CODES:
+                raise DeviceUnreachable(f"discover {url}: {table} {addr}..{addr + n - 1}: {err}; "
+                                        + UNREACHABLE_CODES[err.code].format(unit=unit)) from err
             if err.code == ILLEGAL_ADDRESS and n > 1:
                 half = n // 2
                 todo[:0] = [(addr, half), (addr + half, n - half)]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 
 from collectors.modbus.config import Endpoint
-from collectors.modbus.pymodbus_api import ModbusLink, SerialParams
+from collectors.modbus.pymodbus_client import ModbusLink
+from collectors.modbus.standard import SerialParams
 
 _shared: dict[str, tuple[ModbusLink, int]] = {}
 _connect_locks: dict[str, asyncio.Lock] = {}

@@ -16,10 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from collectors.modbus.pymodbus_api import MAX_BITS, MAX_REGISTERS, Table
+from collectors.modbus.standard import BIT_TABLES, MAX_BITS, MAX_REGISTERS, Table
 from device_profiles.modbus import ModbusTag
-
-BIT_TABLES = ("coil", "discrete_input")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,7 @@ class Request:
         return f"{self.table} {self.start}..{self.end - 1}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     max_gap_registers: int = 10
     max_block_registers: int = MAX_REGISTERS

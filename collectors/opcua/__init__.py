@@ -1,6 +1,6 @@
 """OPC UA collector: subscriptions or batched reads, security, reconnects, discovery.
 
-Only ``uaclient`` imports asyncua; importing this package does not.
+Only the ``uaclient`` subpackage imports asyncua; importing this package does not.
 """
 
 from collectors.opcua.errors import OptionsError, SecurityRejected, UntrustedServerCertificate

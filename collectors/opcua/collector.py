@@ -5,7 +5,7 @@ Lifecycle as every collector: ``async with OpcUaCollector(device, profile) as c`
 session (raising DeviceUnreachable, or its subclasses SecurityRejected /
 UntrustedServerCertificate); ``subscribe()`` yields lists of samples until the session is
 lost, then raises DeviceUnreachable. The collector can be entered again after that, which is
-how ``supervisor.supervise`` reconnects and recreates the subscription.
+how `collectors.supervisor.DeviceSupervisor` reconnects and recreates the subscription.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from collectors.base import CollectorError, ReadFailed
 from collectors.opcua.config import OpcUaOptions, parse_options
 from collectors.opcua.convert import BAD_NO_COMMUNICATION, BAD_NOT_CONNECTED, RawValue, to_sample
 from collectors.opcua.items import MonitorSpec
-from collectors.opcua.uaclient import UaConnection
+from collectors.opcua.uaclient.nodes import read_values
+from collectors.opcua.uaclient.session import UaSession
+from collectors.opcua.uaclient.subscription import Subscription
 from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
 from device_profiles.opcua import OpcUaProfile, OpcUaTag
@@ -40,7 +42,7 @@ class OpcUaCollector:
         self.mode = self.options.mode or profile.defaults.mode
         self._tags: list[OpcUaTag] = list(profile.tags)
         self._refs = [t.ref for t in self._tags]
-        self._conn: UaConnection | None = None
+        self._session: UaSession | None = None
 
     @property
     def poll_interval_ms(self) -> int:
@@ -51,31 +53,31 @@ class OpcUaCollector:
         return self.options.publishing_interval_ms or self.profile.defaults.publishing_interval_ms
 
     async def __aenter__(self) -> Self:
-        conn = UaConnection(
+        session = UaSession(
             self.device.endpoint, device=self.device.id, options=self.options, timeout_s=self.device.timeout_s
         )
-        await conn.open()
-        self._conn = conn
+        await session.open()
+        self._session = session
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
-    def _connection(self) -> UaConnection:
-        if self._conn is None:
+    def _open_session(self) -> UaSession:
+        if self._session is None:
             raise CollectorError(f"device {self.device.id}: collector used outside 'async with'")
-        return self._conn
+        return self._session
 
     async def read(self) -> list[Sample]:
         """One batched Read of every tag; a failed request makes bad samples, not silence."""
-        conn = self._connection()
+        session = self._open_session()
         read_ts = now_ms()
         try:
-            raws = await conn.read(self._refs, batch=self.profile.defaults.read_batch_size)
+            raws = await read_values(session, self._refs, batch=self.profile.defaults.read_batch_size)
         except ReadFailed as err:
             return [
                 Sample.bad(self.device.id, t.name, ts=read_ts, reason=str(err), code=BAD_NO_COMMUNICATION)
@@ -90,24 +92,24 @@ class OpcUaCollector:
         """Samples as the server reports them (or as polled, in poll mode) until the session
         is lost, when DeviceUnreachable is raised."""
         if self.mode == "poll":
-            async for batch in self._poll():
+            async for batch in self._polled_batches():
                 yield batch
             return
-        conn = self._connection()
+        subscription = Subscription(self._open_session())
         specs = [
             MonitorSpec(
-                i,
-                t.ref,
-                float(self.profile.sampling_of(t)),
-                self.profile.queue_of(t),
-                t.deadband_type,
-                t.deadband_value,
+                handle=i,
+                node=t.ref,
+                sampling_ms=float(self.profile.sampling_of(t)),
+                queue_size=self.profile.queue_of(t),
+                deadband_type=t.deadband_type,
+                deadband_value=t.deadband_value,
             )
             for i, t in enumerate(self._tags)
         ]
-        failed = await conn.subscribe(specs, publishing_ms=float(self.publishing_interval_ms))
-        if conn.filter_fallbacks:
-            names = ", ".join(self._tags[h].name for h in conn.filter_fallbacks)
+        failed = await subscription.create(specs, publishing_ms=float(self.publishing_interval_ms))
+        if subscription.filter_fallbacks:
+            names = ", ".join(self._tags[h].name for h in subscription.filter_fallbacks)
             log.warning("device %s: server refused the deadband of %s; they report every change",
                         self.device.id, names)
         if failed:
@@ -115,7 +117,7 @@ class OpcUaCollector:
         # Wake at least every few publishing intervals so a lost session is noticed promptly.
         wait_s = max(1.0, 3 * self.publishing_interval_ms / 1000)
         while True:
-            changes = await conn.changes(timeout=wait_s)
+            changes = await subscription.changes(timeout=wait_s)
             if changes:
                 yield self._samples(changes)
 
@@ -126,7 +128,7 @@ class OpcUaCollector:
             to_sample(dev, tags[h].name, raw, read_ts=read_ts) for h, raw in changes if 0 <= h < len(tags)
         ]
 
-    async def _poll(self) -> AsyncIterator[list[Sample]]:
+    async def _polled_batches(self) -> AsyncIterator[list[Sample]]:
         period = self.poll_interval_ms / 1000
         next_at = time.monotonic()
         while True:

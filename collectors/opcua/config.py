@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from collectors.opcua.errors import OptionsError
+from common.backoff import Backoff
 from common.config_files import describe_errors
 from common.secrets import SecretError, read_secret
 from device_profiles.base import Model
@@ -24,6 +25,9 @@ SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
 AuthKind = Literal["anonymous", "username", "certificate"]
 
 DEFAULT_PKI_DIR = Path("var/pki")
+_AUTH_FIELDS = {"username": ("username", "password_env", "password_file"),
+                "certificate": ("user_cert", "user_key")}
+_RECONNECT = Backoff()  # the supervisor's defaults, the same for every protocol
 
 
 class OpcUaOptions(Model):
@@ -32,10 +36,12 @@ class OpcUaOptions(Model):
     poll_interval_ms: int | None = Field(
         None, ge=10, description="poll mode: cycle time; default device/profile"
     )
-    security_policy: SecurityPolicy = "None"
-    security_mode: SecurityMode = "None"
-    auth: AuthKind = "anonymous"
-    username: str | None = None
+    security_policy: SecurityPolicy = Field("None", description="message security policy")
+    security_mode: SecurityMode = Field(
+        "None", description="None only with policy None; Sign or SignAndEncrypt with a policy")
+    auth: AuthKind = Field("anonymous", description="user token: anonymous, username (with a "
+                           "password from password_env or password_file) or certificate")
+    username: str | None = Field(None, description="the user name, for auth username")
     password_env: str | None = Field(None, description="environment variable holding the password")
     password_file: str | None = Field(None, description="file holding the password (mode 0600)")
     user_cert: Path | None = Field(None, description="certificate authentication: user certificate (DER/PEM)")
@@ -44,8 +50,9 @@ class OpcUaOptions(Model):
     connect_timeout_s: float = Field(10.0, gt=0, le=120, description="connect + secure channel + session")
     session_timeout_s: float = Field(60.0, ge=1, le=3600)
     watchdog_s: float = Field(1.0, gt=0, le=60, description="how often a silent connection is probed")
-    backoff_initial_s: float = Field(1.0, gt=0, le=60)
-    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    backoff_initial_s: float = Field(
+        _RECONNECT.initial_s, gt=0, le=60, description="first reconnect delay; doubles after each failure")
+    backoff_max_s: float = Field(_RECONNECT.max_s, gt=0, le=3600, description="cap on the reconnect delay")
 
     @model_validator(mode="after")
     def _consistent(self) -> OpcUaOptions:
@@ -58,7 +65,22 @@ class OpcUaOptions(Model):
             raise ValueError("auth: username needs username and password_env (or password_file)")
         if self.auth == "certificate" and not (self.user_cert and self.user_key):
             raise ValueError("auth: certificate needs user_cert and user_key")
+        # a user name or certificate given without the auth that uses it would be ignored and
+        # the session silently anonymous (and a server may show less to an anonymous browse)
+        for kind, names in _AUTH_FIELDS.items():
+            stray = [n for n in names if getattr(self, n) is not None]
+            if stray and self.auth != kind:
+                them = "them" if len(stray) > 1 else "it"
+                raise ValueError(f"{' and '.join(stray)} given, but auth is {self.auth}: set auth: "
+                                 f"{kind} to use {them}, or remove {them}")
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(f"backoff_initial_s ({self.backoff_initial_s}) is above backoff_max_s "
+                             f"({self.backoff_max_s}): the first delay cannot exceed the cap")
         return self
+
+    def reconnect_backoff(self) -> Backoff:
+        """How the device supervisor spaces reconnects to this device."""
+        return Backoff(initial_s=self.backoff_initial_s, max_s=self.backoff_max_s)
 
     def password(self, device_id: str) -> str | None:
         if self.auth != "username":

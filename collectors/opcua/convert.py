@@ -26,7 +26,7 @@ BAD_NODE_ID_UNKNOWN = 0x80340000
 BAD_NO_COMMUNICATION = 0x80310000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RawValue:
     """One DataValue as the boundary module hands it over, free of library types."""
 

@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from collectors.opcua.config import OpcUaOptions
 from collectors.opcua.errors import NothingDiscovered, OptionsError
 from collectors.opcua.items import BrowsedVariable
-from collectors.opcua.uaclient import UaConnection
+from collectors.opcua.uaclient.browse import browse
+from collectors.opcua.uaclient.session import UaSession
 from common.config_files import describe_errors
 from device_profiles.opcua import OpcUaProfile
 
@@ -125,12 +126,12 @@ async def discover(url: str, *, depth: int = 3, filter: str | None = None, timeo
     except ValidationError as err:
         problems = "; ".join(describe_errors(err, noun="option", fields=list(OpcUaOptions.model_fields)))
         raise OptionsError(f"discover {url}: {problems}") from None
-    conn = UaConnection(url, device="discover", options=options, timeout_s=timeout_s)
-    await conn.open()
+    session = UaSession(url, device="discover", options=options, timeout_s=timeout_s)
+    await session.open()
     try:
-        variables, info = await conn.browse(depth=depth)
+        variables, info = await browse(session, depth=depth)
     finally:
-        await conn.close()
+        await session.close()
     profile = skeleton(variables, url=url, info=info, depth=depth, filter=filter)
     if not profile["tags"]:
         matching = f" matching {filter!r}" if filter else ""

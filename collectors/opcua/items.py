@@ -8,7 +8,7 @@ from typing import Any
 from device_profiles.opcua import NodeRef
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BrowsedVariable:
     """One variable found by browsing, as discover needs it."""
 
@@ -24,10 +24,9 @@ class BrowsedVariable:
     description: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MonitorSpec:
     """One monitored item to create; ``handle`` is the tag's index in the profile."""
-
 
     handle: int
     node: NodeRef

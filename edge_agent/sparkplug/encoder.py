@@ -22,7 +22,7 @@ from typing import Required
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
-from edge_agent.buffer import Batch
+from edge_agent.buffer import SealedBatch
 from edge_agent.config import GatewayConfig
 from edge_agent.encoders import Outgoing
 from edge_agent.sparkplug.bdseq import BdSeqStore
@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 class _Row(TypedDict, total=False):
-    """A sample as the buffer stores it (edge_agent/buffer.py ``sample_json``). Types only, no
-    length limits: a batch is already committed, and nothing in it may stop the sender."""
+    """A sample as the buffer stores it (``sample_json``, edge_agent/buffer/rows.py). Types
+    only, no length limits: a batch is already committed, and nothing in it may stop the
+    sender."""
 
     d: Required[str]
     t: Required[str]
@@ -190,7 +191,7 @@ class SparkplugEncoder:
             m.properties.CopyFrom(sp.properties(props))
         return p.SerializeToString()
 
-    def batch(self, batch: Batch, *, counters: Counters, historical: bool) -> list[Outgoing]:
+    def batch(self, batch: SealedBatch, *, counters: Counters, historical: bool) -> list[Outgoing]:
         by_device: dict[str, list[_Row]] = {}
         for s in _ROWS.validate_json(batch.samples_json):
             by_device.setdefault(s["d"], []).append(s)

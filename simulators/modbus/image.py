@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from collectors.modbus.codec import DecodeError, decode, encode
-from collectors.modbus.planner import BIT_TABLES
+from collectors.modbus.standard import BIT_TABLES
 from device_profiles.modbus import ModbusProfile, ModbusTag
 from simulators.generators import Generator, make_generator
 

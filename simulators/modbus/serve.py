@@ -14,7 +14,7 @@ from typing import Literal, TextIO
 
 from device_profiles.loader import resolve_profile
 from device_profiles.modbus import ModbusProfile
-from simulators.cli import DeviceSpec
+from simulators.devices import DeviceSpec
 from simulators.modbus.control import start_control
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 

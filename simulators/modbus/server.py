@@ -11,7 +11,7 @@ Usable in-process from tests::
         sim.drop_connections()            # TCP connections reset now
         await sim.stop(); await sim.start()   # device off and on again
 
-All pymodbus calls go through collectors.modbus.pymodbus_api.
+All pymodbus calls go through `simulators.modbus.pymodbus_server`.
 """
 
 from __future__ import annotations
@@ -19,25 +19,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from types import TracebackType
 from typing import Literal, Self, TextIO
 
-from collectors.modbus.pymodbus_api import (
-    GATEWAY_NO_RESPONSE,
-    ILLEGAL_ADDRESS,
-    SerialParams,
-    ServerHandle,
-    Table,
-    UnitImage,
-    start_server,
-)
+from collectors.modbus.standard import BIT_TABLES, GATEWAY_NO_RESPONSE, ILLEGAL_ADDRESS, SerialParams, Table
 from device_profiles.modbus import ModbusProfile
 from simulators.modbus.image import DeviceImage
+from simulators.modbus.pymodbus_server import ServerHandle, UnitImage, start_server
 from wire.sample import now_ms
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Faults:
     """What the device does wrong right now; tests and the control port change it live."""
 
@@ -64,6 +57,7 @@ class Faults:
 @dataclass
 class SimulatedUnit:
     profile: ModbusProfile
+    _: KW_ONLY
     unit: int = 1
     seed: int = 0
     strict: bool = False  # answer "illegal data address" outside the profile's tags
@@ -144,7 +138,7 @@ class ModbusSimulator:
             touched = range(address, address + count)
             if any((table, a) in f.illegal for a in touched):
                 return ILLEGAL_ADDRESS
-            if (strict is not None and table not in ("coil", "discrete_input")
+            if (strict is not None and table not in BIT_TABLES
                     and any((table, a) not in strict for a in touched)):
                 return ILLEGAL_ADDRESS
             return None

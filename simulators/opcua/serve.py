@@ -1,11 +1,8 @@
-"""Serve OPC UA device profiles until cancelled: the ``device-sim`` entry for protocol opcua.
+"""Serve OPC UA device profiles until cancelled: the simulator entry of protocol opcua.
 
-``serve(specs, host=...)`` is what ``simulators.cli.SERVERS["opcua"]`` calls (one server per
-device spec, security None plus Basic256Sha256 Sign/SignAndEncrypt, anonymous). For security
-and user options run this module directly::
-
-    python -m simulators.opcua.serve --profile filling_line --port 4840 \\
-        --security None --security Basic256Sha256_SignAndEncrypt --user operator:secret
+``serve(specs, host=...)`` is what ``device-sim serve`` calls (one server per device spec,
+security None plus Basic256Sha256 Sign/SignAndEncrypt, anonymous); ``device-sim opcua``
+(`simulators.opcua.command`) adds the security and user options.
 """
 
 from __future__ import annotations
@@ -14,49 +11,36 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import click
 
 from device_profiles.loader import resolve_profile
 from device_profiles.opcua import OpcUaProfile
-from simulators.opcua.server import SECURITY_MODES, OpcUaSimulator
+from simulators.devices import DeviceSpec
+from simulators.opcua.server import OpcUaSimulator
 
 log = logging.getLogger("device_sim.opcua")
 
 DEFAULT_SECURITY = ("None", "Basic256Sha256_Sign", "Basic256Sha256_SignAndEncrypt")
 
 
-def build(
-    profile_ref: str, *, port: int, host: str = "127.0.0.1", seed: int = 0, **kwargs: Any
-) -> OpcUaSimulator:
-    profile = resolve_profile(profile_ref)
+def build(spec: DeviceSpec, *, host: str = "127.0.0.1", security: Sequence[str] = DEFAULT_SECURITY,
+          users: dict[str, str] | None = None, pki_dir: Path | None = None) -> OpcUaSimulator:
+    profile = resolve_profile(spec.profile)
     if not isinstance(profile, OpcUaProfile):
-        raise ValueError(f"profile {profile_ref!r} is not an OPC UA profile (protocol: {profile.protocol})")
-    return OpcUaSimulator(profile, port=port, host=host, seed=seed, **kwargs)
+        raise ValueError(f"profile {spec.profile!r} is not an OPC UA profile (protocol: {profile.protocol})")
+    return OpcUaSimulator(profile, port=spec.port, host=host, seed=spec.seed, security=security,
+                          users=users, pki_dir=pki_dir)
 
 
 async def serve(
-    specs: Sequence[Any],
+    specs: Sequence[DeviceSpec],
     *,
     host: str = "127.0.0.1",
     security: Sequence[str] = DEFAULT_SECURITY,
     users: dict[str, str] | None = None,
     pki_dir: Path | None = None,
 ) -> None:
-    """Run one simulator per spec (``.profile``, ``.port``, ``.seed``) until cancelled."""
-    sims = [
-        build(
-            s.profile,
-            port=s.port,
-            host=host,
-            seed=getattr(s, "seed", 0),
-            security=security,
-            users=users,
-            pki_dir=pki_dir,
-        )
-        for s in specs
-    ]
+    """Run one simulator per spec until cancelled."""
+    sims = [build(s, host=host, security=security, users=users, pki_dir=pki_dir) for s in specs]
     try:
         for sim in sims:
             await sim.start()
@@ -70,51 +54,3 @@ async def serve(
         for sim in sims:
             await sim.stop()
             sim.close()
-
-
-@click.command()
-@click.option("--profile", required=True, help="profile name from the library, or a YAML path")
-@click.option("--port", type=int, default=4840, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--security",
-    "security",
-    multiple=True,
-    type=click.Choice(list(SECURITY_MODES)),
-    help="repeatable; default None + Basic256Sha256 Sign/SignAndEncrypt",
-)
-@click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD", help="repeatable username token")
-@click.option(
-    "--pki-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="keep the server certificate here (so clients trust it once)",
-)
-def main(
-    profile: str,
-    port: int,
-    host: str,
-    seed: int,
-    security: tuple[str, ...],
-    users: tuple[str, ...],
-    pki_dir: Path | None,
-) -> None:
-    """Serve one OPC UA device profile."""
-    logging.basicConfig(level=logging.INFO)
-    creds = dict(u.split(":", 1) for u in users)
-
-    class _Spec:
-        def __init__(self) -> None:
-            self.profile, self.port, self.seed = profile, port, seed
-
-    try:
-        asyncio.run(
-            serve([_Spec()], host=host, security=security or DEFAULT_SECURITY, users=creds, pki_dir=pki_dir)
-        )
-    except KeyboardInterrupt:
-        pass
-
-
-if __name__ == "__main__":
-    main()

@@ -34,6 +34,17 @@ from simulators.opcua.values import tag_source
 logging.getLogger("asyncua").setLevel(logging.WARNING)
 log = logging.getLogger("device_sim.opcua")
 
+
+class _StartFailureReported(logging.Filter):
+    """asyncua logs a traceback when its server cannot start and then raises; `start` reports
+    that error itself (where it tried to listen), so the traceback is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "error starting server" not in str(record.msg)
+
+
+logging.getLogger("asyncua.server.server").addFilter(_StartFailureReported())
+
 # Our names for the security modes (as in the collector's options) -> asyncua's endpoint types.
 SECURITY_MODES: dict[str, str] = {
     "None": "NoSecurity",
@@ -166,7 +177,10 @@ class OpcUaSimulator:
         await server.load_certificate(str(self.certificate))
         await server.load_private_key(str(self.private_key))
         await self._build(server)
-        await server.start()
+        try:
+            await server.start()
+        except OSError as err:  # the port is taken: say where, as the Modbus simulator does
+            raise OSError(f"cannot listen on {self.host}:{self.port}: {err.strerror or err}") from err
         self._server = server
         self._t0 = time.monotonic()
         self._task = asyncio.create_task(self._animate(), name=f"opcua-sim-{self.profile.profile}")

@@ -171,6 +171,7 @@ def test_serve_runs_the_api(pg_dsn: str, broker: tuple[str, int], uid: str, tmp_
     migrate.migrate(pg_dsn)
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text(f"- {{name: ops, role: admin, token: {ADMIN}}}\n")
+    tokens.chmod(0o600)  # it holds a plain token: anything looser is refused
     port = free_port()
     cfg = cloud_config(pg_dsn, broker, f"ent-{uid}")
     cfg = cfg.model_copy(update={"api": ApiConfig(port=port, tokens_file=str(tokens))})

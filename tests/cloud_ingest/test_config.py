@@ -21,7 +21,8 @@ def test_shared_group_and_sparkplug_subscriptions() -> None:
     assert mq.subscriptions() == [
         "$share/ingest/shopfloor/v1/+/+/+",
         "spBv1.0/+/NBIRTH/+", "spBv1.0/+/DBIRTH/+/+",  # births unshared: every worker needs the aliases
-        "$share/ingest/spBv1.0/+/DDATA/+/+", "$share/ingest/spBv1.0/+/NDEATH/+",
+        "$share/ingest/spBv1.0/+/NDATA/+", "$share/ingest/spBv1.0/+/DDATA/+/+",
+        "$share/ingest/spBv1.0/+/DDEATH/+/+", "$share/ingest/spBv1.0/+/NDEATH/+",
     ]
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from cloud_ingest import migrate
 from cloud_ingest.config import CloudConfig
+from simulators.network import TcpProxy
 from tests.cloud_ingest.helpers import (
     clear_sessions,
     cloud_config,
@@ -25,7 +26,6 @@ from tests.cloud_ingest.helpers import (
     scalar,
     wait_until,
 )
-from tests.cloud_ingest.proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud_ingest import migrate
 from common.config_files import validate
-from edge_agent.buffer import Batch as EdgeBatch
+from edge_agent.buffer import SealedBatch
 from edge_agent.config import GatewayConfig
 from edge_agent.sparkplug.encoder import SparkplugEncoder
 from tests.cloud_ingest.helpers import T0, cloud_config, publisher, rows, running, scalar, wait_until
@@ -44,7 +44,7 @@ def _encoder(tmp_path: Path, *, group: str, ent: str, gw: str) -> SparkplugEncod
                             bdseq_path=tmp_path / "bdseq")
 
 
-def _batch(seq: int) -> EdgeBatch:
+def _batch(seq: int) -> SealedBatch:
     samples = []
     for i in range(10):
         ts = T0 + (seq * 10 + i) * 1000
@@ -52,7 +52,8 @@ def _batch(seq: int) -> EdgeBatch:
                         "q": "good"})
     samples.append({"d": "meter-01", "t": "state", "ts": T0 + seq * 10_000, "rt": T0 + seq * 10_000,
                     "v": "filling", "q": "uncertain", "c": 7})
-    return EdgeBatch(seq, T0, len(samples), json.dumps(samples), "meter-01")
+    return SealedBatch(seq=seq, sealed_ms=T0, n=len(samples), samples_json=json.dumps(samples),
+                       device="meter-01")
 
 
 def test_sparkplug_data_before_births(pg_dsn: str, broker: tuple[str, int], uid: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.cloud_ingest.evidence.e2e_helpers import figures, first_last, now_ms, truth
-from tests.cloud_ingest.proxy import TcpProxy
+from simulators.network import TcpProxy
 from tests.e2e.harness import stack
 from tests.support import Mosquitto, free_port
 

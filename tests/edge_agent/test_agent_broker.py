@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from common.config_files import validate
 from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
-from tests.support import Capture, Mosquitto, free_port
+from tests.support import Capture, Mosquitto, eventually_async, free_port
 from wire.json_v1 import BirthMessage, DataMessage, DeathMessage, topic
 
 
@@ -28,11 +29,20 @@ def gateway(tmp_path: Path, *, uid: str, port: int) -> GatewayConfig:
     return validate(GatewayConfig, data, "test")
 
 
-async def run_for(agent: Agent, seconds: float) -> None:
+async def run_until(agent: Agent, done: Callable[[], object], *, what: str,
+                    timeout: float = 20) -> None:
+    """Run the agent until ``done()`` holds, then stop it cleanly."""
     task = asyncio.create_task(agent.run())
-    await asyncio.sleep(seconds)
-    agent.stop.set()
-    await asyncio.wait_for(task, 15)
+    try:
+        await eventually_async(done, timeout=timeout, what=what)
+    finally:
+        agent.stop.set()
+        await asyncio.wait_for(task, 15)
+
+
+async def connected(agent: Agent) -> None:
+    await eventually_async(lambda: agent.mqtt.connected.is_set(), timeout=10,
+                           what="the agent connected to the broker")
 
 
 def batches(cap: Capture) -> list[DataMessage]:
@@ -45,7 +55,8 @@ async def test_dead_device_yields_bad_samples_birth_and_gapless_seq(
     cfg = gateway(tmp_path, uid=uid, port=broker[1])
     cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "+"))
     try:
-        await run_for(Agent(cfg, tmp_path / "gw.yaml"), 3.0)
+        await run_until(Agent(cfg, tmp_path / "gw.yaml"), lambda: len(batches(cap)) >= 3,
+                        what="three batches of the dead device's bad samples")
         await asyncio.to_thread(cap.wait_for, lambda: cap.of_kind("death"), 10)
     finally:
         cap.close()
@@ -71,17 +82,23 @@ async def test_broker_outage_buffers_then_delivers_everything_in_order(
     agent = Agent(cfg, tmp_path / "gw.yaml")
     task = asyncio.create_task(agent.run())
     try:
-        await asyncio.sleep(1.0)
+        await eventually_async(lambda: agent.state.published_batches > 0, timeout=10,
+                               what="a first batch published before the outage")
         own.stop()  # the uplink goes away; the agent keeps reading and buffering
-        await asyncio.sleep(2.5)
-        backlog = agent.buffer.backlog_samples()
+        await eventually_async(lambda: not agent.mqtt.connected.is_set(), timeout=10,
+                               what="the agent noticing the broker is gone")
+        backlog = await eventually_async(
+            lambda: agent.disk(agent.buffer.backlog_samples), timeout=10,
+            what="samples buffered during the outage")
         assert backlog > 0, "nothing was buffered during the outage"
         own.start()
         cap = Capture("127.0.0.1", own.port, topic(f"ent-{uid}", f"gw-{uid}", "data"))
+
+        async def drained() -> bool:
+            return await agent.disk(agent.buffer.depth) == (0, 0)
+
         try:
-            await asyncio.to_thread(
-                cap.wait_for, lambda: agent.buffer.depth() == (0, 0), 30
-            )
+            await eventually_async(drained, timeout=30, what="the backlog drained after the outage")
         finally:
             agent.stop.set()
             await asyncio.wait_for(task, 15)
@@ -114,8 +131,8 @@ async def test_compressed_batches_are_gzip_of_the_documented_json(
     cfg = validate(GatewayConfig, data, "test")
     cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
     try:
-        await run_for(Agent(cfg, tmp_path / "gw.yaml"), 2.0)
-        await asyncio.to_thread(cap.wait_for, lambda: cap.of_kind("data"), 10)
+        await run_until(Agent(cfg, tmp_path / "gw.yaml"), lambda: cap.of_kind("data"),
+                        what="a compressed batch")
     finally:
         cap.close()
     raw = cap.of_kind("data")[0]
@@ -140,11 +157,12 @@ async def test_under_load_each_batch_goes_out_once(
         "devices": [cfg.devices[0].model_copy(update={"enabled": False})],
     })
     agent = Agent(cfg, tmp_path / "gw.yaml")
-    cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
+    # data and the farewell on one subscription: the death comes after every data message of
+    # the session, so once it is in, any resend would be in too
+    cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "+"))
     task = asyncio.create_task(agent.run())
     try:
-        while agent.mqtt is None or not agent.mqtt.connected.is_set():
-            await asyncio.sleep(0.01)
+        await connected(agent)
         total = 0
         for r in range(200):
             poll = [Sample(f"m{d}", f"t{i}", 1_700_000_000_000 + r, float(i), Quality.GOOD,
@@ -153,13 +171,15 @@ async def test_under_load_each_batch_goes_out_once(
             total += len(poll)
             if r % 20 == 0:
                 await asyncio.sleep(0)
-        while agent.state.published_samples < total:
-            await asyncio.sleep(0.01)
+        await eventually_async(lambda: agent.state.published_samples >= total, timeout=30,
+                               what=f"the broker acknowledging all {total} samples")
         await asyncio.to_thread(cap.wait_for, lambda: len(cap.of_kind("data")) >= total // 100, 10)
-        await asyncio.sleep(0.3)  # a resend, if there were one, would arrive by now
     finally:
         agent.stop.set()
         await asyncio.wait_for(task, 15)
+    try:
+        await asyncio.to_thread(cap.wait_for, lambda: cap.of_kind("death"), 10)
+    finally:
         cap.close()
     seqs = [b.seq for b in batches(cap)]
     assert sorted(seqs) == list(range(1, len(seqs) + 1)), "a batch went out twice, or one is missing"
@@ -199,8 +219,7 @@ async def stop_midway(tmp_path: Path, broker: tuple[str, int], uid: str,
     cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
     task = asyncio.create_task(agent.run())
     try:
-        while agent.mqtt is None or not agent.mqtt.connected.is_set():
-            await asyncio.sleep(0.01)
+        await connected(agent)
         await agent.accept([Sample("m1", f"t{i}", 1_700_000_000_000, float(i), Quality.GOOD,
                                    1_700_000_000_000) for i in range(samples)])
         await asyncio.to_thread(started.wait, 5)
@@ -220,9 +239,9 @@ async def stop_midway(tmp_path: Path, broker: tuple[str, int], uid: str,
 async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
     tmp_path: Path, broker: tuple[str, int], uid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The stop cancels the committer while a (slow) commit is writing: the batches that
-    commit seals must still go out before the agent exits, not wait on disk until the next
-    start (a CI run once caught one left behind)."""
+    """The stop comes while a (slow) commit is writing: the batches that commit seals must
+    still go out before the agent exits, not wait on disk until the next start (a CI run
+    once caught one left behind, when the stop cancelled the committer mid-commit)."""
     sent = await stop_midway(tmp_path, broker, uid, monkeypatch, slow="write", samples=100,
                              buffer={"linger_ms": 60_000, "batch_max_samples": 50})
     assert sorted(b.seq for b in sent) == [1, 2]
@@ -231,8 +250,8 @@ async def test_a_stop_during_a_commit_still_sends_what_it_sealed(
 async def test_a_stop_during_a_seal_still_sends_what_it_sealed(
     tmp_path: Path, broker: tuple[str, int], uid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same for the sealer: cancelled while its seal (linger time up) is in its
-    transaction, the batch it makes must still go out before the agent exits."""
-    sent = await stop_midway(tmp_path, broker, uid, monkeypatch, slow="seal_batches",
+    """The same for sealing by time: with the stop coming while its seal (linger time up)
+    is in its transaction, the batch it makes must still go out before the agent exits."""
+    sent = await stop_midway(tmp_path, broker, uid, monkeypatch, slow="seal",
                              samples=10, buffer={"linger_ms": 50, "batch_max_samples": 1000})
     assert [b.seq for b in sent] == [1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.config_files import validate
-from edge_agent.agent import birth_message, load_devices
+from edge_agent.birth import birth_message, load_devices
 from edge_agent.config import GatewayConfig
 from edge_agent.normalize import Normalizer
 

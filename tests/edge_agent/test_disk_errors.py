@@ -29,6 +29,20 @@ def agent(tmp_path: Path) -> Agent:
     return Agent(cfg, tmp_path / "gw.yaml")
 
 
+def fail_once(monkeypatch: pytest.MonkeyPatch, verb: str, error: sqlite3.Error) -> None:
+    """The buffer's ``verb`` raises ``error`` the first time it is called, then works again."""
+    real = getattr(DiskBuffer, verb)
+    calls = {"n": 0}
+
+    def failing(self: DiskBuffer, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise error
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DiskBuffer, verb, failing)
+
+
 def poll(device: str, r: int) -> list[Sample]:
     return [Sample(device, f"t{i}", 1_700_000_000_000 + r, float(i), Quality.GOOD,
                    1_700_000_000_000 + r) for i in range(5)]
@@ -40,32 +54,39 @@ async def test_a_failed_commit_is_counted_as_disk_error_and_acks_still_go(
     a = agent(tmp_path)
     for r in range(4):  # 20 samples: two batches of 10, sealed with the rows
         await a.accept(poll("m1", r))
-    await a._commit_staged()
+    await a.committer.commit()
     assert a.buffer.next_seq == 3
-    a._handed = {1: 10}  # batch 1 went out and the broker acknowledged it
-    a._acked = [1]
+    # batch 1 went out and the broker acknowledged it
+    a.outbox.handed(a.buffer.unsent(limit=1)[0], [101])
+    a.outbox.acknowledged(101)
 
-    real_write = DiskBuffer.write
-    calls = {"n": 0}
-
-    def failing_write(self: DiskBuffer, *args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise sqlite3.OperationalError("database or disk is full")
-        return real_write(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DiskBuffer, "write", failing_write)
+    fail_once(monkeypatch, "write", sqlite3.OperationalError("database or disk is full"))
     await a.accept(poll("m1", 10))
     await a.accept(poll("m2", 10))
-    await a._commit_staged()  # fails: 10 samples lost, the ack retried on its own
+    await a.committer.commit()  # fails: 10 samples lost, the ack retried on its own
     assert [b.seq for b in a.buffer.unsent()] == [2], "the acknowledged batch is gone"
-    assert a._handed == {}
+    assert a.outbox.in_flight() == frozenset()
 
     await a.accept(poll("m1", 11))
-    await a._commit_staged()  # the disk works again: the loss is reported
+    await a.committer.commit()  # the disk works again: the loss is reported
     c = a.buffer.counters().devices
     assert c["m1"].dropped == {"disk_error": 5} and c["m2"].dropped == {"disk_error": 5}
     assert c["m1"].read == 25 and c["m1"].buffered == 25  # the lost ones never were stored
     assert c["m1"].published == 10
-    await a.disk(a.buffer.close)
-    a._io.shutdown()
+    await a.disk.close(a.buffer.close)
+
+
+async def test_a_failed_seal_leaves_the_rows_for_the_next_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = agent(tmp_path)
+    await a.accept(poll("m1", 1))
+    await a.committer.commit()  # 5 samples: a partial batch, waiting for its linger time
+    assert a.buffer.pending_samples == 5
+
+    fail_once(monkeypatch, "seal", sqlite3.OperationalError("disk I/O error"))
+    await a.committer.flush()  # the seal fails: nothing is lost, nothing numbered
+    assert a.buffer.pending_samples == 5 and a.buffer.next_seq == 1
+    await a.committer.flush()
+    assert a.buffer.pending_samples == 0 and [b.n for b in a.buffer.unsent()] == [5]
+    await a.disk.close(a.buffer.close)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from common.config_files import validate
 from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
-from tests.support import free_port
+from tests.support import eventually, eventually_async, free_port, stop_process
 
 BIN = Path(sys.executable).parent
 
@@ -39,14 +40,27 @@ async def test_metrics_endpoint_reports_buffer_broker_and_devices(
                                           metrics_port=port), "test")
     agent = Agent(cfg, tmp_path / "gw.yaml")
     task = asyncio.create_task(agent.run())
+
+    def scrape() -> str:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+
+    async def settled() -> str:
+        """The scrape once the broker is connected and the dead device has failed a read."""
+        try:
+            text = await asyncio.to_thread(scrape)
+        except OSError:
+            return ""  # not listening yet
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        errors = [s.value for s in families["edge_device_read_errors"].samples]
+        return text if families["edge_broker_connected"].samples[0].value == 1 and errors else ""
+
     try:
-        await asyncio.sleep(2.0)
-        text = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+        text = await eventually_async(settled, timeout=15,
+                                      what="/metrics with the broker connected and a read error")
         missing = await asyncio.to_thread(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/nope", timeout=5))
     except urllib.error.HTTPError as err:
-        missing = err  # type: ignore[assignment]
+        missing = err
     finally:
         agent.stop.set()
         await asyncio.wait_for(task, 15)
@@ -71,13 +85,23 @@ def test_status_command_reads_the_buffer_without_the_agent(tmp_path: Path, uid: 
     # run the agent with no broker listening: everything stays in the buffer
     run = subprocess.Popen([str(BIN / "edge-agent"), "run", "--config", str(path)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import time
+    buffer = Path(cfg["buffer"]["path"])  # type: ignore[index]
 
-        time.sleep(2.0)
+    def buffered() -> int:
+        if not buffer.exists():
+            return 0
+        db = sqlite3.connect(f"file:{buffer}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(db.execute("SELECT coalesce(sum(n), 0) FROM rows").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0  # the agent is still creating its tables
+        finally:
+            db.close()
+
+    try:
+        eventually(buffered, timeout=30, what="the running agent buffering the dead device's samples")
     finally:
-        run.terminate()
-        run.wait(20)
+        stop_process(run, timeout=20)
     out = subprocess.run([str(BIN / "edge-agent"), "status", "--config", str(path), "--json"],
                          capture_output=True, text=True, timeout=60, check=True)
     report = json.loads(out.stdout)

@@ -20,7 +20,7 @@ def device(report: dict[str, object]) -> DeviceConfig:
 
 def feed(norm: Normalizer, values: list[tuple[int, object]], tag: str = "voltage_l1",
          quality: Quality = Quality.GOOD) -> list[tuple[int, object]]:
-    out = []
+    out: list[tuple[int, object]] = []
     for ts, v in values:
         out += [(s.ts, s.value) for s in norm.apply([Sample("m1", tag, ts, v, quality)])]  # type: ignore[arg-type]
     return out

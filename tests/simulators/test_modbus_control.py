@@ -16,7 +16,7 @@ from collectors.modbus import ModbusCollector
 from simulators.modbus.control import apply
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, profile
-from tests.support import ROOT, free_port, wait_port
+from tests.support import ROOT, free_port, stop_process, wait_port
 from wire.sample import Quality
 
 
@@ -77,9 +77,4 @@ async def test_control_port_of_a_device_sim_process() -> None:
         async with ModbusCollector(device(port), prof) as c:
             assert all(s.quality is Quality.GOOD for s in await c.read())
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, sig=signal.SIGINT)

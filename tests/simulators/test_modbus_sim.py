@@ -7,15 +7,16 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from collectors.modbus import ModbusCollector
-from simulators.cli import DeviceSpec, parse_device
+from simulators.devices import DeviceSpec, parse_device
 from simulators.modbus.serve import build_simulators
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
-from tests.support import ROOT, free_port, wait_port
+from tests.support import ROOT, eventually_async, free_port, stop_process, wait_port
 from wire.sample import Quality
 
 
@@ -38,9 +39,14 @@ async def test_generators_make_values_change_between_refreshes() -> None:
     async with running_sim(prof) as sim:
         img = sim.image()
         before = dict(img.values)
-        await asyncio.sleep(1.2)
-        img.refresh()
-        after = dict(img.values)
+
+        def refreshed() -> dict[str, Any]:
+            img.refresh()  # at most every 100 ms; random walks step once a second; {} until then
+            now = dict(img.values)
+            return now if sum(before[k] != now[k] for k in before) >= 10 else {}
+
+        after: dict[str, Any] = await eventually_async(
+            refreshed, timeout=15, what="ten tags change between refreshes", every=0.2)
     assert sum(before[k] != after[k] for k in before) >= 10
 
 
@@ -83,12 +89,7 @@ async def test_device_sim_command_serves_a_profile() -> None:
             samples = await c.read()
         assert len(samples) == 16 and all(s.quality is Quality.GOOD for s in samples)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, sig=signal.SIGINT)
 
 
 def test_device_sim_command_rejects_incomplete_arguments() -> None:
@@ -123,7 +124,8 @@ async def test_record_lists_every_value_a_reader_can_decode() -> None:
 def test_profiles_command_and_protocol_table() -> None:
     from click.testing import CliRunner
 
-    from simulators.cli import SERVERS, main, server_for
+    from simulators.cli import main
+    from simulators.registry import SERVERS, server_for
 
     result = CliRunner().invoke(main, ["profiles"])
     assert result.exit_code == 0
@@ -144,9 +146,4 @@ async def test_generic_serve_command_picks_the_protocol_from_the_profile() -> No
         async with ModbusCollector(device(port), profile("weighing_indicator")) as c:
             assert all(s.quality is Quality.GOOD for s in await c.read())
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, sig=signal.SIGINT)

@@ -15,6 +15,10 @@ from typing import Final
 
 from wire.sample import Value
 from wire.sparkplug import sparkplug_b_pb2 as pb
+from wire.sparkplug import values
+from wire.sparkplug.values import UnsupportedValue
+
+__all__ = ["UnsupportedValue"]  # re-exported: callers catch it from here
 
 NAMESPACE: Final = "spBv1.0"
 SPARKPLUG_SUBSCRIPTION: Final = f"{NAMESPACE}/+/+/#"
@@ -27,7 +31,9 @@ def host_subscriptions(group: str, shared_group: str | None) -> list[str]:
     return [
         f"{NAMESPACE}/{group}/NBIRTH/+",
         f"{NAMESPACE}/{group}/DBIRTH/+/+",
+        f"{share}{NAMESPACE}/{group}/NDATA/+",
         f"{share}{NAMESPACE}/{group}/DDATA/+/+",
+        f"{share}{NAMESPACE}/{group}/DDEATH/+/+",
         f"{share}{NAMESPACE}/{group}/NDEATH/+",
     ]
 
@@ -171,27 +177,10 @@ def set_value(target: pb.Payload.Metric | pb.Payload.PropertyValue, datatype: in
         target.string_value = str(value)
 
 
-class UnsupportedValue(ValueError):
-    """A metric value of a kind this gateway never sends (bytes, DataSet, Template, ...)."""
-
-
 def get_value(source: pb.Payload.Metric | pb.Payload.PropertyValue, datatype: int) -> Value:
-    """Read a value back; integers are signed or unsigned as the (birth) datatype says."""
-    if source.is_null:
-        return None
-    field = source.WhichOneof("value")
-    if field is None:
-        return None
-    if field == "int_value":
-        v = source.int_value
-        return v - (1 << 32) if datatype in _SIGNED_32 and v >= 1 << 31 else v
-    if field == "long_value":
-        v = source.long_value
-        return v - (1 << 64) if datatype == INT64 and v >= 1 << 63 else v
-    if field in ("float_value", "double_value", "boolean_value", "string_value"):
-        out: Value = getattr(source, field)
-        return out
-    raise UnsupportedValue(f"metric value of kind {field!r} is not used by this gateway")
+    """Read a value back as the (birth) datatype says; every datatype, see ``values``."""
+    return values.value(source, datatype, source.name if isinstance(source, pb.Payload.Metric)
+                        and source.name else "metric")
 
 
 def properties(items: Mapping[str, tuple[int, Value]]) -> pb.Payload.PropertySet:
@@ -206,6 +195,5 @@ def properties(items: Mapping[str, tuple[int, Value]]) -> pb.Payload.PropertySet
 
 
 def read_properties(ps: pb.Payload.PropertySet) -> dict[str, Value]:
-    if len(ps.keys) != len(ps.values):
-        raise ValueError(f"PropertySet has {len(ps.keys)} keys but {len(ps.values)} values")
-    return {k: get_value(v, v.type) for k, v in zip(ps.keys, ps.values, strict=True)}
+    """Property values (DateTime as epoch ms, nested sets as JSON text)."""
+    return values.property_doc(ps, "properties")

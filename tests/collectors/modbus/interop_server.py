@@ -21,7 +21,7 @@ class InteropFaults:
     reads: int = 0
 
 
-class _Handler(DataHandler):  # type: ignore[misc]
+class _Handler(DataHandler):
     def __init__(self, bank: DataBank, faults: InteropFaults) -> None:
         super().__init__(bank)
         self.faults = faults

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import pytest
 
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import ModbusCollector
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
-from tests.support import free_port
+from tests.support import eventually_async, free_port
 from wire.sample import Quality
 
 
@@ -31,11 +31,18 @@ async def test_values_move_over_time() -> None:
     prof = profile()
     async with running_sim(prof) as sim, ModbusCollector(device(sim.port), prof) as c:
         first = {s.tag: s.value for s in await c.read()}
-        await asyncio.sleep(1.3)  # random walks step once a second, the counter runs
-        second = {s.tag: s.value for s in await c.read()}
+
+        async def moved() -> dict[str, Any]:
+            # random walks step once a second, the counter runs; {} until they have
+            now: dict[str, Any] = {s.tag: s.value for s in await c.read()}
+            grew = now["energy_import"] > first["energy_import"]
+            return now if grew and sum(first[t] != now[t] for t in first) >= 10 else {}
+
+        second: dict[str, Any] = await eventually_async(
+            moved, timeout=15, what="ten tags move and the energy counter grows", every=0.2)
     changed = [t for t in first if first[t] != second[t]]
     assert len(changed) >= 10, changed
-    assert second["energy_import"] > first["energy_import"]  # type: ignore[operator]
+    assert second["energy_import"] > first["energy_import"]
 
 
 async def test_timestamps_are_utc_milliseconds_in_order() -> None:
@@ -83,9 +90,10 @@ async def test_unit_id_from_device_overrides_profile() -> None:
         async with ModbusCollector(device(sim.port, unit_id=7), prof) as c:
             assert all(s.quality is Quality.GOOD for s in await c.read())
         async with ModbusCollector(device(sim.port, unit_id=3), prof) as c:
-            wrong = await c.read()
-    # a gateway with no such unit answers "gateway target device failed to respond"
-    assert all(s.quality is Quality.BAD and s.code == 11 for s in wrong)
+            # a gateway with no such unit answers "gateway target device failed to respond":
+            # the device is not there, so it is unreachable (not connected with every tag bad)
+            with pytest.raises(DeviceUnreachable, match=r"\(unit 3\).*exception 11"):
+                await c.read()
 
 
 async def test_bits_and_registers_of_every_table() -> None:

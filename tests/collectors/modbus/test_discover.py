@@ -68,3 +68,9 @@ async def test_unreachable_and_bad_arguments_and_empty_range() -> None:
     async with running_sim(profile(), strict=True) as sim:
         with pytest.raises(CollectorError, match=r"no readable holding address in 1000\.\.1009"):
             await discover(f"tcp://127.0.0.1:{sim.port}", start=1000, count=10)
+
+
+async def test_a_unit_the_gateway_cannot_reach_is_unreachable_not_an_empty_scan() -> None:
+    async with running_sim(profile(), unit=1) as sim:
+        with pytest.raises(DeviceUnreachable, match=r"exception 11 .*no answer from unit 7"):
+            await discover(f"modbus://127.0.0.1:{sim.port}?unit=7", table="input", count=10)

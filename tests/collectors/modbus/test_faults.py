@@ -14,6 +14,7 @@ from collectors.supervisor import DeviceSupervisor
 from common.backoff import Backoff
 from simulators.modbus.server import ModbusSimulator
 from tests.collectors.modbus.helpers import device, profile, running_sim
+from tests.support import eventually_async
 from wire.sample import Quality, Sample
 
 
@@ -50,7 +51,7 @@ async def test_slower_than_timeout_is_unreachable() -> None:
 
 
 @pytest.mark.parametrize(("code", "name"), [(1, "illegal function"), (4, "server device failure"),
-                                            (6, "server device busy"), (11, "gateway target")])
+                                            (6, "server device busy")])
 async def test_exception_responses_mark_tags_bad_with_code(code: int, name: str) -> None:
     prof = profile()
     async with running_sim(prof) as sim, ModbusCollector(device(sim.port), prof) as c:
@@ -61,6 +62,61 @@ async def test_exception_responses_mark_tags_bad_with_code(code: int, name: str)
     assert all(s.quality is Quality.BAD and s.code == code and name in (s.reason or "") for s in samples)
     assert all(s.quality is Quality.GOOD for s in after)  # nothing remembered for non-address errors
     assert not c.plan.bad
+
+
+@pytest.mark.parametrize(("code", "name", "hint"), [
+    (10, "gateway path unavailable", "the gateway has no path to unit 1"),
+    (11, "gateway target device failed to respond", "the gateway got no answer from unit 1"),
+])
+async def test_gateway_exceptions_mean_the_device_is_unreachable(code: int, name: str, hint: str) -> None:
+    # issue 16: a unit answering only 0x0A/0x0B looked healthy (all tags "read", no error)
+    prof = profile()
+    async with running_sim(prof) as sim, ModbusCollector(device(sim.port), prof) as c:
+        sim.faults.exception = code
+        first = c.plan.requests[0].describe()
+        with pytest.raises(DeviceUnreachable) as info:
+            await c.read()
+        sent = c.requests_sent
+    text = str(info.value)
+    assert f"device dev1 at 127.0.0.1:{sim.port} (unit 1), reading {first}:" in text, text
+    assert sent == 1, "the poll stops at the first gateway answer: the rest would fail alike"
+    assert f"exception {code} ({name})" in text and hint in text, text
+
+
+async def test_a_unit_the_gateway_does_not_have_is_unreachable() -> None:
+    # the simulator answers for any unit it does not play as a TCP gateway does: exception 11
+    prof = profile()
+    async with running_sim(prof, unit=1) as sim, ModbusCollector(device(sim.port, unit_id=7), prof) as c:
+        with pytest.raises(DeviceUnreachable, match=r"\(unit 7\).*exception 11 .*no answer from unit 7"):
+            await c.read()
+
+
+async def test_supervisor_keeps_a_gateway_answered_unit_offline_backing_off() -> None:
+    prof = profile()
+    async with running_sim(prof) as sim:
+        sim.faults.exception = 11
+        sup = DeviceSupervisor(device(sim.port), prof, interval_s=0.01,
+                               backoff=Backoff(initial_s=0.01, max_s=0.05, jitter=0.0))
+        it = sup.samples()
+        try:
+            batches = [await anext(it) for _ in range(40)]
+            states = sup.state
+            tried = sim.faults.reads
+            failures, attempts = sup.failures, sup.attempts
+            sim.faults.clear()
+            good = await _until(it, Quality.GOOD)
+        finally:
+            await it.aclose()  # type: ignore[attr-defined]
+    for batch in batches:
+        assert len(batch) == len(prof.tags)
+        assert all(s.quality is Quality.BAD and (s.reason or "").startswith("device offline: device dev1")
+                   and "exception 11 (gateway target device failed to respond)" in (s.reason or "")
+                   for s in batch), batch[0]
+    assert states == "offline" and sup.reconnects == 0, "never online: the device never answered"
+    # one request per connection attempt, each counted as a read error, and the backoff grows
+    # from attempt to attempt instead of restarting at its first step after every connect
+    assert tried == failures == attempts >= 2
+    assert len(good) == len(prof.tags) and sup.state == "online" and sup.attempts == 0
 
 
 async def test_garbage_frame_resets_the_link_at_once() -> None:
@@ -134,9 +190,12 @@ async def test_a_faulty_device_leaves_the_others_alone() -> None:
                 counts[sup.device.id + "_ok"] += all(s.quality is Quality.GOOD for s in batch)
 
         tasks = [asyncio.create_task(run(s)) for s in (good, bad)]
-        await asyncio.sleep(2.0)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await eventually_async(lambda: counts["good"] >= 10 and counts["bad"] >= 1, timeout=30,
+                                   what="ten polls of the good device and one of the silent one")
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     assert counts["good"] == counts["good_ok"] >= 10
     assert counts["bad_ok"] == 0 and counts["bad"] >= 1

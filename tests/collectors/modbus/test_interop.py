@@ -58,6 +58,39 @@ async def test_simulator_registers_read_by_an_independent_client() -> None:
     assert coils == [False, True, False]
 
 
+async def test_strings_keep_their_spaces_from_simulator_to_supervisor_and_an_independent_client() -> None:
+    # issue 16: "LINE-01 " must arrive as "LINE-01 "; only the NUL padding goes
+    prof = make_profile([
+        {"name": "trailing", "address": 0, "type": "string", "length": 6,
+         "sim": {"kind": "constant", "value": "LINE-01 "}},
+        {"name": "leading", "address": 6, "type": "string", "length": 6,
+         "sim": {"kind": "constant", "value": " LINE-01"}},
+        {"name": "trimmed", "address": 12, "type": "string", "length": 6, "trim_spaces": "both",
+         "sim": {"kind": "constant", "value": " LINE-01 "}},
+    ])
+    async with running_sim(prof) as sim:
+        def read() -> list[int] | None:
+            cli = ModbusClient(host="127.0.0.1", port=sim.port, unit_id=1, timeout=5)
+            try:
+                return cli.read_holding_registers(0, 18)
+            finally:
+                cli.close()
+
+        regs = await asyncio.to_thread(read)
+        sup = DeviceSupervisor(device(sim.port), prof, interval_s=0.05)
+        it = sup.samples()
+        try:
+            batch = await anext(it)
+        finally:
+            await it.aclose()  # type: ignore[attr-defined]
+    assert regs == [0x4C49, 0x4E45, 0x2D30, 0x3120, 0, 0,
+                    0x204C, 0x494E, 0x452D, 0x3031, 0, 0,
+                    0x204C, 0x494E, 0x452D, 0x3031, 0x2000, 0]
+    assert all(s.quality is Quality.GOOD for s in batch), batch
+    assert {s.tag: s.value for s in batch} == {"trailing": "LINE-01 ", "leading": " LINE-01",
+                                               "trimmed": "LINE-01"}
+
+
 @pytest.mark.parametrize(("code", "name"), [(2, "illegal data address"), (4, "server device failure"),
                                             (6, "server device busy")])
 async def test_exception_responses_from_an_independent_server(code: int, name: str) -> None:
@@ -68,6 +101,34 @@ async def test_exception_responses_from_an_independent_server(code: int, name: s
         async with ModbusCollector(device(srv.port), case.profile) as c:
             samples = await c.read()
     assert all(s.quality is Quality.BAD and s.code == code and name in (s.reason or "") for s in samples)
+
+
+@pytest.mark.parametrize(("code", "name"), [(10, "gateway path unavailable"),
+                                            (11, "gateway target device failed to respond")])
+async def test_gateway_exceptions_from_an_independent_server_are_unreachable(code: int, name: str) -> None:
+    case = encoding_case("holding")
+    with InteropServer() as srv:
+        srv.load(case.words, case.bits)
+        srv.faults.exception = code
+        async with ModbusCollector(device(srv.port), case.profile) as c:
+            with pytest.raises(DeviceUnreachable, match=rf"dev1 .*\(unit 1\).*exception {code} \({name}\)"):
+                await c.read()
+        sup = DeviceSupervisor(device(srv.port), case.profile, interval_s=0.01,
+                               backoff=Backoff(initial_s=0.01, max_s=0.05))
+        it = sup.samples()
+        try:
+            offline = [await anext(it) for _ in range(5)]
+            state, failures = sup.state, sup.failures
+            srv.faults.exception = None
+            for _ in range(200):
+                if all(s.quality is Quality.GOOD for s in await anext(it)):
+                    break
+        finally:
+            await it.aclose()  # type: ignore[attr-defined]
+    assert all(s.quality is Quality.BAD and (s.reason or "").startswith("device offline:")
+               for batch in offline for s in batch)
+    assert state == "offline" and failures >= 1 and sup.reconnects == 0
+    assert sup.state == "online"
 
 
 async def test_illegal_addresses_are_split_out_on_an_independent_server() -> None:

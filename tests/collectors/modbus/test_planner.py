@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.modbus.planner import Limits, Plan, coalesce, halves, merge
+from collectors.modbus.planner import Limits, Plan, Request, coalesce, halves, merge
 from device_profiles.modbus import ModbusTag
 
 
@@ -10,7 +10,7 @@ def tag(name: str, address: int, *, table: str = "holding", type: str = "uint16"
     return ModbusTag.model_validate({"name": name, "table": table, "address": address, "type": type, **kw})
 
 
-def spans(reqs: list) -> list[tuple[str, int, int]]:  # type: ignore[type-arg]
+def spans(reqs: list[Request]) -> list[tuple[str, int, int]]:
     return [(r.table, r.start, r.count) for r in reqs]
 
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -21,6 +20,7 @@ from device_profiles.device import DeviceConfig
 from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import assert_matches, encoding_case
 from tests.collectors.modbus.helpers import device, profile
+from tests.support import eventually, stop_process
 from wire.sample import Quality, Sample
 
 
@@ -35,14 +35,11 @@ def pty_pair() -> Iterator[tuple[str, str]]:
     proc = subprocess.Popen([exe, f"pty,raw,echo=0,link={sim_end}", f"pty,raw,echo=0,link={gw_end}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while not (os.path.exists(sim_end) and os.path.exists(gw_end)):
-            assert time.monotonic() < deadline, "socat did not create the pty pair"
-            time.sleep(0.02)
+        eventually(lambda: os.path.exists(sim_end) and os.path.exists(gw_end), timeout=10,
+                   what="socat creates the pty pair", every=0.02)
         yield sim_end, gw_end
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
         shutil.rmtree(d, ignore_errors=True)
 
 

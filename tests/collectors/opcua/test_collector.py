@@ -4,6 +4,7 @@ node-id notations, bad nodes, and what a user sees when the device is not there.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from collectors.opcua.collector import OpcUaCollector
 from device_profiles.opcua import OpcUaProfile, OpcUaTag
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import CASES, device
-from tests.support import free_port
+from tests.support import eventually_async, free_port
 from wire.sample import Quality, Sample
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -174,7 +175,7 @@ async def test_queue_size_keeps_intermediate_changes_between_publishes(
         assert sizes == [1, 1]
     else:
         assert all(1 < n <= queue_size for n in sizes), sizes
-        values = [s.value for s in batches[-1]]
+        values = [cast(float, s.value) for s in batches[-1]]  # a queued counter: numbers
         assert values == sorted(values), "queued values arrive oldest first"
 
 
@@ -183,11 +184,13 @@ async def test_cancelling_a_connect_cancels_it(basic_profile: OpcUaProfile) -> N
     import asyncio
 
     proxy_port = free_port()
-    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", proxy_port)  # accepts, never answers
+    accepted: list[asyncio.StreamWriter] = []
+    # accepts, never answers
+    silent = await asyncio.start_server(lambda r, w: accepted.append(w), "127.0.0.1", proxy_port)
     try:
         c = OpcUaCollector(device(f"opc.tcp://127.0.0.1:{proxy_port}", connect_timeout_s=30), basic_profile)
         task = asyncio.create_task(c.__aenter__())
-        await asyncio.sleep(0.3)
+        await eventually_async(lambda: accepted, timeout=10, what="the connect reaches the server")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

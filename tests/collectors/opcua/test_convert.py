@@ -40,7 +40,8 @@ def test_values_of_every_type_are_stored_as_documented() -> None:
 
 
 def test_source_timestamp_wins_and_code_is_kept() -> None:
-    raw = RawValue(3.0, 0x40920000, "UncertainLastUsableValue", source_ts=1000, server_ts=2000)
+    raw = RawValue(value=3.0, code=0x40920000, code_name="UncertainLastUsableValue", source_ts=1000,
+                   server_ts=2000)
     s = to_sample("d", "t", raw, read_ts=3000)
     assert (s.ts, s.read_ts, s.quality, s.code, s.reason) == (
         1000,
@@ -52,7 +53,8 @@ def test_source_timestamp_wins_and_code_is_kept() -> None:
 
 
 def test_bad_status_drops_the_value_and_falls_back_to_server_time() -> None:
-    raw = RawValue(3.0, 0x808C0000, "BadSensorFailure", source_ts=None, server_ts=2000)
+    raw = RawValue(value=3.0, code=0x808C0000, code_name="BadSensorFailure", source_ts=None,
+                   server_ts=2000)
     s = to_sample("d", "t", raw, read_ts=3000)
     assert (s.ts, s.value, s.quality, s.code, s.reason) == (
         2000,
@@ -64,6 +66,7 @@ def test_bad_status_drops_the_value_and_falls_back_to_server_time() -> None:
 
 
 def test_nan_becomes_uncertain_null() -> None:
-    s = to_sample("d", "t", RawValue(float("nan"), 0, "Good", 5, 5), read_ts=6)
+    raw = RawValue(value=float("nan"), code=0, code_name="Good", source_ts=5, server_ts=5)
+    s = to_sample("d", "t", raw, read_ts=6)
     assert (s.value, s.quality) == (None, Quality.UNCERTAIN)
     assert s.reason is not None and "NaN" in s.reason

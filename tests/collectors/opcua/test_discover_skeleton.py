@@ -18,7 +18,9 @@ def var(
     kind: str = "s",
     ident: object = "x",
 ) -> BrowsedVariable:
-    return BrowsedVariable(path, uri, ns, kind, ident, dtype, rank, [4] if rank == 1 else [], msi, None)
+    return BrowsedVariable(path=path, namespace_uri=uri, namespace_index=ns, kind=kind, identifier=ident,
+                           data_type=dtype, value_rank=rank, array_dimensions=[4] if rank == 1 else [],
+                           min_sampling_ms=msi, description=None)
 
 
 def test_structured_and_matrix_variables_are_left_out_and_counted() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from collectors.opcua.errors import SecurityRejected, UntrustedServerCertificate
 from collectors.opcua.pki import trust_certificate
 from device_profiles.opcua import OpcUaProfile
 from tests.collectors.opcua.conftest import case_profile, device
-from tests.support import ROOT, free_port
+from tests.support import ROOT, eventually, free_port, stop_process
 from wire.sample import Quality, Sample
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -55,25 +54,23 @@ class NodeServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 90
-        while "READY" not in self.log.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"node-opcua server did not start:\n{self.log.read_text(errors='replace')}"
-                )
-            time.sleep(0.2)
+        def ready_or_exited() -> bool:
+            return "READY" in self.log.read_text(errors="replace") or self.proc.poll() is not None
+
+        try:
+            eventually(ready_or_exited, timeout=90, what="the node-opcua server prints READY", every=0.2)
+            if self.proc.poll() is not None:
+                raise AssertionError(f"it exited with {self.proc.returncode}")
+        except AssertionError as err:
+            self.stop()
+            raise RuntimeError(
+                f"node-opcua server did not start ({err}):\n{self.log.read_text(errors='replace')}"
+            ) from err
         line = next(x for x in self.log.read_text().splitlines() if x.startswith("READY"))
         self.certificate = Path(line.split()[2])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

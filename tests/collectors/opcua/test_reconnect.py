@@ -18,7 +18,7 @@ from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import device
 from tests.collectors.opcua.proxy import CuttableProxy
-from tests.support import free_port
+from tests.support import eventually_async, free_port
 from wire.sample import Quality, Sample
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -33,7 +33,6 @@ class Run:
 
     def __init__(self, collector: OpcUaCollector, backoff: Backoff) -> None:
         self.batches: list[list[Sample]] = []
-        self._changed = asyncio.Event()
         self.sup = DeviceSupervisor(collector.device, collector.profile,
                                     factory=lambda d, p: collector, backoff=backoff, interval_s=0.2)
         self._task = asyncio.create_task(self._drive(self.sup.samples()))
@@ -41,16 +40,14 @@ class Run:
     async def _drive(self, it: AsyncIterator[list[Sample]]) -> None:
         async for batch in it:
             self.batches.append(batch)
-            self._changed.set()
 
-    async def wait(self, pred: Callable[[Run], object], *, timeout: float = 60.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not pred(self):
-                self._changed.clear()
-                await self._changed.wait()
+    async def wait(self, pred: Callable[[Run], object], *, timeout: float = 60.0,
+                   what: str = "the supervisor's batches") -> None:
+        await eventually_async(lambda: pred(self), timeout=timeout, what=what)
 
     async def first_batch(self, pred: Callable[[list[Sample]], bool], *, after: int = 0) -> list[Sample]:
-        await self.wait(lambda r: any(pred(b) for b in r.batches[after:]))
+        await self.wait(lambda r: any(pred(b) for b in r.batches[after:]),
+                        what=f"a batch that is {pred.__name__} after batch {after}")
         return next(b for b in self.batches[after:] if pred(b))
 
     async def stop(self) -> None:
@@ -116,7 +113,7 @@ async def test_network_blackhole_past_session_timeout_reconnects(basic_profile: 
         gap = await run.first_batch(offline)
         # keep the link dead until reconnect attempts have failed too: by then the server has
         # expired the session, so the collector must build a new one rather than resume
-        await run.wait(lambda r: r.sup.failures >= 3)
+        await run.wait(lambda r: r.sup.failures >= 3, what="three failed reconnects")
         mark = len(run.batches)
         proxy.blackhole = False
         after = await run.first_batch(good_count, after=mark)

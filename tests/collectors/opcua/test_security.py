@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from collectors.opcua.collector import OpcUaCollector
+from collectors.opcua.discover import discover
 from collectors.opcua.errors import OptionsError, SecurityRejected, UntrustedServerCertificate
 from collectors.opcua.pki import make_self_signed, trust_certificate
+from collectors.plugin import DiscoverRequest
+from collectors.registry import plugin
 from device_profiles.opcua import OpcUaProfile
 from simulators.opcua.server import OpcUaSimulator
 from tests.collectors.opcua.conftest import device
@@ -90,7 +94,7 @@ async def test_every_mode_and_user_token_reads(
     auth: str,
 ) -> None:
     policy, msg_mode = _split(mode)
-    opts: dict[str, object] = {
+    opts: dict[str, Any] = {
         "security_policy": policy,
         "security_mode": msg_mode,
         "auth": auth,
@@ -183,3 +187,36 @@ async def test_missing_password_variable_fails_before_connecting(
     with pytest.raises(OptionsError, match=f"{PASSWORD_ENV} is not set"):
         async with OpcUaCollector(dev, secure_sim.profile):
             pass
+
+
+@pytest.mark.parametrize("auth", ["username", "certificate"])
+async def test_discover_reaches_a_secured_server_with_the_device_options(
+    secure_sim: OpcUaSimulator,
+    pki: Path,
+    user_cert: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    auth: str,
+) -> None:
+    # what `edge-agent discover` hands the plugin: the same option names as a device's options
+    options: dict[str, Any] = {"security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
+                               "auth": auth, "pki_dir": str(pki)}
+    if auth == "username":
+        monkeypatch.setenv(PASSWORD_ENV, "s3cret!")
+        options |= {"username": "operator", "password_env": PASSWORD_ENV}
+    else:
+        options |= {"user_cert": str(user_cert[0]), "user_key": str(user_cert[1])}
+    discoverer = plugin("opcua").discover
+    assert discoverer is not None
+    found = await discoverer(DiscoverRequest(url=secure_sim.endpoint, depth=4, options=options))
+    profile = OpcUaProfile.model_validate(found)
+    served = sorted(str(t.ref.identifier) for t in secure_sim.profile.tags)
+    assert sorted(str(t.ref.identifier) for t in profile.tags) == served
+
+
+async def test_discover_with_a_wrong_password_is_security_rejected(
+    secure_sim: OpcUaSimulator, pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "wrong")
+    with pytest.raises(SecurityRejected, match=r"device discover: .*BadUserAccessDenied"):
+        await discover(secure_sim.endpoint, security_policy="Basic256Sha256", security_mode="SignAndEncrypt",
+                       pki_dir=str(pki), auth="username", username="operator", password_env=PASSWORD_ENV)

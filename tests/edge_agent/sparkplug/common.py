@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config_files import validate
-from edge_agent.buffer import Batch
+from edge_agent.buffer import SealedBatch
 from edge_agent.config import GatewayConfig
 from edge_agent.sparkplug.encoder import SparkplugEncoder
 from wire.json_v1 import BirthMessage, Counters, DeviceCounters, DeviceInfo, EnterpriseInfo, TagInfo
@@ -74,9 +74,11 @@ COUNTERS = Counters(batches_published=41, devices={
 })
 
 
-def batch(seq: int, samples: list[dict[str, Any]] | None = None, device: str | None = "meter-01") -> Batch:
+def batch(seq: int, samples: list[dict[str, Any]] | None = None,
+          device: str | None = "meter-01") -> SealedBatch:
     rows = SAMPLES if samples is None else samples
-    return Batch(seq, T0 + 3000, len(rows), json.dumps(rows), device)
+    return SealedBatch(seq=seq, sealed_ms=T0 + 3000, n=len(rows), samples_json=json.dumps(rows),
+                       device=device)
 
 
 def payload(raw: bytes) -> pb.Payload:

@@ -110,9 +110,9 @@ def test_malformed_messages_are_value_errors_that_say_why(tmp_path: Path) -> Non
     no_seq.metrics.add(name="voltage_l1", datatype=sp.DOUBLE, timestamp=1, double_value=2.0)
     with pytest.raises(MalformedPayload, match="Batch Seq"):
         dec.decode("spBv1.0/plant-t/DDATA/gw-t/meter-01", no_seq.SerializeToString())
-    nbirth = pb.Payload(timestamp=1, seq=0)
-    nbirth.metrics.add(name=sp.BDSEQ, datatype=sp.INT64, timestamp=1, long_value=0)
-    with pytest.raises(MalformedPayload, match="Enterprise Id"):
+    nbirth = pb.Payload(timestamp=1, seq=0)  # any edge node may omit our metrics, not bdSeq
+    nbirth.metrics.add(name="Node Control/Rebirth", datatype=sp.BOOLEAN, timestamp=1, boolean_value=False)
+    with pytest.raises(MalformedPayload, match="bdSeq"):
         dec.decode("spBv1.0/plant-t/NBIRTH/gw-x", nbirth.SerializeToString())
     with pytest.raises(MalformedPayload, match="not a Sparkplug B node or device topic"):
         dec.decode("spBv1.0/plant-t/NBIRTH/gw-t/extra", b"")

@@ -167,6 +167,7 @@ def test_primary_host_gates_births_and_data(tmp_path: Path) -> None:
     assert death is not None and death.topic.endswith("/NDEATH/gw-t") and not enc.ready()
     assert enc.take_reconnect() is None  # asked for once
     died = enc.bdseq
+    assert died is not None
     enc.will()
     assert enc.bdseq == (died + 1) % 256 and enc.births(next_seq=5) == []
     assert len(enc.on_message("spBv1.0/STATE/scada", state(True, T0 + 2), next_seq=5)) == 3

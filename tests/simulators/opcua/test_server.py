@@ -31,15 +31,15 @@ async def sim() -> AsyncIterator[OpcUaSimulator]:
 async def test_bad_and_good_on_command_through_the_simulator_method(sim: OpcUaSimulator) -> None:
     async with Client(sim.endpoint, timeout=5) as client:
         ns = await client.get_namespace_index(SIM_NAMESPACE)
-        ctl = client.get_node(ua.NodeId("Simulator", ns))
+        ctl = client.get_node(_nid("Simulator", ns))
         node = client.get_node(sim.nodes["speed"])
-        assert await ctl.call_method(ua.NodeId("Simulator.SetBad", ns), "speed", "BadDeviceFailure") is True
+        assert await ctl.call_method(_nid("Simulator.SetBad", ns), "speed", "BadDeviceFailure") is True
         dv = await node.read_data_value(raise_on_bad_status=False)
         assert dv.StatusCode is not None and dv.StatusCode.name == "BadDeviceFailure"
-        assert await ctl.call_method(ua.NodeId("Simulator.SetGood", ns), "speed") is True
+        assert await ctl.call_method(_nid("Simulator.SetGood", ns), "speed") is True
         dv = await node.read_data_value()
         assert dv.StatusCode is not None and dv.StatusCode.is_good()
-        set_bad = ua.NodeId("Simulator.SetBad", ns)
+        set_bad = _nid("Simulator.SetBad", ns)
         assert await ctl.call_method(set_bad, "no_such_tag", "BadDeviceFailure") is False
 
 
@@ -60,3 +60,7 @@ async def test_nodes_sit_in_a_browsable_tree_with_declared_types(sim: OpcUaSimul
         assert await count.read_data_type_as_variant_type() == ua.VariantType.UInt32
         zones = client.get_node(sim.nodes["profile_temps"])
         assert await zones.read_value_rank() == 1 and await zones.read_value() == [1.5, 1.5, 1.5]
+
+
+def _nid(ident: str, ns: int) -> ua.NodeId:
+    return ua.NodeId(ua.String(ident), ua.Int16(ns))

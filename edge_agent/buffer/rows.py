@@ -1,0 +1,59 @@
+"""Samples in their stored form: rows of one device's samples in wire JSON, within limits.
+
+Pure computation, no disk: the agent encodes samples on its loop as they arrive, so the
+buffer's thread only writes. A row holds at most ``RowLimits`` samples and bytes, so that
+batches, made of whole rows, keep their own limits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from wire.sample import Sample
+from wire.sample_text import sample_json
+
+# A row as stored, before it has an id: (device, samples in it, their wire form comma-separated).
+# A plain tuple, not a NamedTuple: one is made for every poll, and a NamedTuple costs five
+# times as much to make (measured, 0.2 µs more).
+Row = tuple[str, int, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RowLimits:
+    max_samples: int = 64
+    max_bytes: int = 64 * 1024
+
+
+_device = operator.attrgetter("device")
+
+
+def encode_rows(samples: Iterable[Sample], limits: RowLimits) -> list[Row]:
+    """The rows ``samples`` are stored as: runs of one device (a poll is one), split so that
+    each row stays within ``limits`` (a single sample is a row whatever its size)."""
+    if (isinstance(samples, list) and 0 < len(samples) <= limits.max_samples
+            and len(set(map(_device, samples))) == 1):
+        # the common case, one poll of one device: one row, no grouping
+        text = ",".join(map(sample_json, samples))
+        if len(text) <= limits.max_bytes:
+            return [(samples[0].device, len(samples), text)]
+    rows: list[Row] = []
+    step = limits.max_samples
+    # runs of one device: no per-sample bookkeeping beyond the encoding
+    for dev, run in itertools.groupby(samples, key=_device):
+        bodies = [sample_json(s) for s in run]
+        for i in range(0, len(bodies), step):
+            _split(dev, bodies[i:i + step], rows, max_bytes=limits.max_bytes)
+    return rows
+
+
+def _split(device: str, bodies: list[str], rows: list[Row], *, max_bytes: int) -> None:
+    text = ",".join(bodies)
+    if len(text) <= max_bytes or len(bodies) == 1:
+        rows.append((device, len(bodies), text))
+        return
+    half = len(bodies) // 2
+    _split(device, bodies[:half], rows, max_bytes=max_bytes)
+    _split(device, bodies[half:], rows, max_bytes=max_bytes)

@@ -1,0 +1,212 @@
+"""The buffer's one writer: group commit of what the pollers read, sealing by time, and the
+removal of acknowledged batches, all in one task and in order.
+
+- **Group commit.** Pollers stage encoded rows and go on reading; each commit writes
+  everything staged since the last one in one transaction (one fsync for many devices'
+  reads), seals in it the batches that are now full, and removes the batches the broker has
+  acknowledged since. A poller waits only when more than ``STAGED_MAX`` samples are staged,
+  so memory stays bounded (at most twice that: what is staged, and what is being written).
+- **Seal by time.** Rows that do not fill a batch wait at most ``linger_ms``: then the next
+  commit seals the partial batch too, or, when no samples are coming, a seal of its own.
+- **Acknowledgements** ride on the next commit; when none is coming they are removed on
+  their own, in a transaction without fsync.
+- **A failed disk** (full, read-only, I/O error) loses the samples of that commit: they are
+  counted as ``dropped:disk_error`` once the disk works again, the acknowledgements that rode
+  on it are removed on their own, and polling goes on.
+
+Batches sealed go to the outbox as soon as their transaction returns. A step is never
+cancelled half-way: the stop asks for the last commit (`flush`) and waits for the step under
+way, so no batch a commit sealed is left on disk, live yet never handed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections import Counter as Tally
+from collections.abc import Container, Sequence
+
+from edge_agent.buffer import BatchLimits, DiskBuffer, Row, RowLimits, SealedBatch, encode_rows
+from edge_agent.disk_thread import DiskThread
+from edge_agent.outbox import Outbox
+from wire.sample import Sample, now_ms
+
+log = logging.getLogger(__name__)
+
+STAGED_MAX = 50_000  # samples read but not yet committed before pollers wait for the disk
+SEAL_STEP = 32       # batches a transaction when sealing by time
+
+
+class Committer:
+    def __init__(self, disk: DiskThread, buffer: DiskBuffer, outbox: Outbox, *, rows: RowLimits,
+                 batches: BatchLimits, linger_ms: int, staged_max: int = STAGED_MAX) -> None:
+        self._disk, self._buffer, self._outbox = disk, buffer, outbox
+        self._row_limits, self._limits = rows, batches
+        self._linger_ms = linger_ms
+        self._tick = min(0.05, linger_ms / 1000 or 0.05)
+        self._staged_max = staged_max
+        self._staged: list[list[Row]] = []
+        self._staged_n = 0
+        self._counts: Tally[tuple[str, str]] = Tally()  # ride on the next commit
+        self._wake = asyncio.Event()
+        self._taken = asyncio.Event()  # pulsed when a commit takes what was staged
+        self._lock = asyncio.Lock()    # one step at a time, whoever asks for it
+        self._pending_since: float | None = None  # when rows began waiting for their seal
+        self._closed = False
+
+    # -- what the pollers call ----------------------------------------------------------------
+
+    async def accept(self, samples: list[Sample]) -> None:
+        """Encode samples to their stored form (here, on the loop) and stage them for the
+        next commit; waits only while too much is staged."""
+        if self._closed:
+            raise RuntimeError("the buffer's writer has stopped: no more samples are accepted")
+        if not samples:
+            return
+        self._staged.append(encode_rows(samples, self._row_limits))
+        self._staged_n += len(samples)
+        self._wake.set()
+        while self._staged_n > self._staged_max:
+            await self._taken.wait()
+
+    def count(self, device: str, name: str, n: int = 1) -> None:
+        """A counter increment (e.g. read errors), committed with the next rows."""
+        self._counts[(device, name)] += n
+        self._wake.set()
+
+    @property
+    def staged_samples(self) -> int:
+        """Samples accepted and not yet taken by a commit."""
+        return self._staged_n
+
+    def wake(self) -> None:
+        """Something to write (acknowledgements to remove)."""
+        if not self._closed:
+            self._wake.set()
+
+    # -- the task and its steps -------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._tick):  # the linger clock
+                    await self._wake.wait()
+            self._wake.clear()
+            async with self._lock:
+                if not self._closed:
+                    await self._step(loop.time())
+
+    async def _step(self, now: float) -> None:
+        due = self._linger_due(now)
+        if self._staged or self._counts:
+            await self._commit(seal_partial=due)
+        elif due:
+            await self._seal_all()
+        elif self._outbox.has_acked():
+            await self._remove_acks()
+
+    async def commit(self) -> None:
+        """One group commit of what is staged now, as the task would make it."""
+        async with self._lock:
+            await self._commit(seal_partial=self._linger_due(asyncio.get_running_loop().time()))
+
+    async def flush(self) -> None:
+        """At a clean stop, once the pollers have stopped: commit what was read and seal every
+        row, partial batches included, after the step under way has ended."""
+        async with self._lock:
+            if self._staged or self._counts:
+                await self._commit(seal_partial=True)
+            await self._seal_all()
+
+    async def close(self) -> None:
+        """The last step: the acknowledgements that came in are removed (one arriving after
+        this is resent after the next start, and the cloud ignores it), and the task ends."""
+        async with self._lock:
+            if self._staged or self._counts:  # accepted after `flush`: kept, sent next start
+                await self._commit(seal_partial=True)
+            await self._remove_acks()
+            self._closed = True
+        self._wake.set()
+
+    def _linger_due(self, now: float) -> bool:
+        pending = self._buffer.pending_samples
+        if not pending:
+            self._pending_since = None
+            return False
+        if self._pending_since is None:
+            self._pending_since = now
+        return (pending >= self._limits.max_samples
+                or (now - self._pending_since) * 1000 >= self._linger_ms)
+
+    async def _commit(self, *, seal_partial: bool) -> None:
+        staged, self._staged, self._staged_n = self._staged, [], 0
+        counts, self._counts = self._counts, Tally()
+        self._taken.set()  # pollers may stage the next group while this one is written
+        self._taken.clear()
+        rows = [row for part in staged for row in part]
+        acks = self._outbox.take_acked()  # removed in the same transaction: one commit, not two
+        sealed = await self._disk(_write, self._buffer, rows, now=now_ms(), limits=self._limits,
+                                  seal_partial=seal_partial, acks=acks,
+                                  in_flight=self._outbox.in_flight(), counts=counts)
+        self._outbox.removed(acks)
+        if sealed is None:  # the disk failed: count the loss once it works again
+            for dev, n, _ in rows:
+                self._counts[(dev, "dropped:disk_error")] += n
+            self._counts.update(counts)
+            return
+        if seal_partial:
+            self._pending_since = None
+        self._outbox.sealed(sealed)
+        if self._pending_since is None and self._buffer.pending_samples:
+            self._pending_since = asyncio.get_running_loop().time()
+
+    async def _seal_all(self) -> None:
+        sealed = await self._disk(_seal_all, self._buffer, self._limits)
+        self._pending_since = None
+        self._outbox.sealed(sealed)
+
+    async def _remove_acks(self) -> None:
+        acks = self._outbox.take_acked()
+        if acks:
+            await self._disk(_ack, self._buffer, acks)
+        self._outbox.removed(acks)
+
+
+# -- on the buffer's thread -------------------------------------------------------------------
+
+def _write(buffer: DiskBuffer, rows: list[Row], *, now: int, limits: BatchLimits,
+           seal_partial: bool, acks: Sequence[int], in_flight: Container[int],
+           counts: Tally[tuple[str, str]]) -> list[SealedBatch] | None:
+    """Commit rows with their counters (and remove acknowledged batches); returns the batches
+    sealed, None when the disk failed."""
+    try:
+        return buffer.write(rows, now_ms=now, seal_full=limits, seal_partial=seal_partial,
+                            acks=acks, in_flight=in_flight, counts=counts).sealed
+    except sqlite3.Error as err:
+        # The disk itself failed (full, read-only, I/O error): the samples cannot be kept.
+        log.error("buffer write failed, %d samples lost: %s", sum(n for _, n, _ in rows), err)
+        if acks:  # the acknowledgements are not lost: they are retried on their own
+            _ack(buffer, acks)
+        return None
+
+
+def _seal_all(buffer: DiskBuffer, limits: BatchLimits) -> list[SealedBatch]:
+    """Seal every pending row, partial batches included, ``SEAL_STEP`` batches a transaction."""
+    made: list[SealedBatch] = []
+    try:
+        while more := buffer.seal(limits, now_ms=now_ms(), max_batches=SEAL_STEP):
+            made += more
+    except sqlite3.Error as err:
+        log.error("sealing batches failed; the rows wait for the next try: %s", err)
+    return made
+
+
+def _ack(buffer: DiskBuffer, acks: Sequence[int]) -> None:
+    try:
+        buffer.ack(*acks)
+    except sqlite3.Error:
+        log.exception("could not remove %d acknowledged batches; they will be sent again "
+                      "after a restart", len(acks))

@@ -1,0 +1,103 @@
+"""The verifier shipped inside a package runs on a Python that has nothing but the standard
+library and `cryptography`: no site-packages, no project on the path (checked in that very
+interpreter), in a subprocess, as a reviewer would run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cryptography
+import pytest
+
+from cloud_ingest.attest import keys
+from cloud_ingest.attest.package import verifier_source
+from tests.cloud_ingest.attest.chain import Chain, write
+
+# cryptography's own dependencies (cffi is only needed by some builds; link it when present)
+_DEPS = ("cryptography", "cffi", "_cffi_backend", "pycparser")
+
+
+def _only_cryptography(tmp: Path) -> Path:
+    """A folder holding links to cryptography (and what it imports), nothing else."""
+    site = Path(cryptography.__file__).resolve().parent.parent
+    lib = tmp / "lib"
+    lib.mkdir()
+    for entry in site.iterdir():
+        if entry.name.split(".")[0] in _DEPS and not entry.name.endswith(".dist-info"):
+            (lib / entry.name).symlink_to(entry)
+    return lib
+
+
+def _run(lib: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """python -I -S: no site-packages, no environment, no script folder; then only ``lib``."""
+    boot = (
+        "import sys, runpy; sys.path[:] = [p for p in sys.path if 'site-packages' not in p "
+        "and 'dist-packages' not in p]; sys.path.append(sys.argv.pop(1)); sys.argv.pop(0); "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", boot, str(lib), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    tmp = tmp_path_factory.mktemp("standalone")
+    keys.init_key(tmp / "signing.key")
+    c = Chain(key_file=tmp / "signing.key")
+    first, second = c.add(), c.add()
+    return _only_cryptography(tmp), write(first.files, tmp / "p1"), write(second.files, tmp / "p2")
+
+
+def test_the_interpreter_cannot_import_the_product(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    lib, _p1, _p2 = folders
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import importlib.util as u, sys\n"
+        "print([m for m in ('cloud_ingest', 'wire', 'common', 'psycopg', 'weasyprint', 'pytest')"
+        " if u.find_spec(m)], u.find_spec('cryptography') is not None)\n"
+    )
+    out = _run(lib, str(probe), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[] True"
+
+
+def test_the_shipped_file_is_the_products_verifier(folders: tuple[Path, Path, Path]) -> None:
+    _lib, p1, _p2 = folders
+    assert (p1 / "verify_package.py").read_bytes() == verifier_source()
+
+
+def test_standalone_verifies_and_catches(folders: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    lib, p1, p2 = folders
+    ok = _run(
+        lib,
+        "verify_package.py",
+        ".",
+        "--previous",
+        str(p1),
+        "--checkpoint",
+        str(p1 / "log" / "checkpoint.txt"),
+        cwd=p2,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "校验通过 VERIFIED" in ok.stdout
+    bad = tmp_path / "copy"
+    for f in p2.rglob("*"):
+        if f.is_file():
+            target = bad / f.relative_to(p2)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(f.read_bytes())
+    csv = bad / "data" / "devices.csv"
+    csv.write_bytes(csv.read_bytes().replace(b"D001", b"D009", 1))
+    out = _run(lib, "verify_package.py", ".", cwd=bad)
+    assert out.returncode == 1
+    assert "data/devices.csv: sha256 differs from the signed digest" in out.stdout
+    usage = _run(lib, str(p2 / "verify_package.py"), str(tmp_path / "nothing"), cwd=tmp_path)
+    assert usage.returncode == 2 and "is not a folder" in usage.stdout
