@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.cloud_ingest.evidence.e2e_helpers import figures, first_last, now_ms, truth
 from simulators.network import TcpProxy
+from tests.cloud_ingest.evidence.e2e_helpers import figures, first_last, now_ms, truth
 from tests.e2e.harness import stack
 from tests.support import Mosquitto, free_port
 
