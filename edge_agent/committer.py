@@ -26,7 +26,7 @@ import contextlib
 import logging
 import sqlite3
 from collections import Counter as Tally
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 
 from edge_agent.buffer import BatchLimits, DiskBuffer, Row, RowLimits, SealedBatch, encode_rows
 from edge_agent.disk_thread import DiskThread
@@ -150,7 +150,7 @@ class Committer:
         acks = self._outbox.take_acked()  # removed in the same transaction: one commit, not two
         sealed = await self._disk(_write, self._buffer, rows, now=now_ms(), limits=self._limits,
                                   seal_partial=seal_partial, acks=acks,
-                                  in_flight=self._outbox.in_flight(), counts=counts)
+                                  claimed=self._outbox.claimed, counts=counts)
         self._outbox.removed(acks)
         if sealed is None:  # the disk failed: count the loss once it works again
             for dev, n, _ in rows:
@@ -164,7 +164,7 @@ class Committer:
             self._pending_since = asyncio.get_running_loop().time()
 
     async def _seal_all(self) -> None:
-        sealed = await self._disk(_seal_all, self._buffer, self._limits)
+        sealed = await self._disk(_seal_all, self._buffer, self._limits, self._outbox.claimed)
         self._pending_since = None
         self._outbox.sealed(sealed)
 
@@ -178,13 +178,16 @@ class Committer:
 # -- on the buffer's thread -------------------------------------------------------------------
 
 def _write(buffer: DiskBuffer, rows: list[Row], *, now: int, limits: BatchLimits,
-           seal_partial: bool, acks: Sequence[int], in_flight: Container[int],
+           seal_partial: bool, acks: Sequence[int], claimed: set[int],
            counts: Tally[tuple[str, str]]) -> list[SealedBatch] | None:
     """Commit rows with their counters (and remove acknowledged batches); returns the batches
-    sealed, None when the disk failed."""
+    sealed, claimed for sending before anything else runs on this thread (the outbox lets go
+    of those it does not keep); None when the disk failed."""
     try:
-        return buffer.write(rows, now_ms=now, seal_full=limits, seal_partial=seal_partial,
-                            acks=acks, in_flight=in_flight, counts=counts).sealed
+        sealed = buffer.write(rows, now_ms=now, seal_full=limits, seal_partial=seal_partial,
+                              acks=acks, in_flight=claimed, counts=counts).sealed
+        claimed.update(b.seq for b in sealed)
+        return sealed
     except sqlite3.Error as err:
         # The disk itself failed (full, read-only, I/O error): the samples cannot be kept.
         log.error("buffer write failed, %d samples lost: %s", sum(n for _, n, _ in rows), err)
@@ -193,7 +196,7 @@ def _write(buffer: DiskBuffer, rows: list[Row], *, now: int, limits: BatchLimits
         return None
 
 
-def _seal_all(buffer: DiskBuffer, limits: BatchLimits) -> list[SealedBatch]:
+def _seal_all(buffer: DiskBuffer, limits: BatchLimits, claimed: set[int]) -> list[SealedBatch]:
     """Seal every pending row, partial batches included, ``SEAL_STEP`` batches a transaction."""
     made: list[SealedBatch] = []
     try:
@@ -201,6 +204,7 @@ def _seal_all(buffer: DiskBuffer, limits: BatchLimits) -> list[SealedBatch]:
             made += more
     except sqlite3.Error as err:
         log.error("sealing batches failed; the rows wait for the next try: %s", err)
+    claimed.update(b.seq for b in made)  # as in `_write`
     return made
 
 

@@ -10,9 +10,18 @@ Invariants kept here, and only here:
   an acknowledged batch waiting for its removal is never picked and sent again.
 - A batch is acknowledged when every message of it was (Sparkplug sends one DDATA per
   device); paho message ids map to batch seqs until then.
+- A batch is *claimed* (`claimed`, the one set shared with the buffer's thread) from the
+  buffer job that picks it for sending — the commit that seals a live batch, the backlog read —
+  until it leaves the ready queue unsent or its removal from disk has committed. ``drop_oldest``
+  runs on the buffer's thread and passes over claimed batches, so no batch is dropped once
+  the job that picked it has run: a batch the full policy dropped is never sent, and a batch
+  sent is never counted dropped. (Claiming on the loop after such a job returned left a window
+  in which the next commit, already queued on the buffer's thread, dropped a backlog batch
+  the sender was about to publish: the cloud stored it while the gateway counted it dropped.)
 
 No I/O and no awaiting but `wait`: the sender, the committer and the MQTT callbacks call these
-methods on the loop, one at a time.
+methods on the loop, one at a time. Only buffer jobs add to ``claimed``, only the loop removes;
+single set operations are atomic in CPython.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ class Outbox:
         self._unacked: dict[int, int] = {}   # batch seq -> messages not yet acknowledged
         self._in_flight: dict[int, int] = {}  # batch seq -> samples, until removed from disk
         self._acked: list[int] = []          # acknowledged, not yet taken for removal
+        self.claimed: set[int] = set()       # see the module docstring: shared with the buffer's thread
         self._work = asyncio.Event()
 
     # -- the connection ------------------------------------------------------------------------
@@ -43,20 +53,30 @@ class Outbox:
         """A new connection: everything sealed before ``next_seq`` is backlog now (what paho
         still holds of it, paho resends itself; it stays in flight)."""
         self.first_live_seq = next_seq
+        self.unclaim(b.seq for b in self._ready)
         self._ready.clear()
         self._backlog_left = True
         self.nudge()
+
+    def unclaim(self, seqs: Iterable[int]) -> None:
+        """Picked for sending but not handed out after all (not live, over the drain rate, or
+        the connection changed): ``drop_oldest`` may take them again."""
+        for seq in seqs:
+            if seq not in self._in_flight:
+                self.claimed.discard(seq)
 
     # -- from the committer -----------------------------------------------------------------
 
     def sealed(self, batches: Iterable[SealedBatch]) -> None:
         """Batches just sealed. Sealed while disconnected, they are backlog at the next
         connection (read from disk then), so they are not kept here."""
-        if self._link_up():
-            before = len(self._ready)
-            self._ready.extend(b for b in batches if b.seq >= self.first_live_seq)
-            if len(self._ready) > before:
-                self.nudge()
+        batches = list(batches)
+        keep = ([b for b in batches if b.seq >= self.first_live_seq] if self._link_up() else [])
+        kept = {b.seq for b in keep}
+        self.unclaim(b.seq for b in batches if b.seq not in kept)
+        if keep:
+            self._ready.extend(keep)
+            self.nudge()
 
     def take_acked(self) -> list[int]:
         """Acknowledged batches, for removal from disk; they stay in flight until `removed`."""
@@ -70,6 +90,7 @@ class Outbox:
         """The transaction removing these acknowledged batches has ended."""
         for seq in seqs:
             self._in_flight.pop(seq, None)
+            self.claimed.discard(seq)
 
     def in_flight(self) -> frozenset[int]:
         return frozenset(self._in_flight)

@@ -145,14 +145,15 @@ class Sender:
             bucket.refill(asyncio.get_running_loop().time())
             if not bucket.has_tokens():
                 return
-        batches = await self._disk(self._buffer.unsent, below_seq=self._outbox.first_live_seq,
-                                   limit=room, skip=self._outbox.in_flight())
+        batches = await self._disk(_claim_unsent, self._buffer, self._outbox.claimed,
+                                   below_seq=self._outbox.first_live_seq, limit=room)
         if not batches:
             self._outbox.backlog_done()  # paho resends its own; a reconnection makes more
             return
         counters = await self._current_counters()
-        for batch in batches:
+        for i, batch in enumerate(batches):
             if bucket is not None and not bucket.take(batch.n):
+                self._outbox.unclaim(b.seq for b in batches[i:])
                 break
             self._hand(batch, counters, historical=True)
 
@@ -183,8 +184,8 @@ class Sender:
             return
         # The store is the truth: any live batch on disk the sender does not have yet is
         # queued too (the committer hands out all it seals, so normally there is none).
-        self._outbox.sealed(await self._disk(self._buffer.unsent, from_seq=self._outbox.first_live_seq,
-                                             limit=1 << 20, skip=self._outbox.queued()))
+        self._outbox.sealed(await self._disk(_claim_unsent, self._buffer, self._outbox.claimed,
+                                             from_seq=self._outbox.first_live_seq, limit=1 << 20))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline and (await self._disk(self._buffer.depth))[1] > 0:
@@ -196,6 +197,15 @@ class Sender:
         if self._reconnecting is not None:
             await self._tasks.cancel([self._reconnecting])
         await self.mqtt.stop(farewell=self._encoder.farewell())
+
+
+def _claim_unsent(buffer: DiskBuffer, claimed: set[int], *, from_seq: int = 0,
+                  below_seq: int | None = None, limit: int) -> list[SealedBatch]:
+    """On the buffer's thread: unsent batches nobody has claimed, claimed in the same step, so
+    the full policy cannot drop one between this read and its publishing (outbox.py)."""
+    batches = buffer.unsent(from_seq=from_seq, below_seq=below_seq, limit=limit, skip=claimed)
+    claimed.update(b.seq for b in batches)
+    return batches
 
 
 def _read_counters(buffer: DiskBuffer) -> Counters | None:

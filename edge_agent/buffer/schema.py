@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -59,24 +61,31 @@ def open_database(path: Path, *, max_bytes: int,
                   synchronous: Literal["FULL", "NORMAL"]) -> sqlite3.Connection:
     """Open (or create) the buffer file with its pragmas, refusing a file of another format."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout=5000")  # first: switching to WAL waits for a creator too
     # 16 KiB pages: a row of one poll fits in one page, and SQLite writes half as many pages
     # as with 4 KiB (measured: inserts and deletes ~2x cheaper). Only a new file takes it;
     # a tiny buffer keeps 4 KiB, or its empty tables alone (six pages) would fill it.
     db.execute(f"PRAGMA page_size={16384 if max_bytes >= 8 << 20 else 4096}")
-    db.execute("PRAGMA journal_mode=WAL")
+    _wal(db)
     # FULL: a commit survives a power cut, not only a crash of the process.
     db.execute(f"PRAGMA synchronous={synchronous}")
-    db.execute("PRAGMA busy_timeout=5000")
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    # one statement, one snapshot: read apart, a creator could commit between the two
+    tables, version = db.execute(
+        "SELECT (SELECT count(*) FROM sqlite_master), user_version FROM pragma_user_version").fetchone()
     if tables and version != FORMAT_VERSION:
         db.close()
         raise BufferFormatError(
             f"{path} is a buffer of format {version}, this agent writes format "
             f"{FORMAT_VERSION}: drain it with the agent version that wrote it, or move it away"
         )
-    db.executescript(SCHEMA)
-    db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+    if not tables:
+        # One transaction makes the tables, stamps the format and names the stream: another
+        # process opening the file meanwhile (`edge-agent status`, a test reading the counters)
+        # sees either no tables or a complete buffer, never tables of "format 0". IF NOT EXISTS
+        # and OR IGNORE let two creators racing for a new file agree on the first one's stream.
+        db.executescript(
+            "BEGIN IMMEDIATE;" + SCHEMA + f";PRAGMA user_version={FORMAT_VERSION};"
+            f"INSERT OR IGNORE INTO meta(key, value) VALUES ('stream', '{uuid.uuid4().hex}');COMMIT;")
     try:
         db.execute("SELECT value FROM json_each('[1]')").fetchall()
     except sqlite3.OperationalError as err:
@@ -86,6 +95,19 @@ def open_database(path: Path, *, max_bytes: int,
             "the buffer needs SQLite 3.38 or newer, or one built with JSON1"
         ) from err
     return db
+
+
+def _wal(db: sqlite3.Connection, *, tries: int = 100) -> None:
+    """WAL mode. Switching needs the file to itself and SQLite does not wait (busy_timeout does
+    not apply) while another connection is opening it: retry for up to about five seconds."""
+    for attempt in range(tries):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
 
 
 @functools.lru_cache(maxsize=128)

@@ -255,3 +255,35 @@ def test_rows_added_after_everything_was_acked_are_sealed(tmp_path: Path) -> Non
     assert buf.depth() == (2, 0)
     assert seal_one(buf, max_samples=100, max_bytes=MB, now_ms=2) is not None
     assert [(b.seq, b.n) for b in buf.unsent()] == [(2, 2)]
+
+
+def test_a_buffer_opened_while_it_is_being_created_is_whole(tmp_path: Path) -> None:
+    """`edge-agent status` (or a test reading counters) may open the file while the agent
+    creates it: it must find no tables or a complete buffer of this format with its stream,
+    never "a buffer of format 0"; two openers agree on one stream."""
+    import threading
+
+    for i in range(40):
+        path = tmp_path / f"b{i}.sqlite"
+        seen: list[str] = []
+        errors: list[Exception] = []
+
+        def create(p: Path = path, seen: list[str] = seen, errors: list[Exception] = errors) -> None:
+            try:
+                seen.append(DiskBuffer(p, max_bytes=MB).stream)
+            except Exception as err:
+                errors.append(err)
+
+        creator = threading.Thread(target=create)
+        creator.start()
+        while creator.is_alive() or not seen:
+            if path.exists():
+                try:
+                    seen.append(DiskBuffer(path, max_bytes=MB).stream)
+                except Exception as err:
+                    errors.append(err)
+                break
+            if not creator.is_alive():
+                break
+        creator.join()
+        assert errors == [] and seen and len(set(seen)) == 1, (errors, seen)
