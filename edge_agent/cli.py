@@ -32,6 +32,7 @@ from edge_agent.agent import Agent
 from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
+from edge_agent.mqtt import MqttError
 from wire.sample import Quality, now_ms
 
 config_option = click.option(
@@ -70,6 +71,8 @@ def run(config_path: Path) -> None:
     try:
         asyncio.run(_main())
     except (ConfigError, ValueError) as err:
+        raise ConfigInvalid(str(err)) from err
+    except MqttError as err:  # the broker settings cannot be used (e.g. its password is unset)
         raise ConfigInvalid(str(err)) from err
 
 

@@ -233,6 +233,19 @@ def test_a_config_that_cannot_be_used_is_exit_2_and_says_why(tmp_path: Path) -> 
     assert out.stderr.startswith("error: ") and "'no_such_meter' is not in the library" in out.stderr
 
 
+def test_run_without_the_broker_password_it_names_is_exit_2_and_says_which(tmp_path: Path) -> None:
+    path = _gateway_config(tmp_path, [{"id": "m1", "profile": "energy_meter_3ph", "endpoint": "tcp://h:502"}])
+    cfg = yaml.safe_load(path.read_text())
+    cfg["broker"] = {"username": "gw", "password_env": "SFG_TEST_UNSET_PASSWORD"}
+    path.write_text(yaml.safe_dump(cfg))
+    env = {k: v for k, v in os.environ.items() if k != "SFG_TEST_UNSET_PASSWORD"}
+    out = subprocess.run([str(BIN / "edge-agent"), "run", "--config", str(path)], capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr, out.stderr
+    assert "SFG_TEST_UNSET_PASSWORD is not set" in out.stderr, out.stderr
+
+
 def test_status_without_a_buffer_is_exit_1(tmp_path: Path) -> None:
     path = _gateway_config(tmp_path, [{"id": "m1", "profile": "energy_meter_3ph", "endpoint": "tcp://h:502"}])
     out = edge_agent("status", "--config", str(path))
