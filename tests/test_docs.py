@@ -168,7 +168,10 @@ def test_reviewer_guide(box: Sandbox) -> None:
     """The reviewer gets the packages the cloud built (a USB stick: a copy), and the platform's
     public key through another channel."""
     packages = box.root / "var/lib/shopfloor/packages"
-    shutil.copytree(packages, box.root / "reviewer", dirs_exist_ok=True)
+    reviewer = box.root / "reviewer"
+    shutil.copytree(packages, reviewer, dirs_exist_ok=True)
+    (reviewer / "公钥").mkdir()
+    shutil.copy(packages / "ent-saihan-dairy-2026-10/keys/signing-key.pub", reviewer / "公钥/signing-key.pub")
     _run_page(box, "reviewer-guide.md")
 
 

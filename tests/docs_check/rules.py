@@ -85,7 +85,9 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^install ", "run", "owner and group options dropped: there is no shopfloor user here"),
     Rule(r"^(df|du|curl|pg_dump|pg_restore|tar|cp|mkdir|python3?|echo|sed) ", "run", "a standard tool"),
     # --- the reviewer's Windows command prompt ---
-    Rule(r"^py -m pip install cryptography$", "equivalent",
+    Rule(r"^pip download --only-binary :all: --platform win_amd64 .* cryptography$", "equivalent",
+         "needs the network: the verifier's one dependency is importable in the test's Python", "cryptography"),
+    Rule(r"^py -m pip install (--no-index --find-links \S+ )?cryptography$", "equivalent",
          "needs the network: the verifier's one dependency is importable in the test's Python",
          "cryptography", shell="bat"),
     Rule(r"^(cd|python|copy|mkdir) ", "run",

@@ -83,7 +83,7 @@ class Sandbox:
             text = text.replace(address, local)
         text = text.replace("/opt/shopfloor/src", str(self.repo))
         text = text.replace("/opt/shopfloor/venv", str(self.repo / ".venv"))
-        text = re.sub(r"(?<![\w.\-/])/(etc|var)(?=/|\s|$)", lambda m: f"{self.root}/{m.group(1)}", text)
+        text = re.sub(r"(?<![\w./])/(etc|var)(?=/|\s|$)", lambda m: f"{self.root}/{m.group(1)}", text)
         text = re.sub(r"postgresql://shopfloor(:[^@\s]*)?@127\.0\.0\.1:5432/shopfloor", self.dsn, text)
         text = text.replace("mqtt.example.cn", "127.0.0.1")
         for port_name, shown in (("broker", 1883), ("api", 8080), ("metrics", 9108)):
@@ -150,6 +150,8 @@ class Sandbox:
         else:
             done = subprocess.run(["bash", "-o", "pipefail", "-c", text], env=self.env, cwd=self.cwd,
                                   capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False)
+        with (self.root / "transcript.txt").open("a") as log:  # for a reader of a failed run
+            log.write(f"$ {text}\n{done.stdout}{done.stderr}[exit {done.returncode}]\n")
         if check and done.returncode != command.expected_exit:
             raise AssertionError(
                 f"{command.where()}\n  ran: {text}\n  exit {done.returncode}, the page expects "
