@@ -62,8 +62,8 @@ def main() -> None:
         for name in NAMES:
             folders.append(write(chain.add().files, work / name))
         latest = folders[2]
-        subprocess.run(["pdftoppm", "-png", "-r", "80", str(latest / "report/report.pdf"), str(work / "page")],
-                       check=True)
+        pdf = latest / "report/report.pdf"
+        subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(work / "page")], check=True)
         for number, what in PAGES.items():
             shutil.copy(work / f"page-{number}.png", OUT / f"reviewer-report-{what}.png")
         prompt = rf"D:\证据\{NAMES[2]}>"
@@ -75,7 +75,8 @@ def main() -> None:
         gaps = tampered / "data/gaps.csv"
         gaps.write_bytes(gaps.read_bytes().replace(b"device_offline", b"delivered_late", 1))
         bad = verify(tampered)
-        terminal([f"{prompt}python verify_package.py .", *bad.splitlines()], OUT / "reviewer-verify-tampered.png")
+        terminal([f"{prompt}python verify_package.py .", *bad.splitlines()],
+                 OUT / "reviewer-verify-tampered.png")
         missing = verify(latest, "--previous", f"../{NAMES[0]}")
         terminal([f"{prompt}python verify_package.py . --previous ..\\{NAMES[0]}", *missing.splitlines()],
                  OUT / "reviewer-verify-missing.png")

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from tests.docs_check import blocks, files, rules
 from tests.docs_check.sandbox import Sandbox
-from tests.support import Mosquitto, fresh_database, free_port, stop_process, wait_port
+from tests.support import Mosquitto, eventually, free_port, fresh_database, stop_process, wait_port
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = ("install-cloud.md", "install-gateway.md", "reviewer-guide.md")
@@ -47,7 +48,7 @@ def test_a_command_no_rule_covers_fails(tmp_path: Path) -> None:
     assert [rules.rule_for(c) is None for c in new.commands] == [False, True]
     box = Sandbox(root=tmp_path / "root", repo=REPO, dsn="postgresql://unused", ports={"broker": 1, "api": 2,
                   "metrics": 3}, addresses={}, secrets={})
-    with pytest.raises(AssertionError, match="no rule covers new.md:3: rm -rf"):
+    with pytest.raises(AssertionError, match=r"no rule covers new\.md:3: rm -rf"):
         box.run(new.commands[1])
 
 
@@ -59,7 +60,8 @@ def test_the_page_parser_reads_continuations_comments_files_and_exit_notes(tmp_p
     p = blocks.parse(doc)
     (cmd,) = p.commands
     assert (cmd.text, cmd.expected_exit, cmd.line) == ("edge-agent discover opc.tcp://x:4840 --depth 4", 1, 2)
-    assert [(f.path, f.fragment) for f in p.files] == [("/etc/shopfloor/gateway.yaml", None), (None, "broker")]
+    assert [(f.path, f.fragment) for f in p.files] == [
+        ("/etc/shopfloor/gateway.yaml", None), (None, "broker")]
     assert p.files[1].text == "port: 8883\n"
 
 
@@ -94,7 +96,8 @@ def test_every_product_command_named_has_help() -> None:
                 continue
             seen.add(key)
             result = CliRunner().invoke(mains[key[0]], [*path, "--help"])
-            assert result.exit_code == 0 and "Usage:" in result.output, f"{' '.join(key)} --help:\n{result.output}"
+            assert result.exit_code == 0 and "Usage:" in result.output, (
+                f"{' '.join(key)} --help:\n{result.output}")
     assert len(seen) >= 15, sorted(seen)
 
 
@@ -102,6 +105,10 @@ def test_readme_links_the_three_docs() -> None:
     readme = (REPO / "README.md").read_text()
     for name in PAGES:
         assert f"(docs/{name})" in readme, f"README.md does not link docs/{name}"
+
+
+def _quiet(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +120,12 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     meter, retort, filler = free_port(), free_port(), free_port()
     sim = [str(REPO / ".venv/bin/device-sim")]
     sims = [
-        subprocess.Popen([*sim, "modbus", "--profile", "energy_meter_3ph", "--port", str(meter)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([*sim, "modbus", "--profile", "retort_temp_controller", "--port", str(retort),
-                          "--unit", "3", "--framing", "rtu"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([*sim, "opcua", "--profile", "filling_line", "--port", str(filler),
-                          "--security", "Basic256Sha256_SignAndEncrypt", "--user", f"gateway:{PLC_PASSWORD}",
-                          "--pki-dir", str(root / "simulator-pki")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        _quiet([*sim, "modbus", "--profile", "energy_meter_3ph", "--port", str(meter)]),
+        _quiet([*sim, "modbus", "--profile", "retort_temp_controller", "--port", str(retort),
+                "--unit", "3", "--framing", "rtu"]),
+        _quiet([*sim, "opcua", "--profile", "filling_line", "--port", str(filler),
+                "--security", "Basic256Sha256_SignAndEncrypt", "--user", f"gateway:{PLC_PASSWORD}",
+                "--pki-dir", str(root / "simulator-pki")]),
     ]
     try:
         for port in (meter, retort, filler):
@@ -128,7 +133,8 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         with fresh_database("sfg_docs") as dsn:
             sandbox = Sandbox(
                 root=root, repo=REPO, dsn=dsn, ports=ports, secrets={"PLC_PASSWORD": PLC_PASSWORD},
-                addresses={"192.168.1.20:502": f"127.0.0.1:{meter}", "192.168.1.40:4001": f"127.0.0.1:{retort}",
+                addresses={"192.168.1.20:502": f"127.0.0.1:{meter}",
+                           "192.168.1.40:4001": f"127.0.0.1:{retort}",
                            "192.168.1.30:4840": f"127.0.0.1:{filler}"})
             try:
                 yield sandbox
@@ -175,7 +181,27 @@ def test_reviewer_guide(box: Sandbox) -> None:
     _run_page(box, "reviewer-guide.md")
 
 
+def test_the_installed_gateway_reached_the_installed_cloud(box: Sandbox) -> None:
+    """What the two install pages promise together: the registered gateway's data is stored
+    by the workers the cloud page started, none of it a dead letter."""
+    with psycopg.connect(box.dsn) as conn:
+        def stored() -> int:
+            row = conn.execute("SELECT count(*) FROM batches b JOIN gateways g ON g.id = b.gateway_id"
+                               " WHERE g.code = 'gw-dairy-01'").fetchone()
+            conn.commit()
+            return int(row[0]) if row else 0
+
+        eventually(lambda: stored() > 0, timeout=60, what="batches of gw-dairy-01 stored in the cloud")
+        dead = conn.execute("SELECT reason, count(*) FROM dead_letters GROUP BY reason").fetchall()
+    assert dead == [], dead
+
+
 def test_units_stop_cleanly(box: Sandbox) -> None:
-    """`systemctl stop`: SIGTERM, and every service ends with exit 0."""
+    """`systemctl stop`: SIGTERM, every service ends with exit 0, and both ingest workers
+    reported themselves and left cleanly (the rows `cloud-ingest status` lists)."""
     codes = box.close()
     assert codes and all(code == 0 for code in codes.values()), codes
+    with psycopg.connect(box.dsn) as conn:
+        workers = conn.execute(
+            "SELECT worker, stopped_at IS NOT NULL FROM ingest_workers ORDER BY 1").fetchall()
+    assert workers == [("cloud-ingest-1", True), ("cloud-ingest-2", True)], workers

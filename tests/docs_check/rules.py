@@ -42,7 +42,7 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^apt-get install -y python3 python3-venv$", "equivalent",
          "needs root and the network: the test's own Python is 3.11 or newer and has venv", "python"),
     Rule(r"^apt-get install ", "allowed",
-         "installs a system package (root, network); what the package serves is used by the commands after it"),
+         "installs a system package (root, network); what it serves is used by the commands after it"),
     Rule(r"^(useradd|usermod) ", "allowed",
          "creates the system user (root); the units' User=/SupplementaryGroups= pass systemd-analyze verify"),
     Rule(r"^python3 -m venv /opt/shopfloor/venv$", "equivalent",
@@ -52,7 +52,8 @@ RULES: tuple[Rule, ...] = (
     # --- systemd and journald: emulated from the unit files themselves ---
     Rule(r"^cp /opt/shopfloor/src/examples/systemd/\S+\.service /etc/systemd/system/$", "equivalent",
          "the unit is copied and passes `systemd-analyze verify` with its paths mapped", "install_unit"),
-    Rule(r"^systemctl daemon-reload$", "equivalent", "nothing to reload: units were verified when copied", "noop"),
+    Rule(r"^systemctl daemon-reload$", "equivalent", "nothing to reload: units were verified when copied",
+         "noop"),
     Rule(r"^systemctl enable --now \S+", "equivalent",
          "each named unit's ExecStartPre and ExecStart run with its EnvironmentFile and WorkingDirectory "
          "until it is ready", "start_units"),
@@ -86,7 +87,8 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^(df|du|curl|pg_dump|pg_restore|tar|cp|mkdir|python3?|echo|sed) ", "run", "a standard tool"),
     # --- the reviewer's Windows command prompt ---
     Rule(r"^pip download --only-binary :all: --platform win_amd64 .* cryptography$", "equivalent",
-         "needs the network: the verifier's one dependency is importable in the test's Python", "cryptography"),
+         "needs the network: the verifier's one dependency is importable in the test's Python",
+         "cryptography"),
     Rule(r"^py -m pip install (--no-index --find-links \S+ )?cryptography$", "equivalent",
          "needs the network: the verifier's one dependency is importable in the test's Python",
          "cryptography", shell="bat"),

@@ -127,9 +127,9 @@ class Sandbox:
         if (broken := known_broken(command)) is not None:
             done = self._shell(command, self.map(text), check=False)
             said = f"exit {done.returncode}\n{done.stdout}{done.stderr}"
+            now = "works now: remove the entry" if done.returncode == 0 else "fails differently"
             assert done.returncode != 0 and broken.signature in said, (
-                f"{command.where()}: listed in KNOWN_BROKEN ({broken.why}) but it "
-                f"{'works now: remove the entry' if done.returncode == 0 else 'fails differently'}:\n{said[-3000:]}")
+                f"{command.where()}: listed in KNOWN_BROKEN ({broken.why}) but it {now}:\n{said[-3000:]}")
             self.broken.append((command, broken))
             getattr(self, f"eq_{broken.stand_in}")(command)
             return
@@ -155,7 +155,8 @@ class Sandbox:
         if check and done.returncode != command.expected_exit:
             raise AssertionError(
                 f"{command.where()}\n  ran: {text}\n  exit {done.returncode}, the page expects "
-                f"{command.expected_exit}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}")
+                f"{command.expected_exit}\n--- stdout\n{done.stdout[-3000:]}"
+                f"\n--- stderr\n{done.stderr[-3000:]}")
         return done
 
     def _in_process(self, text: str) -> subprocess.CompletedProcess[str]:
@@ -275,8 +276,8 @@ class Sandbox:
 
     def eq_unit_security(self, command: Command) -> None:
         unit = self._unit_file(command.text.split()[-1])
-        done = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)], capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                              capture_output=True, text=True, check=False)
         level = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", done.stdout)
         assert level and level.group(2) in ("SAFE", "OK"), f"{command.where()}:\n{done.stdout[-2000:]}"
 
@@ -321,7 +322,8 @@ class Sandbox:
         the ingest is consuming (and answers HTTP when it serves the API)."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
-            assert unit.proc.poll() is None, f"{unit.name} ended (exit {unit.proc.returncode}):\n{unit.log.read_text()}"
+            assert unit.proc.poll() is None, (
+                f"{unit.name} ended (exit {unit.proc.returncode}):\n{unit.log.read_text()}")
             text = unit.log.read_text(errors="replace")
             if "edge-agent" in argv[0]:
                 from edge_agent.config import load_gateway_config
