@@ -27,7 +27,8 @@ class Rule:
     shell: str = "bash"
 
     def matches(self, command: Command) -> bool:
-        return command.shell == self.shell and re.search(self.pattern, unsudo(command.text)) is not None
+        return command.shell == self.shell and any(
+            re.search(self.pattern, text) for text in (command.text, unsudo(command.text)))
 
 
 def unsudo(text: str) -> str:
@@ -73,7 +74,10 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^pg_basebackup ", "equivalent",
          "a base backup copies the whole cluster and needs a replication role: pg_basebackup --version "
          "runs, and the WAL archiving settings shown exist in pg_settings", "basebackup"),
-    # --- interactive input ---
+    # --- interactive shells and input ---
+    Rule(r"^sudo -u \S+ -s$", "equivalent",
+         "`sudo -u shopfloor -s` opens a shell as that user: the test runs as one user throughout", "noop"),
+    Rule(r"^exit$", "equivalent", "leaves that shell: nothing to leave here", "noop"),
     Rule(r"^read -rs (\w+) && export \1$", "equivalent",
          "interactive: the variable is set to the simulator's password", "read_secret"),
     # --- everything else runs for real ---

@@ -302,6 +302,11 @@ class Sandbox:
                         env[key.strip()] = value.strip()
             else:
                 assert env_file.startswith("-"), f"{name}: EnvironmentFile {path} is missing"
+        for assignment in shlex.split(service.get("Environment", "")):
+            key, _, value = assignment.partition("=")
+            env[key] = value
+        if service.get("CacheDirectory"):
+            (self.root / "var/cache" / service["CacheDirectory"]).mkdir(parents=True, exist_ok=True)
         workdir = Path(service.get("WorkingDirectory", str(self.root)))
         workdir.mkdir(parents=True, exist_ok=True)
         log = self.root / "journal" / f"{name}.log"
