@@ -27,7 +27,9 @@ from tests.cloud_ingest.attest.chain import Chain, write  # noqa: E402
 OUT = REPO / "docs" / "images"
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 MONO_SC = 7  # "Noto Sans Mono CJK SC" in that collection
-PAGES = {1: "cover", 2: "summary", 3: "devices", 4: "latency", 5: "gaps", 6: "reconciliation"}
+# each picture is the first page whose text has its heading (the layout may move pages)
+HEADINGS = {"cover": "数据贯通证据报告", "summary": "指标汇总", "devices": "设备状态与完整性",
+            "latency": "延迟与时钟", "gaps": "数据缺口", "reconciliation": "丢失对账"}
 NAMES = ("ent-demo-0001", "ent-demo-0002", "ent-demo-0003")  # the fixture's enterprise, as the API names zips
 
 
@@ -35,6 +37,12 @@ def verify(folder: Path, *args: str) -> str:
     done = subprocess.run([sys.executable, "verify_package.py", ".", *args], cwd=folder, capture_output=True,
                           text=True, check=False)
     return done.stdout + done.stderr
+
+
+def page_text(pdf: Path, number: int) -> str:
+    done = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), str(pdf), "-"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout
 
 
 def terminal(lines: list[str], path: Path) -> None:
@@ -64,8 +72,11 @@ def main() -> None:
         latest = folders[2]
         pdf = latest / "report/report.pdf"
         subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(work / "page")], check=True)
-        for number, what in PAGES.items():
-            shutil.copy(work / f"page-{number}.png", OUT / f"reviewer-report-{what}.png")
+        pages = sorted(work.glob("page-*.png"))  # page-1.png or page-01.png, by the page count
+        texts = [page_text(pdf, n) for n in range(1, len(pages) + 1)]
+        for what, heading in HEADINGS.items():
+            number = next(n for n, text in enumerate(texts) if heading in text)
+            shutil.copy(pages[number], OUT / f"reviewer-report-{what}.png")
         prompt = rf"D:\证据\{NAMES[2]}>"
         ok = verify(latest, "--previous", rf"..\{NAMES[1]}".replace("\\", "/"))
         terminal([f"{prompt}python verify_package.py . --previous ..\\{NAMES[1]}", *ok.splitlines()],
