@@ -66,6 +66,7 @@ class Sandbox:
     ran: list[tuple[Command, Rule]] = field(default_factory=list)
     broken: list[tuple[Command, KnownBroken]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    pages_done: list[str] = field(default_factory=list)
     _chain: Any = None
 
     def __post_init__(self) -> None:
