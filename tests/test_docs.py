@@ -130,9 +130,10 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     try:
         for port in (meter, retort, filler):
             wait_port("127.0.0.1", port, timeout=30)
-        with fresh_database("sfg_docs") as dsn:
+        with fresh_database("sfg_docs") as dsn, fresh_database("sfg_docs_restore") as restore:
             sandbox = Sandbox(
                 root=root, repo=REPO, dsn=dsn, ports=ports, secrets={"PLC_PASSWORD": PLC_PASSWORD},
+                databases={"shopfloor": dsn, "shopfloor_restore": restore},
                 addresses={"192.168.1.20:502": f"127.0.0.1:{meter}",
                            "192.168.1.40:4001": f"127.0.0.1:{retort}",
                            "192.168.1.30:4840": f"127.0.0.1:{filler}"})

@@ -60,6 +60,7 @@ class Sandbox:
     ports: dict[str, int]  # broker, api, metrics, and one per simulated device address
     addresses: dict[str, str]  # the pages' device address -> a simulator's host:port
     secrets: dict[str, str]
+    databases: dict[str, str] = field(default_factory=dict)  # a page's database name -> the test's DSN
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     units: dict[str, Unit] = field(default_factory=dict)
@@ -70,6 +71,7 @@ class Sandbox:
     _chain: Any = None
 
     def __post_init__(self) -> None:
+        self.databases.setdefault("shopfloor", self.dsn)
         venv_bin = self.repo / ".venv" / "bin"
         self.env = {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}", "SFG_DATABASE_URL": self.dsn,
                     "PYTHONUNBUFFERED": "1", "LC_ALL": "C.UTF-8"}
@@ -85,7 +87,8 @@ class Sandbox:
         text = text.replace("/opt/shopfloor/src", str(self.repo))
         text = text.replace("/opt/shopfloor/venv", str(self.repo / ".venv"))
         text = re.sub(r"(?<![\w./])/(etc|var)(?=/|\s|$)", lambda m: f"{self.root}/{m.group(1)}", text)
-        text = re.sub(r"postgresql://shopfloor(:[^@\s]*)?@127\.0\.0\.1:5432/shopfloor", self.dsn, text)
+        for name, dsn in self.databases.items():
+            text = re.sub(rf"postgresql://shopfloor(:[^@\s]*)?@127\.0\.0\.1:5432/{name}(?![\w-])", dsn, text)
         text = text.replace("mqtt.example.cn", "127.0.0.1")
         for port_name, shown in (("broker", 1883), ("api", 8080), ("metrics", 9108)):
             text = re.sub(rf"(port: |127\.0\.0\.1:|localhost:){shown}\b",
