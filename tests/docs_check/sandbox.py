@@ -96,6 +96,7 @@ class Sandbox:
         return text
 
     def map_bat(self, text: str) -> str:
+        text = re.sub(r"^cd /d ", "cd ", text)  # cmd's drive switch: one file system here
         text = text.replace("D:\\证据", str(self.root / "reviewer"))
         words = text.split()
         words = [{"python": sys.executable, "copy": "cp"}.get(w, w) for w in words[:1]] + words[1:]
