@@ -25,13 +25,14 @@ from pydantic import ValidationError
 from collectors import CollectorError, DeviceUnreachable, make_collector
 from collectors.plugin import CollectorPlugin, DiscoverRequest
 from collectors.registry import discover_examples, discoverer_for, plugin
-from common.cli import CommandFailed, ConfigInvalid
+from common.cli import CommandFailed, ConfigInvalid, attach_examples
 from common.config_files import ConfigError, describe_errors
 from device_profiles.protocols import PROTOCOLS
 from edge_agent.agent import Agent
 from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
+from edge_agent.help_examples import EXAMPLES
 from wire.sample import Quality, now_ms
 
 config_option = click.option(
@@ -308,3 +309,6 @@ def discover(url: str, out: Path | None, depth: int, name_filter: str | None, st
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out} ({len(skeleton.get('tags', []))} tags)")
+
+
+attach_examples(main, EXAMPLES)
