@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 
 import paho.mqtt.client as paho
@@ -25,6 +26,62 @@ log = logging.getLogger(__name__)
 
 class MqttError(Exception):
     """The broker refused or could not be reached; the message says which and why."""
+
+
+def make_client(cfg: BrokerConfig, *, client_id: str) -> paho.Client:
+    """A paho client with the config's credentials: the one place a connection is set up, for
+    the session and for `edge-agent check`'s probe alike."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    if cfg.username:
+        try:
+            password = cfg.password()
+        except SecretError as err:
+            raise MqttError(str(err)) from err
+        c.username_pw_set(cfg.username, password.get_secret_value() if password else None)
+    return c
+
+
+def probe(cfg: BrokerConfig, *, client_id: str, timeout_s: float = 10.0) -> str | None:
+    """Connect once, without a last will, and disconnect: None when the broker accepts this
+    gateway's connection, else what is wrong and what to do, for a technician."""
+    where = f"{cfg.host}:{cfg.port}"
+    try:
+        c = make_client(cfg, client_id=client_id)
+    except MqttError as err:
+        return f"代理凭据不可读 cannot read the broker password: {err}"
+    answered = threading.Event()
+    refused: list[ReasonCode] = []
+
+    def on_connect(client: paho.Client, userdata: object, flags: object, reason: ReasonCode,
+                   props: object) -> None:
+        if reason.is_failure:
+            refused.append(reason)
+        answered.set()
+
+    c.on_connect = on_connect
+    try:
+        c.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+    except OSError as err:
+        return (f"代理不可达 cannot reach the broker at {where}: {err.strerror or err}; "
+                "检查代理是否运行、broker.host/port 是否正确、防火墙 check that the broker runs, "
+                "broker.host and broker.port, and the firewall")
+    c.loop_start()
+    try:
+        if not answered.wait(timeout_s):
+            return (f"代理无应答 the broker at {where} accepted the TCP connection but did not answer "
+                    f"within {timeout_s:.0f} s; 检查端口是否是 MQTT 端口 check that it is an MQTT port")
+        if refused:
+            reason = refused[0]
+            if reason.value in (0x86, 0x87, 4, 5):  # bad user name or password / not authorized
+                return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for user "
+                        f"{cfg.username or '(none)'}: 检查 broker.username 和密码 check broker.username "
+                        "and the password in broker.password_env / broker.password_file, and the "
+                        "broker's ACL for this gateway")
+            return f"代理拒绝连接 the broker at {where} refused the connection: {reason}"
+        return None
+    finally:
+        c.disconnect()
+        c.loop_stop()
 
 
 class MqttSession:
@@ -49,13 +106,7 @@ class MqttSession:
         self._stopping = False
         self.connected = asyncio.Event()
         self.last_error: str | None = None
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        if cfg.username:
-            try:
-                password = cfg.password()
-            except SecretError as err:
-                raise MqttError(str(err)) from err
-            c.username_pw_set(cfg.username, password.get_secret_value() if password else None)
+        c = make_client(cfg, client_id=client_id)
         c.max_inflight_messages_set(cfg.max_inflight)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
