@@ -13,6 +13,7 @@ STATES: dict[str, tuple[str, str, str]] = {
     "delivering": ("#2e9e5b", "正常上报", "delivering"),
     "delivered_late": ("#e0b422", "延迟送达", "delivered late"),
     "device_offline": ("#d64541", "设备离线", "device offline"),
+    "bad_value": ("#c0392b", "坏值", "bad value"),
     "gateway_offline": ("#8e44ad", "网关离线", "gateway offline"),
     "dropped_at_gateway": ("#e67e22", "网关丢弃", "dropped at gateway"),
     "gateway_overrun": ("#b9770e", "网关超负荷", "gateway overrun"),

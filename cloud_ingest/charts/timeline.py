@@ -25,7 +25,10 @@ def pick_rows(devices: list[dict[str, Any]], max_rows: int) -> list[dict[str, An
 
 def state_timeline(figures: dict[str, Any], *, max_rows: int = 40, width: float = 760.0) -> str:
     title = "设备状态时间线 Device state timeline"
-    devices = list(figures.get("devices") or [])
+    # devices the window expected data of (an inventory row never networked has no row to draw)
+    devices = [
+        d for d in figures.get("devices") or [] if d.get("samples_expected") is not None or d.get("gateway")
+    ]
     if not devices:
         return empty(width, title, "timeline")
     start, end = parse_time(figures["window"]["start"]), parse_time(figures["window"]["end"])

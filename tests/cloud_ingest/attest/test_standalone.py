@@ -98,6 +98,7 @@ def test_standalone_verifies_and_catches(folders: tuple[Path, Path, Path], tmp_p
     csv.write_bytes(csv.read_bytes().replace(b"D001", b"D009", 1))
     out = _run(lib, "verify_package.py", ".", cwd=bad)
     assert out.returncode == 1
-    assert "data/devices.csv: sha256 differs from the signed digest" in out.stdout
+    assert "data/devices.csv: 文件内容与签名记录的摘要不符" in out.stdout
+    assert "sha256 differs from the signed digest" in out.stdout
     usage = _run(lib, str(p2 / "verify_package.py"), str(tmp_path / "nothing"), cwd=tmp_path)
     assert usage.returncode == 2 and "is not a folder" in usage.stdout
