@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cloud_ingest.charts.svg import document, empty, line, num, rect, text
+from cloud_ingest.charts.svg import document, empty, line, num, rect, text, text_width
 
-LEFT, TOP, PLOT_H = 150.0, 24.0, 120.0
+LEFT, TOP, PLOT_H = 150.0, 30.0, 120.0
 MARKS = (("p50", "#1f618d"), ("p95", "#d68910"), ("p99", "#cb4335"), ("max", "#555555"))
 SEGMENTS = {
     "device_to_gateway": "设备→网关 device→gateway",
@@ -39,6 +39,8 @@ def _bars(histogram: list[dict[str, Any]]) -> list[tuple[float, int, bool]]:
         out.append((le, n, le >= OPEN_BIN_MS))
     if low:
         out.append((10.0, low, False))
+    while len(out) > 1 and not out[-1][1]:  # the axis ends at the last bin holding samples
+        out.pop()
     return out
 
 
@@ -88,14 +90,18 @@ def latency_distribution(figures: dict[str, Any], *, width: float = 760.0) -> st
             text(tx, TOP + PLOT_H + 15, _label(10**e), size=9, anchor="middle"),
         ]
         e += 1
-    for i, (k, colour) in enumerate(MARKS):
+    lx = LEFT  # the percentiles' values in a row above the plot (close values never overlap)
+    for k, colour in MARKS:
         if lat.get(k) is None:
             continue
         mx = x(float(lat[k]))
+        label = f"{k} {_label(float(lat[k]))}"
         body += [
-            line(mx, TOP - 4, mx, TOP + PLOT_H, stroke=colour, width=1.5, dash="4 2"),
-            text(mx + 3, TOP - 8 + (i % 2) * 10, f"{k} {_label(float(lat[k]))}", size=9, fill=colour),
+            line(mx, TOP - 2, mx, TOP + PLOT_H, stroke=colour, width=1.5, dash="4 2"),
+            line(lx, TOP - 12, lx + 14, TOP - 12, stroke=colour, width=1.5, dash="4 2"),
+            text(lx + 18, TOP - 9, label, size=9, fill=colour),
         ]
+        lx += 18 + text_width(label, 9) + 16
     body.append(text(4, TOP + 6, "占比 share", size=9, fill="#555"))
     y = TOP + PLOT_H + 30
     for key, label in SEGMENTS.items():
