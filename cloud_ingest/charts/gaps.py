@@ -69,7 +69,7 @@ def gap_causes(figures: dict[str, Any], *, width: float = 760.0) -> str:
         if j % every == 0:
             body.append(text(LEFT + j * bar_w + bar_w / 2, TOP + PLOT_H + 12, lab, size=8, anchor="middle"))
     body.append(line(LEFT, TOP + PLOT_H, width - 10, TOP + PLOT_H, stroke="#666"))
-    parts, h = legend(LEFT, TOP + PLOT_H + 32, [c for c in causes if c in used])
+    parts, h = legend(LEFT, TOP + PLOT_H + 32, [c for c in causes if c in used], width=width)
     return document(width, TOP + PLOT_H + 32 + h, body + parts, title=title, kind="gaps")
 
 
