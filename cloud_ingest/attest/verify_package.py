@@ -440,7 +440,7 @@ def recompute(files: dict[str, bytes], figures: dict[str, Any]) -> tuple[dict[st
     bad: list[str] = []
     threshold = float((figures.get("parameters") or {}).get("complete_threshold", 0.95))
     per_device, link_use = _tag_sums(files, bad)
-    devices = []
+    devices: list[dict[str, Any]] = []
     for r in read_csv(files, "data/inventory.csv"):
         exp, credited, stored, good = per_device.get(r["device"], [0.0, 0.0, 0.0, 0.0])
         comp = ratio(credited, exp)
@@ -477,7 +477,7 @@ def recompute(files: dict[str, bytes], figures: dict[str, Any]) -> tuple[dict[st
     counted = [d for d in devices if not d["in_inventory"] or d["production"]]
     expected = sum(d["samples_expected"] or 0 for d in counted)
     link_rows = read_csv(files, "data/business_links.csv")
-    links = [
+    links: list[dict[str, Any]] = [
         {
             "key": r["link"],
             "collected": r["link"] in link_use,
