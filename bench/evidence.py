@@ -16,8 +16,13 @@ days and finishes in about a minute.
   tag_id`` over the window, and completeness = min(good, expected) ÷ expected per tag, best of
   ``--runs``. The bench checks that both give every tag the same good count and completeness.
 
+- package: one whole ``cloud-ingest evidence build`` of the same window (figures, CSVs, report
+  HTML and PDF, signature, log, database, folder; ``cloud_ingest.attest.build.package_seconds``)
+  with a throw-away key, then the package checked by its own verifier (``--no-package`` skips it).
+
 The last line is one JSON object: bench, samples, evidence_s, baseline_s, ratio (baseline ÷
-evidence) and the setup times.
+evidence), package_s, package_ratio (package_s ÷ evidence_s: what the report, the PDF and the
+signature add to the figures), verify_s, and the setup times.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -39,6 +45,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import evidence_data as data  # noqa: E402
 
 from cloud_ingest import migrate  # noqa: E402
+from cloud_ingest.attest import keys, source  # noqa: E402
+from cloud_ingest.attest import verify_package as verifier  # noqa: E402
+from cloud_ingest.attest.build import BuildRequest, package_seconds  # noqa: E402
 from cloud_ingest.evidence import compute  # noqa: E402
 from cloud_ingest.evidence.inventory_file import Parsed as InventoryFile  # noqa: E402
 from cloud_ingest.evidence.inventory_file import Row  # noqa: E402
@@ -107,6 +116,29 @@ def baseline(
     return out
 
 
+def package(dsn: str, start: datetime, end: datetime) -> dict[str, object]:
+    """One package build of the window, timed whole, and its verification (in this process)."""
+    with tempfile.TemporaryDirectory(prefix="sfg-bench-package-") as tmp:
+        key = Path(tmp) / "signing.key"
+        keys.init_key(key)
+        out = Path(tmp) / "package"
+        req = BuildRequest(enterprise=data.ENTERPRISE, start=start, end=end, out=out, key_file=key,
+                           log_name="sfg.bench")
+        with psycopg.connect(dsn) as conn:
+            package_s = package_seconds(conn, req, figures_source=source.figures_from_database)
+        t = time.perf_counter()
+        res = verifier.verify_package(verifier.read_dir(out))
+        verify_s = time.perf_counter() - t
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        pdf = (out / "report" / "report.pdf").stat().st_size
+    if res.failed:
+        raise SystemExit(f"the package built does not verify: {res.failed}")
+    log(f"package built in {package_s:.2f} s ({size / 1e6:.1f} MB, PDF {pdf / 1e6:.1f} MB), "
+        f"verified in {verify_s:.2f} s")
+    return {"package_s": round(package_s, 3), "verify_s": round(verify_s, 3),
+            "package_bytes": size, "pdf_bytes": pdf}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=0.1, help="fraction of the 30-day month (1 = full size)")
@@ -118,6 +150,7 @@ def main() -> None:
     ap.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--keep-db", action="store_true", help="leave the database (its name is logged)")
     ap.add_argument("--reuse-db", default=None, help="measure again on a database a --keep-db run left")
+    ap.add_argument("--no-package", action="store_true", help="skip the package build (package_s)")
     args = ap.parse_args()
     shape = data.Shape(days=30 * args.scale, devices=args.devices, tags=args.tags, interval_s=args.interval_s)
     name = args.reuse_db or f"sfg_bench_evidence_{uuid.uuid4().hex[:8]}"
@@ -210,6 +243,9 @@ def main() -> None:
             "dropped": figures.reconciliation[0].dropped if figures.reconciliation else {},
             "unexplained": sum(r.unexplained for r in figures.reconciliation),
         }
+        if not args.no_package:
+            built = package(dsn, start, end)
+            result.update(built, package_ratio=round(float(built["package_s"]) / evidence_s, 2))
         print(json.dumps(result))
     finally:
         if not args.keep_db and not args.reuse_db:

@@ -55,7 +55,7 @@ LOG_FILES = (
     "log/consistency-proofs.json",
     "log/chain.json",
 )
-TOLERANCE = 1e-3  # ratios in figures.json are rounded to 4 decimals
+TOLERANCE = 2e-6  # ratios in figures.json are rounded to 6 digits
 
 
 class VerificationError(Exception):
@@ -253,6 +253,7 @@ class Result:
     passed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    recomputed: dict[str, Any] | None = None  # the figures as the CSVs recompute them
 
     def check(self, subject: str, ok_text: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -343,109 +344,299 @@ def _num(value: str | None) -> float | None:
     return None if value in (None, "") else float(value)
 
 
-def _close(a: float | None, b: Any) -> bool:
+def _int(value: str | None) -> int | None:
+    return None if value in (None, "") else int(float(value))
+
+
+def _yes(value: str | None) -> bool:
+    return value == "是"
+
+
+def _close(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
-    return abs(a - float(b)) <= TOLERANCE
+    numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b))
+    return abs(float(a) - float(b)) <= TOLERANCE if numbers else bool(a == b)
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """docs/evidence.md: a rate or completeness, capped at 1, rounded to 6 digits; null on 0."""
+    return None if not denominator else round(min(1.0, numerator / denominator), 6)
+
+
+BANDS = ((0.0, 0.10, 0.0), (0.10, 0.20, 1.5), (0.20, 0.40, 3.0), (0.40, 0.60, 4.5), (0.60, 1.0, 6.0))
+
+
+def band(rate: float | None) -> dict[str, Any] | None:
+    """MIIT 2024 bands for networking and digitalization rates: ≤10% 0, ≤20% 1.5, ≤40% 3,
+    ≤60% 4.5, else 6 points (of 6)."""
+    if rate is None:
+        return None
+    for lower, upper, points in BANDS:
+        if rate <= upper + 1e-12:
+            left = "[" if lower == 0 else "("
+            return {
+                "range": f"{left}{lower:.0%}, {upper:.0%}]",
+                "lower": lower,
+                "upper": upper,
+                "points": points,
+                "max_points": 6.0,
+            }
+    return None
 
 
 def band_points(rate: float | None) -> float | None:
-    """MIIT 2024 bands for networking and digitalization rates: ≤10% 0, ≤20% 1.5, ≤40% 3, ≤60% 4.5, else 6."""
-    if rate is None:
-        return None
-    for upper, points in ((0.10, 0.0), (0.20, 1.5), (0.40, 3.0), (0.60, 4.5)):
-        if rate <= upper:
-            return points
-    return 6.0
+    b = band(rate)
+    return None if b is None else float(b["points"])
 
 
-def recompute_figures(files: dict[str, bytes], figures: dict[str, Any]) -> list[str]:
-    """Recompute the headline figures from the CSVs (docs/evidence.md gives each formula) and
-    compare them with figures.json; returns one line per disagreement."""
-    bad: list[str] = []
-    inv = read_csv(files, "data/inventory.csv")
-    prod = [r for r in inv if r["in_inventory"] == "是" and r["production"] == "是"]
-    counts = {
-        "production_devices": len(prod),
-        "networked_devices": sum(r["networked"] == "是" for r in prod),
-        "delivering_devices": sum(r["delivering"] == "是" for r in prod),
-        "digital_devices": sum(r["digital"] == "是" for r in prod),
-    }
-    for k, v in counts.items():
-        if (figures.get("inventory") or {}).get(k) != v:
-            bad.append(
-                f"data/inventory.csv: {k} recomputes to {v}, figures.json says "
-                f"{(figures.get('inventory') or {}).get(k)}"
-            )
-    n = counts["production_devices"]
-    for key, num in (("networking_rate", "delivering_devices"), ("digitalization_rate", "digital_devices")):
-        rate = counts[num] / n if n else None
-        if not _close(rate, figures.get(key)):
-            bad.append(
-                f"data/inventory.csv: {key} recomputes to {rate}, figures.json says {figures.get(key)}"
-            )
-    band = figures.get("networking_band") or {}
-    rate = counts["delivering_devices"] / n if n else None
-    if isinstance(band, dict) and not _close(band_points(rate), band.get("points")):
-        bad.append(
-            f"data/inventory.csv: networking band points recompute to {band_points(rate)}, "
-            f"figures.json says {band.get('points')}"
-        )
-    tags = read_csv(files, "data/tags.csv")
-    for r in tags:
-        exp, st = _num(r["expected"]), _num(r["stored"])
-        comp = min(1.0, st / exp) if exp and st is not None else None
-        if not _close(comp, _num(r["completeness"])):
-            bad.append(
-                f"data/tags.csv: {r['device']}/{r['tag']} completeness recomputes to {comp}, "
-                f"the row says {r['completeness']}"
-            )
+# which CSV a recomputed figure comes from, for the messages
+SOURCE = {
+    "inventory": "data/inventory.csv",
+    "networking_rate": "data/inventory.csv",
+    "networking_band": "data/inventory.csv",
+    "digitalization_rate": "data/inventory.csv",
+    "digitalization_band": "data/inventory.csv",
+    "key_process_rate": "data/inventory.csv",
+    "devices": "data/tags.csv",
+    "rollups": "data/tags.csv",
+    "business_links": "data/tags.csv",
+    "latency_ms": "data/latency_histogram.csv",
+    "reconciliation": "data/reconciliation.csv",
+}
+
+
+def _tag_sums(
+    files: dict[str, bytes], bad: list[str]
+) -> tuple[dict[str, list[float]], dict[str, tuple[set[str], int]]]:
+    """Per device [expected, credited, stored, good] and per link (devices, tags) from tags.csv."""
     per_device: dict[str, list[float]] = {}
-    for r in tags:
-        acc = per_device.setdefault(r["device"], [0.0, 0.0])
-        exp, st = _num(r["expected"]) or 0.0, _num(r["stored"]) or 0.0
-        acc[0] += exp
-        acc[1] += min(st, exp)
-    for r in read_csv(files, "data/devices.csv"):
-        exp, got = per_device.get(r["device"], [0.0, 0.0])
-        if not _close(exp, _num(r["samples_expected"])):
+    links: dict[str, tuple[set[str], int]] = {}
+    for r in read_csv(files, "data/tags.csv"):
+        exp, good, comp = _int(r["expected"]), _int(r["good"]) or 0, _num(r["completeness"])
+        if r["weighting"] == "event":
+            credited = float(min(good, exp)) if exp else 0.0
+            if not _close(ratio(credited, exp or 0), comp):
+                bad.append(
+                    f"data/tags.csv: {r['device']}/{r['tag']} 完整性重算不符 completeness recomputes "
+                    f"to {ratio(credited, exp or 0)} (min(good, expected) ÷ expected), the row says "
+                    f"{r['completeness']}"
+                )
+        else:  # time-weighted: the share not inside a silence, counted in heartbeat slots
+            credited = (comp or 0.0) * (exp or 0)
+        acc = per_device.setdefault(r["device"], [0.0, 0.0, 0.0, 0.0])
+        for i, v in enumerate((exp or 0, credited, _int(r["stored"]) or 0, good)):
+            acc[i] += v
+        if good > 0:
+            for link in filter(None, r["links"].split(";")):
+                devs, n = links.get(link, (set(), 0))
+                links[link] = (devs | {r["device"]}, n + 1)
+    return per_device, links
+
+
+def recompute(files: dict[str, bytes], figures: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The headline figures recomputed from the CSVs alone by the formulas of docs/evidence.md,
+    in the shape of figures.json, and the rows of a CSV that disagree with another CSV."""
+    bad: list[str] = []
+    threshold = float((figures.get("parameters") or {}).get("complete_threshold", 0.95))
+    per_device, link_use = _tag_sums(files, bad)
+    devices: list[dict[str, Any]] = []
+    for r in read_csv(files, "data/inventory.csv"):
+        exp, credited, stored, good = per_device.get(r["device"], [0.0, 0.0, 0.0, 0.0])
+        comp = ratio(credited, exp)
+        devices.append(
+            {
+                "device": r["device"],
+                "in_inventory": _yes(r["in_inventory"]),
+                "production": _yes(r["production"]),
+                "key_process": _yes(r["key_process"]),
+                "networked_declared": _yes(r["networked_declared"]),
+                "digital_declared": _yes(r["digital_declared"]),
+                "samples_expected": int(exp) if r["device"] in per_device else None,
+                "samples_stored": int(stored),
+                "samples_good": int(good),
+                "completeness": comp,
+                "complete": comp is not None and comp >= threshold,
+                "delivering": good > 0,
+            }
+        )
+    present = any(d["in_inventory"] for d in devices)
+    prod = [d for d in devices if d["in_inventory"] and d["production"]]
+    key = [d for d in prod if d["key_process"]]
+    inv = {
+        "production_devices": len(prod),
+        "networked_devices": sum(d["networked_declared"] for d in prod),
+        "delivering_devices": sum(d["delivering"] for d in prod),
+        "digital_devices": sum(d["digital_declared"] for d in prod),
+        "key_process_devices": len(key),
+        "key_process_complete": sum(d["complete"] for d in key),
+        "unlisted_devices": [d["device"] for d in devices if not d["in_inventory"]] if present else [],
+    }
+    networking = ratio(inv["delivering_devices"], len(prod)) if present else None
+    digital = ratio(inv["digital_devices"], len(prod)) if present else None
+    counted = [d for d in devices if not d["in_inventory"] or d["production"]]
+    expected = sum(d["samples_expected"] or 0 for d in counted)
+    link_rows = read_csv(files, "data/business_links.csv")
+    links: list[dict[str, Any]] = [
+        {
+            "key": r["link"],
+            "collected": r["link"] in link_use,
+            "devices": sorted(link_use.get(r["link"], (set(), 0))[0]),
+            "tags": link_use.get(r["link"], (set(), 0))[1],
+        }
+        for r in link_rows
+    ]
+    recon = []
+    rows = read_csv(files, "data/reconciliation.csv")
+    for r in rows:  # the gateway's own balance (docs/evidence.md §13) holds exactly
+        n = {
+            k: _int(r[k]) or 0
+            for k in ("read", "at_gateway_start", "at_gateway_end", "published", "dropped_total")
+        }
+        if n["read"] + n["at_gateway_start"] - n["at_gateway_end"] != n["published"] + n["dropped_total"]:
             bad.append(
-                f"data/devices.csv: {r['device']} samples_expected is {r['samples_expected']}, "
-                f"its tags in data/tags.csv add up to {exp:g}"
+                f"data/reconciliation.csv: {r['gateway']}/{r['device']} 网关计数不平衡 "
+                f"read + at_gateway_start "
+                f"− at_gateway_end ≠ published + dropped ({n})"
             )
-        comp = got / exp if exp else None
-        if not _close(comp, _num(r["completeness"])):
-            bad.append(
-                f"data/devices.csv: {r['device']} completeness recomputes to {comp} from "
-                f"data/tags.csv, "
-                f"the row says {r['completeness']}"
-            )
+    for total in (r for r in rows if r["device"] == "*"):
+        mine = [r for r in rows if r["gateway"] == total["gateway"] and r["device"] != "*"]
+        sums = {
+            k: sum(_int(r[k]) or 0 for r in mine)
+            for k in ("read", "published", "stored", "rejected", "read_errors", "skipped_polls")
+        }
+        recon.append({"gateway": total["gateway"], **sums})
+        for k, v in sums.items():
+            if _int(total[k]) != v:
+                bad.append(
+                    f"data/reconciliation.csv: {total['gateway']} 网关合计不符 {k} is {total[k]}, "
+                    f"its devices add up to {v}"
+                )
+    out = {
+        "inventory": inv,
+        "networking_rate": networking,
+        "networking_band": band(networking),
+        "digitalization_rate": digital,
+        "digitalization_band": band(digital),
+        "key_process_rate": ratio(inv["key_process_complete"], len(key)) if present else None,
+        "devices": [
+            {
+                k: d[k]
+                for k in (
+                    "device",
+                    "samples_expected",
+                    "samples_stored",
+                    "samples_good",
+                    "completeness",
+                    "complete",
+                    "delivering",
+                )
+            }
+            for d in devices
+        ],
+        "rollups": {
+            "enterprise": {
+                "devices": len(counted),
+                "delivering": sum(d["delivering"] for d in counted),
+                "completeness": ratio(sum(per_device.get(d["device"], [0, 0])[1] for d in counted), expected),
+                "samples_expected": expected,
+                "samples_good": sum(d["samples_good"] for d in counted),
+            }
+        },
+        "business_links": {
+            "covered": sum(li["collected"] for li in links),
+            "declared": sum(_yes(r["declared"]) for r in link_rows),
+            "links": links,
+        },
+        "latency_ms": {
+            "samples": sum(_int(r["n"]) or 0 for r in read_csv(files, "data/latency_histogram.csv"))
+        },
+        "reconciliation": recon,
+    }
+    bad += _check_rows(files, out)
+    return out, bad
+
+
+def _check_rows(files: dict[str, bytes], out: dict[str, Any]) -> list[str]:
+    """devices.csv, gaps.csv and business_links.csv against what the other CSVs recompute to."""
+    bad = []
+    gaps: dict[str, list[float]] = {}
     for r in read_csv(files, "data/gaps.csv"):
         try:
             span = (datetime.fromisoformat(r["end"]) - datetime.fromisoformat(r["start"])).total_seconds()
         except ValueError as err:
-            raise VerificationError(f"data/gaps.csv: bad time ({err})") from err
-        if abs(span - float(r["duration_s"])) > 1.0:
+            raise VerificationError(f"data/gaps.csv: 时间格式错误 bad time ({err})") from err
+        if abs(span - float(r["duration_s"])) > 0.001:
             bad.append(
-                f"data/gaps.csv: {r['device']} gap at {r['start']} lasts {span:g} s, the row says "
-                f"{r['duration_s']}"
+                f"data/gaps.csv: {r['device']} 缺口时长不符 the gap at {r['start']} lasts {span:g} s, "
+                f"the row says {r['duration_s']}"
             )
-    for r in read_csv(files, "data/reconciliation.csv"):
-        read, stored, dropped = (_num(r[k]) or 0.0 for k in ("read", "stored", "dropped_total"))
-        if _num(r["unexplained"]) != read - dropped - stored:
+        acc = gaps.setdefault(r["device"], [0.0, 0.0])
+        acc[0], acc[1] = acc[0] + 1, acc[1] + float(r["duration_s"])
+    want = {d["device"]: d for d in out["devices"]}
+    for r in read_csv(files, "data/devices.csv"):
+        d = {**want.get(r["device"], {}), "gap_count": 0, "gap_seconds": 0.0}
+        d["gap_count"], d["gap_seconds"] = gaps.get(r["device"], [0, 0.0])
+        for k in (
+            "samples_expected",
+            "samples_stored",
+            "samples_good",
+            "completeness",
+            "gap_count",
+            "gap_seconds",
+        ):
+            if not _close(d.get(k), _num(r[k])):
+                bad.append(
+                    f"data/devices.csv: {r['device']} 与明细不符 {k} is {r[k] or 'empty'}, "
+                    f"data/tags.csv and data/gaps.csv give {d.get(k)}"
+                )
+        for k in ("complete", "delivering"):
+            if d.get(k) != _yes(r[k]):
+                bad.append(
+                    f"data/devices.csv: {r['device']} 与明细不符 {k} is {r[k]}, recomputes to {d.get(k)}"
+                )
+    links = {li["key"]: li for li in out["business_links"]["links"]}
+    for r in read_csv(files, "data/business_links.csv"):
+        li = links[r["link"]]
+        got = (_yes(r["collected"]), sorted(filter(None, r["devices"].split(";"))), _int(r["tags"]))
+        if got != (li["collected"], li["devices"], li["tags"]):
             bad.append(
-                f"data/reconciliation.csv: {r['gateway']}/{r['device']} unexplained is "
-                f"{r['unexplained']}, "
-                f"read − dropped − stored = {read - dropped - stored:g}"
+                f"data/business_links.csv: {r['link']} 与点位不符 collected/devices/tags are {got}, "
+                f"data/tags.csv gives {(li['collected'], li['devices'], li['tags'])}"
             )
-    links = read_csv(files, "data/business_links.csv")
-    covered = sorted(r["link"] for r in links if r["collected"] == "是")
-    claimed = sorted((figures.get("business_links") or {}).get("covered") or [])
-    if covered != claimed:
-        bad.append(
-            f"data/business_links.csv: covered links recompute to {covered}, figures.json says {claimed}"
-        )
     return bad
+
+
+def compare(recomputed: Any, claimed: Any, path: str) -> list[str]:
+    """Where figures.json differs from what the CSVs recompute to, one line per figure."""
+    if isinstance(recomputed, dict) and isinstance(claimed, dict):
+        return [m for k, v in recomputed.items() for m in compare(v, claimed.get(k), f"{path}.{k}")]
+    if isinstance(recomputed, list) and recomputed and isinstance(recomputed[0], dict):
+        ident = next(k for k in ("device", "key", "gateway") if k in recomputed[0])
+        theirs = {c.get(ident): c for c in claimed or [] if isinstance(c, dict)}
+        return [
+            m
+            for item in recomputed
+            for m in compare(item, theirs.get(item[ident], {}), f"{path}[{item[ident]}]")
+        ]
+    if isinstance(recomputed, list):
+        same = list(recomputed) == list(claimed or [])
+    else:
+        same = _close(recomputed, claimed)
+    if same:
+        return []
+    top = path.split(".")[1].split("[")[0]
+    return [
+        f"data/figures.json: 指标与 CSV 不符 {path[1:]} is {claimed!r}, "
+        f"{SOURCE.get(top, 'the CSVs')} recompute(s) to {recomputed!r}"
+    ]
+
+
+def recompute_figures(files: dict[str, bytes], figures: dict[str, Any]) -> list[str]:
+    """Recompute the headline figures from the CSVs and compare them with figures.json; one line
+    per disagreement."""
+    recomputed, bad = recompute(files, figures)
+    return bad + compare(recomputed, figures, "")
 
 
 def verify_package(
@@ -500,14 +691,18 @@ def verify_package(
         res.check(
             ENVELOPE,
             "the key you gave signed the rotation to the package's key",
-            lambda: _check_rotation(key, signer, pred),
+            lambda: _check_rotation(key, signer, pred, whose="the key you trust (--key)"),
         )
     if pred.get("key_id") != key_id(signer):
         res.failed.append(f"{ENVELOPE}: predicate names key {pred.get('key_id')}, signed by {key_id(signer)}")
     if "data/figures.json" in files and not [f for f in failures if f.startswith("data/")]:
 
         def figures() -> None:
-            bad = recompute_figures(files, load_json(files, "data/figures.json"))
+            claimed = load_json(files, "data/figures.json")
+            if not isinstance(claimed, dict):
+                raise VerificationError("data/figures.json is not a figures document")
+            res.recomputed, bad = recompute(files, claimed)
+            bad += compare(res.recomputed, claimed, "")
             if bad:
                 raise VerificationError("; ".join(bad))
 
@@ -685,7 +880,9 @@ def _check_previous(
     res.check("--previous", "sequence and previous digest link to the previous package", link)
 
 
-def _check_rotation(old: Ed25519PublicKey, new: Ed25519PublicKey, pred: dict[str, Any]) -> None:
+def _check_rotation(
+    old: Ed25519PublicKey, new: Ed25519PublicKey, pred: dict[str, Any], *, whose: str = "the previous package"
+) -> None:
     """A change of key is accepted when the old key signed the rotation to the new one."""
     for r in pred.get("key_rotations") or []:
         if r.get("from_key_id") == key_id(old) and r.get("to_key_id") == key_id(new):
@@ -693,10 +890,48 @@ def _check_rotation(old: Ed25519PublicKey, new: Ed25519PublicKey, pred: dict[str
             if f"to {key_id(new)}\n" in body:
                 return
     raise VerificationError(
-        f"signed by key {key_id(new)[:16]}…, the previous package by "
-        f"{key_id(old)[:16]}…, "
-        "and no rotation signed by the previous key names the new one"
+        f"signed by key {key_id(new)[:16]}…, {whose} by {key_id(old)[:16]}…, "
+        "and no rotation signed by the trusted key names the new one: an unknown key"
     )
+
+
+# what a failure means, in Chinese, by a phrase of its English message (first match wins)
+ZH = (
+    ("not an evidence package", "不是证据包"),
+    ("is not a folder", "文件夹不存在"),
+    ("sha256 differs from the signed digest", "文件内容与签名记录的摘要不符，文件被改动过"),
+    ("listed in the signed statement but missing", "签名清单中的文件缺失"),
+    ("is not listed in the signed statement", "包中多出未经签名的文件"),
+    ("not in the canonical form", "文件被改动过"),
+    ("an unknown key", "签名公钥不被信任：没有由已信任公钥签署的换钥声明"),
+    ("no signature verifies with this key", "签名无效：不是该公钥签署的，或签名后被改动"),
+    ("not a DSSE envelope", "签名信封格式错误"),
+    ("is missing", "证据链断开：缺少中间的证据包，或文件缺失"),
+    ("the previous package was replaced", "上一个证据包被替换"),
+    ("another package has this sequence", "同一序号已有另一个证据包"),
+    ("the log shrank", "日志变短了：有证据包被删除"),
+    ("rewritten", "日志被改写"),
+    ("consistency proof", "一致性证明不成立，日志被改写"),
+    ("inclusion proof", "包含证明不成立"),
+    ("does not link to package", "证据链断开"),
+    ("do not hash to the checkpoint", "日志内容与检查点不符"),
+    ("missing, although this is package", "缺少上一个检查点"),
+    ("no proof from size", "缺少一致性证明"),
+    ("of another enterprise", "上一个证据包属于另一家企业"),
+    ("predicate names key", "声明的公钥与签名公钥不符"),
+    ("does not verify", "签名无效"),
+    ("no signature by", "检查点不是该公钥签署的"),
+    ("signed by none of the keyring", "检查点不是已知公钥签署的"),
+)
+
+
+def bilingual(line: str, *, subject: bool = True) -> str:
+    """``subject: English`` → ``subject: 中文 — English`` (lines with Chinese stay as they are)."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in line):
+        return line
+    zh = next((z for phrase, z in ZH if phrase in line), "校验失败")
+    name, sep, rest = line.partition(": ")
+    return f"{name}: {zh} — {rest}" if sep and subject else f"{zh} — {line}"
 
 
 def read_dir(path: Path) -> dict[str, bytes]:
@@ -713,6 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--previous", type=Path, help="the package before this one")
     ap.add_argument("--checkpoint", type=Path, help="a log checkpoint you kept from an earlier package")
     ap.add_argument("--key", type=Path, help="the public key you trust (PEM or signed-note vkey)")
+    ap.add_argument("--json", type=Path, help="also write the result and the recomputed figures here")
     args = ap.parse_args(argv)
     try:
         files = read_dir(args.package)
@@ -721,14 +957,23 @@ def main(argv: list[str] | None = None) -> int:
         kept = args.checkpoint.read_bytes() if args.checkpoint else None
         res = verify_package(files, key=key, previous=previous, kept_checkpoint=kept)
     except (OSError, VerificationError) as err:
-        print(f"错误 error: {err}")
+        print(f"错误 error: {bilingual(str(err), subject=False)}")
         return 2
+    if args.json:
+        report = {
+            "verified": not res.failed,
+            "passed": res.passed,
+            "failed": [bilingual(line) for line in res.failed],
+            "notes": res.notes,
+            "recomputed": res.recomputed,
+        }
+        args.json.write_bytes(canonical_json(report))
     for line in res.notes:
         print(f"  {line}")
     for line in res.passed:
         print(f"[通过 OK]   {line}")
     for line in res.failed:
-        print(f"[失败 FAIL] {line}")
+        print(f"[失败 FAIL] {bilingual(line)}")
     if res.failed:
         print(f"校验未通过 NOT VERIFIED: {len(res.failed)} check(s) failed")
         return 1

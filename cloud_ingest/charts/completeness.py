@@ -1,8 +1,8 @@
 """Completeness grid (status history): rows are devices — or workshop/line groups when there are
-too many devices to draw one row each — and columns are days (hours for windows of two days or
-less). A cell's value is the share of its time not inside a gap that lost data; gaps whose data
-arrived late count as covered, as in the completeness figures. Per-tag completeness against the
-expected sample count is in the tag table; this grid shows *when* data was missing."""
+too many devices to draw one row each — and columns are the figures' grid buckets (hours for
+windows up to three days, else days). A cell is the device's completeness in that bucket as the
+figures compute it (``grid``: credited ÷ expected, docs/evidence.md §15); a group's cell is the
+mean of its devices' cells; grey where nothing was expected."""
 
 from __future__ import annotations
 
@@ -26,9 +26,12 @@ def colour(value: float) -> str:
     return next(c for lo, c, _ in BINS if value >= lo)
 
 
-def columns(start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
-    """Whole days (or hours) overlapping the window, clipped to it."""
-    hourly = (end - start) <= timedelta(days=2)
+def columns(
+    start: datetime, end: datetime, *, hourly: bool | None = None
+) -> list[tuple[datetime, datetime, str]]:
+    """Whole days (or hours) overlapping the window, clipped to it (the gap chart's columns)."""
+    if hourly is None:
+        hourly = (end - start) <= timedelta(days=3)
     step = timedelta(hours=1) if hourly else timedelta(days=1)
     t = (
         start.replace(minute=0, second=0, microsecond=0)
@@ -43,37 +46,33 @@ def columns(start: datetime, end: datetime) -> list[tuple[datetime, datetime, st
     return cols
 
 
-def covered(device: dict[str, Any], lo: datetime, hi: datetime) -> float:
-    span = (hi - lo).total_seconds()
-    lost = 0.0
-    for g in device.get("gaps") or []:
-        if g.get("cause") == "delivered_late":
-            continue
-        a, b = max(parse_time(g["start"]), lo), min(parse_time(g["end"]), hi)
-        lost += max((b - a).total_seconds(), 0.0)
-    return max(0.0, 1.0 - lost / span) if span > 0 else 1.0
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
 
 
 def completeness_grid(figures: dict[str, Any], *, max_rows: int = 60, width: float = 760.0) -> str:
     title = "数据完整性网格 Completeness grid"
-    devices = sorted(figures.get("devices") or [], key=lambda d: str(d["device"]))
-    if not devices:
+    grid = figures.get("grid") or {}
+    starts = [parse_time(t) for t in grid.get("starts") or []]
+    rows = sorted(grid.get("rows") or [], key=lambda r: str(r["device"]))
+    if not rows or not starts:
         return empty(width, title, "completeness")
-    start, end = parse_time(figures["window"]["start"]), parse_time(figures["window"]["end"])
-    cols = columns(start, end)
+    hourly = grid.get("bucket") == "hour"
+    place = {str(d["device"]): d for d in figures.get("devices") or []}
     groups: list[tuple[str, list[dict[str, Any]]]]
-    if len(devices) <= max_rows:
-        groups = [(str(d["device"]), [d]) for d in devices]
+    if len(rows) <= max_rows:
+        groups = [(str(r["device"]), [r]) for r in rows]
         unit = "设备 device"
     else:
         by: dict[str, list[dict[str, Any]]] = {}
-        for d in devices:
-            by.setdefault(f"{d.get('workshop') or '-'} / {d.get('line') or '-'}", []).append(d)
+        for r in rows:
+            d = place.get(str(r["device"])) or {}
+            by.setdefault(f"{d.get('workshop') or '-'} / {d.get('line') or '-'}", []).append(r)
         groups = [(f"{k} ({len(v)})", v) for k, v in sorted(by.items())]
         unit = "车间/产线 workshop/line (devices)"
-    cell_w = min(24.0, (width - LABEL_W - 10) / len(cols))
+    cell_w = min(24.0, (width - LABEL_W - 10) / len(starts))
     cell_h = 12.0 if len(groups) > 30 else 16.0
-    hourly = (end - start) <= timedelta(days=2)
     body = [
         text(
             8,
@@ -85,29 +84,35 @@ def completeness_grid(figures: dict[str, Any], *, max_rows: int = 60, width: flo
     ]
     y0 = 24.0
     every = max(1, int(18 // cell_w) + 1)
-    for j, (_lo, _hi, lab) in enumerate(cols):
+    for j, t in enumerate(starts):
         if j % every == 0:
+            lab = t.strftime("%H") if hourly else t.strftime("%d")
             body.append(text(LABEL_W + j * cell_w + cell_w / 2, y0 + 8, lab, size=8, anchor="middle"))
     y = y0 + 12
     for name, members in groups:
         body.append(text(LABEL_W - 6, y + cell_h - 4, name, size=9 if cell_h < 16 else 10, anchor="end"))
-        for j, (lo, hi, _lab) in enumerate(cols):
-            value = sum(covered(d, lo, hi) for d in members) / len(members)
+        for j, t in enumerate(starts):
+            cells = [
+                (m.get("completeness") or [])[j] if j < len(m.get("completeness") or []) else None
+                for m in members
+            ]
+            value = _mean(cells)
             body.append(
                 rect(
                     LABEL_W + j * cell_w,
                     y,
                     cell_w - 1,
                     cell_h - 1,
-                    colour(value),
+                    NO_TIME if value is None else colour(value),
                     cls="cell",
-                    title=f"{name} {lo:%Y-%m-%d %H:%M} {num(value * 100)}%",
+                    title=f"{name} {t:%Y-%m-%d %H:%M} "
+                    + ("无应收 nothing expected" if value is None else f"{num(value * 100)}%"),
                 )
             )
         y += cell_h
     y += 12
     lx = LABEL_W
-    for _floor, c, lab in BINS:
+    for _floor, c, lab in (*BINS, (0.0, NO_TIME, "无应收 none expected")):
         body += [rect(lx, y - 9, 10, 10, c), text(lx + 14, y, lab, size=10)]
         lx += 14 + text_width(lab, 10) + 14
     return document(width, y + 10, body, title=title, kind="completeness")

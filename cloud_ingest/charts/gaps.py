@@ -20,7 +20,8 @@ def gap_causes(figures: dict[str, Any], *, width: float = 760.0) -> str:
             "本时段无数据 no data in this window", "本时段没有缺口 no gaps in this window"
         )
     start, end = parse_time(figures["window"]["start"]), parse_time(figures["window"]["end"])
-    cols = columns(start, end)
+    bucket = (figures.get("grid") or {}).get("bucket")
+    cols = columns(start, end, hourly=None if bucket is None else bucket == "hour")
     causes = [k for k in STATES if k != "delivering"]
     sums = [[0.0] * len(causes) for _ in cols]
     for g in gaps:
@@ -68,7 +69,7 @@ def gap_causes(figures: dict[str, Any], *, width: float = 760.0) -> str:
         if j % every == 0:
             body.append(text(LEFT + j * bar_w + bar_w / 2, TOP + PLOT_H + 12, lab, size=8, anchor="middle"))
     body.append(line(LEFT, TOP + PLOT_H, width - 10, TOP + PLOT_H, stroke="#666"))
-    parts, h = legend(LEFT, TOP + PLOT_H + 32, [c for c in causes if c in used])
+    parts, h = legend(LEFT, TOP + PLOT_H + 32, [c for c in causes if c in used], width=width)
     return document(width, TOP + PLOT_H + 32 + h, body + parts, title=title, kind="gaps")
 
 

@@ -13,6 +13,7 @@ STATES: dict[str, tuple[str, str, str]] = {
     "delivering": ("#2e9e5b", "正常上报", "delivering"),
     "delivered_late": ("#e0b422", "延迟送达", "delivered late"),
     "device_offline": ("#d64541", "设备离线", "device offline"),
+    "bad_value": ("#c0392b", "坏值", "bad value"),
     "gateway_offline": ("#8e44ad", "网关离线", "gateway offline"),
     "dropped_at_gateway": ("#e67e22", "网关丢弃", "dropped at gateway"),
     "gateway_overrun": ("#b9770e", "网关超负荷", "gateway overrun"),
@@ -80,14 +81,15 @@ def document(width: float, height: float, body: list[str], *, title: str, kind: 
     )
 
 
-def legend(x: float, y: float, keys: list[str]) -> tuple[list[str], float]:
-    """Swatches with bilingual labels, wrapping; returns the parts and the height used."""
+def legend(x: float, y: float, keys: list[str], *, width: float = 760.0) -> tuple[list[str], float]:
+    """Swatches with bilingual labels, wrapping inside the drawing's ``width``; returns the parts
+    and the height used."""
     parts, cx, cy = [], x, y
     for k in keys:
         colour, zh, en = STATES[k]
         label = f"{zh} {en}"
         w = 16 + text_width(label, 10) + 12
-        if cx + w > x + 700:
+        if cx + w > width - 4 and cx > x:
             cx, cy = x, cy + 16
         parts += [rect(cx, cy - 9, 10, 10, colour), text(cx + 14, cy, label, size=10)]
         cx += w

@@ -25,7 +25,10 @@ def pick_rows(devices: list[dict[str, Any]], max_rows: int) -> list[dict[str, An
 
 def state_timeline(figures: dict[str, Any], *, max_rows: int = 40, width: float = 760.0) -> str:
     title = "设备状态时间线 Device state timeline"
-    devices = list(figures.get("devices") or [])
+    # devices the window expected data of (an inventory row never networked has no row to draw)
+    devices = [
+        d for d in figures.get("devices") or [] if d.get("samples_expected") is not None or d.get("gateway")
+    ]
     if not devices:
         return empty(width, title, "timeline")
     start, end = parse_time(figures["window"]["start"]), parse_time(figures["window"]["end"])
@@ -62,11 +65,14 @@ def state_timeline(figures: dict[str, Any], *, max_rows: int = 40, width: float 
             )
         y += ROW_H + GAP
     body.append(line(LABEL_W, y, width - 10, y))
-    for t, lab in time_ticks(start, end):
+    # whole hours or days; a window shorter than that is labelled by its two ends (UTC)
+    ticks = time_ticks(start, end) or [(start, f"{start:%H:%M:%S}"), (end, f"{end:%H:%M:%S} UTC")]
+    for t, lab in ticks:
         tx = LABEL_W + plot_w * (t - start).total_seconds() / span
+        near = "start" if tx < LABEL_W + 30 else "end" if tx > LABEL_W + plot_w - 30 else "middle"
         body += [
             line(tx, 8, tx, y + 4, stroke="#ffffff", width=0.6),
-            text(tx, y + 15, lab, size=9, anchor="middle"),
+            text(tx, y + 15, lab, size=9, anchor=near),
         ]
     y += 22
     if len(rows) < len(devices):
@@ -82,5 +88,5 @@ def state_timeline(figures: dict[str, Any], *, max_rows: int = 40, width: float 
             )
         )
         y += 16
-    parts, h = legend(LABEL_W, y + 6, [k for k in STATES if k in used])
+    parts, h = legend(LABEL_W, y + 6, [k for k in STATES if k in used], width=width)
     return document(width, y + h + 8, body + parts, title=title, kind="timeline")

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloud_ingest.attest import tables
-from cloud_ingest.attest.verify_package import band_points
 from cloud_ingest.charts.svg import STATES
-from wire.business_links import LABELS
 
 MAX_GAP_ROWS = 200
 MAX_TAG_ROWS = 200
-CLOCK_FLAG_MS = 1000.0
+CLOCK_TOLERANCE_MS = 1000.0  # when the figures do not say (schema 1.0 always does)
 
 
 def pct(value: Any) -> str:
@@ -47,52 +45,72 @@ class Cut:
         return self.total - len(self.rows)
 
 
+def _score(b: Any) -> str:
+    if not isinstance(b, dict):
+        return "—"
+    return f"{b.get('range', '')} → {num(b.get('points'))} / {num(b.get('max_points'))} 分 points"
+
+
+def num(value: Any) -> str:
+    return "—" if value is None else f"{float(value):g}"
+
+
 def indicator_rows(f: dict[str, Any]) -> list[dict[str, str]]:
     bl = f.get("business_links") or {}
-    n_links = len(bl.get("covered") or [])
+    covered, total = int(bl.get("covered") or 0), int(bl.get("total") or 14)
     inv = f.get("inventory") or {}
-    band = f.get("networking_band") or {}
-    net = f.get("networking_rate")
-    no_inv = not inv.get("production_devices")
+    why = f.get("not_computable") or {}
+
+    def value(key: str) -> str:
+        if f.get(key) is not None:
+            return pct(f.get(key))
+        reason = why.get(key, "no_inventory")
+        return {
+            "no_inventory": "无法计算：未导入设备台账 not computable: no inventory imported",
+            "no_production_devices": "无法计算：台账中没有生产设备 not computable: no production devices",
+            "no_key_process_devices": "无法计算：台账中没有关键工序设备 "
+            "not computable: no key-process devices",
+        }.get(reason, f"无法计算 not computable: {reason}")
+
+    prod = inv.get("production_devices", 0)
     return [
         {
             "zh": "设备联网率",
             "en": "Device networking rate",
-            "value": "无法计算：无设备台账 not computable: no inventory" if no_inv else pct(net),
-            "basis": f"{inv.get('delivering_devices', 0)} / {inv.get('production_devices', 0)} 台生产设备 "
-            f"production devices",
-            "score": "—"
-            if no_inv
-            else f"{band.get('band', '')} → {band.get('points', band_points(net))} / 6 分 points",
+            "value": value("networking_rate"),
+            "basis": f"{inv.get('delivering_devices', 0)} / {prod} 台生产设备上报了数据 "
+            f"production devices delivered data",
+            "score": _score(f.get("networking_band")),
         },
         {
             "zh": "设备数字化率",
             "en": "Device digitalization rate",
-            "value": pct(f.get("digitalization_rate")),
-            "basis": f"{inv.get('digital_devices', 0)} / {inv.get('production_devices', 0)}",
-            "score": "—" if no_inv else f"{band_points(f.get('digitalization_rate'))} / 6 分 points",
+            "value": value("digitalization_rate"),
+            "basis": f"{inv.get('digital_devices', 0)} / {prod} 台（台账申报 as declared in the inventory）",
+            "score": _score(f.get("digitalization_band")),
         },
         {
             "zh": "关键工序数据采集率",
             "en": "Key-process data collection rate",
-            "value": pct(f.get("key_process_rate")),
-            "basis": "本平台定义，见方法说明 our definition, see methodology",
+            "value": value("key_process_rate"),
+            "basis": f"{inv.get('key_process_complete', 0)} / {inv.get('key_process_devices', 0)} "
+            "台关键工序设备数据完整（本平台定义，见方法说明） key-process devices complete (our "
+            "definition, see methodology)",
             "score": "—",
         },
         {
             "zh": "数据采集（业务环节覆盖）",
             "en": "Data collection (business links)",
-            "value": f"{n_links} / 14",
-            "basis": "有自动采集数据的业务环节 links with automatic data",
-            "score": f"约 approx. {n_links * 10 / 14:.1f} / 10 分 points",
+            "value": f"{covered} / {total}",
+            "basis": f"有自动采集数据的业务环节；台账申报 {bl.get('declared', 0)} 个 "
+            f"links with automatic data; {bl.get('declared', 0)} declared",
+            "score": f"约 approx. {covered * 10 / total:.1f} / 10 分 points",
         },
     ]
 
 
 def link_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {**r, "label": f"{LABELS[r['link']][0]} {LABELS[r['link']][1]}"} for r in tables.business_link_rows(f)
-    ]
+    return [{**r, "label": f"{r['label_zh']} {r['label_en']}"} for r in tables.business_link_rows(f)]
 
 
 def gap_table(f: dict[str, Any]) -> Cut:
@@ -116,21 +134,28 @@ def tag_table(f: dict[str, Any]) -> Cut:
 
 
 def clock_findings(f: dict[str, Any]) -> list[str]:
+    tolerance = float((f.get("parameters") or {}).get("clock_tolerance_ms") or CLOCK_TOLERANCE_MS)
     out = []
     for g in f.get("gateways") or []:
         off = g.get("clock_offset_ms")
         if off is None:
             continue
-        if g.get("clock_flagged") or abs(float(off)) >= CLOCK_FLAG_MS:
+        if g.get("clock_ok") is False:
             direction = "快 fast" if float(off) > 0 else "慢 slow"
-            out.append(
-                f"网关 {g['gateway']} 的时钟{direction[0]}了 "
-                f"{ms(abs(float(off)))}，其延迟已按该偏差校正并标注。"
-                f" Gateway {g['gateway']}'s clock is {ms(abs(float(off)))} {direction.split()[1]}; "
-                f"its latency "
-                "figures are corrected by that offset and flagged."
+            fixed = (
+                "其数据时间已按该偏差校正。 Its data times are corrected by that offset."
+                if g.get("clock_corrected")
+                else "其数据时间未校正。 Its data times are not corrected."
             )
-    return out or ["所有网关时钟偏差都在 1 s 以内。 Every gateway clock is within 1 s of the cloud's."]
+            out.append(
+                f"网关 {g['gateway']} 的时钟{direction[0]}了 {ms(abs(float(off)))}（超出容差 "
+                f"{ms(tolerance)}）。 Gateway {g['gateway']}'s clock is {ms(abs(float(off)))} "
+                f"{direction.split()[1]} (beyond the {ms(tolerance)} tolerance). {fixed}"
+            )
+    return out or [
+        f"所有网关时钟偏差都在 {ms(tolerance)} 以内。 Every gateway clock is within {ms(tolerance)} of the "
+        "cloud's."
+    ]
 
 
 def context(f: dict[str, Any], cover: dict[str, Any]) -> dict[str, Any]:
@@ -155,10 +180,12 @@ def context(f: dict[str, Any], cover: dict[str, Any]) -> dict[str, Any]:
         "no_data": no_data,
         "indicators": indicator_rows(f),
         "links": link_rows(f),
-        "devices": devices,
+        "devices": [d for d in devices if d.get("samples_expected") is not None or d.get("gateway")],
         "gaps": gap_table(f),
         "tags": tag_table(f),
-        "inventory": tables.inventory_rows(f),
+        "inventory": [d for d in tables.inventory_rows(f) if d.get("in_inventory") or d.get("gateway")],
+        "rollups": f.get("rollups") or {},
+        "notes": f.get("notes") or [],
         "recon": tables.reconciliation_rows(f),
         "gateways": tables.gateway_rows(f),
         "latency": tables.latency_rows(f),

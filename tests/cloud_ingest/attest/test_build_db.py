@@ -132,7 +132,8 @@ def test_build_verify_rebuild_and_the_append_only_tables(env: dict[str, Any]) ->
     assert "the key you gave (--key)" in r.output
     (env["tmp"] / "p2" / "data" / "gaps.csv").write_bytes(b"tampered")
     r = cli("evidence", "verify", str(env["tmp"] / "p2"))
-    assert r.exit_code == 1 and "data/gaps.csv: sha256 differs from the signed digest" in r.output
+    assert r.exit_code == 1 and "data/gaps.csv: 文件内容与签名记录的摘要不符" in r.output
+    assert "sha256 differs from the signed digest" in r.output
     r = build(env, "p2", "--force")
     assert r.exit_code == 0 and "序号 sequence 3" in r.output
     assert cli("evidence", "verify", str(env["tmp"] / "p2")).exit_code == 0

@@ -4,47 +4,15 @@ interpreter), in a subprocess, as a reviewer would run it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import cryptography
 import pytest
 
 from cloud_ingest.attest import keys
 from cloud_ingest.attest.package import verifier_source
 from tests.cloud_ingest.attest.chain import Chain, write
-
-# cryptography's own dependencies (cffi is only needed by some builds; link it when present)
-_DEPS = ("cryptography", "cffi", "_cffi_backend", "pycparser")
-
-
-def _only_cryptography(tmp: Path) -> Path:
-    """A folder holding links to cryptography (and what it imports), nothing else."""
-    site = Path(cryptography.__file__).resolve().parent.parent
-    lib = tmp / "lib"
-    lib.mkdir()
-    for entry in site.iterdir():
-        if entry.name.split(".")[0] in _DEPS and not entry.name.endswith(".dist-info"):
-            (lib / entry.name).symlink_to(entry)
-    return lib
-
-
-def _run(lib: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """python -I -S: no site-packages, no environment, no script folder; then only ``lib``."""
-    boot = (
-        "import sys, runpy; sys.path[:] = [p for p in sys.path if 'site-packages' not in p "
-        "and 'dist-packages' not in p]; sys.path.append(sys.argv.pop(1)); sys.argv.pop(0); "
-        "runpy.run_path(sys.argv[0], run_name='__main__')"
-    )
-    return subprocess.run(
-        [sys.executable, "-I", "-S", "-c", boot, str(lib), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.cloud_ingest.attest.offline import only_cryptography as _only_cryptography
+from tests.cloud_ingest.attest.offline import run_offline as _run
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +66,7 @@ def test_standalone_verifies_and_catches(folders: tuple[Path, Path, Path], tmp_p
     csv.write_bytes(csv.read_bytes().replace(b"D001", b"D009", 1))
     out = _run(lib, "verify_package.py", ".", cwd=bad)
     assert out.returncode == 1
-    assert "data/devices.csv: sha256 differs from the signed digest" in out.stdout
+    assert "data/devices.csv: 文件内容与签名记录的摘要不符" in out.stdout
+    assert "sha256 differs from the signed digest" in out.stdout
     usage = _run(lib, str(p2 / "verify_package.py"), str(tmp_path / "nothing"), cwd=tmp_path)
     assert usage.returncode == 2 and "is not a folder" in usage.stdout

@@ -6,6 +6,7 @@ each caught with a message naming the file and the check; untouched packages ver
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -74,10 +75,17 @@ def test_an_edited_figure_is_caught_by_signature_and_by_recomputation(chain: Cha
     """A figure changed in figures.json and re-listed (as a careless forger would) still fails to
     recompute from the CSVs, besides the signature."""
     files = chain.built[2].files
-    figures = files["data/figures.json"].replace(b'"networking_rate": 0.75', b'"networking_rate": 0.95')
-    assert figures != files["data/figures.json"]
-    bad = v.recompute_figures({**files, "data/figures.json": figures}, __import__("json").loads(figures))
-    assert any("networking_rate recomputes to 0.75" in b for b in bad)
+    claimed = json.loads(files["data/figures.json"])
+    rate = claimed["networking_rate"]
+    claimed["networking_rate"] = 0.95
+    claimed["devices"][0]["completeness"] = 0.5
+    figures = v.canonical_json(claimed)
+    bad = v.recompute_figures({**files, "data/figures.json": figures}, claimed)
+    assert any(f"networking_rate is 0.95, data/inventory.csv recompute(s) to {rate}" in b for b in bad), bad
+    assert any(f"devices[{claimed['devices'][0]['device']}].completeness is 0.5" in b for b in bad), bad
+    assert all("指标与 CSV 不符" in b for b in bad)
+    r = _verify({**files, "data/figures.json": figures})
+    assert "data/figures.json: sha256 differs from the signed digest" in r.failed
 
 
 def test_a_package_replaced_by_a_resigned_one_with_the_same_sequence(chain: Chain) -> None:
@@ -156,7 +164,7 @@ def test_key_rotation_keeps_the_chain_verifiable(tmp_path: Path) -> None:
     c.key_file = other
     third = c.add()
     r = _verify(third.files, previous=second.files)
-    assert any("no rotation signed by the previous key names the new one" in f for f in r.failed)
+    assert any("the trusted key names the new one: an unknown key" in f for f in r.failed)
     r = _verify(third.files, key=v.load_public_key(second.files["keys/signing-key.pub"]))
     assert r.failed
 
@@ -178,5 +186,5 @@ def test_main_prints_each_failure_and_exits_1(
     (folder / "data" / "gaps.csv").write_bytes(_flip((folder / "data" / "gaps.csv").read_bytes()))
     assert v.main([str(folder)]) == 1
     out = capsys.readouterr().out
-    assert "[失败 FAIL] data/gaps.csv: sha256 differs from the signed digest" in out
+    assert "[失败 FAIL] data/gaps.csv: 文件内容与签名记录的摘要不符，文件被改动过 — sha256 differs" in out
     assert "校验未通过 NOT VERIFIED" in out
