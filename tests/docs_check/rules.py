@@ -113,16 +113,7 @@ class KnownBroken:
     stand_in: str
 
 
-KNOWN_BROKEN: tuple[KnownBroken, ...] = (
-    KnownBroken(
-        r"^cloud-ingest evidence build ", "KeyError: 'link'",
-        "the package tables read an older figures shape than the evidence schema 1.0 "
-        "(cloud_ingest/attest/tables.py); wt-attest's 'Packages read the real figures' fixes it",
-        "fixture_package"),
-    KnownBroken(
-        r"^TOKEN=.* curl .*/evidence/packages/2$", "exit 22",
-        "follows from the build above: the database holds no package 2 yet", "noop"),
-)
+KNOWN_BROKEN: tuple[KnownBroken, ...] = ()
 
 
 def known_broken(command: Command) -> KnownBroken | None:
