@@ -286,6 +286,23 @@ def test_a_package_of_real_data_verifies_offline_and_every_tampering_fails(
         res, _report = reviewer.verify(out / "p3-again", "--checkpoint", str(kept))
         assert res.returncode == 1
         assert "--checkpoint: 日志被改写" in res.stdout and "the log was rewritten" in res.stdout
+
+        # 8. a window with no data is a package that says so, and verifies
+        r = build(config, s.enterprise, start - 3_600_000, start - 1_800_000, out / "p-empty")
+        assert r.returncode == 0 and "序号 sequence 4" in r.stdout, r.stdout + r.stderr
+        res, report = reviewer.verify(out / "p-empty")
+        assert res.returncode == 0, res.stdout
+        empty = json.loads((out / "p-empty" / "data" / "figures.json").read_text(encoding="utf-8"))
+        assert same(report["recomputed"], empty) == []
+        assert all(d["samples_stored"] == 0 for d in empty["devices"])
+        text = subprocess.run(
+            ["pdftotext", str(out / "p-empty" / "report" / "report.pdf"), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        assert "本时段没有收到任何数据" in text and "No data was received" in text
         ingest.terminate()
 
 

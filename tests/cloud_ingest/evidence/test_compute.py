@@ -35,6 +35,16 @@ def test_small_enterprise(small: Small) -> None:
     assert (rec.unexplained, rec.stored, rec.published, rec.read) == (0, 228, 228, 228)
 
 
+def test_a_window_before_anything_was_registered_has_nothing_expected(small: Small) -> None:
+    """The gateway exists but expects nothing in a window before its tags were registered (an
+    evidence package of such a window says "no data" rather than failing)."""
+    lo, hi = small.start - 7_200_000, small.start - 3_600_000
+    with psycopg.connect(small.dsn, autocommit=True) as conn:
+        f = compute(conn, small.enterprise, start=_dt(lo), end=_dt(hi))
+    assert all(d.samples_expected is None and d.samples_stored == 0 and d.gaps == [] for d in f.devices)
+    assert f.rollups.enterprise.samples_expected == 0
+
+
 def test_a_window_inside_hours_reads_minutes_and_raw_edges_the_same(small: Small) -> None:
     lo, hi = T0 + 95_500, T0 + 5 * 60_000 + 2_250  # mid-minute edges
     with psycopg.connect(small.dsn, autocommit=True) as conn:
