@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -37,10 +38,36 @@ class ServiceError(RuntimeError):
     """A service the demo needs could not be started; the message says what to do."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the kernel's ephemeral range, never the same twice in a run.
+
+    The demo starts dozens of listeners some seconds after choosing their ports; a port the
+    kernel hands out (bind to 0) could meanwhile be taken by any other program's outgoing
+    connection or test, which the ports below the ephemeral range are not."""
+    low = max(_ephemeral_low() - 12000, 1024)
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(low, _ephemeral_low())
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise ServiceError(f"no free port between {low} and {_ephemeral_low()}: close some programs and retry")
 
 
 def wait_port(host: str, port: int, *, timeout_s: float, what: str) -> None:
