@@ -21,10 +21,10 @@ from cloud_ingest.config import CloudConfig, DatabaseConfig, IngestConfig, MqttC
 from cloud_ingest.mqtt_source import BrokerError, MqttSource
 from common.tls import TlsSettings
 from tests.cloud_ingest.helpers import birth, data, encode, rows, running, scalar, wait_until
-from tests.cloud_ingest.security.conftest import GATEWAY_PASSWORD, INGEST_PASSWORD, Pki
-from tests.cloud_ingest.security.pki import Issued
-from tests.cloud_ingest.security.tls_broker import TlsMosquitto
 from tests.support import BROKER_HOST, BROKER_PORT
+from tests.tls.broker import TlsMosquitto
+from tests.tls.fixtures import GATEWAY_PASSWORD, INGEST_PASSWORD, Pki
+from tests.tls.pki import Issued
 
 pytestmark = pytest.mark.integration
 
