@@ -4,12 +4,24 @@ paho runs its network loop in a thread; every callback is handed to the asyncio 
 ``call_soon_threadsafe`` so the rest of the agent is single-threaded. QoS 1 messages that were
 in flight when the connection dropped are resent by paho itself after it reconnects, so the
 agent never publishes a batch twice on its own.
+
+With ``broker.tls`` the session is MQTT over TLS, its context built by `common.tls` (the same
+code and messages as the cloud's ingest). TLS trouble never stops the agent: it keeps reading
+and buffering, says once what is wrong and how to fix it (naming the file), and
+
+- a context that cannot be built (an expired or unreadable certificate, a key others may
+  read) is tried again every ``TLS_RETRY_S``, so replacing the files is enough;
+- a handshake that fails (a broker certificate from another CA, an expired one, one for
+  another host name, a broker refusing ours) is retried by paho; `common.tls.diagnose` opens
+  one probe connection to say why, at once and then at most every ``DIAGNOSE_EVERY_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as paho
@@ -17,10 +29,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from common.secrets import SecretError
+from common.tls import TlsError, client_context, diagnose
 from edge_agent.config import BrokerConfig
 from edge_agent.encoders import Outgoing
 
 log = logging.getLogger(__name__)
+
+TLS_RETRY_S = 10.0
+DIAGNOSE_EVERY_S = 60.0
+BUFFERING = "数据继续缓存在本地 (the agent keeps buffering: nothing read is lost)"
 
 
 class MqttError(Exception):
@@ -49,6 +66,10 @@ class MqttSession:
         self._stopping = False
         self.connected = asyncio.Event()
         self.last_error: str | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._tls_retry: asyncio.Task[None] | None = None
+        self._diagnosed_at: float | None = None
+        self._up = False  # CONNACK received on the current connection (paho's thread)
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         if cfg.username:
             try:
@@ -60,6 +81,7 @@ class MqttSession:
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect = self._cb_connect
+        c.on_connect_fail = self._cb_connect_fail
         c.on_disconnect = self._cb_disconnect
         c.on_publish = self._cb_publish
         c.on_message = self._cb_message
@@ -79,12 +101,50 @@ class MqttSession:
     def _cb_connect(self, client: paho.Client, userdata: object, flags: object,
                     reason: ReasonCode, props: object) -> None:
         if reason.is_failure:
-            self.last_error = f"broker refused the connection: {reason}"
-            log.warning("%s", self.last_error)
+            self._report(self._refusal(reason))
             return
+        self._up = True
+        self._diagnosed_at = None  # a later problem is explained at once
         for sub in self._subscriptions:
             client.subscribe(sub, qos=1)
         self._to_loop(self._connected)
+
+    def _refusal(self, reason: ReasonCode) -> str:
+        where = f"broker {self.cfg.host}:{self.cfg.port}"
+        if self.cfg.username:
+            source = (f"broker.password_env ({self.cfg.password_env})" if self.cfg.password_env else
+                      f"broker.password_file ({self.cfg.password_file})" if self.cfg.password_file else
+                      "broker.password_env or broker.password_file (none is set)")
+            fix = (f"check broker.username ({self.cfg.username!r}) and the password in {source}, and "
+                   "that the broker's password file holds this user")
+        elif self.cfg.tls is not None and self.cfg.tls.mutual:
+            fix = (f"the broker must accept the identity (CN) of broker.tls.cert_file "
+                   f"({self.cfg.tls.cert_file}): it is the gateway id in the broker's ACL")
+        else:
+            fix = "set broker.username and a password, or a client certificate (broker.tls.cert_file)"
+        return f"代理拒绝连接 (broker refused the connection): {where}: {reason}; {fix}; {BUFFERING}"
+
+    def _report(self, problem: str) -> None:
+        """Say a problem once (until it changes), as an error; it stays in ``last_error``."""
+        if problem != self.last_error:
+            log.error("%s", problem)
+        self.last_error = problem
+
+    def _cb_connect_fail(self, client: paho.Client, userdata: object) -> None:
+        self._explain_tls()
+
+    def _explain_tls(self) -> None:
+        """On paho's thread, after a failed connection: why TLS fails, by one probe."""
+        if self._tls is None or self.cfg.tls is None:
+            return
+        now = time.monotonic()
+        if self._diagnosed_at is not None and now - self._diagnosed_at < DIAGNOSE_EVERY_S:
+            return
+        self._diagnosed_at = now
+        problem = diagnose(self.cfg.host, self.cfg.port, self._tls, settings=self.cfg.tls,
+                           field="broker.tls", timeout=min(self.cfg.connect_timeout_s, 5.0))
+        if problem:
+            self._report(f"{problem}; {BUFFERING}")
 
     def _connected(self) -> None:
         self.last_error = None
@@ -93,7 +153,11 @@ class MqttSession:
 
     def _cb_disconnect(self, client: paho.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
-        self.last_error = f"disconnected from broker: {reason}"
+        was_up, self._up = self._up, False
+        if not was_up and not self._stopping:
+            self._explain_tls()  # TLS 1.3: a broker refuses our certificate after the handshake
+        else:
+            self.last_error = f"disconnected from broker: {reason}"
         if not self._stopping:
             self._set_will()  # paho reconnects with whatever will is set now
         self._to_loop(self.connected.clear)
@@ -112,6 +176,34 @@ class MqttSession:
         """Connect in the background; paho keeps retrying with capped backoff when it fails.
         Callbacks are handed to the loop this is called from."""
         self._loop = asyncio.get_running_loop()
+        if self.cfg.tls is not None and self._tls is None and not self._build_tls():
+            self._tls_retry = self._loop.create_task(self._retry_tls(), name="mqtt-tls-retry")
+            return
+        self._connect()
+
+    def _build_tls(self) -> bool:
+        assert self.cfg.tls is not None
+        warnings: list[str] = []
+        try:
+            ctx = client_context(self.cfg.tls, field="broker.tls", warnings=warnings)
+        except TlsError as err:
+            self._report(f"{err}; {BUFFERING}; retrying every {TLS_RETRY_S:.0f} s")
+            return False
+        for warning in warnings:
+            log.warning("%s", warning)
+        self.client.tls_set_context(ctx)
+        self._tls = ctx
+        return True
+
+    async def _retry_tls(self) -> None:
+        while True:
+            await asyncio.sleep(TLS_RETRY_S)
+            if self._build_tls():
+                break
+        log.info("broker.tls: certificates usable now; connecting")
+        self._connect()
+
+    def _connect(self) -> None:
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         self.client.loop_start()
 
@@ -134,6 +226,9 @@ class MqttSession:
     async def stop(self, *, farewell: Outgoing | None = None, timeout_s: float = 3.0) -> None:
         """Say goodbye (a clean death message) and disconnect, so no last will is sent."""
         self._stopping = True
+        if self._tls_retry is not None:
+            self._tls_retry.cancel()
+            self._tls_retry = None
         if farewell and self.connected.is_set():
             info = self.client.publish(farewell.topic, farewell.payload, qos=farewell.qos)
             loop = asyncio.get_running_loop()
