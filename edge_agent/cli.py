@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import types
 from functools import cache
@@ -32,6 +33,7 @@ from edge_agent.agent import Agent
 from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
+from edge_agent.mqtt import probe
 from wire.sample import Quality, now_ms
 
 config_option = click.option(
@@ -76,7 +78,7 @@ def run(config_path: Path) -> None:
 @main.command()
 @config_option
 def check(config_path: Path) -> None:
-    """Validate the config, resolve profiles and read each device once.
+    """Validate the config, connect to the broker once and read each device once.
 
     A device passes when it answers and at least one tag is not bad; one that cannot be
     reached (refused, silent, or a Modbus gateway answering for it with exception 10/11) or
@@ -88,8 +90,16 @@ def check(config_path: Path) -> None:
         raise ConfigInvalid(str(err)) from err
     click.echo(f"配置正确 / config ok: 网关 / gateway {cfg.gateway.id} of {cfg.gateway.enterprise.id}, "
                f"{len(devices)} 台设备 / devices")
+    b = cfg.broker
+    where = f"({b.host}:{b.port}{', TLS' if b.tls else ''}{', mutual TLS' if b.tls and b.tls.mutual else ''})"
+    broker_problem = probe(b, client_id=f"edge-check-{cfg.gateway.id}-{os.getpid()}"[:64],
+                           timeout_s=b.connect_timeout_s)
+    if broker_problem:
+        click.echo(f"  {'broker':<28} FAIL 代理连接失败 / broker check failed: {broker_problem}  {where}")
+    else:
+        click.echo(f"  {'broker':<28} ok   已连接 / connected  {where}")
 
-    async def probe() -> list[str]:
+    async def probe_devices() -> list[str]:
         failed: list[str] = []
         for dev, prof in devices:
             where = f"({dev.endpoint})"
@@ -124,11 +134,13 @@ def check(config_path: Path) -> None:
                     click.echo(f"      {s.tag}: {s.quality.label}: {s.reason}")
         return failed
 
-    failed = asyncio.run(probe())
+    failed = asyncio.run(probe_devices())
     if failed:
         names = ", ".join(failed)
         raise CommandFailed(f"{len(devices)} 台设备中 {len(failed)} 台检查未通过（见上）: {names} / "
                             f"{len(failed)} of {len(devices)} devices failed the check (see above): {names}")
+    if broker_problem:
+        raise CommandFailed("代理连接检查未通过（见上） / the broker check failed (see above)")
 
 
 @main.command()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable
 
@@ -29,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from common.secrets import SecretError
-from common.tls import TlsError, client_context, diagnose
+from common.tls import TlsError, client_context, describe_handshake_error, diagnose
 from edge_agent.config import BrokerConfig
 from edge_agent.encoders import Outgoing
 
@@ -42,6 +43,72 @@ BUFFERING = "数据继续缓存在本地 (the agent keeps buffering: nothing rea
 
 class MqttError(Exception):
     """The broker refused or could not be reached; the message says which and why."""
+
+
+def refusal(cfg: BrokerConfig, reason: ReasonCode) -> str:
+    """What a refused CONNECT means for this config, and what to check."""
+    where = f"broker {cfg.host}:{cfg.port}"
+    if cfg.username:
+        source = (f"broker.password_env ({cfg.password_env})" if cfg.password_env else
+                  f"broker.password_file ({cfg.password_file})" if cfg.password_file else
+                  "broker.password_env or broker.password_file (none is set)")
+        fix = (f"check broker.username ({cfg.username!r}) and the password in {source}, and "
+               "that the broker's password file holds this user")
+    elif cfg.tls is not None and cfg.tls.mutual:
+        fix = (f"the broker must accept the identity (CN) of broker.tls.cert_file "
+               f"({cfg.tls.cert_file}): it is the gateway id in the broker's ACL")
+    else:
+        fix = "set broker.username and a password, or a client certificate (broker.tls.cert_file)"
+    return f"代理拒绝连接 (broker refused the connection): {where}: {reason}; {fix}"
+
+
+def probe(cfg: BrokerConfig, *, client_id: str, timeout_s: float = 10.0) -> str | None:
+    """Connect once as the agent would (`edge-agent check`) and say what is wrong: an unreadable
+    or unsafe secret, a certificate, the handshake, the login; None when the broker took us.
+    ``client_id`` must not be the running agent's, or the broker would drop that session."""
+    try:
+        password = cfg.password()
+    except SecretError as err:
+        return f"密码无法读取 (password unusable): {err}"
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    if cfg.username:
+        c.username_pw_set(cfg.username, password.get_secret_value() if password else None)
+    ctx: ssl.SSLContext | None = None
+    if cfg.tls is not None:
+        try:
+            ctx = client_context(cfg.tls, field="broker.tls")
+        except TlsError as err:
+            return str(err)
+        c.tls_set_context(ctx)
+    answer: list[ReasonCode] = []
+    done = threading.Event()
+
+    def connected(_c: paho.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+        answer.append(reason)
+        done.set()
+
+    c.on_connect = connected
+    c.on_disconnect = lambda *_a: done.set()
+    c.connect_timeout = timeout_s
+    where = f"broker {cfg.host}:{cfg.port}"
+    try:
+        c.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+    except OSError as err:
+        explained = (describe_handshake_error(err, settings=cfg.tls, field="broker.tls", host=cfg.host,
+                                              port=cfg.port, timeout=timeout_s) if cfg.tls else None)
+        return explained or (f"代理不可达 (broker unreachable): {where}: {err}; check broker.host and "
+                             "broker.port, and that the broker runs and this machine may reach it")
+    c.loop_start()
+    try:
+        done.wait(timeout_s)
+        if answer:
+            return refusal(cfg, answer[0]) if answer[0].is_failure else None
+        problem = (diagnose(cfg.host, cfg.port, ctx, settings=cfg.tls, field="broker.tls", timeout=timeout_s)
+                   if ctx is not None and cfg.tls is not None else None)
+        return problem or f"代理无应答 (no answer from the broker): {where} did not answer our CONNECT"
+    finally:
+        c.disconnect()
+        c.loop_stop()
 
 
 class MqttSession:
@@ -101,28 +168,13 @@ class MqttSession:
     def _cb_connect(self, client: paho.Client, userdata: object, flags: object,
                     reason: ReasonCode, props: object) -> None:
         if reason.is_failure:
-            self._report(self._refusal(reason))
+            self._report(f"{refusal(self.cfg, reason)}; {BUFFERING}")
             return
         self._up = True
         self._diagnosed_at = None  # a later problem is explained at once
         for sub in self._subscriptions:
             client.subscribe(sub, qos=1)
         self._to_loop(self._connected)
-
-    def _refusal(self, reason: ReasonCode) -> str:
-        where = f"broker {self.cfg.host}:{self.cfg.port}"
-        if self.cfg.username:
-            source = (f"broker.password_env ({self.cfg.password_env})" if self.cfg.password_env else
-                      f"broker.password_file ({self.cfg.password_file})" if self.cfg.password_file else
-                      "broker.password_env or broker.password_file (none is set)")
-            fix = (f"check broker.username ({self.cfg.username!r}) and the password in {source}, and "
-                   "that the broker's password file holds this user")
-        elif self.cfg.tls is not None and self.cfg.tls.mutual:
-            fix = (f"the broker must accept the identity (CN) of broker.tls.cert_file "
-                   f"({self.cfg.tls.cert_file}): it is the gateway id in the broker's ACL")
-        else:
-            fix = "set broker.username and a password, or a client certificate (broker.tls.cert_file)"
-        return f"代理拒绝连接 (broker refused the connection): {where}: {reason}; {fix}; {BUFFERING}"
 
     def _report(self, problem: str) -> None:
         """Say a problem once (until it changes), as an error; it stays in ``last_error``."""

@@ -12,6 +12,7 @@ cloud-ingest over mutual TLS → PostgreSQL.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,12 @@ def test_gateways_publish_over_tls_and_cannot_speak_for_another(
         _agent(s, "agent-impostor", "gw-tls-victim", {**mtls, "tls": _tls(pki, impostor)}, device_port=port)
         s.wait("both honest gateways stored", lambda: _stored(s, "gw-tls-1") > 0
                and _stored(s, PASSWORD_GATEWAY) > 0)
+        for name in ("agent-mtls", "agent-password"):
+            done = subprocess.run([str(BIN / "edge-agent"), "check", "--config",
+                                   str(tmp_path / name / "gateway.yaml")],
+                                  capture_output=True, text=True, timeout=120, check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "ok   已连接 / connected  (localhost:" in done.stdout
         # the broker acknowledges what its ACL drops (MQTT 3.1.1): the impostor thinks it published
         s.wait("the impostor published", lambda: _buffer(tmp_path / "agent-impostor")[1] >= 20)
         # everything the honest gateway published by now has reached the database, so the
@@ -118,6 +125,13 @@ def _error_then_fix(s: Stack, folder: Path, agent: Proc, *, expect: list[str]) -
     """Wait for the agent's error (every part of ``expect`` in its log) and for its buffer to
     grow meanwhile; returns the samples buffered."""
     s.wait(f"the agent says {expect[0]}", lambda: all(e in agent.log.read_text() for e in expect))
+    # `edge-agent check` says the same, and fails on it
+    done = subprocess.run([str(BIN / "edge-agent"), "check", "--config", str(folder / "gateway.yaml")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "broker check failed" in done.stderr, done.stdout + done.stderr
+    broker_line = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["broker"])
+    assert "FAIL 代理连接失败 / broker check failed" in broker_line
+    assert all(e in broker_line for e in expect[:-1]), broker_line
     first = _buffer(folder)[2]
     s.wait("the agent keeps buffering", lambda: _buffer(folder)[2] > first + 10)
     read, published, pending = _buffer(folder)
