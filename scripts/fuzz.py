@@ -56,7 +56,7 @@ def _rss_mb() -> float:
 
 def run_target(target: Target, *, cases: int, seed: int) -> Tally:
     tally = Tally(target.name)
-    report: list[str] = []
+    report: list[object] = []
 
     @hypothesis_seed(seed)
     @settings(max_examples=cases, deadline=None, database=None, report_multiple_bugs=False,
@@ -78,7 +78,7 @@ def run_target(target: Target, *, cases: int, seed: int) -> Tally:
             one()
         except Exception as err:  # hypothesis re-raises the smallest failing case
             notes = getattr(err, "__notes__", [])
-            tally.crash = "\n".join([f"{type(err).__name__}: {err}", *notes, *report])
+            tally.crash = "\n".join([f"{type(err).__name__}: {err}", *notes, *map(str, report)])
     tally.peak_rss_mb = _rss_mb()
     return tally
 
