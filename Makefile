@@ -26,8 +26,11 @@ lint: venv
 test: venv services lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-demo: venv services
-	$(PY) scripts/demo.py
+# the sample city on services of its own (embedded PostgreSQL, its own mosquitto) unless
+# DATABASE_URL / MQTT_URL are set; DEMO_SECONDS sets the run length (180 by default)
+demo: venv
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || bash scripts/services.sh
+	$(PY) -m demo
 
 bench: venv services
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
@@ -35,5 +38,5 @@ bench: venv services
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-demo-stop:
-	-kill -TERM -$$(cat var/demo/cloud-ingest.pid) 2>/dev/null; rm -f var/demo/cloud-ingest.pid
+demo-stop: venv
+	$(PY) -m demo stop

@@ -41,13 +41,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from cloud_ingest import migrate, writer  # noqa: E402
-from cloud_ingest.batch import DataBatch  # noqa: E402
-from cloud_ingest.partitions import Partitions  # noqa: E402
-from cloud_ingest.registry import Registry  # noqa: E402
+from cloud_ingest import migrate, writer
+from cloud_ingest.batch import DataBatch
+from cloud_ingest.partitions import Partitions
+from cloud_ingest.registry import Registry
 
 PG_EPOCH_MS = 946_684_800_000
 

@@ -29,6 +29,7 @@ import psycopg
 from cloud_ingest import writer
 from cloud_ingest.batch import DataBatch
 from cloud_ingest.config import CloudConfig
+from cloud_ingest.db_errors import describe
 from cloud_ingest.delivery import Delivery
 from cloud_ingest.identity import GatewayBindings
 from cloud_ingest.inbound import Rejected, decode, split_topic
@@ -304,7 +305,7 @@ def wait_for_database(cfg: CloudConfig, *, stop: threading.Event, timeout_s: flo
             with psycopg.connect(cfg.dsn(), connect_timeout=int(cfg.database.connect_timeout_s)):
                 return True
         except _CONNECTION_ERRORS as err:
-            log.warning("waiting for the database: %s", str(err).strip()[:200])
+            log.warning("等待数据库 waiting for the database: %s", describe(err, cfg.dsn())[:400])
         if deadline is not None and time.monotonic() > deadline:
             return False
         attempt += 1

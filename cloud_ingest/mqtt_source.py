@@ -134,7 +134,11 @@ class MqttSource:
             explained = self._explain(err)
             if explained:
                 raise BrokerError(explained) from None
-            raise BrokerError(f"cannot reach broker {self.cfg.host}:{self.cfg.port}: {err}") from err
+            raise BrokerError(
+                f"代理不可达 cannot reach the broker at {self.cfg.host}:{self.cfg.port}: "
+                f"{err.strerror or err}; 检查 check that the broker runs, mqtt.host and mqtt.port in "
+                "the config, and the firewall"
+            ) from err
         self._client.loop_start()
         wait = timeout or self.cfg.connect_timeout_s
         deadline = time.monotonic() + wait

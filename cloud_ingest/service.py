@@ -86,13 +86,14 @@ def serve(
     check_schema(cfg)
     ingestors = [Ingestor(cfg, stop=stop) for _ in range(cfg.ingest.writers)]
     stats = StatsView(ingestors)
-    maintenance = Maintenance(cfg, stop=stop)
-    maintenance.start()
     api_server = None
-    if api:
+    if api:  # first: a port in use stops the service here, before any thread starts
         from cloud_ingest.api.server import ApiServer
 
         api_server = ApiServer(cfg, stats=stats)
+    maintenance = Maintenance(cfg, stop=stop)
+    maintenance.start()
+    if api_server is not None:
         api_server.start()
     source = MqttSource(cfg.mqtt, queue_max=cfg.ingest.queue_max_messages, sparkplug=cfg.sparkplug)
     stats.sparkplug = source.sparkplug_status

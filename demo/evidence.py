@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,23 +41,40 @@ def ensure_signing_key(stack: Stack) -> None:
         raise ServiceError(f"cloud-ingest keys init failed: {out.stderr.strip()}")
 
 
+TEMPLATE = Path(__file__).resolve().parent.parent / "examples" / "inventory-template.csv"
+
+
 def import_inventory(stack: Stack, ent: Enterprise) -> None:
     """The enterprise's equipment inventory (台账), networked devices and the others, as the CSV
     template in examples/ has it."""
     path = stack.var / "inventories" / f"{ent.id}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     yes = {True: "是", False: "否"}
-    lines = ["设备编号 code,设备名称 name,设备类型 type,车间 workshop,产线 line,关键工序 key_process,"
-             "联网 networked,数字化 digital,业务环节 business_links"]
+    lines = [TEMPLATE.read_text(encoding="utf-8-sig").splitlines()[0]]
     for d in ent.devices:
-        lines.append(f"{d.id},{d.name},{d.profile},{d.workshop},{d.line},{yes[d.key_process]},是,是,")
+        lines.append(f"{d.id},{d.name},{d.profile},{d.workshop},{d.line},{yes[d.key_process]},是,是,,是,")
     for u in ent.unnetworked:
         lines.append(f"{u.code},{u.name},{u.type},{u.workshop},{u.line},{yes[u.key_process]},否,"
-                     f"{yes[u.digital]},")
+                     f"{yes[u.digital]},,是,未联网 not networked")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = stack.cloud("inventory import", "--enterprise", ent.id, str(path))
     if out.returncode != 0:
         raise ServiceError(f"inventory import of {ent.id} failed: {out.stderr.strip() or out.stdout.strip()}")
+
+
+def wait_registered(stack: Stack, city: Sequence[Enterprise], *, timeout_s: float = 60) -> None:
+    """Until every enterprise's gateway has sent its birth (the cloud then knows the enterprise)."""
+    want = {e.id for e in city}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with psycopg.connect(stack.services.database_url) as conn:
+            have = {r[0] for r in conn.execute("SELECT code FROM enterprises").fetchall()}
+        if want <= have:
+            return
+        if time.monotonic() > deadline:
+            raise ServiceError(f"网关未上线 no birth within {timeout_s:.0f} s from the gateways of "
+                               f"{sorted(want - have)}: see var/demo/*/edge-agent.log")
+        time.sleep(0.5)
 
 
 def _published(site: Site) -> int:
@@ -103,6 +121,13 @@ def _figures(package: Path) -> dict[str, Any]:
     return figures
 
 
+def _band(band: object) -> str:
+    """A MIIT band as the summary shows it: its range and the points it scores."""
+    if not isinstance(band, dict) or not band:
+        return "—"
+    return f"{band.get('range', '—')} {band.get('points', 0):g}/{band.get('max_points', 0):g} 分"
+
+
 def build_and_verify(stack: Stack, sites: list[Site], *, start: datetime, end: datetime,
                      console: Console) -> list[Result]:
     results = []
@@ -118,15 +143,16 @@ def build_and_verify(stack: Stack, sites: list[Site], *, start: datetime, end: d
                                 capture_output=True, text=True, timeout=300)
         fig = _figures(out_dir)
         unexplained = sum(int(r.get("unexplained", 0)) for r in fig.get("reconciliation") or [])
-        comp = [d["completeness"] for d in fig.get("devices") or [] if d.get("completeness") is not None]
+        completeness = ((fig.get("rollups") or {}).get("enterprise") or {}).get("completeness")
         rate = fig.get("networking_rate")
-        band = fig.get("networking_band")
+        band = fig.get("networking_band") or {}
         results.append(Result(
             enterprise=ent, package=out_dir, verified=verify.returncode == 0,
             verify_output=(verify.stdout + verify.stderr).strip(),
             networking_rate=rate if isinstance(rate, float | int) else None,
-            networking_band=str(band.get("label", band) if isinstance(band, dict) else band),
-            completeness=sum(comp) / len(comp) if comp else None, unexplained=unexplained))
+            networking_band=_band(band),
+            completeness=completeness if isinstance(completeness, float | int) else None,
+            unexplained=unexplained))
     return results
 
 

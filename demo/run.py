@@ -91,8 +91,6 @@ def run(*, root: Path, duration_s: float, database_url: str | None, mqtt_url: st
     token = evidence.reviewer_token(stack)
     evidence.ensure_signing_key(stack)
     stack.start_ingest()
-    for ent in CITY:
-        evidence.import_inventory(stack, ent)
     sites = [stack.site(ent) for ent in CITY]
     for site in sites:
         stack.start_simulators(site)
@@ -103,6 +101,11 @@ def run(*, root: Path, duration_s: float, database_url: str | None, mqtt_url: st
     for site in sites:
         stack.write_gateway_config(site, uplink=site.enterprise.id in cut)
         stack.start_agent(site, clock_fast=site.enterprise.id in clock_fast)
+    # the gateways' births register the enterprises (name, industry, district from their
+    # configs); the inventories follow, as a technician would import them after commissioning
+    evidence.wait_registered(stack, CITY)
+    for ent in CITY:
+        evidence.import_inventory(stack, ent)
     devices = sum(len(e.devices) for e in CITY)
     say(f"{len(CITY)} 家企业 enterprises, {devices} 台联网设备 networked devices, "
         f"运行 running for {duration_s:.0f} s (Ctrl-C 提前结束 ends early)")

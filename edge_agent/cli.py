@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import os
 import signal
 import types
 from functools import cache
@@ -26,14 +25,15 @@ from pydantic import ValidationError
 from collectors import CollectorError, DeviceUnreachable, make_collector
 from collectors.plugin import CollectorPlugin, DiscoverRequest
 from collectors.registry import discover_examples, discoverer_for, plugin
-from common.cli import CommandFailed, ConfigInvalid
+from common.cli import CommandFailed, ConfigInvalid, attach_examples
 from common.config_files import ConfigError, describe_errors
 from device_profiles.protocols import PROTOCOLS
+from edge_agent import mqtt
 from edge_agent.agent import Agent
 from edge_agent.birth import load_devices
 from edge_agent.buffer import DiskBuffer
 from edge_agent.config import load_gateway_config
-from edge_agent.mqtt import probe
+from edge_agent.help_examples import EXAMPLES
 from wire.sample import Quality, now_ms
 
 config_option = click.option(
@@ -78,7 +78,7 @@ def run(config_path: Path) -> None:
 @main.command()
 @config_option
 def check(config_path: Path) -> None:
-    """Validate the config, connect to the broker once and read each device once.
+    """Validate the config, resolve profiles, connect to the broker once and read each device once.
 
     A device passes when it answers and at least one tag is not bad; one that cannot be
     reached (refused, silent, or a Modbus gateway answering for it with exception 10/11) or
@@ -90,16 +90,12 @@ def check(config_path: Path) -> None:
         raise ConfigInvalid(str(err)) from err
     click.echo(f"配置正确 / config ok: 网关 / gateway {cfg.gateway.id} of {cfg.gateway.enterprise.id}, "
                f"{len(devices)} 台设备 / devices")
-    b = cfg.broker
-    where = f"({b.host}:{b.port}{', TLS' if b.tls else ''}{', mutual TLS' if b.tls and b.tls.mutual else ''})"
-    broker_problem = probe(b, client_id=f"edge-check-{cfg.gateway.id}-{os.getpid()}"[:64],
-                           timeout_s=b.connect_timeout_s)
-    if broker_problem:
-        click.echo(f"  {'broker':<28} FAIL 代理连接失败 / broker check failed: {broker_problem}  {where}")
-    else:
-        click.echo(f"  {'broker':<28} ok   已连接 / connected  {where}")
+    broker_error = mqtt.probe(cfg.broker, client_id=f"{cfg.broker.client_id or cfg.gateway.id}-check",
+                              timeout_s=cfg.broker.connect_timeout_s)
+    where = f"{cfg.broker.host}:{cfg.broker.port}"
+    click.echo(f"  {'broker 代理':<28} " + (f"FAIL {broker_error}" if broker_error else f"ok  {where}"))
 
-    async def probe_devices() -> list[str]:
+    async def probe() -> list[str]:
         failed: list[str] = []
         for dev, prof in devices:
             where = f"({dev.endpoint})"
@@ -116,7 +112,8 @@ def check(config_path: Path) -> None:
                     samples = await col.read()
             except DeviceUnreachable as err:
                 failed.append(dev.id)
-                click.echo(f"  {dev.id:<28} FAIL 设备不可达 / unreachable: {err}  {where}")
+                click.echo(f"  {dev.id:<28} FAIL 设备不可达 / unreachable: {err}  {where}; "
+                           "检查设备电源、网线和地址 check its power, cable and endpoint")
                 continue
             except (CollectorError, OSError, TimeoutError, ValueError) as err:
                 failed.append(dev.id)
@@ -134,13 +131,13 @@ def check(config_path: Path) -> None:
                     click.echo(f"      {s.tag}: {s.quality.label}: {s.reason}")
         return failed
 
-    failed = asyncio.run(probe_devices())
+    failed = asyncio.run(probe())
     if failed:
         names = ", ".join(failed)
         raise CommandFailed(f"{len(devices)} 台设备中 {len(failed)} 台检查未通过（见上）: {names} / "
                             f"{len(failed)} of {len(devices)} devices failed the check (see above): {names}")
-    if broker_problem:
-        raise CommandFailed("代理连接检查未通过（见上） / the broker check failed (see above)")
+    if broker_error:
+        raise CommandFailed(f"代理检查未通过（见上）the broker check failed (see above): {broker_error}")
 
 
 @main.command()
@@ -320,3 +317,6 @@ def discover(url: str, out: Path | None, depth: int, name_filter: str | None, st
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out} ({len(skeleton.get('tags', []))} tags)")
+
+
+attach_examples(main, EXAMPLES)

@@ -45,34 +45,45 @@ class MqttError(Exception):
     """The broker refused or could not be reached; the message says which and why."""
 
 
+def make_client(cfg: BrokerConfig, *, client_id: str) -> paho.Client:
+    """A paho client with the config's credentials: the one place a connection is set up, for
+    the session and for `edge-agent check`'s probe alike (TLS is added by each: the session
+    retries an unusable certificate, the probe reports it)."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    if cfg.username:
+        try:
+            password = cfg.password()
+        except SecretError as err:
+            raise MqttError(str(err)) from err
+        c.username_pw_set(cfg.username, password.get_secret_value() if password else None)
+    return c
+
+
 def refusal(cfg: BrokerConfig, reason: ReasonCode) -> str:
     """What a refused CONNECT means for this config, and what to check."""
-    where = f"broker {cfg.host}:{cfg.port}"
-    if cfg.username:
-        source = (f"broker.password_env ({cfg.password_env})" if cfg.password_env else
-                  f"broker.password_file ({cfg.password_file})" if cfg.password_file else
-                  "broker.password_env or broker.password_file (none is set)")
-        fix = (f"check broker.username ({cfg.username!r}) and the password in {source}, and "
-               "that the broker's password file holds this user")
-    elif cfg.tls is not None and cfg.tls.mutual:
-        fix = (f"the broker must accept the identity (CN) of broker.tls.cert_file "
-               f"({cfg.tls.cert_file}): it is the gateway id in the broker's ACL")
-    else:
-        fix = "set broker.username and a password, or a client certificate (broker.tls.cert_file)"
-    return f"代理拒绝连接 (broker refused the connection): {where}: {reason}; {fix}"
+    where = f"{cfg.host}:{cfg.port}"
+    if reason.value in (0x86, 0x87, 4, 5):  # bad user name or password / not authorized
+        if cfg.username or cfg.tls is None or not cfg.tls.mutual:
+            return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for user "
+                    f"{cfg.username or '(none)'}: 检查 broker.username 和密码 check broker.username "
+                    "and the password in broker.password_env / broker.password_file, and the "
+                    "broker's ACL for this gateway")
+        return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for the identity (CN) "
+                f"of broker.tls.cert_file ({cfg.tls.cert_file}): 检查证书与代理 ACL check that the "
+                "certificate's CN is this gateway's id and that the broker's ACL lists it")
+    return f"代理拒绝连接 the broker at {where} refused the connection: {reason}"
 
 
 def probe(cfg: BrokerConfig, *, client_id: str, timeout_s: float = 10.0) -> str | None:
-    """Connect once as the agent would (`edge-agent check`) and say what is wrong: an unreadable
-    or unsafe secret, a certificate, the handshake, the login; None when the broker took us.
+    """Connect once as the agent would, without a last will, and disconnect: None when the
+    broker accepts this gateway's connection, else what is wrong and what to do, for a
+    technician (an unreadable or unsafe secret, a certificate, the handshake, the login).
     ``client_id`` must not be the running agent's, or the broker would drop that session."""
+    where = f"{cfg.host}:{cfg.port}"
     try:
-        password = cfg.password()
-    except SecretError as err:
-        return f"密码无法读取 (password unusable): {err}"
-    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    if cfg.username:
-        c.username_pw_set(cfg.username, password.get_secret_value() if password else None)
+        c = make_client(cfg, client_id=client_id)
+    except MqttError as err:
+        return f"代理凭据不可读 cannot read the broker password: {err}"
     ctx: ssl.SSLContext | None = None
     if cfg.tls is not None:
         try:
@@ -88,16 +99,17 @@ def probe(cfg: BrokerConfig, *, client_id: str, timeout_s: float = 10.0) -> str 
         done.set()
 
     c.on_connect = connected
-    c.on_disconnect = lambda *_a: done.set()
+    c.on_disconnect = lambda *_a: done.set()  # TLS 1.3: a refused certificate drops us here
     c.connect_timeout = timeout_s
-    where = f"broker {cfg.host}:{cfg.port}"
     try:
         c.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
     except OSError as err:
         explained = (describe_handshake_error(err, settings=cfg.tls, field="broker.tls", host=cfg.host,
                                               port=cfg.port, timeout=timeout_s) if cfg.tls else None)
-        return explained or (f"代理不可达 (broker unreachable): {where}: {err}; check broker.host and "
-                             "broker.port, and that the broker runs and this machine may reach it")
+        return explained or (
+            f"代理不可达 cannot reach the broker at {where}: {err.strerror or err}; "
+            "检查代理是否运行、broker.host/port 是否正确、防火墙 check that the broker runs, "
+            "broker.host and broker.port, and the firewall")
     c.loop_start()
     try:
         done.wait(timeout_s)
@@ -105,7 +117,9 @@ def probe(cfg: BrokerConfig, *, client_id: str, timeout_s: float = 10.0) -> str 
             return refusal(cfg, answer[0]) if answer[0].is_failure else None
         problem = (diagnose(cfg.host, cfg.port, ctx, settings=cfg.tls, field="broker.tls", timeout=timeout_s)
                    if ctx is not None and cfg.tls is not None else None)
-        return problem or f"代理无应答 (no answer from the broker): {where} did not answer our CONNECT"
+        return problem or (
+            f"代理无应答 the broker at {where} accepted the TCP connection but did not answer "
+            f"within {timeout_s:.0f} s; 检查端口是否是 MQTT 端口 check that it is an MQTT port")
     finally:
         c.disconnect()
         c.loop_stop()
@@ -137,13 +151,7 @@ class MqttSession:
         self._tls_retry: asyncio.Task[None] | None = None
         self._diagnosed_at: float | None = None
         self._up = False  # CONNACK received on the current connection (paho's thread)
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        if cfg.username:
-            try:
-                password = cfg.password()
-            except SecretError as err:
-                raise MqttError(str(err)) from err
-            c.username_pw_set(cfg.username, password.get_secret_value() if password else None)
+        c = make_client(cfg, client_id=client_id)
         c.max_inflight_messages_set(cfg.max_inflight)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(min_delay=1, max_delay=30)

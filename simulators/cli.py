@@ -17,8 +17,10 @@ from collections.abc import Sequence
 
 import click
 
+from common.cli import attach_examples, examples_epilog
 from device_profiles.loader import library_profiles
 from simulators.devices import DeviceSpec, parse_device
+from simulators.help_examples import EXAMPLES
 from simulators.registry import COMMANDS, command_for, serve_all
 from simulators.run import run_until_interrupted
 
@@ -33,6 +35,8 @@ class _Commands(click.Group):
         found = super().get_command(ctx, cmd_name)
         if found is None and cmd_name in COMMANDS:
             found = command_for(cmd_name)
+            if cmd_name in EXAMPLES:
+                found.epilog = examples_epilog(EXAMPLES[cmd_name])
         return found
 
 
@@ -61,6 +65,8 @@ def run_specs(specs: Sequence[DeviceSpec], *, host: str = "127.0.0.1") -> None:
     """Programmatic entry (scripts): serve ``specs`` until interrupted."""
     run_until_interrupted(serve_all(specs, host=host))
 
+
+attach_examples(main, EXAMPLES)
 
 if __name__ == "__main__":
     main()

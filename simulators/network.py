@@ -17,6 +17,10 @@ import selectors
 import socket
 import threading
 
+# what a technician reads after "cannot listen on HOST:PORT: ...", from every simulator
+LISTEN_HINT = ("; 端口已被占用或不可用 the port is in use or not allowed: 换一个 choose another --port, "
+               "or stop the program using it (`ss -ltnp` shows which)")
+
 
 def _free_port() -> int:
     with socket.socket() as s:

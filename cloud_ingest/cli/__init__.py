@@ -19,6 +19,8 @@ from cloud_ingest.cli import (
     service_commands,
     token_commands,
 )
+from cloud_ingest.cli.help_examples import EXAMPLES
+from common.cli import attach_examples
 
 
 @click.group()
@@ -66,3 +68,5 @@ tokens.add_command(token_commands.create_cmd)
 tokens.add_command(token_commands.list_cmd)
 tokens.add_command(token_commands.revoke_cmd)
 tokens.add_command(token_commands.import_cmd)
+
+attach_examples(main, EXAMPLES)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from cloud_ingest.cli.database import database_error
 from cloud_ingest.cli.options import config_option, dsn_option, load
 from common.cli import CommandFailed, ConfigInvalid
 
@@ -55,7 +56,7 @@ def figures_cmd(
             "run `cloud-ingest migrate`"
         ) from err
     except psycopg.Error as err:
-        raise CommandFailed(f"database: {str(err).strip()}") from err
+        raise database_error(err, cfg) from err
     if as_json:
         click.echo(figures.model_dump_json(indent=2))
     else:

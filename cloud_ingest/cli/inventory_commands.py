@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from cloud_ingest.cli.database import database_error
 from cloud_ingest.cli.options import config_option, dsn_option, load
 from common.cli import CommandFailed, ConfigInvalid
 
@@ -83,7 +84,7 @@ def import_cmd(
             "the database schema has no inventory tables; run `cloud-ingest migrate`"
         ) from err
     except psycopg.Error as err:
-        raise CommandFailed(f"database: {str(err).strip()}") from err
+        raise database_error(err, cfg) from err
     if as_json:
         click.echo(
             json.dumps(
@@ -139,7 +140,7 @@ def show_cmd(config_path: Path | None, dsn: str | None, enterprise: str, as_json
                 raise ConfigInvalid(f"unknown enterprise {enterprise!r} / 未知企业")
             found = rows(conn, enterprise)
     except psycopg.Error as err:
-        raise CommandFailed(f"database: {str(err).strip()}") from err
+        raise database_error(err, cfg) from err
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2, default=str))
         return

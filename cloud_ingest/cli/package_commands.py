@@ -10,6 +10,7 @@ import click
 
 from cloud_ingest.attest import source
 from cloud_ingest.attest import verify_package as v
+from cloud_ingest.cli.database import database_error
 from cloud_ingest.cli.options import config_option, dsn_option, load
 from common.cli import CommandFailed, ConfigInvalid
 
@@ -70,7 +71,7 @@ def build_cmd(
     except (SigningKeyError, FontMissing, source.FiguresUnavailable) as err:
         raise CommandFailed(str(err)) from err
     except psycopg.Error as err:
-        raise CommandFailed(f"database: {str(err).strip()}") from err
+        raise database_error(err, cfg) from err
     s = built.entry
     click.echo(f"已生成证据包 package built: {out}")
     click.echo(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cloud_ingest.cli.database import database_error
 from cloud_ingest.cli.options import config_option, dsn_option, load
 from common.cli import CommandFailed, ConfigInvalid
 
@@ -33,7 +34,7 @@ def migrate_cmd(config_path: Path | None, dsn: str | None, target: int | None) -
             version, flavor = migrate.current(conn)
             policies = apply_policies(conn, cfg.ingest)
     except psycopg.Error as err:
-        raise CommandFailed(f"migration failed: {str(err).strip()}") from err
+        raise database_error(err, cfg) from err
     if applied:
         click.echo(f"applied {', '.join(f'{v:03d}' for v in applied)}; schema version {version} ({flavor})")
     else:
@@ -50,6 +51,7 @@ def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
     """Consume gateway messages into the database, and serve the API and the dashboard on
     api.host:api.port, until SIGTERM/SIGINT."""
     from cloud_ingest import service
+    from cloud_ingest.api.server import ApiPortUnavailable
     from cloud_ingest.config import ConfigError
     from cloud_ingest.mqtt_source import BrokerError
 
@@ -58,7 +60,7 @@ def serve_cmd(config_path: Path | None, dsn: str | None, no_api: bool) -> None:
     service.install_signal_handlers(stop)
     try:
         service.serve(cfg, api=not no_api, stop=stop)
-    except (service.SchemaTooOld, service.WriterDied, BrokerError) as err:
+    except (service.SchemaTooOld, service.WriterDied, BrokerError, ApiPortUnavailable) as err:
         raise CommandFailed(str(err)) from err
     except ConfigError as err:  # the tokens file, read when the API starts
         raise ConfigInvalid(str(err)) from err
@@ -102,7 +104,7 @@ def status_cmd(config_path: Path | None, dsn: str | None) -> None:
             if version >= 18:
                 _workers(conn)
     except psycopg.Error as err:
-        raise CommandFailed(f"database: {str(err).strip()}") from err
+        raise database_error(err, cfg) from err
 
 
 def _workers(conn: psycopg.Connection) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from cloud_ingest.cli.database import database_error
 from cloud_ingest.cli.options import config_option, dsn_option, load
 from common.cli import CommandFailed, ConfigInvalid
 
@@ -74,7 +75,7 @@ def _database(config_path: Path | None, dsn: str | None) -> Iterator[tuple[Any, 
         raise CommandFailed("数据库缺少令牌表 (no api_tokens table): the schema is older than this "
                             "version: run `cloud-ingest migrate` first") from err
     except psycopg.Error as err:
-        raise CommandFailed(f"database: {str(err).strip()}") from err
+        raise database_error(err, cfg) from err
 
 
 @click.command("create")

@@ -19,6 +19,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from collectors.modbus.standard import BIT_TABLES, Framing, SerialParams, Table
+from simulators.network import LISTEN_HINT
 
 ReadHook = Callable[[Table, int, int], Awaitable[int | None]]
 """Called before every read with (table, address, count); may sleep (slow device) or return
@@ -137,5 +138,6 @@ async def start_server(
     try:
         await server.serve_forever(background=True)
     except RuntimeError as err:
-        raise OSError(f"cannot listen on {serial_port or f'{host}:{port}'}: {err}") from err
+        raise OSError(f"cannot listen on {serial_port or f'{host}:{port}'}: {err}"
+                      + LISTEN_HINT) from err
     return ServerHandle(server)

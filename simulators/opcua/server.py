@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from collectors.opcua.pki import load_certificate, make_self_signed
 from device_profiles.opcua import OpcUaProfile, OpcUaTag
+from simulators.network import LISTEN_HINT
 from simulators.opcua.values import tag_source
 
 logging.getLogger("asyncua").setLevel(logging.WARNING)
@@ -180,7 +181,8 @@ class OpcUaSimulator:
         try:
             await server.start()
         except OSError as err:  # the port is taken: say where, as the Modbus simulator does
-            raise OSError(f"cannot listen on {self.host}:{self.port}: {err.strerror or err}") from err
+            raise OSError(f"cannot listen on {self.host}:{self.port}: {err.strerror or err}"
+                          + LISTEN_HINT) from err
         self._server = server
         self._t0 = time.monotonic()
         self._task = asyncio.create_task(self._animate(), name=f"opcua-sim-{self.profile.profile}")

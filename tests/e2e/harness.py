@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import yaml
@@ -114,9 +115,9 @@ class Stack:
     def agent(self, config: Path) -> Proc:
         return self.start("edge-agent", [str(BIN / "edge-agent"), "run", "--config", str(config)])
 
-    def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
+    def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.dsn) as conn:
-            return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql.encode(), args).fetchall()
 
     def wait(self, what: str, predicate: Callable[[], object], timeout: float = 60) -> None:
         """`eventually`, failing at once (with every process's log) if a process died."""

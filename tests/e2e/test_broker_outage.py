@@ -64,7 +64,7 @@ def outage(tmp_path: Path, dsn: str, uid: str, *, down_s: float, drain_rate: int
             assert c.read == c.published and not c.dropped
 
             def stored() -> int:
-                return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",  # type: ignore[call-overload]
+                return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",
                                    s.gateway)[0][0])
 
             s.wait("every read sample stored", lambda: stored() >= c.read, timeout=60)
@@ -73,7 +73,7 @@ def outage(tmp_path: Path, dsn: str, uid: str, *, down_s: float, drain_rate: int
         assert stored() == c.read
         assert s.query("SELECT count(*) - count(DISTINCT (tag, ts)) FROM v_samples "
                        "WHERE gateway = %s", s.gateway)[0][0] == 0
-        seqs = [int(r[0]) for r in s.query(  # type: ignore[call-overload]
+        seqs = [int(r[0]) for r in s.query(
             "SELECT DISTINCT seq FROM v_samples WHERE gateway = %s ORDER BY 1", s.gateway)]
         assert seqs == list(range(1, len(seqs) + 1))
     finally:

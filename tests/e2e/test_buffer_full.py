@@ -68,7 +68,7 @@ def test_full_buffer_drops_oldest_and_the_cloud_is_told(tmp_path: Path, pg_dsn: 
                                "ON g.id = l.gateway_id WHERE g.code = %s", s.gateway)
                 if not rows:
                     return -1
-                dev = rows[0][0]["devices"].get("mixer-meter", {})  # type: ignore[index]
+                dev = rows[0][0]["devices"].get("mixer-meter", {})
                 return int(dev.get("dropped", {}).get("buffer_full", 0))
 
             s.wait("the drop counts reach the cloud", lambda: cloud_dropped() > 0, timeout=30)

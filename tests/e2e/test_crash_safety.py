@@ -50,11 +50,11 @@ def kill_many(tmp_path: Path, dsn: str, uid: str, *, kills: int) -> None:
         assert all(not counters.devices[d].dropped for d in ports)
 
         def stored() -> int:
-            return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",  # type: ignore[call-overload]
+            return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",
                                s.gateway)[0][0])
 
         def missing() -> str:
-            have = {int(r[0]) for r in s.query(  # type: ignore[call-overload]
+            have = {int(r[0]) for r in s.query(
                 "SELECT DISTINCT seq FROM v_samples WHERE gateway = %s", s.gateway)}
             return (f"stored {stored()} of {read}; batches missing: "
                     f"{sorted(set(range(1, last_seq + 1)) - have)[:20]} of {last_seq}")
@@ -67,7 +67,7 @@ def kill_many(tmp_path: Path, dsn: str, uid: str, *, kills: int) -> None:
     dupes = s.query("SELECT count(*) - count(DISTINCT (device, tag, ts)) FROM v_samples "
                     "WHERE gateway = %s", s.gateway)[0][0]
     assert dupes == 0
-    seqs = [int(r[0]) for r in s.query(  # type: ignore[call-overload]
+    seqs = [int(r[0]) for r in s.query(
         "SELECT DISTINCT seq FROM v_samples WHERE gateway = %s ORDER BY 1", s.gateway)]
     assert seqs == list(range(1, last_seq + 1)), "every sealed batch arrived exactly once"
 

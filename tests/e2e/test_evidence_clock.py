@@ -52,7 +52,7 @@ def test_a_gateway_clock_five_minutes_fast_is_found_and_corrected(
         ahead = s.query(
             "SELECT extract(epoch FROM max(ts) - now()) FROM v_samples WHERE gateway = %s", s.gateway
         )
-        assert 290 < float(ahead[0][0]) < 310  # type: ignore[arg-type]
+        assert 290 < float(ahead[0][0]) < 310
         time.sleep(6)
         end = now_ms() - 1000
         start = started + 2000

@@ -117,6 +117,7 @@ def test_full_buffer_drops_show_as_dropped_at_gateway(tmp_path: Path, pg_dsn: st
     # what is missing is what was dropped: completeness counts the good samples that did arrive
     n, good = truth(pg_dsn, f"gw-{uid}", "mixer-meter", start, end)
     assert dev.samples_good == good and dev.samples_stored == n
+    assert dev.samples_expected is not None and dev.completeness is not None
     assert dev.completeness == pytest.approx(good / dev.samples_expected, abs=1e-6)
     assert dev.completeness < 1
 
@@ -142,16 +143,11 @@ def test_reinstalled_gateway_is_a_new_stream_and_the_pause_is_gateway_offline(
         stops = []
         for life in range(2):
             agent = s.agent(config)
-            s.wait(
-                "this life's data stored",
-                lambda life=life: (
-                    s.query("SELECT count(DISTINCT seq >> 32) FROM v_samples WHERE gateway = %s", s.gateway)[
-                        0
-                    ][0]
-                    == life + 1
-                ),
-                timeout=30,
-            )
+            def lives(life: int = life) -> bool:
+                sql = "SELECT count(DISTINCT seq >> 32) FROM v_samples WHERE gateway = %s"
+                return bool(s.query(sql, s.gateway)[0][0] == life + 1)
+
+            s.wait("this life's data stored", lives, timeout=30)
             time.sleep(3)
             stops.append(now_ms())
             assert agent.terminate() == 0, s.logs()

@@ -45,7 +45,7 @@ def _data(ent: str, gw: str, seq: int, t0: int) -> dict[str, object]:
         "session": "s1",
         "seq": seq,
         "sent": int(samples[-1]["ts"]) + 100,
-        "samples": samples,  # type: ignore[call-overload]
+        "samples": samples,
         "counters": {
             "batches_published": seq,
             "devices": {

@@ -37,7 +37,7 @@ def test_wiped_buffer_starts_a_new_stream_and_nothing_is_dropped(tmp_path: Path,
                 Path(f"{buffer_path}{part}").unlink(missing_ok=True)
 
         def stored() -> int:
-            return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",  # type: ignore[call-overload]
+            return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",
                                s.gateway)[0][0])
 
         s.wait("both lives of the gateway stored", lambda: stored() >= sum(read), timeout=60)

@@ -111,7 +111,7 @@ class Fleet:
 
 
 def _stored(s: Stack) -> dict[str, int]:
-    return {str(g): int(n) for g, n in s.query(  # type: ignore[call-overload]
+    return {str(g): int(n) for g, n in s.query(
         "SELECT gateway, count(*) FROM v_samples GROUP BY gateway")}
 
 

@@ -14,12 +14,14 @@ import math
 import struct
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_profiles.loader import resolve_profile
+from device_profiles.modbus import ModbusTag
 from edge_agent.buffer import DiskBuffer
 from tests.e2e.harness import stack
 from tests.support import BROKER_HOST, BROKER_PORT, free_port
@@ -27,6 +29,11 @@ from tests.support import BROKER_HOST, BROKER_PORT, free_port
 pytestmark = pytest.mark.e2e
 
 PROFILE = resolve_profile("energy_meter_3ph")
+
+
+def _published(info: paho.MQTTMessageInfo) -> bool:
+    info.wait_for_publish(5)
+    return True
 POLLS = 24
 
 
@@ -42,6 +49,7 @@ def served_values(record: Path) -> dict[tuple[int, str], set[float]]:
 
 def in_declared_encoding(tag_name: str, value: float) -> bool:
     tag = next(t for t in PROFILE.tags if t.name == tag_name)
+    assert isinstance(tag, ModbusTag)
     if tag.type == "float32":
         return struct.unpack(">f", struct.pack(">f", value))[0] == value
     raw = (value - tag.offset) / tag.scale
@@ -64,7 +72,7 @@ def test_modbus_to_database_nothing_lost_nothing_duplicated(tmp_path: Path, pg_d
         def polls_stored() -> int:
             rows = s.query("SELECT device, tag, count(*) FROM v_samples WHERE gateway = %s "
                            "GROUP BY 1, 2", s.gateway)
-            return min((int(r[2]) for r in rows), default=0) if len(rows) == 32 else 0  # type: ignore[call-overload]
+            return min((int(r[2]) for r in rows), default=0) if len(rows) == 32 else 0
 
         s.wait(f"{POLLS} polls of every tag stored", lambda: polls_stored() >= POLLS, timeout=120)
         assert agent.terminate() == 0, s.logs()
@@ -77,7 +85,7 @@ def test_modbus_to_database_nothing_lost_nothing_duplicated(tmp_path: Path, pg_d
         assert all(counters.devices[d].published == read[d] for d in ports)
 
         def stored() -> int:
-            return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",  # type: ignore[call-overload]
+            return int(s.query("SELECT count(*) FROM v_samples WHERE gateway = %s",
                                s.gateway)[0][0])
 
         s.wait("every published sample stored", lambda: stored() == sum(read.values()), timeout=60)
@@ -86,17 +94,17 @@ def test_modbus_to_database_nothing_lost_nothing_duplicated(tmp_path: Path, pg_d
     rows = s.query("SELECT device, tag, ts, read_ts, stored_ts, value, quality, seq FROM v_samples "
                    "WHERE gateway = %s ORDER BY device, tag, seq, ts", s.gateway)
     # nothing lost: every sample the gateway read is a row
-    per_device = defaultdict(int)
+    per_device: defaultdict[str, int] = defaultdict(int)
     for r in rows:
         per_device[r[0]] += 1
     assert dict(per_device) == read
     # nothing duplicated
     assert len({(r[0], r[1], r[2]) for r in rows}) == len(rows)
     # the batch sequence is complete
-    seqs = sorted({int(r[7]) for r in rows})  # type: ignore[call-overload]
+    seqs = sorted({int(r[7]) for r in rows})
     assert seqs == list(range(1, seqs[-1] + 1))
     served = served_values(record)
-    by_tag: dict[tuple[str, str], list[tuple[object, ...]]] = defaultdict(list)
+    by_tag: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
     for r in rows:
         by_tag[(str(r[0]), str(r[1]))].append(r)
     assert len(by_tag) == 32
@@ -104,16 +112,16 @@ def test_modbus_to_database_nothing_lost_nothing_duplicated(tmp_path: Path, pg_d
         ts = [r[2] for r in series]
         assert ts == sorted(ts) and len(set(ts)) == len(ts), f"{dev}.{tag}: timestamps out of order"
         for r in series:
-            value = float(r[5])  # type: ignore[arg-type]
+            value = float(r[5])
             assert r[6] == 0, f"{dev}.{tag}: quality {r[6]}"
-            assert r[2] <= r[4] and r[3] <= r[4], "stored before it was read"  # type: ignore[operator]
+            assert r[2] <= r[4] and r[3] <= r[4], "stored before it was read"
             assert in_declared_encoding(tag, value), f"{dev}.{tag}={value!r} not in its encoding"
             assert round(value, 6) in served[(ports[dev], tag)], (
                 f"{dev}.{tag}={value!r} was never served by the simulator")
     for dev in ports:
-        volts = {float(r[5]) for r in by_tag[(dev, "voltage_l1")]}  # type: ignore[arg-type]
+        volts = {float(r[5]) for r in by_tag[(dev, "voltage_l1")]}
         assert len(volts) > POLLS // 2, "simulated values should move over time"
-        energy = [float(r[5]) for r in by_tag[(dev, "energy_import")]]  # type: ignore[arg-type]
+        energy = [float(r[5]) for r in by_tag[(dev, "energy_import")]]
         assert energy == sorted(energy) and math.isfinite(energy[-1]), "the energy counter only grows"
 
 
@@ -140,7 +148,7 @@ def test_malformed_messages_go_to_dead_letters(tmp_path: Path, pg_dsn: str, uid:
         try:
             # keep sending a good batch until it lands: then the consumer is surely subscribed
             s.wait("a good batch stored", lambda: (
-                client.publish(f"{base}/data", json.dumps(good), qos=1).wait_for_publish(5) or True
+                _published(client.publish(f"{base}/data", json.dumps(good), qos=1))
             ) and s.query("SELECT count(*) FROM v_samples WHERE gateway = %s", f"gw-{uid}")[0][0] == 1,
                 timeout=60)
             for t, payload, _ in bad:
@@ -158,7 +166,7 @@ def test_malformed_messages_go_to_dead_letters(tmp_path: Path, pg_dsn: str, uid:
                       f"{base}/%")
     assert len(letters) == len(bad)
     # several writers may store them in any order: match each by its exact payload
-    reasons = {bytes(payload): str(reason) for reason, payload in letters}  # type: ignore[arg-type]
+    reasons = {bytes(payload): str(reason) for reason, payload in letters}
     for _, sent, word in bad:
         assert sent in reasons, f"payload {sent!r} is not in dead_letters as sent"
         assert word in reasons[sent].lower(), f"reason {reasons[sent]!r} should mention {word!r}"

@@ -48,7 +48,8 @@ def test_an_unknown_profile_or_a_profile_of_another_protocol_is_exit_2() -> None
 def test_help_lists_every_protocols_subcommand() -> None:
     out = device_sim("--help")
     assert out.returncode == 0
-    listed = {line.split()[0] for line in out.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    commands = out.stdout.split("Commands:")[1].split("示例 Examples:")[0]
+    listed = {line.split()[0] for line in commands.splitlines() if line.strip()}
     assert listed == {"modbus", "opcua", "profiles", "serve"}
 
 

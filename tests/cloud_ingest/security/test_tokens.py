@@ -32,7 +32,7 @@ def cli(*args: str) -> Result:
 
 def _client(dsn: str, *, db_timeout_s: float = 10.0, **api: object) -> TestClient:
     cfg = CloudConfig(database=DatabaseConfig(dsn=dsn, connect_timeout_s=db_timeout_s),
-                      api=ApiConfig(**api))  # type: ignore[arg-type]
+                      api=ApiConfig(**api))
     return TestClient(create_app(cfg))
 
 

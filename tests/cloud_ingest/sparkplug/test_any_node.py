@@ -13,6 +13,7 @@ import json
 import struct
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -70,8 +71,8 @@ def expected(step: int) -> dict[str, tuple[object, object, object, int]]:
     }
 
 
-def stored(dsn: str, device: str, ts: int) -> dict[str, tuple[object, object, object, int]]:
-    got = {}
+def stored(dsn: str, device: str, ts: int) -> dict[str, tuple[Any, int | None, Any, int]]:
+    got: dict[str, tuple[Any, int | None, Any, int]] = {}
     for tag, value, exact, text, quality in rows(
             dsn, "SELECT tag, value, value_exact, value_text, quality FROM v_samples WHERE device = %s"
                  " AND ts = to_timestamp(%s / 1000.0)", (device, ts)):
