@@ -64,10 +64,12 @@ def refusal(cfg: BrokerConfig, reason: ReasonCode) -> str:
     where = f"{cfg.host}:{cfg.port}"
     if reason.value in (0x86, 0x87, 4, 5):  # bad user name or password / not authorized
         if cfg.username or cfg.tls is None or not cfg.tls.mutual:
+            source = (f"broker.password_env ({cfg.password_env})" if cfg.password_env else
+                      f"broker.password_file ({cfg.password_file})" if cfg.password_file else
+                      "broker.password_env / broker.password_file (neither is set)")
             return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for user "
                     f"{cfg.username or '(none)'}: 检查 broker.username 和密码 check broker.username "
-                    "and the password in broker.password_env / broker.password_file, and the "
-                    "broker's ACL for this gateway")
+                    f"and the password in {source}, and the broker's ACL for this gateway")
         return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for the identity (CN) "
                 f"of broker.tls.cert_file ({cfg.tls.cert_file}): 检查证书与代理 ACL check that the "
                 "certificate's CN is this gateway's id and that the broker's ACL lists it")

@@ -105,7 +105,7 @@ def test_no_secret_in_any_log_output_or_file_of_a_run(
                   for name, cfg in configs.items()}
         s.wait("both good gateways stored", lambda: s.query(
             "SELECT count(DISTINCT gateway) FROM v_samples")[0][0] == 2)
-        s.wait("the wrong password refused", lambda: "代理拒绝连接 (broker refused the connection)"
+        s.wait("the wrong password refused", lambda: "代理拒绝登录 the broker at"
                in agents["agent-wrong"].log.read_text())
         # what a technician and an operator read while it runs
         for cfg in configs.values():
