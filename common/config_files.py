@@ -77,6 +77,7 @@ def describe_errors(err: ValidationError, *, data: Any = None, prefix: str = "",
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_VALUES = 100_000
+MAX_PROBLEMS = 50  # listed of a file's errors; the rest summed up ("… and N more")
 
 
 def _too_much(problem: str, node: yaml.Node) -> yaml.YAMLError:
@@ -166,7 +167,7 @@ def validate(model: type[M] | TypeAdapter[T], data: Any, path: Path | str) -> An
             return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(path, describe_errors(err, data=data)) from err
+        raise ConfigError(path, describe_errors(err, data=data, limit=MAX_PROBLEMS)) from err
 
 
 def load(model: type[M], path: Path | str, *, empty_ok: bool = False) -> M:
