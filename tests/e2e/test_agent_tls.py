@@ -165,7 +165,7 @@ def test_tls_errors_name_the_file_and_the_fix_while_the_agent_buffers(
                        device_port=port)
         _error_then_fix(s, folder, agent, expect=[
             "服务器证书与主机名不符 (host name mismatch)", "it names localhost",
-            "connect with one of those names", "the agent keeps buffering"])
+            "connect with one of those names (set broker.host)", "the agent keeps buffering"])
         assert agent.terminate() == 0, s.logs()
 
         # 3. the gateway's own certificate expired: fixed by replacing the files, no restart
