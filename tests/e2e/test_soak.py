@@ -1,6 +1,7 @@
 """One long fault run: five gateways publish through their own network paths while faults hit in
-random order — broker restarts, ingest SIGKILLs, agent SIGKILLs, device disconnects, stalled
-uplinks (a proxy that stops forwarding without closing). At the end, with every fault healed,
+random order — broker restarts, ingest SIGKILLs, database outages (the ingest's path to it cut),
+agent SIGKILLs, device disconnects, stalled uplinks (a proxy that stops forwarding without
+closing). At the end, with every fault healed,
 the evidence reconciliation of the window shows zero unexplained loss, every sample a gateway
 counted as read is stored, and the database holds no duplicate sample.
 
@@ -49,9 +50,20 @@ class Fleet:
                 broker={"host": "127.0.0.1", "port": proxy.port, "keepalive_s": 5},
                 buffer={"path": str(folder / "edge-buffer.sqlite"), "linger_ms": 200})
             self.configs.append(cfg.rename(folder / "gateway.yaml"))
+        # the ingest reaches its database through a proxy too, to cut it as a database outage
+        host = s.dsn.partition("://")[2].partition("@")[2].partition("/")[0]
+        db_host, _, db_port = host.partition(":")
+        self.db_proxy = TcpProxy((db_host, int(db_port or 5432)))
+        self.db_proxy.start()
+        self.ingest_dsn = s.dsn.replace(f"@{host}/", f"@127.0.0.1:{self.db_proxy.port}/")
         # the ingest first: what is published before its subscription exists reaches nobody
-        self.ingest = s.ingest(s.cloud_config())
+        self.ingest = self.start_ingest()
         self.agents: list[Proc] = [self.agent(i) for i in range(len(ports))]
+
+    def start_ingest(self) -> Proc:
+        cfg = self.s.cloud_config()
+        cfg.write_text(cfg.read_text().replace(self.s.dsn, self.ingest_dsn))
+        return self.s.ingest(cfg)
 
     def agent(self, i: int) -> Proc:
         return self.s.start(f"agent-{i}", [str(BIN / "edge-agent"), "run", "--config", str(self.configs[i])])
@@ -76,8 +88,14 @@ class Fleet:
     def ingest_kill(self, rng: random.Random) -> str:
         self.ingest.kill()
         time.sleep(rng.uniform(0.5, 3))
-        self.ingest = self.s.ingest(self.s.cloud_config())
+        self.ingest = self.start_ingest()
         return "ingest SIGKILLed and restarted"
+
+    def database_outage(self, rng: random.Random) -> str:
+        self.db_proxy.cut()
+        time.sleep(rng.uniform(1, 5))
+        self.db_proxy.start()
+        return "database unreachable for the ingest"
 
     def agent_kill(self, rng: random.Random) -> str:
         i = rng.randrange(len(self.agents))
@@ -102,11 +120,11 @@ class Fleet:
         return f"uplink of gateway {i} stalled"
 
     def faults(self) -> list[Callable[[random.Random], str]]:
-        return [self.broker_restart, self.ingest_kill, self.agent_kill, self.device_disconnect,
-                self.uplink_stall]
+        return [self.broker_restart, self.ingest_kill, self.database_outage, self.agent_kill,
+                self.device_disconnect, self.uplink_stall]
 
     def close(self) -> None:
-        for p in self.proxies:
+        for p in [*self.proxies, self.db_proxy]:
             p.close()
 
 
