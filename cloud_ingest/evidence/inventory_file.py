@@ -193,9 +193,7 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a damaged file
-        raise InventoryFileError(
-            f"cannot read the XLSX file ({type(err).__name__}: {err}) / 无法读取 XLSX 文件"
-        ) from err
+        raise _damaged(err) from err
     try:
         ws = wb.worksheets[0]
         out = []
@@ -204,8 +202,18 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
             if i > MAX_ROWS + 10:
                 break
         return out
+    except Exception as err:  # a sheet damaged past its header parses until the damage
+        raise _damaged(err) from err
     finally:
         wb.close()
+
+
+def _damaged(err: Exception) -> InventoryFileError:
+    # a damaged part's message can quote kilobytes of it (scripts/fuzz.py found 8 KB): cut it
+    detail = str(err)
+    detail = detail if len(detail) <= 300 else detail[:300] + "…"
+    return InventoryFileError(
+        f"cannot read the XLSX file ({type(err).__name__}: {detail}) / 无法读取 XLSX 文件")
 
 
 def _cell_text(v: object) -> str:

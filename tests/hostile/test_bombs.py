@@ -156,3 +156,18 @@ def test_the_fuzz_script_runs_every_target_and_reports_its_counts(tmp_path: Path
     figures = json.loads((tmp_path / "fuzz.json").read_text())
     assert len(figures) == 8 and all(t["cases"] > 0 and t["crash"] is None for t in figures)
     assert sum(t["cases"] for t in figures) > 300
+
+
+def test_a_damaged_xlsx_is_refused_with_a_short_reason() -> None:
+    """scripts/fuzz.py's find: one byte of a local ZIP header (a member name's length) changed
+    made zipfile quote 8 KB of the file in its error, and the importer passed it all on."""
+    import struct
+
+    from cloud_ingest.evidence.inventory_file import template_xlsx
+
+    data = bytearray(template_xlsx())
+    second = data.index(b"PK\x03\x04", 4)  # the second member's local header
+    struct.pack_into("<H", data, second + 26, 0x2000)  # its name is now 8 KB long
+    with pytest.raises(InventoryFileError, match="cannot read the XLSX file") as info:
+        parse(bytes(data), filename="inventory.xlsx")
+    assert len(str(info.value)) < 500 and "…" in str(info.value)
