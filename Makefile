@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: all demo demo-stop test lint services venv bench clean
+.PHONY: all demo demo-stop test lint services venv bench fuzz soak clean
 
 all: test
 
@@ -34,6 +34,14 @@ demo: venv
 
 bench: venv services
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+# the long runs: 100,000 hostile inputs over every decoder and loader (SEED=... for another
+# order), and the fault soak (SOAK_S seconds, 180 by default; 1800 for the half hour)
+fuzz: venv
+	$(PY) scripts/fuzz.py --cases 100000 $(if $(SEED),--seed $(SEED))
+
+soak: venv services
+	SFG_SOAK_S=$(or $(SOAK_S),180) $(VENV)/bin/pytest -m soak -s tests/e2e/test_soak.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

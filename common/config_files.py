@@ -71,15 +71,86 @@ def describe_errors(err: ValidationError, *, data: Any = None, prefix: str = "",
     return lines
 
 
+# What a config, a profile or an inventory mapping may be: generous for any real file, small
+# enough that a hostile one (a "billion laughs" of aliases, thousands of nested brackets) is
+# refused before it costs memory or minutes.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+MAX_PROBLEMS = 50  # listed of a file's errors; the rest summed up ("… and N more")
+
+
+def _too_much(problem: str, node: yaml.Node) -> yaml.YAMLError:
+    return yaml.composer.ComposerError(None, None, problem, node.start_mark)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the nesting bounded while composing (its composer recurses)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _too_much(f"nested deeper than {MAX_DEPTH} levels", self.peek_event())
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded(node: yaml.Node, seen: dict[int, int], open_: set[int], depth: int = 0) -> int:
+    """How many values ``node`` stands for once every alias is expanded (each alias node is
+    visited once); raises on a structure that contains itself."""
+    key = id(node)
+    if key in seen:
+        return seen[key]
+    if key in open_:
+        raise _too_much("an alias refers to the structure it is part of (a recursive structure)", node)
+    if depth > 2 * MAX_DEPTH:
+        raise _too_much(f"aliases nest deeper than {2 * MAX_DEPTH} levels", node)
+    open_.add(key)
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    total = 1 + sum(_expanded(c, seen, open_, depth + 1) for c in children)
+    open_.discard(key)
+    if total > MAX_VALUES:
+        raise _too_much(f"expands to more than {MAX_VALUES} values (aliases repeating aliases?)", node)
+    seen[key] = total
+    return total
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text → data, safely and within the bounds above; raises yaml.YAMLError."""
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded(node, {}, set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: Path) -> Any:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(path, [f"the file is {size} bytes; a config file is at most {MAX_FILE_BYTES} "
+                                     "(is this the right file?)"])
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(path, [f"not UTF-8 text (byte {err.start}); save the file as UTF-8"]) from err
     except OSError as err:
         raise ConfigError(path, [f"cannot read file: {err.strerror}"]) from err
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -96,7 +167,7 @@ def validate(model: type[M] | TypeAdapter[T], data: Any, path: Path | str) -> An
             return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(path, describe_errors(err, data=data)) from err
+        raise ConfigError(path, describe_errors(err, data=data, limit=MAX_PROBLEMS)) from err
 
 
 def load(model: type[M], path: Path | str, *, empty_ok: bool = False) -> M:

@@ -210,8 +210,9 @@ def describe_handshake_error(err: BaseException, *, settings: TlsSettings, field
             names = _peer_names(host, port, timeout=timeout)
             listed = ", ".join(names) if names else "(could not be read)"
             return (f"服务器证书与主机名不符 (host name mismatch): the certificate of {where} is not valid "
-                    f"for {host!r}, it names {listed}; connect with one of those names (the broker's host "
-                    f"setting), or have the broker's certificate reissued with {host} in its subjectAltName")
+                    f"for {host!r}, it names {listed}; connect with one of those names (set "
+                    f"{field.rsplit('.', 1)[0]}.host), or have the broker's certificate reissued with "
+                    f"{host} in its subjectAltName")
         return f"服务器证书校验失败 (broker certificate rejected): {where}: {err.verify_message}; check {ca}"
     if isinstance(err, ssl.SSLError):
         reason = (err.reason or str(err)).upper()

@@ -22,13 +22,13 @@ class TagReport(_Model):
     mode: Literal["all", "change"] | None = Field(
         None, description="all: every reading; change: report by exception"
     )
-    deadband_abs: float | None = Field(None, ge=0)
+    deadband_abs: float | None = Field(None, ge=0, allow_inf_nan=False)
     deadband_pct: float | None = Field(None, ge=0, le=100)
     heartbeat_ms: int | None = Field(
         None, ge=100, description="in change mode, report at least this often (max silence)"
     )
-    scale: float | None = None
-    offset: float | None = None
+    scale: float | None = Field(None, allow_inf_nan=False)
+    offset: float | None = Field(None, allow_inf_nan=False)
     unit: str | None = None
 
 

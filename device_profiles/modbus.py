@@ -63,8 +63,8 @@ class ModbusTag(TagBase):
         "is removed ('LINE-01 ' stays 'LINE-01 '). trailing: for fields padded with spaces; "
         "leading: for right-aligned fields; both",
     )
-    scale: float = 1.0
-    offset: float = 0.0
+    scale: float = Field(1.0, allow_inf_nan=False)
+    offset: float = Field(0.0, allow_inf_nan=False)
     mask: int | None = Field(None, ge=0)
 
     @model_validator(mode="before")

@@ -3,6 +3,8 @@ limits, how batches are published, and which devices it reads (examples/gateway.
 
 Secrets never live in the YAML: the broker password comes from the environment variable named
 in ``broker.password_env`` or the file named in ``broker.password_file`` (`common.secrets`).
+``broker.tls`` turns on MQTT over TLS (`common.tls`, the same settings and checks as the cloud's
+``mqtt.tls``): the broker's CA, and this gateway's certificate and key for mutual TLS.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from common.config_files import load
 from common.model import Frozen as _Model
 from common.secrets import read_secret
+from common.tls import TlsSettings
 from device_profiles.base import Ident
 from device_profiles.device import DeviceConfig
 
@@ -35,7 +38,7 @@ class GatewayIdentity(_Model):
 
 class BrokerConfig(_Model):
     host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    port: int = Field(1883, ge=1, le=65535, description="1883; 8883 by default with tls")
     client_id: str | None = None
     username: str | None = None
     password_env: str | None = Field(
@@ -45,6 +48,16 @@ class BrokerConfig(_Model):
     keepalive_s: int = Field(30, ge=5, le=3600)
     connect_timeout_s: float = Field(10.0, gt=0)
     max_inflight: int = Field(20, ge=1, le=65535)
+    tls: TlsSettings | None = Field(
+        None, description="MQTT over TLS: the broker's CA, and this gateway's certificate for mutual TLS")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: object) -> object:
+        """The registered MQTT-over-TLS port when TLS is on and no port is given."""
+        if isinstance(data, dict) and data.get("tls") is not None and "port" not in data:
+            return {**data, "port": 8883}
+        return data
 
     def password(self) -> SecretStr | None:
         """Raises common.secrets.SecretError naming the field when it cannot be read."""

@@ -4,13 +4,25 @@ paho runs its network loop in a thread; every callback is handed to the asyncio 
 ``call_soon_threadsafe`` so the rest of the agent is single-threaded. QoS 1 messages that were
 in flight when the connection dropped are resent by paho itself after it reconnects, so the
 agent never publishes a batch twice on its own.
+
+With ``broker.tls`` the session is MQTT over TLS, its context built by `common.tls` (the same
+code and messages as the cloud's ingest). TLS trouble never stops the agent: it keeps reading
+and buffering, says once what is wrong and how to fix it (naming the file), and
+
+- a context that cannot be built (an expired or unreadable certificate, a key others may
+  read) is tried again every ``TLS_RETRY_S``, so replacing the files is enough;
+- a handshake that fails (a broker certificate from another CA, an expired one, one for
+  another host name, a broker refusing ours) is retried by paho; `common.tls.diagnose` opens
+  one probe connection to say why, at once and then at most every ``DIAGNOSE_EVERY_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as paho
@@ -18,10 +30,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from common.secrets import SecretError
+from common.tls import TlsError, client_context, describe_handshake_error, diagnose
 from edge_agent.config import BrokerConfig
 from edge_agent.encoders import Outgoing
 
 log = logging.getLogger(__name__)
+
+TLS_RETRY_S = 10.0
+DIAGNOSE_EVERY_S = 60.0
+BUFFERING = "数据继续缓存在本地 (the agent keeps buffering: nothing read is lost)"
 
 
 class MqttError(Exception):
@@ -30,7 +47,8 @@ class MqttError(Exception):
 
 def make_client(cfg: BrokerConfig, *, client_id: str) -> paho.Client:
     """A paho client with the config's credentials: the one place a connection is set up, for
-    the session and for `edge-agent check`'s probe alike."""
+    the session and for `edge-agent check`'s probe alike (TLS is added by each: the session
+    retries an unusable certificate, the probe reports it)."""
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
     if cfg.username:
         try:
@@ -41,44 +59,69 @@ def make_client(cfg: BrokerConfig, *, client_id: str) -> paho.Client:
     return c
 
 
+def refusal(cfg: BrokerConfig, reason: ReasonCode) -> str:
+    """What a refused CONNECT means for this config, and what to check."""
+    where = f"{cfg.host}:{cfg.port}"
+    if reason.value in (0x86, 0x87, 4, 5):  # bad user name or password / not authorized
+        if cfg.username or cfg.tls is None or not cfg.tls.mutual:
+            source = (f"broker.password_env ({cfg.password_env})" if cfg.password_env else
+                      f"broker.password_file ({cfg.password_file})" if cfg.password_file else
+                      "broker.password_env / broker.password_file (neither is set)")
+            return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for user "
+                    f"{cfg.username or '(none)'}: 检查 broker.username 和密码 check broker.username "
+                    f"and the password in {source}, and the broker's ACL for this gateway")
+        return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for the identity (CN) "
+                f"of broker.tls.cert_file ({cfg.tls.cert_file}): 检查证书与代理 ACL check that the "
+                "certificate's CN is this gateway's id and that the broker's ACL lists it")
+    return f"代理拒绝连接 the broker at {where} refused the connection: {reason}"
+
+
 def probe(cfg: BrokerConfig, *, client_id: str, timeout_s: float = 10.0) -> str | None:
-    """Connect once, without a last will, and disconnect: None when the broker accepts this
-    gateway's connection, else what is wrong and what to do, for a technician."""
+    """Connect once as the agent would, without a last will, and disconnect: None when the
+    broker accepts this gateway's connection, else what is wrong and what to do, for a
+    technician (an unreadable or unsafe secret, a certificate, the handshake, the login).
+    ``client_id`` must not be the running agent's, or the broker would drop that session."""
     where = f"{cfg.host}:{cfg.port}"
     try:
         c = make_client(cfg, client_id=client_id)
     except MqttError as err:
         return f"代理凭据不可读 cannot read the broker password: {err}"
-    answered = threading.Event()
-    refused: list[ReasonCode] = []
+    ctx: ssl.SSLContext | None = None
+    if cfg.tls is not None:
+        try:
+            ctx = client_context(cfg.tls, field="broker.tls")
+        except TlsError as err:
+            return str(err)
+        c.tls_set_context(ctx)
+    answer: list[ReasonCode] = []
+    done = threading.Event()
 
-    def on_connect(client: paho.Client, userdata: object, flags: object, reason: ReasonCode,
-                   props: object) -> None:
-        if reason.is_failure:
-            refused.append(reason)
-        answered.set()
+    def connected(_c: paho.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+        answer.append(reason)
+        done.set()
 
-    c.on_connect = on_connect
+    c.on_connect = connected
+    c.on_disconnect = lambda *_a: done.set()  # TLS 1.3: a refused certificate drops us here
+    c.connect_timeout = timeout_s
     try:
         c.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
     except OSError as err:
-        return (f"代理不可达 cannot reach the broker at {where}: {err.strerror or err}; "
-                "检查代理是否运行、broker.host/port 是否正确、防火墙 check that the broker runs, "
-                "broker.host and broker.port, and the firewall")
+        explained = (describe_handshake_error(err, settings=cfg.tls, field="broker.tls", host=cfg.host,
+                                              port=cfg.port, timeout=timeout_s) if cfg.tls else None)
+        return explained or (
+            f"代理不可达 cannot reach the broker at {where}: {err.strerror or err}; "
+            "检查代理是否运行、broker.host/port 是否正确、防火墙 check that the broker runs, "
+            "broker.host and broker.port, and the firewall")
     c.loop_start()
     try:
-        if not answered.wait(timeout_s):
-            return (f"代理无应答 the broker at {where} accepted the TCP connection but did not answer "
-                    f"within {timeout_s:.0f} s; 检查端口是否是 MQTT 端口 check that it is an MQTT port")
-        if refused:
-            reason = refused[0]
-            if reason.value in (0x86, 0x87, 4, 5):  # bad user name or password / not authorized
-                return (f"代理拒绝登录 the broker at {where} refused the login ({reason}) for user "
-                        f"{cfg.username or '(none)'}: 检查 broker.username 和密码 check broker.username "
-                        "and the password in broker.password_env / broker.password_file, and the "
-                        "broker's ACL for this gateway")
-            return f"代理拒绝连接 the broker at {where} refused the connection: {reason}"
-        return None
+        done.wait(timeout_s)
+        if answer:
+            return refusal(cfg, answer[0]) if answer[0].is_failure else None
+        problem = (diagnose(cfg.host, cfg.port, ctx, settings=cfg.tls, field="broker.tls", timeout=timeout_s)
+                   if ctx is not None and cfg.tls is not None else None)
+        return problem or (
+            f"代理无应答 the broker at {where} accepted the TCP connection but did not answer "
+            f"within {timeout_s:.0f} s; 检查端口是否是 MQTT 端口 check that it is an MQTT port")
     finally:
         c.disconnect()
         c.loop_stop()
@@ -106,11 +149,16 @@ class MqttSession:
         self._stopping = False
         self.connected = asyncio.Event()
         self.last_error: str | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._tls_retry: asyncio.Task[None] | None = None
+        self._diagnosed_at: float | None = None
+        self._up = False  # CONNACK received on the current connection (paho's thread)
         c = make_client(cfg, client_id=client_id)
         c.max_inflight_messages_set(cfg.max_inflight)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect = self._cb_connect
+        c.on_connect_fail = self._cb_connect_fail
         c.on_disconnect = self._cb_disconnect
         c.on_publish = self._cb_publish
         c.on_message = self._cb_message
@@ -130,12 +178,35 @@ class MqttSession:
     def _cb_connect(self, client: paho.Client, userdata: object, flags: object,
                     reason: ReasonCode, props: object) -> None:
         if reason.is_failure:
-            self.last_error = f"broker refused the connection: {reason}"
-            log.warning("%s", self.last_error)
+            self._report(f"{refusal(self.cfg, reason)}; {BUFFERING}")
             return
+        self._up = True
+        self._diagnosed_at = None  # a later problem is explained at once
         for sub in self._subscriptions:
             client.subscribe(sub, qos=1)
         self._to_loop(self._connected)
+
+    def _report(self, problem: str) -> None:
+        """Say a problem once (until it changes), as an error; it stays in ``last_error``."""
+        if problem != self.last_error:
+            log.error("%s", problem)
+        self.last_error = problem
+
+    def _cb_connect_fail(self, client: paho.Client, userdata: object) -> None:
+        self._explain_tls()
+
+    def _explain_tls(self) -> None:
+        """On paho's thread, after a failed connection: why TLS fails, by one probe."""
+        if self._tls is None or self.cfg.tls is None:
+            return
+        now = time.monotonic()
+        if self._diagnosed_at is not None and now - self._diagnosed_at < DIAGNOSE_EVERY_S:
+            return
+        self._diagnosed_at = now
+        problem = diagnose(self.cfg.host, self.cfg.port, self._tls, settings=self.cfg.tls,
+                           field="broker.tls", timeout=min(self.cfg.connect_timeout_s, 5.0))
+        if problem:
+            self._report(f"{problem}; {BUFFERING}")
 
     def _connected(self) -> None:
         self.last_error = None
@@ -144,7 +215,11 @@ class MqttSession:
 
     def _cb_disconnect(self, client: paho.Client, userdata: object, flags: object,
                        reason: ReasonCode, props: object) -> None:
-        self.last_error = f"disconnected from broker: {reason}"
+        was_up, self._up = self._up, False
+        if not was_up and not self._stopping:
+            self._explain_tls()  # TLS 1.3: a broker refuses our certificate after the handshake
+        else:
+            self.last_error = f"disconnected from broker: {reason}"
         if not self._stopping:
             self._set_will()  # paho reconnects with whatever will is set now
         self._to_loop(self.connected.clear)
@@ -163,6 +238,34 @@ class MqttSession:
         """Connect in the background; paho keeps retrying with capped backoff when it fails.
         Callbacks are handed to the loop this is called from."""
         self._loop = asyncio.get_running_loop()
+        if self.cfg.tls is not None and self._tls is None and not self._build_tls():
+            self._tls_retry = self._loop.create_task(self._retry_tls(), name="mqtt-tls-retry")
+            return
+        self._connect()
+
+    def _build_tls(self) -> bool:
+        assert self.cfg.tls is not None
+        warnings: list[str] = []
+        try:
+            ctx = client_context(self.cfg.tls, field="broker.tls", warnings=warnings)
+        except TlsError as err:
+            self._report(f"{err}; {BUFFERING}; retrying every {TLS_RETRY_S:.0f} s")
+            return False
+        for warning in warnings:
+            log.warning("%s", warning)
+        self.client.tls_set_context(ctx)
+        self._tls = ctx
+        return True
+
+    async def _retry_tls(self) -> None:
+        while True:
+            await asyncio.sleep(TLS_RETRY_S)
+            if self._build_tls():
+                break
+        log.info("broker.tls: certificates usable now; connecting")
+        self._connect()
+
+    def _connect(self) -> None:
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
         self.client.loop_start()
 
@@ -185,6 +288,9 @@ class MqttSession:
     async def stop(self, *, farewell: Outgoing | None = None, timeout_s: float = 3.0) -> None:
         """Say goodbye (a clean death message) and disconnect, so no last will is sent."""
         self._stopping = True
+        if self._tls_retry is not None:
+            self._tls_retry.cancel()
+            self._tls_retry = None
         if farewell and self.connected.is_set():
             info = self.client.publish(farewell.topic, farewell.payload, qos=farewell.qos)
             loop = asyncio.get_running_loop()

@@ -19,7 +19,9 @@ WIRE_VERSION = 1
 TOPIC_ROOT = "shopfloor/v1"
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
-EpochMs = Annotated[int, Field(ge=0, lt=10**14)]
+REASON_MAX = 512  # a sample's reason; the gateway cuts a longer one (wire.sample_text)
+EPOCH_MS_LIMIT = 10**14  # year 5138: no clock of a device or gateway means a later time
+EpochMs = Annotated[int, Field(ge=0, lt=EPOCH_MS_LIMIT)]
 
 
 def topic(enterprise: str, gateway: str, kind: str) -> str:
@@ -38,6 +40,9 @@ def decode_payload(raw: bytes, *, max_bytes: int) -> bytes:
     """Undo the optional gzip compression of a payload (told apart by its magic bytes).
 
     Raises ValueError when the payload is not valid gzip or inflates beyond ``max_bytes``.
+    Exactly one whole gzip member is accepted: a truncated stream would otherwise come out as
+    a shorter payload, and bytes after the member (another member, garbage) would be ignored.
+    Inflation stops at ``max_bytes + 1`` bytes, so a bomb costs no more memory than that.
     """
     if not raw.startswith(GZIP_MAGIC):
         return raw
@@ -50,6 +55,12 @@ def decode_payload(raw: bytes, *, max_bytes: int) -> bytes:
         raise ValueError(f"payload starts like gzip but does not inflate: {err}") from err
     if len(out) > max_bytes or inflater.unconsumed_tail:
         raise ValueError(f"payload inflates beyond {max_bytes} bytes")
+    if not inflater.eof:
+        raise ValueError("payload starts like gzip but is cut short: the stream ends before its "
+                         "end marker and checksum")
+    if inflater.unused_data:
+        raise ValueError(f"payload has {len(inflater.unused_data)} bytes after its gzip stream "
+                         "(one gzip member per message)")
     return out
 
 
@@ -61,7 +72,7 @@ class WireSample(Frozen):
     v: float | int | bool | str | None = Field(description="value; null when quality is bad")
     q: Literal["good", "uncertain", "bad"] = "good"
     c: int | None = Field(default=None, description="the device's own status code")
-    r: Annotated[str, StringConstraints(max_length=512)] | None = Field(
+    r: Annotated[str, StringConstraints(max_length=REASON_MAX)] | None = Field(
         default=None, description="reason, for bad quality"
     )
 

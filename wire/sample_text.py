@@ -6,6 +6,7 @@ import functools
 import json
 import math
 
+from wire.json_v1 import REASON_MAX
 from wire.sample import Quality, Sample
 
 _QUALITY = {q: q.label for q in Quality}
@@ -49,6 +50,8 @@ def sample_json(s: Sample) -> str:
     if s.code is not None:
         out += f',"c":{int(s.code)}'
     if reason is not None:
+        if len(reason) > REASON_MAX:  # a device's or library's message of any length must not
+            reason = reason[: REASON_MAX - 1] + "…"  # cost the batch the wire would refuse
         out += f',"r":{_jstr(reason)}'
     return out + "}"
 

@@ -22,6 +22,9 @@ from typing import cast
 from wire import business_links
 
 MAX_ROWS = 100_000
+XLSX_MAX_INFLATED = 128 * 1024 * 1024  # 100,000 rows of inline strings are about 60 MB of XML
+XLSX_MAX_RATIO = 100  # sheet XML compresses 5-20:1
+XLSX_MAX_MEMBERS = 1000
 
 
 class InventoryFileError(ValueError):
@@ -155,15 +158,42 @@ def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
     return out
 
 
+def _check_zip(data: bytes) -> None:
+    """Refuse an XLSX that would unpack to more than any inventory needs, before openpyxl
+    inflates it: a 300 KB file whose sheet holds 300 MB of one letter cost 3 GB of memory and
+    20 s (found by scripts/fuzz.py's inventory target). zipfile never inflates a member beyond
+    its declared size, so the declared sizes bound the work."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise InventoryFileError(f"cannot read the XLSX file (not a ZIP archive: {err}) / 无法读取 XLSX 文件"
+                                 ) from err
+    total = sum(m.file_size for m in members)
+    if len(members) > XLSX_MAX_MEMBERS or total > XLSX_MAX_INFLATED:
+        raise InventoryFileError(
+            f"the XLSX file unpacks to {total} bytes in {len(members)} parts, more than an inventory of "
+            f"{MAX_ROWS} rows needs ({XLSX_MAX_INFLATED} bytes); save it again from Excel, or as CSV UTF-8 / "
+            "XLSX 文件解压后过大，请在 Excel 中重新保存或另存为 CSV UTF-8")
+    for m in members:
+        if m.file_size > 1024 * 1024 and m.file_size > XLSX_MAX_RATIO * max(1, m.compress_size):
+            raise InventoryFileError(
+                f"the XLSX part {m.filename} is compressed {m.file_size // max(1, m.compress_size)}:1 "
+                f"({m.file_size} bytes from {m.compress_size}); no spreadsheet compresses like that, the "
+                "file is refused (a zip bomb?); save it again from Excel, or as CSV UTF-8 / "
+                "XLSX 文件压缩比异常（疑似压缩炸弹），已拒绝；请重新保存或另存为 CSV UTF-8")
+
+
 def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     from openpyxl import load_workbook  # only for XLSX files
 
+    _check_zip(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a damaged file
-        raise InventoryFileError(
-            f"cannot read the XLSX file ({type(err).__name__}: {err}) / 无法读取 XLSX 文件"
-        ) from err
+        raise _damaged(err) from err
     try:
         ws = wb.worksheets[0]
         out = []
@@ -172,8 +202,18 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
             if i > MAX_ROWS + 10:
                 break
         return out
+    except Exception as err:  # a sheet damaged past its header parses until the damage
+        raise _damaged(err) from err
     finally:
         wb.close()
+
+
+def _damaged(err: Exception) -> InventoryFileError:
+    # a damaged part's message can quote kilobytes of it (scripts/fuzz.py found 8 KB): cut it
+    detail = str(err)
+    detail = detail if len(detail) <= 300 else detail[:300] + "…"
+    return InventoryFileError(
+        f"cannot read the XLSX file ({type(err).__name__}: {detail}) / 无法读取 XLSX 文件")
 
 
 def _cell_text(v: object) -> str:

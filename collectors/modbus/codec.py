@@ -104,6 +104,9 @@ def _scaled(raw: int | float, tag: ModbusTag) -> float | int:
     if tag.scale == 1.0 and tag.offset == 0.0:
         return raw
     value = raw * tag.scale + tag.offset
+    if not math.isfinite(value):  # a huge raw value times a large scale
+        raise DecodeError(f"{raw!r} * scale {tag.scale} + offset {tag.offset} is not a finite number; "
+                          "check the tag's type, scale and word order in the profile")
     if isinstance(raw, int):
         # 1234567 * 0.01 is 12345.670000000002 in binary floating point; the device meant
         # 12345.67, so keep only the decimals that scale and offset can produce.

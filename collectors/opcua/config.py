@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 from collectors.opcua.errors import OptionsError
 from common.backoff import Backoff
 from common.config_files import describe_errors
-from common.secrets import SecretError, read_secret
+from common.secrets import SecretError, check_private, read_secret
 from device_profiles.base import Model
 from device_profiles.device import DeviceConfig
 from device_profiles.opcua import CollectMode
@@ -81,6 +81,15 @@ class OpcUaOptions(Model):
     def reconnect_backoff(self) -> Backoff:
         """How the device supervisor spaces reconnects to this device."""
         return Backoff(initial_s=self.backoff_initial_s, max_s=self.backoff_max_s)
+
+    def check_user_key(self, device_id: str) -> None:
+        """The user certificate's private key must be this user's alone (chmod 600)."""
+        if self.user_key is None:
+            return
+        try:
+            check_private(self.user_key, what="options.user_key")
+        except SecretError as err:
+            raise OptionsError(f"device {device_id}: {err}") from err
 
     def password(self, device_id: str) -> str | None:
         if self.auth != "username":

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from wire.json_v1 import EPOCH_MS_LIMIT
 from wire.sample import Quality, Sample, Value
 
 # Codes we emit ourselves (OPC UA Part 4 / Opc.Ua.StatusCodes.csv).
@@ -52,7 +53,9 @@ def epoch_ms(t: dt.datetime | None) -> int | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     ms = int(t.timestamp() * 1000)
-    return ms if ms > 0 else None  # DateTime.MinValue means "not given"
+    # DateTime.MinValue means "not given", and so do MaxValue and the far future a server with
+    # a broken clock reports: a timestamp the wire cannot carry would cost the whole batch
+    return ms if 0 < ms < EPOCH_MS_LIMIT else None
 
 
 def _scalar(v: Any) -> Any:

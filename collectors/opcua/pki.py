@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from common.secrets import check_private
+
 TRUST_COMMAND = "edge-agent trust-cert"
 
 
@@ -141,6 +143,8 @@ def ensure_own_certificate(pki_dir: Path) -> OwnCertificate:
     expired = own.cert.exists() and load_certificate(own.cert).not_valid_after_utc < dt.datetime.now(dt.UTC)
     if not (own.cert.exists() and own.key.exists()) or expired:
         make_self_signed(own.cert, own.key, application_uri=uri, common_name="shopfloor-gateway edge-agent")
+    # whoever reads the key can be this gateway to every server that trusts it
+    check_private(own.key, what="the gateway's OPC UA key (pki_dir/own/key.pem)")
     return own
 
 

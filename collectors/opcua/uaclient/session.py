@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from collectors.base import CollectorError
 from collectors.opcua import pki
 from collectors.opcua.config import OpcUaOptions
-from collectors.opcua.errors import SecurityRejected, UntrustedServerCertificate
+from collectors.opcua.errors import OptionsError, SecurityRejected, UntrustedServerCertificate
 from collectors.opcua.uaclient.api import POLICIES, Client, UaError, convert_error, ua
+from common.secrets import SecretError
 
 T = TypeVar("T")
 
@@ -100,6 +101,7 @@ class UaSession:
             c.set_password(o.password(self.device) or "")
         elif o.auth == "certificate":
             assert o.user_cert is not None and o.user_key is not None
+            o.check_user_key(self.device)
             await c.load_client_certificate(str(o.user_cert))
             await c.load_private_key(Path(o.user_key))
         await c.connect()
@@ -107,7 +109,10 @@ class UaSession:
 
     async def _set_security(self) -> None:
         o, c = self.options, self.client
-        own = pki.ensure_own_certificate(o.pki_dir)
+        try:
+            own = pki.ensure_own_certificate(o.pki_dir)
+        except SecretError as err:
+            raise OptionsError(f"device {self.device}: {err}") from err
         policy = POLICIES[o.security_policy]
         mode = getattr(ua.MessageSecurityMode, o.security_mode)
         endpoints = await c.connect_and_get_server_endpoints()

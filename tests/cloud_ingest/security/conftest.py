@@ -1,52 +1,5 @@
-"""Certificates and a TLS broker shared by the security tests of this folder."""
+"""The shared TLS fixtures (tests/tls/fixtures.py) for the security tests of this folder."""
 
-from __future__ import annotations
+from tests.tls.fixtures import pki, tls_broker
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
-import pytest
-
-from tests.cloud_ingest.security.pki import Issued, TestCA
-from tests.cloud_ingest.security.tls_broker import TlsMosquitto
-
-INGEST_PASSWORD = "ingest-pw-Zq81-secret"
-GATEWAY_PASSWORD = "gateway-pw-Kd42-secret"
-
-
-@dataclass(frozen=True)
-class Pki:
-    ca: TestCA
-    other_ca: TestCA
-    broker: Issued
-    broker_expired: Issued
-    ingest: Issued
-    gateway: Issued  # CN gw-a: the ACL's %u
-    ingest_expired: Issued
-    ingest_foreign: Issued  # issued by another CA
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    folder: Path = tmp_path_factory.mktemp("pki")
-    ca, other = TestCA(folder / "ca"), TestCA(folder / "other", name="other-ca")
-    return Pki(
-        ca=ca, other_ca=other,
-        broker=ca.issue("broker", dns=("localhost",), server=True),
-        broker_expired=ca.issue("broker-old", dns=("localhost",), server=True, expired=True),
-        ingest=ca.issue("cloud-ingest"),
-        gateway=ca.issue("gw-a"),
-        ingest_expired=ca.issue("cloud-ingest-old", common_name="cloud-ingest", expired=True),
-        ingest_foreign=other.issue("cloud-ingest-foreign", common_name="cloud-ingest"),
-    )
-
-
-@pytest.fixture(scope="module")
-def tls_broker(pki: Pki) -> Iterator[TlsMosquitto]:
-    m = TlsMosquitto(pki.ca, pki.broker, users={"cloud-ingest": INGEST_PASSWORD, "gw-a": GATEWAY_PASSWORD})
-    m.start()
-    try:
-        yield m
-    finally:
-        m.close()
+__all__ = ["pki", "tls_broker"]

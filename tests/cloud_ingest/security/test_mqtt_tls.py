@@ -21,10 +21,10 @@ from cloud_ingest.config import CloudConfig, DatabaseConfig, IngestConfig, MqttC
 from cloud_ingest.mqtt_source import BrokerError, MqttSource
 from common.tls import TlsSettings
 from tests.cloud_ingest.helpers import birth, data, encode, rows, running, scalar, wait_until
-from tests.cloud_ingest.security.conftest import GATEWAY_PASSWORD, INGEST_PASSWORD, Pki
-from tests.cloud_ingest.security.pki import Issued
-from tests.cloud_ingest.security.tls_broker import TlsMosquitto
 from tests.support import BROKER_HOST, BROKER_PORT
+from tests.tls.broker import TlsMosquitto
+from tests.tls.fixtures import GATEWAY_PASSWORD, INGEST_PASSWORD, Pki
+from tests.tls.pki import Issued
 
 pytestmark = pytest.mark.integration
 
@@ -173,7 +173,7 @@ def test_wrong_ca(pki: Pki, tls_broker: TlsMosquitto) -> None:
 def test_hostname_mismatch(pki: Pki, tls_broker: TlsMosquitto) -> None:
     msg = _fails(MqttConfig(host="127.0.0.1", port=tls_broker.mtls_port, tls=_tls(pki, pki.ingest)))
     assert "host name mismatch" in msg and "'127.0.0.1'" in msg
-    assert "it names localhost" in msg and "subjectAltName" in msg
+    assert "it names localhost" in msg and "subjectAltName" in msg and "(set mqtt.host)" in msg
 
 
 def test_expired_broker_certificate(pki: Pki) -> None:

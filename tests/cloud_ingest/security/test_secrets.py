@@ -16,10 +16,10 @@ import pytest
 from cloud_ingest import migrate
 from cloud_ingest.config import ConfigError, load_config
 from tests.cloud_ingest.helpers import birth, data, encode, scalar
-from tests.cloud_ingest.security.conftest import INGEST_PASSWORD, Pki
 from tests.cloud_ingest.security.test_mqtt_tls import _gateway_ctx, tls_publisher
-from tests.cloud_ingest.security.tls_broker import TlsMosquitto
 from tests.support import eventually, free_port, stop_process, wait_port
+from tests.tls.broker import TlsMosquitto
+from tests.tls.fixtures import INGEST_PASSWORD, Pki
 
 pytestmark = pytest.mark.integration
 

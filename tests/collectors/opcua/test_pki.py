@@ -93,3 +93,14 @@ def test_trusting_something_that_is_not_a_certificate_says_so(tmp_path: Path) ->
         trust_certificate(tmp_path, junk)
     with pytest.raises(FileNotFoundError):
         trust_certificate(tmp_path, tmp_path / "missing.der")
+
+
+def test_the_gateways_own_key_is_refused_when_others_may_read_it(tmp_path: Path) -> None:
+    from common.secrets import SecretError
+
+    own = ensure_own_certificate(tmp_path)
+    own.key.chmod(0o640)
+    with pytest.raises(SecretError, match=f"OPC UA key .*chmod 600 {own.key}"):
+        ensure_own_certificate(tmp_path)
+    own.key.chmod(0o600)
+    assert ensure_own_certificate(tmp_path).key == own.key

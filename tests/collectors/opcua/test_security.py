@@ -220,3 +220,16 @@ async def test_discover_with_a_wrong_password_is_security_rejected(
     with pytest.raises(SecurityRejected, match=r"device discover: .*BadUserAccessDenied"):
         await discover(secure_sim.endpoint, security_policy="Basic256Sha256", security_mode="SignAndEncrypt",
                        pki_dir=str(pki), auth="username", username="operator", password_env=PASSWORD_ENV)
+
+
+async def test_a_user_key_others_may_read_is_refused_with_the_chmod(
+    secure_sim: OpcUaSimulator, pki: Path, tmp_path: Path
+) -> None:
+    make_self_signed(tmp_path / "u.der", tmp_path / "u.pem", application_uri="urn:u", common_name="user")
+    (tmp_path / "u.pem").chmod(0o644)
+    dev = device(secure_sim.endpoint, timeout_s=5, security_policy="Basic256Sha256",
+                 security_mode="SignAndEncrypt", pki_dir=str(pki), auth="certificate",
+                 user_cert=str(tmp_path / "u.der"), user_key=str(tmp_path / "u.pem"))
+    with pytest.raises(OptionsError, match=f"options.user_key: .* chmod 600 {tmp_path / 'u.pem'}"):
+        async with OpcUaCollector(dev, secure_sim.profile):
+            pass

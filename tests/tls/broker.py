@@ -16,8 +16,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.cloud_ingest.security.pki import Issued, TestCA
 from tests.support import ROOT, Mosquitto, free_port
+from tests.tls.pki import Issued, TestCA
 
 EXAMPLE_ACL = ROOT / "examples" / "mosquitto" / "shopfloor.acl"
 
