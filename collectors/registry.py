@@ -18,6 +18,8 @@ from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
 from device_profiles.protocols import PROTOCOLS
 
+DEFAULT_BACKOFF = Backoff()
+
 
 @cache
 def plugin(protocol: str) -> CollectorPlugin:
@@ -40,7 +42,7 @@ def make_collector(device: DeviceConfig, profile: DeviceProfile) -> Collector:
 
 
 def reconnect_backoff(device: DeviceConfig, profile: DeviceProfile, *,
-                      default: Backoff = Backoff()) -> Backoff:
+                      default: Backoff = DEFAULT_BACKOFF) -> Backoff:
     """The reconnect delays for a device: what its options set, when its protocol has such
     options, else ``default`` (the gateway's ``reconnect:`` settings). Invalid options give
     the default here; connecting reports them."""

@@ -147,6 +147,7 @@ class Agent:
         self.sender.start()
         pollers = [
             self.tasks.spawn(poll_device(dev, prof, norm, sink=self.committer,
+                                         backoff=self.cfg.reconnect.device_backoff(),
                                          health=self.state.health.setdefault(dev.id, DeviceHealth())),
                              name=f"poll:{dev.id}")
             for dev, prof, norm in self.devices

@@ -56,6 +56,7 @@ class Sender:
             on_ack=self._on_ack,
             on_message=self._on_message,
             subscriptions=encoder.subscriptions(),
+            reconnect_s=(cfg.reconnect.broker_initial_s, cfg.reconnect.broker_max_s),
         )
 
     def connected(self) -> bool:

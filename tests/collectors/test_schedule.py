@@ -6,6 +6,7 @@ tick times exactly, without waiting."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -102,7 +103,7 @@ async def test_polls_keep_the_device_phase_and_the_exact_interval(clock: Clock) 
     # then on the wall-clock grid phase + k * interval, each poll exactly one interval apart
     assert all(abs((WALL + t - phase) % 1.0) < 1e-6 or abs((WALL + t - phase) % 1.0 - 1) < 1e-6
                for t in rest)
-    assert all(abs(b - a - 1.0) < 1e-9 for a, b in zip(rest, rest[1:], strict=False))
+    assert all(abs(b - a - 1.0) < 1e-9 for a, b in itertools.pairwise(rest))
     assert sup.skipped == 0
     assert sup.requests == 36  # 3 requests a poll, counted from the collector
 
@@ -121,7 +122,7 @@ async def test_overruns_are_skipped_counted_and_logged_once_per_burst(
     # the phase survives the overruns: every poll still starts on the device's grid
     assert all(min((WALL + t - phase) % 1.0, 1 - (WALL + t - phase) % 1.0) < 1e-6 for t in rest)
     # and no catching up: polls are never closer together than the interval
-    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(rest, rest[1:], strict=False))
+    assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(rest))
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 2, warned  # one line per burst, not per tick
     assert "a poll took 2.500 s" in warned[0] and "跳过轮询" in warned[0]
