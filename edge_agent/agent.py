@@ -88,6 +88,7 @@ class Agent:
             batches=BatchLimits(max_samples=buf.batch_max_samples, max_bytes=buf.batch_max_bytes,
                                 one_device=self.encoder.per_device_batches),
             linger_ms=buf.linger_ms,
+            idle=lambda: self.sender.idle(),  # the sender is made next; asked only once running
         )
         self.sender = Sender(cfg, encoder=self.encoder, outbox=self.outbox, disk=self.disk,
                              buffer=self.buffer, state=self.state, tasks=self.tasks,
