@@ -94,6 +94,7 @@ class DeviceSupervisor:
         self.phase_s = (phase_of(device.id, self.interval_s) if phase_s is None
                         else phase_s % self.interval_s)
         self._burst = 0  # ticks skipped in the current burst
+        self._connecting = False  # this tick tried to connect
         self._answered = False  # the device has answered at least once since start
         self._tags = [t.name for t in profile.tags]
 
@@ -118,7 +119,8 @@ class DeviceSupervisor:
         try:
             while True:
                 started = time.monotonic()
-                if collector is None and started >= next_attempt:
+                self._connecting = collector is None and started >= next_attempt
+                if self._connecting:
                     collector, err = await self._connect()
                     if collector is None:
                         self.attempts += 1
@@ -196,7 +198,9 @@ class DeviceSupervisor:
         self.skipped += missed
         if self._burst == 0:
             late, took, after = started - due, ended - started, time.monotonic() - ended
-            if took >= max(late, after):
+            if took >= max(late, after) and self._connecting:
+                cause = f"connecting took {took:.3f} s (the device is not answering)"
+            elif took >= max(late, after):
                 cause = (f"a poll took {took:.3f} s (slow device or network, or more requests "
                          "than fit in the interval)")
             elif late >= after:

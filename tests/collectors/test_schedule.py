@@ -162,3 +162,21 @@ async def test_offline_ticks_keep_the_phase_and_count_no_skips(clock: Clock) -> 
                            interval_s=0.5, backoff=Backoff(initial_s=0.5, max_s=2.0))
     await _run(sup, 10)
     assert sup.skipped == 0 and sup.polls == 10 and sup.state == "offline"
+
+
+async def test_a_slow_connect_attempt_is_named_as_such(
+        clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    """A device that takes seconds to refuse: the skipped ticks are blamed on connecting."""
+    from collectors.base import DeviceUnreachable
+
+    class SlowRefusal:
+        async def __aenter__(self) -> SlowRefusal:
+            clock.now += 2.5
+            raise DeviceUnreachable("device m1: connect timed out")
+
+    sup = DeviceSupervisor(_dev(), profile(), factory=lambda d, p: SlowRefusal(),  # type: ignore[arg-type, return-value]
+                           interval_s=1.0, backoff=Backoff(initial_s=60, max_s=60))
+    with caplog.at_level(logging.WARNING, logger="collectors.supervisor"):
+        await _run(sup, 3)
+    assert sup.skipped >= 2
+    assert any("connecting took 2.500 s" in r.getMessage() for r in caplog.records)
