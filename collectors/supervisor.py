@@ -168,7 +168,7 @@ class DeviceSupervisor:
                 self.last_poll_s = ended - started
                 yield batch
                 due = next_tick
-                nominal, next_tick = self._next_tick(due, grid=grid)
+                nominal, next_tick = self._next_tick(due, grid=grid, first=self.polls == 1)
                 self._account(missed=round((next_tick - nominal) / self.interval_s), due=due,
                               started=started, ended=ended)
                 await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
@@ -176,14 +176,18 @@ class DeviceSupervisor:
             if collector is not None:
                 await self._close(collector)
 
-    def _next_tick(self, due: float, *, grid: float) -> tuple[float, float]:
+    def _next_tick(self, due: float, *, grid: float, first: bool) -> tuple[float, float]:
         """(the tick that follows the one ``due`` on the phase grid, the first tick not yet
         passed): equal unless the poll overran, and the ticks between them are skipped, never
-        made up for. The first poll is made at once, off the grid; the device settles on the
-        first point of its phase at least half an interval later."""
+        made up for. The first poll is made at once, off the grid; the device then settles on
+        the next point of its phase (so no gap is longer than an interval and a poll, and the
+        start counts no skip)."""
         iv = self.interval_s
-        nominal = grid + math.ceil((due + iv / 2 - grid) / iv) * iv
         now = time.monotonic()
+        if first:
+            nxt = grid + math.ceil((now - grid) / iv) * iv
+            return nxt, nxt
+        nominal = grid + math.ceil((due + iv / 2 - grid) / iv) * iv
         actual = nominal if nominal >= now else nominal + ((now - nominal) // iv + 1) * iv
         return nominal, actual
 

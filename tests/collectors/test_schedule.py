@@ -169,14 +169,17 @@ async def test_a_slow_connect_attempt_is_named_as_such(
     """A device that takes seconds to refuse: the skipped ticks are blamed on connecting."""
     from collectors.base import DeviceUnreachable
 
+    attempts = []
+
     class SlowRefusal:
         async def __aenter__(self) -> SlowRefusal:
-            clock.now += 2.5
+            attempts.append(clock.now)
+            clock.now += 2.5 if len(attempts) > 1 else 0.01  # the first refusal is quick
             raise DeviceUnreachable("device m1: connect timed out")
 
     sup = DeviceSupervisor(_dev(), profile(), factory=lambda d, p: SlowRefusal(),  # type: ignore[arg-type, return-value]
-                           interval_s=1.0, backoff=Backoff(initial_s=60, max_s=60))
+                           interval_s=1.0, backoff=Backoff(initial_s=0.5, max_s=0.5, jitter=0))
     with caplog.at_level(logging.WARNING, logger="collectors.supervisor"):
-        await _run(sup, 3)
+        await _run(sup, 4)
     assert sup.skipped >= 2
     assert any("connecting took 2.500 s" in r.getMessage() for r in caplog.records)
