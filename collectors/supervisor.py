@@ -11,13 +11,14 @@ per device, each in its own task, so a slow or dead device never delays the othe
 
 Polls are spread over the interval: each device has a phase, fixed by its id (a hash), and
 polls on the wall-clock grid ``phase + k * interval``, so thirty devices do not all ask at the
-same instant and a device keeps its phase across restarts. The first poll is at once; the
-device then settles on its phase. A poll that overruns skips the ticks it missed (never
-catching up in a burst, so the interval stays exact on average) and counts them in
-``skipped``: a skipped poll is data never collected, which the cloud's evidence names
-``gateway_overrun``. A burst of skips is logged once, with its cause, and once more when the
-polls are on time again. Devices on one RS-485 line keep taking turns request by request on
-the line's shared link (collectors.modbus.links), whatever their phases.
+same instant and a device keeps its phase across restarts. The first poll comes within the
+first second (spread by the same phase); the device then settles on its phase. A poll that
+overruns skips the ticks it missed (never catching up in a burst, so the interval stays
+exact on average) and counts them in ``skipped``: a skipped poll is data never collected,
+which the cloud's evidence names ``gateway_overrun``. A burst of skips is logged once, with
+its cause, and once more when the polls are on time again. Devices on one RS-485 line keep
+taking turns request by request on the line's shared link (collectors.modbus.links),
+whatever their phases.
 
 "Online" means the device answered (a poll returned, or a subscribing collector set up its
 session), not that a connection opened: a Modbus TCP gateway accepts the connection for a
@@ -111,10 +112,14 @@ class DeviceSupervisor:
 
         A polled collector is read once per interval; one with ``subscribe()`` (see
         collectors.base.Subscriber) is followed instead, its batches passed on as they come."""
-        next_tick = time.monotonic()
+        start = time.monotonic()
         # the monotonic time of one tick of this device's wall-clock phase
-        grid = next_tick + (self.phase_s - time.time()) % self.interval_s
-        next_attempt = next_tick
+        grid = start + (self.phase_s - time.time()) % self.interval_s
+        # the first poll within the first second (at the device's phase fraction of it), so
+        # an agent starting with many devices does not read them all in one burst either
+        next_tick = start + self.phase_s / self.interval_s * min(1.0, self.interval_s)
+        next_attempt = start
+        await asyncio.sleep(next_tick - start)
         collector: Collector | None = None
         try:
             while True:
@@ -179,8 +184,8 @@ class DeviceSupervisor:
     def _next_tick(self, due: float, *, grid: float, first: bool) -> tuple[float, float]:
         """(the tick that follows the one ``due`` on the phase grid, the first tick not yet
         passed): equal unless the poll overran, and the ticks between them are skipped, never
-        made up for. The first poll is made at once, off the grid; the device then settles on
-        the next point of its phase (so no gap is longer than an interval and a poll, and the
+        made up for. The first poll is made within the first second, off the grid; the device
+        then settles on the next point of its phase (so no gap is longer than an interval and a poll, and the
         start counts no skip)."""
         iv = self.interval_s
         now = time.monotonic()

@@ -13,6 +13,7 @@ through `codec.decode`, which stays the reference: the tests check both give the
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable
@@ -40,13 +41,17 @@ def _endian(tag: ModbusTag, order: str) -> str | None:
 
 def _finisher(tag: ModbusTag) -> _Finish | None:
     """None when the raw number is the value (integers, scale 1, offset 0)."""
-    scale, offset = tag.scale, tag.offset
-    if tag.type.startswith("float"):
-        name = tag.name
+    return _shared_finisher(tag.type.startswith("float"), tag.scale, tag.offset)
 
+
+@functools.cache
+def _shared_finisher(is_float: bool, scale: float, offset: float) -> _Finish | None:
+    """One function per distinct (kind, scale, offset), shared by every tag that has them:
+    ten thousand tags need a handful, not ten thousand closures."""
+    if is_float:
         def finite(raw: int | float) -> Value:
             if not math.isfinite(raw):
-                raise DecodeError(f"tag {name}: register contents are {raw} (not a finite number)")
+                raise DecodeError(f"register contents are {raw} (not a finite number)")
             return raw * scale + offset if scale != 1.0 or offset != 0.0 else raw
 
         return finite
@@ -100,14 +105,14 @@ class BlockDecoder:
         except struct.error:  # not 16-bit words, or not as many as asked: tag by tag
             return [self._one(tag, words) for tag in self.req.tags]
         out: list[Value | DecodeError] = []
-        for raw, finish in zip(raws, self._finish, strict=True):
+        for raw, finish, tag in zip(raws, self._finish, self.req.tags, strict=True):
             if finish is None:
                 out.append(raw)
                 continue
             try:
                 out.append(finish(raw))
             except DecodeError as err:
-                out.append(err)
+                out.append(DecodeError(f"tag {tag.name}: {err}"))
         return out
 
     def _one(self, tag: ModbusTag, words: list[int]) -> Value | DecodeError:

@@ -98,8 +98,8 @@ async def test_polls_keep_the_device_phase_and_the_exact_interval(clock: Clock) 
     sup = DeviceSupervisor(_dev(), profile(), factory=lambda d, p: fake, interval_s=1.0)  # type: ignore[arg-type, return-value]
     await _run(sup, 12)
     first, rest = fake.reads[0], fake.reads[1:]
-    assert first == 0.0  # the first poll at once
     phase = phase_of("m1", 1.0)
+    assert first == phase  # the first poll within the first second, spread by the phase
     # then on the wall-clock grid phase + k * interval, each poll exactly one interval apart
     assert all(abs((WALL + t - phase) % 1.0) < 1e-6 or abs((WALL + t - phase) % 1.0 - 1) < 1e-6
                for t in rest)
