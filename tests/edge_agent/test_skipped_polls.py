@@ -67,3 +67,23 @@ def _reopen_counters(path: Path) -> Counters:
         return buf.counters()
     finally:
         buf.close()
+
+
+def test_status_shows_skipped_polls_per_device(tmp_path: Path) -> None:
+    """`edge-agent status` (text) has a skipped column beside read errors."""
+    from click.testing import CliRunner
+
+    from edge_agent.cli import main
+
+    buf = DiskBuffer(str(tmp_path / "buf.sqlite"), max_bytes=64 * 1024 * 1024)
+    buf.write([], counts={("slow", "skipped_polls"): 12, ("slow", "read"): 30})
+    buf.close()
+    (tmp_path / "gw.yaml").write_text(
+        "gateway: {id: gw, enterprise: {id: ent}}\n"
+        f"buffer: {{path: {tmp_path / 'buf.sqlite'}}}\n"
+        "devices: [{id: slow, profile: energy_meter_3ph, endpoint: 'tcp://127.0.0.1:1'}]\n")
+    out = CliRunner().invoke(main, ["status", "--config", str(tmp_path / "gw.yaml")])
+    assert out.exit_code == 0, out.output
+    header, row = [line.split() for line in out.output.splitlines()[-2:]]
+    assert header[:5] == ["device", "read", "published", "errors", "skipped"]
+    assert row[0] == "slow" and row[4] == "12"
