@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -21,7 +22,7 @@ from edge_agent.config import GatewayConfig, ReconnectConfig
 from edge_agent.encoders import Outgoing
 from edge_agent.mqtt import MqttSession
 from tests.collectors.modbus.helpers import device, profile
-from tests.support import ROOT, free_port, stop_process, wait_port
+from tests.support import ROOT, Mosquitto, free_port, stop_process, wait_port
 from wire.sample import Quality
 
 BASE = {"gateway": {"id": "gw", "enterprise": {"id": "ent"}},
@@ -95,3 +96,33 @@ async def test_a_device_back_online_is_read_again_within_the_cap() -> None:
     # tick; the old fixed backoff (0.5 s doubling to 30 s) would wait up to 4 s here
     bound = max(interval, cap) * (1 + 0.1) + interval
     assert waited <= bound + 0.5, f"read again {waited:.2f} s after the device came back"
+
+
+async def test_the_broker_back_is_reconnected_to_within_the_cap(own_broker: Mosquitto) -> None:
+    """A broker down for longer than the cap: the session is back within the cap of its return
+    (paho's old fixed 1 s doubling to 30 s kept a gateway away for 31 s after a 15 s outage)."""
+    cfg = validate(GatewayConfig, {**BASE, "broker": {"host": "127.0.0.1", "port": own_broker.port},
+                                   "reconnect": {"broker_initial_s": 1, "broker_max_s": 2}}, "gw.yaml")
+    session = MqttSession(cfg.broker, client_id=f"reconnect-{own_broker.port}",
+                          will=lambda: Outgoing(topic="t/will", payload=b"x"), on_connect=lambda: None,
+                          on_ack=lambda mid: None, reconnect_s=(1, 2))
+    session.start()
+    try:
+        await asyncio.wait_for(session.connected.wait(), 10)
+        own_broker.stop()
+        await asyncio.wait_for(_until(lambda: not session.connected.is_set()), 10)
+        # down 10 s: with the cap of 2 s paho tries every 2 s; with the old 1 s doubling to 30 s it
+        # would have tried at about 1, 3, 7 and 15 s, and the broker back at 10 s waited 5 s
+        await asyncio.sleep(10)
+        own_broker.start()
+        back = time.monotonic()
+        await asyncio.wait_for(session.connected.wait(), 30)
+        waited = time.monotonic() - back
+    finally:
+        await session.stop()
+    assert waited <= 2 + 1.0, f"reconnected {waited:.2f} s after the broker came back (cap 2 s)"
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    while not predicate():
+        await asyncio.sleep(0.05)
