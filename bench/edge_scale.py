@@ -16,7 +16,9 @@ Figures: points/s read; CPU seconds per 1,000 points of each and their ratio (``
 agent ÷ baseline); the agent's peak RSS; its skipped polls (its own counter, from /metrics) and
 the polls missing from what reached the broker (``missed_polls_seen``, counted by the bench, so
 an agent without the counter is measured too); latency read → published (the bench subscribes
-and takes each sample's read time from its arrival time). Last line: one JSON object.
+and takes each sample's read time from its arrival time); with ``--cloud``, also read → stored:
+``cloud-ingest serve`` runs on a database of its own and each stored row's stored time (the
+ledger's, per batch) minus its read time is taken. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -157,6 +159,53 @@ class Watcher:
         self.client.disconnect()
 
 
+class Cloud:
+    """``cloud-ingest serve`` (no API) on a fresh database, consuming the gateway's topics."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path, enterprise: str) -> None:
+        import psycopg
+
+        from cloud_ingest import migrate
+
+        self.admin, self.name = args.admin_dsn, f"sfg_scale_{os.getpid()}"
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"'.encode())
+            conn.execute(f'CREATE DATABASE "{self.name}"'.encode())
+        self.dsn = self.admin.rpartition("/")[0] + "/" + self.name
+        migrate.migrate(self.dsn)
+        cfg = tmp / "cloud.yaml"
+        cfg.write_text(json.dumps({
+            "database": {"dsn": self.dsn},
+            "mqtt": {"host": args.host, "port": args.port, "client_id": f"scale-cloud-{os.getpid()}",
+                     "topic_filter": f"shopfloor/v1/{enterprise}/+/+"}}))
+        self.log = tmp / "cloud.log"
+        self.proc = subprocess.Popen([sys.executable, "-c", "from cloud_ingest.cli import main; main()",
+                                      "serve", "--no-api", "--config", str(cfg)],
+                                     stdout=subprocess.DEVNULL, stderr=self.log.open("wb"))
+        deadline = time.monotonic() + 60
+        while "consuming" not in self.log.read_text():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"cloud-ingest did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stored_latency_ms(self, *, since_ms: float, until_ms: float) -> list[float]:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as conn:
+            rows = conn.execute(
+                "SELECT extract(epoch FROM stored_ts - read_ts) * 1000 FROM v_samples"
+                " WHERE read_ts >= to_timestamp(%s / 1000.0) AND read_ts < to_timestamp(%s / 1000.0)",
+                (since_ms, until_ms)).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def close(self) -> None:
+        import psycopg
+
+        stop(self.proc)
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'.encode())
+
+
 def scrape(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         text = r.read().decode()
@@ -181,6 +230,7 @@ async def run_agent(args: argparse.Namespace, tmp: Path, profile: Path, ports: l
                      "interval_ms": args.interval_ms, "timeout_s": 5} for i, p in enumerate(ports)],
     }
     (tmp / "gw.yaml").write_text(yaml.safe_dump(cfg))
+    cloud = Cloud(args, tmp, uid) if args.cloud else None
     watcher = Watcher(args.host, args.port, f"shopfloor/v1/{uid}/{uid}/data")
     proc = subprocess.Popen([sys.executable, "-c", "from edge_agent.cli import main; main()",
                              "run", "--config", str(tmp / "gw.yaml")],
@@ -189,14 +239,20 @@ async def run_agent(args: argparse.Namespace, tmp: Path, profile: Path, ports: l
         await wait_port(metrics_port, timeout=30)
         await asyncio.sleep(args.warmup)
         watcher.on = True
-        m0, c0, t0 = scrape(metrics_port), cpu_s(proc.pid), time.monotonic()
+        m0, c0, t0, w0 = scrape(metrics_port), cpu_s(proc.pid), time.monotonic(), time.time() * 1000
         await asyncio.sleep(args.duration)
-        m1, c1, t1 = scrape(metrics_port), cpu_s(proc.pid), time.monotonic()
+        m1, c1, t1, w1 = scrape(metrics_port), cpu_s(proc.pid), time.monotonic(), time.time() * 1000
         watcher.on = False
         rss = peak_rss_mb(proc.pid)
+        stored: list[float] | None = None
+        if cloud is not None:
+            await asyncio.sleep(3)  # what was read in the window reaches the database
+            stored = cloud.stored_latency_ms(since_ms=w0, until_ms=w1)
     finally:
         stop(proc)
         watcher.close()
+        if cloud is not None:
+            cloud.close()
     points = m1.get("edge_device_read_samples_total", 0) - m0.get("edge_device_read_samples_total", 0)
     wall = t1 - t0
     expected_polls = wall / (args.interval_ms / 1000)
@@ -210,7 +266,7 @@ async def run_agent(args: argparse.Namespace, tmp: Path, profile: Path, ports: l
 
     return {"cpu_s": c1 - c0, "wall_s": wall, "points": points, "rss_mb": rss,
             "skipped_polls": grew("edge_device_skipped_polls_total"),
-            "missed_polls_seen": round(missed), "latency_ms": watcher.latency_ms,
+            "missed_polls_seen": round(missed), "latency_ms": watcher.latency_ms, "stored_ms": stored,
             "read_errors": grew("edge_device_read_errors_total")}
 
 
@@ -223,6 +279,8 @@ async def main() -> None:
     ap.add_argument("--interval-ms", type=int, default=1000)
     ap.add_argument("--duration", type=float, default=20.0, help="seconds measured, per poller")
     ap.add_argument("--warmup", type=float, default=4.0)
+    ap.add_argument("--cloud", action="store_true", help="also run cloud-ingest: read → stored latency")
+    ap.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile", help=argparse.SUPPRESS)
     ap.add_argument("--ports", help=argparse.SUPPRESS)
@@ -245,7 +303,7 @@ async def main() -> None:
             agent = await run_agent(args, tmp, profile, ports)
         finally:
             stop(sim)
-    lat = agent.pop("latency_ms")
+    lat, stored = agent.pop("latency_ms"), agent.pop("stored_ms")
     a_per_1k = agent["cpu_s"] / (agent["points"] / 1000) if agent["points"] else float("nan")
     b_per_1k = base["cpu_s"] / (base["points"] / 1000) if base["points"] else float("nan")
     result = {
@@ -263,6 +321,10 @@ async def main() -> None:
             "p99": round(percentile(lat, 0.99), 1), "mean": round(statistics.fmean(lat), 1) if lat else None,
             "samples": len(lat)}},
     }
+    if stored is not None:
+        result["latency_ms"]["read_to_stored"] = {  # type: ignore[index]
+            "p50": round(percentile(stored, 0.5), 1), "p95": round(percentile(stored, 0.95), 1),
+            "p99": round(percentile(stored, 0.99), 1), "samples": len(stored)}
     print(f"{args.devices} devices × {args.registers} registers every {args.interval_ms} ms")
     print(f"agent   : {result['points_per_s']:>8,} points/s, "
           f"{result['agent_cpu_s_per_1k']:.4f} CPU-s/1k points, peak RSS {result['rss_mb']} MB")
@@ -272,6 +334,9 @@ async def main() -> None:
           f"missed polls seen at the broker {result['missed_polls_seen']}")
     rp = result["latency_ms"]["read_to_published"]
     print(f"read → published: p50 {rp['p50']} ms, p95 {rp['p95']} ms, p99 {rp['p99']} ms")
+    if stored is not None:
+        rs = result["latency_ms"]["read_to_stored"]  # type: ignore[index]
+        print(f"read → stored:    p50 {rs['p50']} ms, p95 {rs['p95']} ms, p99 {rs['p99']} ms")
     print(json.dumps(result))
 
 
