@@ -43,9 +43,14 @@ def encode_rows(samples: Iterable[Sample], limits: RowLimits) -> list[Row]:
     step = limits.max_samples
     # runs of one device: no per-sample bookkeeping beyond the encoding
     for dev, run in itertools.groupby(samples, key=_device):
-        bodies = [sample_json(s) for s in run]
-        for i in range(0, len(bodies), step):
-            _split(dev, bodies[i:i + step], rows, max_bytes=limits.max_bytes)
+        part = list(run)
+        for i in range(0, len(part), step):
+            chunk = part[i:i + step]
+            text = samples_json(chunk)  # a row's worth at once; split only when too long
+            if len(text) <= limits.max_bytes or len(chunk) == 1:
+                rows.append((dev, len(chunk), text))
+            else:
+                _split(dev, [sample_json(s) for s in chunk], rows, max_bytes=limits.max_bytes)
     return rows
 
 
