@@ -201,4 +201,16 @@ def write(
             result.rows = _copy_samples(cur, todo)
             _store_batch_devices(cur, todo)
             _store_counters(cur, todo)
+            _stamp_stored(cur, todo)
     return result
+
+
+def _stamp_stored(cur: psycopg.Cursor, todo: Sequence[_Prepared]) -> None:
+    """The stored time is when the rows were all written, the last statement before the
+    commit (clock_timestamp()), not the transaction's start (now(), the column's default): a
+    group's COPY can take a while, and read → stored latency must not be understated."""
+    cur.execute(
+        "UPDATE batches SET stored_at = clock_timestamp() FROM unnest(%s::int[], %s::int8[]) AS"
+        " x(g, s) WHERE batches.gateway_id = x.g AND batches.seq = x.s",
+        ([p.gateway_id for p in todo], [p.item.msg.seq for p in todo]),
+    )

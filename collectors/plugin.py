@@ -63,8 +63,9 @@ class CollectorPlugin:
     parse_options: Callable[[DeviceConfig], object]
     """Validate a device's ``options:`` before anything connects; raises CollectorError naming
     the device and the field."""
-    reconnect_backoff: Callable[[DeviceConfig], Backoff] | None = None
-    """The supervisor's reconnect delays for a device, when its options can set them."""
+    reconnect_backoff: Callable[[DeviceConfig, Backoff], Backoff] | None = None
+    """The supervisor's reconnect delays for a device, when its options can set them (the
+    second argument is the gateway's default, for what the options leave unset)."""
     discover: Discoverer | None = None
     discover_options: DiscoverOptions | None = None  # device options the discoverer takes
     discover_schemes: tuple[str, ...] = ()  # URL schemes `edge-agent discover` routes here

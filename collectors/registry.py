@@ -18,6 +18,8 @@ from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
 from device_profiles.protocols import PROTOCOLS
 
+DEFAULT_BACKOFF = Backoff()
+
 
 @cache
 def plugin(protocol: str) -> CollectorPlugin:
@@ -39,14 +41,16 @@ def make_collector(device: DeviceConfig, profile: DeviceProfile) -> Collector:
     return plugin(spec.name).collector(device, profile)
 
 
-def reconnect_backoff(device: DeviceConfig, profile: DeviceProfile) -> Backoff:
-    """The reconnect delays for a device: its options' when its protocol has them, else the
-    defaults. Invalid options give the defaults here; connecting reports them."""
+def reconnect_backoff(device: DeviceConfig, profile: DeviceProfile, *,
+                      default: Backoff = DEFAULT_BACKOFF) -> Backoff:
+    """The reconnect delays for a device: what its options set, when its protocol has such
+    options, else ``default`` (the gateway's ``reconnect:`` settings). Invalid options give
+    the default here; connecting reports them."""
     try:
         hook = plugin(profile.protocol).reconnect_backoff
-        return hook(device) if hook is not None else Backoff()
+        return hook(device, default) if hook is not None else default
     except CollectorError:
-        return Backoff()
+        return default
 
 
 def discoverer_for(url: str) -> CollectorPlugin | None:

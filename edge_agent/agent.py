@@ -27,7 +27,7 @@ import sys
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.birth import birth_message, load_devices
 from edge_agent.buffer import BatchLimits, DiskBuffer, RowLimits
@@ -42,7 +42,6 @@ from edge_agent.health import (
     DeviceHealth,
     read_buffer_health,
 )
-from edge_agent.metrics import MetricsServer
 from edge_agent.normalize import Normalizer
 from edge_agent.outbox import Outbox
 from edge_agent.poller import poll_device
@@ -50,6 +49,9 @@ from edge_agent.sender import Sender
 from edge_agent.tasks import TaskOwner
 from wire.json_v1 import BirthMessage
 from wire.sample import Sample, now_ms
+
+if TYPE_CHECKING:
+    from edge_agent.metrics import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class Agent:
             batches=BatchLimits(max_samples=buf.batch_max_samples, max_bytes=buf.batch_max_bytes,
                                 one_device=self.encoder.per_device_batches),
             linger_ms=buf.linger_ms,
+            idle=lambda: self.sender.idle(),  # the sender is made next; asked only once running
         )
         self.sender = Sender(cfg, encoder=self.encoder, outbox=self.outbox, disk=self.disk,
                              buffer=self.buffer, state=self.state, tasks=self.tasks,
@@ -147,6 +150,7 @@ class Agent:
         self.sender.start()
         pollers = [
             self.tasks.spawn(poll_device(dev, prof, norm, sink=self.committer,
+                                         backoff=self.cfg.reconnect.device_backoff(),
                                          health=self.state.health.setdefault(dev.id, DeviceHealth())),
                              name=f"poll:{dev.id}")
             for dev, prof, norm in self.devices
@@ -178,6 +182,10 @@ class Agent:
         port = self.cfg.metrics_port
         if not port:
             return None
+        # imported only when asked for: prometheus_client and its HTTP server cost an agent
+        # without metrics_port about 10 MB of memory
+        from edge_agent.metrics import MetricsServer
+
         try:
             return MetricsServer(self, port=port)
         except OSError as err:

@@ -178,10 +178,10 @@ def status(config_path: Path, as_json: bool) -> None:
     for key, value in report.items():
         if key != "counters":
             click.echo(f"{key:<22} {value}")
-    click.echo(f"{'device':<28}{'read':>10}{'published':>11}{'errors':>8}  dropped")
+    click.echo(f"{'device':<28}{'read':>10}{'published':>11}{'errors':>8}{'skipped':>9}  dropped")
     for dev, c in report["counters"]["devices"].items():
-        click.echo(f"{dev:<28}{c['read']:>10}{c['published']:>11}{c['read_errors']:>8}  "
-                   f"{c['dropped'] or '-'}")
+        click.echo(f"{dev:<28}{c['read']:>10}{c['published']:>11}{c['read_errors']:>8}"
+                   f"{c['skipped_polls']:>9}  {c['dropped'] or '-'}")
 
 
 @main.command("trust-cert")

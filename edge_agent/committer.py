@@ -6,8 +6,11 @@ removal of acknowledged batches, all in one task and in order.
   reads), seals in it the batches that are now full, and removes the batches the broker has
   acknowledged since. A poller waits only when more than ``STAGED_MAX`` samples are staged,
   so memory stays bounded (at most twice that: what is staged, and what is being written).
-- **Seal by time.** Rows that do not fill a batch wait at most ``linger_ms``: then the next
-  commit seals the partial batch too, or, when no samples are coming, a seal of its own.
+- **Seal by time, or when the sender is idle.** Rows that do not fill a batch are sealed as a
+  partial batch at once when the sender has nothing to send and room in the broker's window
+  (a quiet gateway does not wait out ``linger_ms``); while the sender is busy they wait at
+  most ``linger_ms``, filling batches under load. Either way the next commit seals the partial
+  batch too, or, when no samples are coming, a seal of its own.
 - **Acknowledgements** ride on the next commit; when none is coming they are removed on
   their own, in a transaction without fsync.
 - **A failed disk** (full, read-only, I/O error) loses the samples of that commit: they are
@@ -26,7 +29,7 @@ import contextlib
 import logging
 import sqlite3
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from edge_agent.buffer import BatchLimits, DiskBuffer, Row, RowLimits, SealedBatch, encode_rows
 from edge_agent.disk_thread import DiskThread
@@ -41,10 +44,12 @@ SEAL_STEP = 32       # batches a transaction when sealing by time
 
 class Committer:
     def __init__(self, disk: DiskThread, buffer: DiskBuffer, outbox: Outbox, *, rows: RowLimits,
-                 batches: BatchLimits, linger_ms: int, staged_max: int = STAGED_MAX) -> None:
+                 batches: BatchLimits, linger_ms: int, staged_max: int = STAGED_MAX,
+                 idle: Callable[[], bool] = lambda: False) -> None:
         self._disk, self._buffer, self._outbox = disk, buffer, outbox
         self._row_limits, self._limits = rows, batches
         self._linger_ms = linger_ms
+        self._idle = idle  # the sender has nothing to send and room in the window
         self._tick = min(0.05, linger_ms / 1000 or 0.05)
         self._staged_max = staged_max
         self._staged: list[list[Row]] = []
@@ -102,7 +107,7 @@ class Committer:
     async def _step(self, now: float) -> None:
         due = self._linger_due(now)
         if self._staged or self._counts:
-            await self._commit(seal_partial=due)
+            await self._commit(seal_partial=due or (bool(self._staged) and self._idle()))
         elif due:
             await self._seal_all()
         elif self._outbox.has_acked():
@@ -139,7 +144,8 @@ class Committer:
         if self._pending_since is None:
             self._pending_since = now
         return (pending >= self._limits.max_samples
-                or (now - self._pending_since) * 1000 >= self._linger_ms)
+                or (now - self._pending_since) * 1000 >= self._linger_ms
+                or self._idle())
 
     async def _commit(self, *, seal_partial: bool) -> None:
         staged, self._staged, self._staged_n = self._staged, [], 0

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from common.backoff import Backoff
 from common.config_files import load
 from common.model import Frozen as _Model
 from common.secrets import read_secret
@@ -93,12 +94,38 @@ class PublishConfig(_Model):
     sparkplug: SparkplugConfig = Field(default_factory=SparkplugConfig)
 
 
+class ReconnectConfig(_Model):
+    """How soon the agent tries again after losing a device or the broker: the delay starts at
+    ``*_initial_s`` and doubles up to ``*_max_s``. The caps are short because a reconnect
+    attempt is cheap (one TCP connect) and every second a returned device stays unread is a
+    gap it never had; a protocol whose options set their own delays (OPC UA's
+    ``backoff_initial_s`` / ``backoff_max_s``) keeps them."""
+
+    device_initial_s: float = Field(0.5, gt=0, le=3600, description="first device reconnect delay")
+    device_max_s: float = Field(5.0, gt=0, le=3600, description="cap on the device reconnect delay")
+    broker_initial_s: int = Field(1, ge=1, le=3600, description="first broker reconnect delay")
+    broker_max_s: int = Field(5, ge=1, le=3600, description="cap on the broker reconnect delay")
+
+    @model_validator(mode="after")
+    def _first_within_cap(self) -> ReconnectConfig:
+        for who in ("device", "broker"):
+            first, cap = getattr(self, f"{who}_initial_s"), getattr(self, f"{who}_max_s")
+            if first > cap:
+                raise ValueError(f"reconnect.{who}_initial_s ({first}) is above "
+                                 f"reconnect.{who}_max_s ({cap}): the first delay cannot exceed the cap")
+        return self
+
+    def device_backoff(self) -> Backoff:
+        return Backoff(initial_s=self.device_initial_s, max_s=self.device_max_s)
+
+
 class GatewayConfig(_Model):
     gateway: GatewayIdentity
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     buffer: BufferConfig = Field(default_factory=BufferConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     metrics_port: int | None = Field(None, ge=1, le=65535)
+    reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
     devices: list[DeviceConfig] = Field(min_length=1)
 
     @field_validator("devices")

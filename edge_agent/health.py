@@ -12,6 +12,34 @@ from typing import Protocol
 from edge_agent.buffer import DiskBuffer
 from wire.json_v1 import Counters
 
+POLL_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(kw_only=True)
+class PollTimes:
+    """A histogram of poll durations (Prometheus buckets, cumulative on exposition)."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(POLL_BUCKETS_S))
+    total: int = 0
+    sum_s: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        for i, le in enumerate(POLL_BUCKETS_S):
+            if seconds <= le:
+                self.counts[i] += 1
+                break
+        self.total += 1
+        self.sum_s += seconds
+
+    def buckets(self) -> list[tuple[str, int]]:
+        """Cumulative (upper bound, count) pairs, ending with +Inf."""
+        out, running = [], 0
+        for le, n in zip(POLL_BUCKETS_S, self.counts, strict=True):
+            running += n
+            out.append((repr(le), running))
+        out.append(("+Inf", self.total))
+        return out
+
 
 @dataclass(kw_only=True)
 class DeviceHealth:
@@ -22,6 +50,10 @@ class DeviceHealth:
     read_errors: int = 0
     last_error: str | None = None
     polls: int = 0
+    skipped_polls: int = 0  # since start (the cumulative figure is in the buffer's counters)
+    requests: int = 0  # protocol requests sent since start
+    planned_requests: int | None = None  # requests one poll takes, where a planner says
+    poll_times: PollTimes = field(default_factory=PollTimes)
 
 
 @dataclass(frozen=True, kw_only=True)

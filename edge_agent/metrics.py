@@ -15,11 +15,16 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
-from edge_agent.health import BufferUnavailable, HealthSource
+from edge_agent.health import BufferUnavailable, DeviceHealth, HealthSource
 from wire.sample import now_ms
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,9 @@ class AgentCollector(Collector):
             "read_errors": CounterMetricFamily("edge_device_read_errors",
                                                "failed connects or reads, cumulative",
                                                labels=["device"]),
+            "skipped_polls": CounterMetricFamily(
+                "edge_device_skipped_polls", "poll ticks skipped because a poll overran its "
+                "interval (data never collected), cumulative", labels=["device"]),
         }
         dropped = CounterMetricFamily("edge_device_dropped_samples", "samples dropped, cumulative",
                                       labels=["device", "reason"])
@@ -65,6 +73,7 @@ class AgentCollector(Collector):
             per["read"].add_metric([dev], c.read)
             per["published"].add_metric([dev], c.published)
             per["read_errors"].add_metric([dev], c.read_errors)
+            per["skipped_polls"].add_metric([dev], c.skipped_polls)
             for reason, n in c.dropped.items():
                 dropped.add_metric([dev, reason], n)
         yield from per.values()
@@ -78,6 +87,26 @@ class AgentCollector(Collector):
                 last.add_metric([dev], h.last_good_ms / 1000)
         yield up
         yield last
+        yield from _poll_metrics(a.state.health)
+
+
+def _poll_metrics(health: dict[str, DeviceHealth]) -> Iterator[Metric]:
+    """How each device's polls went since the agent started."""
+    requests = CounterMetricFamily("edge_device_requests", "protocol requests sent since start",
+                                   labels=["device"])
+    planned = GaugeMetricFamily("edge_device_poll_requests",
+                                "requests one poll takes (the Modbus request planner's plan)",
+                                labels=["device"])
+    times = HistogramMetricFamily("edge_device_poll_duration_seconds",
+                                  "time one poll took, connect included", labels=["device"])
+    for dev, h in list(health.items()):
+        requests.add_metric([dev], h.requests)
+        if h.planned_requests is not None:
+            planned.add_metric([dev], h.planned_requests)
+        times.add_metric([dev], h.poll_times.buckets(), h.poll_times.sum_s)
+    yield requests
+    yield planned
+    yield times
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -138,6 +138,7 @@ class MqttSession:
         on_ack: Callable[[int], None],
         on_message: Callable[[str, bytes], None] | None = None,
         subscriptions: list[str] | None = None,
+        reconnect_s: tuple[int, int] = (1, 5),
     ) -> None:
         self.cfg = cfg
         self._loop: asyncio.AbstractEventLoop | None = None  # the agent's, from `start`
@@ -156,7 +157,8 @@ class MqttSession:
         c = make_client(cfg, client_id=client_id)
         c.max_inflight_messages_set(cfg.max_inflight)
         c.max_queued_messages_set(0)
-        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        # (first delay, cap): the gateway config's reconnect.broker_initial_s / broker_max_s
+        c.reconnect_delay_set(min_delay=reconnect_s[0], max_delay=reconnect_s[1])
         c.on_connect = self._cb_connect
         c.on_connect_fail = self._cb_connect_fail
         c.on_disconnect = self._cb_disconnect

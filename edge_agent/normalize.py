@@ -60,8 +60,10 @@ def rules_for(device: DeviceConfig, profile: DeviceProfile) -> dict[str, Rule]:
             f"device {device.id}: report.tags names {sorted(unknown)}, which profile "
             f"{profile.profile} does not have; known tags: {sorted(known)}"
         )
-    return {t.name: make_rule(device.report, device.report.tags.get(t.name), unit=t.unit)
-            for t in profile.tags}
+    # most tags of a device share one rule: keep one object per distinct rule, not one per tag
+    shared: dict[Rule, Rule] = {}
+    return {t.name: shared.setdefault(r, r) for t in profile.tags
+            for r in [make_rule(device.report, device.report.tags.get(t.name), unit=t.unit)]}
 
 
 def _numeric(v: object) -> bool:

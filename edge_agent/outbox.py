@@ -103,6 +103,9 @@ class Outbox:
         take = [self._ready.popleft() for _ in range(min(room, len(self._ready)))]
         return [b for b in take if b.seq > dropped_through]
 
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
     def queued(self) -> frozenset[int]:
         """Seqs ready or in flight: what the sender already has."""
         return frozenset(b.seq for b in self._ready) | frozenset(self._in_flight)

@@ -56,10 +56,18 @@ class Sender:
             on_ack=self._on_ack,
             on_message=self._on_message,
             subscriptions=encoder.subscriptions(),
+            reconnect_s=(cfg.reconnect.broker_initial_s, cfg.reconnect.broker_max_s),
         )
 
     def connected(self) -> bool:
         return self.mqtt.connected.is_set()
+
+    def idle(self) -> bool:
+        """Nothing to send (no live batch waiting, no backlog) and room in the in-flight
+        window: a partial batch sealed now leaves at once instead of lingering."""
+        return (self.connected() and self._encoder.ready() and not self._outbox.has_ready()
+                and not self._outbox.backlog_left
+                and self._outbox.awaiting_ack < self.cfg.broker.max_inflight - 1)
 
     # -- MQTT callbacks (on the loop) -------------------------------------------------------
 

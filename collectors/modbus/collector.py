@@ -23,6 +23,7 @@ from typing import Self
 
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import links
+from collectors.modbus.block import BlockDecoder
 from collectors.modbus.codec import DecodeError, decode
 from collectors.modbus.config import limits_of, parse_endpoint, parse_options, serial_of
 from collectors.modbus.planner import Limits, Plan, Request, halves
@@ -37,7 +38,7 @@ from collectors.modbus.pymodbus_client import (
 from collectors.modbus.standard import BIT_TABLES, ILLEGAL_ADDRESS, UNREACHABLE_CODES
 from device_profiles.device import DeviceConfig
 from device_profiles.modbus import ModbusProfile, ModbusTag
-from wire.sample import Quality, Sample, now_ms
+from wire.sample import Quality, Sample, good_sample, now_ms
 
 
 class ModbusCollector:
@@ -54,6 +55,7 @@ class ModbusCollector:
         self.requests_sent = 0  # cumulative, for the benchmark and diagnostics
         self.polls = 0
         self._link: ModbusLink | None = None
+        self._decoders: dict[int, BlockDecoder] = {}  # by id of the plan's request
 
     async def __aenter__(self) -> Self:
         self._link = links.acquire(self.endpoint, serial=serial_of(self.options),
@@ -105,9 +107,7 @@ class ModbusCollector:
         except BadReply as err:
             self._fail(req, out, reason=f"{req.describe()}: {err}")
             return False
-        ts = now_ms()
-        for tag in req.tags:
-            out[tag.name] = self._sample(tag, req, values, ts)
+        self._samples(req, values, out)
         return True
 
     async def _bisect(self, req: Request, out: dict[str, Sample]) -> None:
@@ -133,9 +133,7 @@ class ModbusCollector:
                 self._fail(part, out, reason=f"{part.describe()}: {err}")
                 pieces.append(part)
                 continue
-            ts = now_ms()
-            for tag in part.tags:
-                out[tag.name] = self._sample(tag, part, values, ts)
+            self._samples(part, values, out)
             pieces.append(part)
         self.plan.replace(req, pieces, bad=bad)
 
@@ -166,6 +164,23 @@ class ModbusCollector:
             raise
         except LinkError as err:  # pragma: no cover - every LinkError is one of the above
             raise CollectorError(f"device {self.device.id}: {err}") from err
+
+    def _samples(self, req: Request, values: list[int] | list[bool], out: dict[str, Sample]) -> None:
+        """The request's samples, registers decoded a block at a time (collectors.modbus.block)."""
+        ts = now_ms()
+        if req.table in BIT_TABLES:
+            for tag in req.tags:
+                out[tag.name] = self._sample(tag, req, values, ts)
+            return
+        dec = self._decoders.get(id(req))
+        if dec is None or dec.req is not req:
+            dec = self._decoders[id(req)] = BlockDecoder(req, self.profile.order_of)
+        dev = self.device.id
+        for tag, value in zip(req.tags, dec.values(values), strict=True):  # type: ignore[arg-type]
+            if isinstance(value, DecodeError):
+                out[tag.name] = Sample.bad(dev, tag.name, ts=ts, reason=str(value))
+            else:
+                out[tag.name] = good_sample(dev, tag.name, ts, value)
 
     def _sample(self, tag: ModbusTag, req: Request, values: list[int] | list[bool], ts: int) -> Sample:
         off = tag.address - req.start

@@ -78,9 +78,13 @@ class OpcUaOptions(Model):
                              f"({self.backoff_max_s}): the first delay cannot exceed the cap")
         return self
 
-    def reconnect_backoff(self) -> Backoff:
-        """How the device supervisor spaces reconnects to this device."""
-        return Backoff(initial_s=self.backoff_initial_s, max_s=self.backoff_max_s)
+    def reconnect_backoff(self, default: Backoff = _RECONNECT) -> Backoff:
+        """How the device supervisor spaces reconnects to this device: what these options
+        set, the rest from ``default`` (the gateway's reconnect settings)."""
+        given = self.model_fields_set
+        first = self.backoff_initial_s if "backoff_initial_s" in given else default.initial_s
+        cap = self.backoff_max_s if "backoff_max_s" in given else default.max_s
+        return Backoff(initial_s=min(first, cap), max_s=cap)
 
     def check_user_key(self, device_id: str) -> None:
         """The user certificate's private key must be this user's alone (chmod 600)."""

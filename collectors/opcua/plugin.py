@@ -25,8 +25,8 @@ async def _discover(request: DiscoverRequest) -> dict[str, Any]:
     return await discover(request.url, depth=request.depth, filter=request.name_filter, **request.options)
 
 
-def _backoff(device: DeviceConfig) -> Backoff:
-    return parse_options(device).reconnect_backoff()
+def _backoff(device: DeviceConfig, default: Backoff) -> Backoff:
+    return parse_options(device).reconnect_backoff(default)
 
 
 PLUGIN = CollectorPlugin(

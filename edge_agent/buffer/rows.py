@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wire.sample import Sample
-from wire.sample_text import sample_json
+from wire.sample_text import sample_json, samples_json
 
 # A row as stored, before it has an id: (device, samples in it, their wire form comma-separated).
 # A plain tuple, not a NamedTuple: one is made for every poll, and a NamedTuple costs five
@@ -36,16 +36,21 @@ def encode_rows(samples: Iterable[Sample], limits: RowLimits) -> list[Row]:
     if (isinstance(samples, list) and 0 < len(samples) <= limits.max_samples
             and len(set(map(_device, samples))) == 1):
         # the common case, one poll of one device: one row, no grouping
-        text = ",".join(map(sample_json, samples))
+        text = samples_json(samples)
         if len(text) <= limits.max_bytes:
             return [(samples[0].device, len(samples), text)]
     rows: list[Row] = []
     step = limits.max_samples
     # runs of one device: no per-sample bookkeeping beyond the encoding
     for dev, run in itertools.groupby(samples, key=_device):
-        bodies = [sample_json(s) for s in run]
-        for i in range(0, len(bodies), step):
-            _split(dev, bodies[i:i + step], rows, max_bytes=limits.max_bytes)
+        part = list(run)
+        for i in range(0, len(part), step):
+            chunk = part[i:i + step]
+            text = samples_json(chunk)  # a row's worth at once; split only when too long
+            if len(text) <= limits.max_bytes or len(chunk) == 1:
+                rows.append((dev, len(chunk), text))
+            else:
+                _split(dev, [sample_json(s) for s in chunk], rows, max_bytes=limits.max_bytes)
     return rows
 
 

@@ -122,3 +122,38 @@ async def test_an_agent_whose_metrics_port_is_taken_runs_on_without_metrics(
         agent.stop.set()
         await asyncio.wait_for(task, 15)
         taken.close()
+
+
+def test_poll_figures_per_device_requests_durations_skips_and_plan() -> None:
+    """Requests sent, the poll duration histogram, the requests a poll takes (the planner's
+    plan) and the skipped polls (cumulative, from the buffer's counters)."""
+    source = Source()
+    h = source.state.health["m1"]
+    h.requests, h.planned_requests = 120, 4
+    for seconds in (0.004, 0.03, 0.03, 0.7):
+        h.poll_times.observe(seconds)
+    assert source.figures is not None
+    source.figures = BufferHealth(
+        pending=0, batches=0, backlog=0, used_bytes=0, oldest_ms=None,
+        counters=Counters(devices={"m1": DeviceCounters(read=10, skipped_polls=7)}))
+    port = free_port()
+    server = MetricsServer(source, port=port)
+    try:
+        status, text = get(port, "/metrics")
+    finally:
+        server.close()
+    assert status == 200
+    m1 = (("device", "m1"),)
+    values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for f in text_string_to_metric_families(text) for s in f.samples}
+    assert values[("edge_device_requests_total", m1)] == 120
+    assert values[("edge_device_poll_requests", m1)] == 4
+    assert values[("edge_device_skipped_polls_total", m1)] == 7
+    assert values[("edge_device_poll_duration_seconds_count", m1)] == 4
+    assert abs(values[("edge_device_poll_duration_seconds_sum", m1)] - 0.764) < 1e-9
+    bucket = "edge_device_poll_duration_seconds_bucket"
+    assert values[(bucket, (("device", "m1"), ("le", "0.005")))] == 1
+    assert values[(bucket, (("device", "m1"), ("le", "0.05")))] == 3
+    assert values[(bucket, (("device", "m1"), ("le", "0.5")))] == 3
+    assert values[(bucket, (("device", "m1"), ("le", "1.0")))] == 4
+    assert values[(bucket, (("device", "m1"), ("le", "+Inf")))] == 4

@@ -82,6 +82,7 @@ COUNTERS: Final = {  # metric name -> DeviceCounters field; "Dropped" carries re
     "Gateway/Buffered": "buffered",
     "Gateway/Published": "published",
     "Gateway/Read Errors": "read_errors",
+    "Gateway/Skipped Polls": "skipped_polls",  # ticks the gateway had no time to poll
 }
 DROPPED: Final = "Gateway/Dropped"
 

@@ -8,7 +8,7 @@ import pytest
 
 from edge_agent.sparkplug.encoder import SparkplugEncoder
 from tests.edge_agent.sparkplug.common import COUNTERS, SAMPLES, batch, birth_message, encoder, payload
-from wire.json_v1 import BirthMessage, DataMessage, DeathMessage, WireSample
+from wire.json_v1 import BirthMessage, Counters, DataMessage, DeathMessage, DeviceCounters, WireSample
 from wire.sparkplug import convention as sp
 from wire.sparkplug import sparkplug_b_pb2 as pb
 from wire.sparkplug.decoder import (
@@ -51,6 +51,17 @@ def test_ddata_decodes_to_the_batch_with_its_seq_samples_and_counters(tmp_path: 
     assert msg.counters is not None
     assert msg.counters.batches_published == 41
     assert msg.counters.devices == {"meter-01": COUNTERS.devices["meter-01"]}
+
+
+def test_skipped_polls_ride_on_ddata_like_the_other_counters(tmp_path: Path) -> None:
+    """The cloud's gap cause gateway_overrun needs them on the Sparkplug path as on JSON's."""
+    enc, dec, _ = born(tmp_path)
+    overrun = Counters(batches_published=2, devices={
+        "meter-01": DeviceCounters(read=50, buffered=50, published=40, skipped_polls=6)})
+    [out] = enc.batch(batch(7), counters=overrun, historical=False)
+    [msg] = dec.decode(out.topic, out.payload)
+    assert isinstance(msg, DataMessage) and msg.counters is not None
+    assert msg.counters.devices["meter-01"].skipped_polls == 6
 
 
 def test_ndeath_is_a_death_for_the_current_bdseq_and_ignored_when_late(tmp_path: Path) -> None:

@@ -1,0 +1,344 @@
+"""The gateway at scale, through the real path: device-sim (Modbus TCP) → edge-agent → Mosquitto.
+
+    python bench/edge_scale.py [--devices 10] [--registers 1000] [--interval-ms 1000] [--duration 20]
+
+One device-sim process serves ``--devices`` devices of ``--registers`` holding registers each
+(one 16-bit tag a register, so a poll is ``--registers`` points). Two pollers read them in turn,
+each for ``--duration`` seconds after a warm-up, each in a process of its own so its CPU time and
+memory are its own:
+
+1. baseline: the same register blocks the agent's request planner makes, read with pymodbus in
+   a plain loop per device at the same interval and thrown away — the protocol cost alone;
+2. product: ``edge-agent run`` with the same devices: decode, normalize, buffer to disk
+   (SQLite, synchronous=FULL), publish with QoS 1 to the broker on this machine.
+
+Figures: points/s read; CPU seconds per 1,000 points of each and their ratio (``cpu_ratio`` =
+agent ÷ baseline); the agent's peak RSS; its skipped polls (its own counter, from /metrics) and
+the polls missing from what reached the broker (``missed_polls_seen``, counted by the bench, so
+an agent without the counter is measured too); latency read → published (the bench subscribes
+and takes each sample's read time from its arrival time); with ``--cloud``, also read → stored:
+``cloud-ingest serve`` runs on a database of its own and each stored row's stored time (the
+ledger's, per batch) minus its read time is taken. Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import yaml
+from bench_support import free_port, stop, wait_port
+from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def make_profile(registers: int) -> dict[str, Any]:
+    """``registers`` holding registers, one tag each (uint16 scaled, int16), no holes."""
+    tags = [{"name": f"r{i}", "table": "holding", "address": i,
+             "type": "uint16" if i % 2 else "int16", "scale": 0.1,
+             "sim": {"kind": "sine", "value": 100 + i % 50, "amplitude": 5, "period_s": 30}}
+            for i in range(registers)]
+    return {"profile": "bench_scale", "protocol": "modbus", "tags": tags}
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- the baseline: a bare pymodbus poller (its own process) --------------------------------------
+
+async def _baseline_child(args: argparse.Namespace) -> None:
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from collectors.modbus.collector import profile_limits
+    from collectors.modbus.planner import Plan
+    from device_profiles.loader import load_profile
+
+    prof = load_profile(Path(args.profile))
+    plan = Plan.build(prof.tags, limits=profile_limits(prof))  # type: ignore[arg-type]
+    blocks = [(r.start, r.count) for r in plan.requests]
+    interval = args.interval_ms / 1000
+    counts = {"polls": 0}
+    measuring = {"on": False}
+
+    async def device(port: int, phase: float) -> None:
+        client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=10)
+        await client.connect()
+        next_tick = time.monotonic() + phase
+        while True:
+            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+            for start, count in blocks:
+                rr = await client.read_holding_registers(start, count=count, device_id=1)
+                _ = rr.registers  # thrown away
+            if measuring["on"]:
+                counts["polls"] += 1
+            next_tick += interval
+            if next_tick < time.monotonic():
+                next_tick = time.monotonic()
+
+    ports = [int(p) for p in args.ports.split(",")]
+    tasks = [asyncio.create_task(device(p, i * interval / len(ports))) for i, p in enumerate(ports)]
+    await asyncio.sleep(args.warmup)
+    measuring["on"], c0, t0 = True, time.process_time(), time.monotonic()
+    await asyncio.sleep(args.duration)
+    cpu, wall, polls = time.process_time() - c0, time.monotonic() - t0, counts["polls"]
+    for t in tasks:
+        t.cancel()
+    print(json.dumps({"cpu_s": cpu, "wall_s": wall, "points": polls * len(prof.tags),
+                      "rss_mb": peak_rss_mb(os.getpid())}))
+
+
+def run_baseline(args: argparse.Namespace, profile: Path, ports: list[int]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--baseline-child", "--profile", str(profile),
+         "--ports", ",".join(map(str, ports)), "--interval-ms", str(args.interval_ms),
+         "--duration", str(args.duration), "--warmup", str(args.warmup)],
+        capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+# -- the product: edge-agent run, watched from outside ------------------------------------------
+
+class Watcher:
+    """Subscribes to the gateway's data topic: read → published latency, polls that arrived."""
+
+    def __init__(self, host: str, port: int, topic: str) -> None:
+        self.latency_ms: list[float] = []
+        self.polls: dict[str, set[int]] = {}
+        self.on = False
+        self._lock = threading.Lock()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-watch-{os.getpid()}")
+        self.client.on_message = self._message
+        self.client.connect(host, port)
+        self.client.subscribe(topic, qos=1)
+        self.client.loop_start()
+
+    def _message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        now = time.time() * 1000
+        if not self.on:
+            return
+        body = json.loads(msg.payload)
+        with self._lock:
+            for s in body.get("samples", []):
+                self.latency_ms.append(now - s["rt"])
+                self.polls.setdefault(s["d"], set()).add(s["ts"])
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class Cloud:
+    """``cloud-ingest serve`` (no API) on a fresh database, consuming the gateway's topics."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path, enterprise: str) -> None:
+        import psycopg
+
+        from cloud_ingest import migrate
+
+        self.admin, self.name = args.admin_dsn, f"sfg_scale_{os.getpid()}"
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"'.encode())
+            conn.execute(f'CREATE DATABASE "{self.name}"'.encode())
+        self.dsn = self.admin.rpartition("/")[0] + "/" + self.name
+        migrate.migrate(self.dsn)
+        cfg = tmp / "cloud.yaml"
+        cfg.write_text(json.dumps({
+            "database": {"dsn": self.dsn},
+            "mqtt": {"host": args.host, "port": args.port, "client_id": f"scale-cloud-{os.getpid()}",
+                     "topic_filter": f"shopfloor/v1/{enterprise}/+/+"}}))
+        self.log = tmp / "cloud.log"
+        self.proc = subprocess.Popen([sys.executable, "-c", "from cloud_ingest.cli import main; main()",
+                                      "serve", "--no-api", "--config", str(cfg)],
+                                     stdout=subprocess.DEVNULL, stderr=self.log.open("wb"))
+        deadline = time.monotonic() + 60
+        while "consuming" not in self.log.read_text():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"cloud-ingest did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stored_latency_ms(self, *, since_ms: float, until_ms: float) -> list[float]:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as conn:
+            rows = conn.execute(
+                "SELECT extract(epoch FROM stored_ts - read_ts) * 1000 FROM v_samples"
+                " WHERE read_ts >= to_timestamp(%s / 1000.0) AND read_ts < to_timestamp(%s / 1000.0)",
+                (since_ms, until_ms)).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def close(self) -> None:
+        import psycopg
+
+        stop(self.proc)
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'.encode())
+
+
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name in ("edge_device_read_samples_total", "edge_device_skipped_polls_total",
+                          "edge_device_read_errors_total", "edge_published_samples_total"):
+                total[s.name] = total.get(s.name, 0.0) + s.value
+    return total
+
+
+async def run_agent(args: argparse.Namespace, tmp: Path, profile: Path, ports: list[int]) -> dict[str, Any]:
+    uid = f"scale{os.getpid()}"
+    metrics_port = free_port()
+    cfg = {
+        "gateway": {"id": uid, "enterprise": {"id": uid}},
+        "broker": {"host": args.host, "port": args.port},
+        "buffer": {"path": str(tmp / "buf.sqlite")},
+        "metrics_port": metrics_port,
+        "devices": [{"id": f"dev{i:03d}", "profile": str(profile), "endpoint": f"tcp://127.0.0.1:{p}",
+                     "interval_ms": args.interval_ms, "timeout_s": 5} for i, p in enumerate(ports)],
+    }
+    (tmp / "gw.yaml").write_text(yaml.safe_dump(cfg))
+    cloud = Cloud(args, tmp, uid) if args.cloud else None
+    watcher = Watcher(args.host, args.port, f"shopfloor/v1/{uid}/{uid}/data")
+    proc = subprocess.Popen([sys.executable, "-c", "from edge_agent.cli import main; main()",
+                             "run", "--config", str(tmp / "gw.yaml")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        await wait_port(metrics_port, timeout=30)
+        await asyncio.sleep(args.warmup)
+        watcher.on = True
+        m0, c0, t0, w0 = scrape(metrics_port), cpu_s(proc.pid), time.monotonic(), time.time() * 1000
+        await asyncio.sleep(args.duration)
+        m1, c1, t1, w1 = scrape(metrics_port), cpu_s(proc.pid), time.monotonic(), time.time() * 1000
+        watcher.on = False
+        rss = peak_rss_mb(proc.pid)
+        stored: list[float] | None = None
+        if cloud is not None:
+            await asyncio.sleep(3)  # what was read in the window reaches the database
+            stored = cloud.stored_latency_ms(since_ms=w0, until_ms=w1)
+    finally:
+        stop(proc)
+        watcher.close()
+        if cloud is not None:
+            cloud.close()
+    points = m1.get("edge_device_read_samples_total", 0) - m0.get("edge_device_read_samples_total", 0)
+    wall = t1 - t0
+    expected_polls = wall / (args.interval_ms / 1000)
+    # a poll's samples carry the read time of their request: a new poll is a jump of more
+    # than half an interval in a device's sorted read times
+    seen = [1 + sum(b - a > args.interval_ms / 2 for a, b in itertools.pairwise(sorted(v)))
+            for v in watcher.polls.values()]
+    missed = sum(max(0.0, expected_polls - n - 1) for n in seen) + expected_polls * (len(ports) - len(seen))
+    def grew(name: str) -> float | None:  # None: this agent has no such counter
+        return m1[name] - m0.get(name, 0) if name in m1 else None
+
+    return {"cpu_s": c1 - c0, "wall_s": wall, "points": points, "rss_mb": rss,
+            "skipped_polls": grew("edge_device_skipped_polls_total"),
+            "missed_polls_seen": round(missed), "latency_ms": watcher.latency_ms, "stored_ms": stored,
+            "read_errors": grew("edge_device_read_errors_total")}
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=1883)
+    ap.add_argument("--devices", type=int, default=10)
+    ap.add_argument("--registers", type=int, default=1000, help="registers (= points) per device")
+    ap.add_argument("--interval-ms", type=int, default=1000)
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds measured, per poller")
+    ap.add_argument("--warmup", type=float, default=4.0)
+    ap.add_argument("--cloud", action="store_true", help="also run cloud-ingest: read → stored latency")
+    ap.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--profile", help=argparse.SUPPRESS)
+    ap.add_argument("--ports", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.baseline_child:
+        await _baseline_child(args)
+        return
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        profile = tmp / "bench_scale.yaml"
+        profile.write_text(yaml.safe_dump(make_profile(args.registers)))
+        ports = [free_port() for _ in range(args.devices)]
+        sim = subprocess.Popen([sys.executable, "-m", "simulators.cli", "modbus",
+                                *[a for p in ports for a in ("--device", f"{profile}@{p}")]],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            for p in ports:
+                await wait_port(p, timeout=60)
+            base = await asyncio.to_thread(run_baseline, args, profile, ports)
+            agent = await run_agent(args, tmp, profile, ports)
+        finally:
+            stop(sim)
+    lat, stored = agent.pop("latency_ms"), agent.pop("stored_ms")
+    a_per_1k = agent["cpu_s"] / (agent["points"] / 1000) if agent["points"] else float("nan")
+    b_per_1k = base["cpu_s"] / (base["points"] / 1000) if base["points"] else float("nan")
+    result = {
+        "bench": "edge_scale", "devices": args.devices, "registers": args.registers,
+        "interval_ms": args.interval_ms, "duration_s": args.duration,
+        "points_per_s": round(agent["points"] / agent["wall_s"]),
+        "baseline_points_per_s": round(base["points"] / base["wall_s"]),
+        "agent_cpu_s_per_1k": round(a_per_1k, 5), "baseline_cpu_s_per_1k": round(b_per_1k, 5),
+        "cpu_ratio": round(a_per_1k / b_per_1k, 2),
+        "rss_mb": round(agent["rss_mb"], 1), "baseline_rss_mb": round(base["rss_mb"], 1),
+        "skipped_polls": agent["skipped_polls"], "missed_polls_seen": agent["missed_polls_seen"],
+        "read_errors": agent["read_errors"],
+        "latency_ms": {"read_to_published": {
+            "p50": round(percentile(lat, 0.5), 1), "p95": round(percentile(lat, 0.95), 1),
+            "p99": round(percentile(lat, 0.99), 1), "mean": round(statistics.fmean(lat), 1) if lat else None,
+            "samples": len(lat)}},
+    }
+    if stored is not None:
+        result["latency_ms"]["read_to_stored"] = {  # type: ignore[index]
+            "p50": round(percentile(stored, 0.5), 1), "p95": round(percentile(stored, 0.95), 1),
+            "p99": round(percentile(stored, 0.99), 1), "samples": len(stored)}
+    print(f"{args.devices} devices × {args.registers} registers every {args.interval_ms} ms")
+    print(f"agent   : {result['points_per_s']:>8,} points/s, "
+          f"{result['agent_cpu_s_per_1k']:.4f} CPU-s/1k points, peak RSS {result['rss_mb']} MB")
+    print(f"baseline: {result['baseline_points_per_s']:>8,} points/s, {result['baseline_cpu_s_per_1k']:.4f} "
+          "CPU-s/1k points (pymodbus reads thrown away)")
+    print(f"cpu_ratio {result['cpu_ratio']} (target ≤ 2), skipped polls {result['skipped_polls']}, "
+          f"missed polls seen at the broker {result['missed_polls_seen']}")
+    rp = result["latency_ms"]["read_to_published"]
+    print(f"read → published: p50 {rp['p50']} ms, p95 {rp['p95']} ms, p99 {rp['p99']} ms")
+    if stored is not None:
+        rs = result["latency_ms"]["read_to_stored"]  # type: ignore[index]
+        print(f"read → stored:    p50 {rs['p50']} ms, p95 {rs['p95']} ms, p99 {rs['p99']} ms")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
