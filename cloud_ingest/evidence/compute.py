@@ -275,9 +275,9 @@ def _compute(
         shift={g.code: shift.get(g.id, 0) for g in gws},
     )
     stale = {
-        g.id: max(
-            gateway_pass.STALE_AFTER_MS,
-            *(3 * j.spacing for j in jobs if dev_by_id[j.device_id].gateway_id == g.id),
+        g.id: max(  # one list: a gateway whose devices announce no rate has no job at all
+            [gateway_pass.STALE_AFTER_MS,
+             *(3 * j.spacing for j in jobs if dev_by_id[j.device_id].gateway_id == g.id)]
         )
         for g in gws
     }
