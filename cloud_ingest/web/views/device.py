@@ -42,6 +42,7 @@ def device_page(request: Request, code: str, device: str, who: Viewer, db: Db, w
     width = next(iter(series.values())).bin_width if series else None
     states, _ = live.device_states(db, int(ent["id"]))
     state = next((d for d in states if d.code == dev["code"]), None)
-    return page(request, "device.html", live=state, labels=live.STATE_LABELS, status=400 if window_error else 200, ent=ent, dev=dev, tags=tags,
+    return page(request, "device.html", live=state, labels=live.STATE_LABELS,
+                status=400 if window_error else 200, ent=ent, dev=dev, tags=tags,
                 charts=charts, quality=QUALITY, win=win, window_error=window_error, raw_start=start or "",
                 raw_end=end or "", presets=PRESETS, rollup=rollup, bin_width=width)

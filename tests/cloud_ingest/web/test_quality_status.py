@@ -66,7 +66,8 @@ def test_bad_newest_samples_are_not_delivering_in_the_api_grid_and_device_page(c
     for device, state in (("dev0", "device_offline"), ("dev1", "degraded")):
         page = soup(client.get(f"/enterprises/ent-a/devices/{device}").text)
         assert page.select_one("#device-state")["data-state"] == state, device
-    assert "设备离线" in soup(client.get("/enterprises/ent-a/devices/dev0").text).select_one("#device-state").text
+    shown = soup(client.get("/enterprises/ent-a/devices/dev0").text).select_one("#device-state")
+    assert "设备离线" in shown.text
 
 
 def test_good_fresh_samples_are_delivering(client: TestClient, pg_dsn: str) -> None:
