@@ -95,13 +95,17 @@ def _for_charts(figures: dict[str, Any]) -> dict[str, Any]:
     """The figures with the latency part also under the names ``charts.latency_distribution``
     reads today (a histogram bin's ``count``, the three segments under ``segments``); the figures
     JSON names them ``n`` and ``device_to_gateway`` / ``gateway_to_cloud`` / ``cloud_to_stored``.
-    The chart module is being brought to the schema's names; until then the pages pass both."""
+    The chart module is being brought to the schema's names; until then the pages pass both.
+    Devices that no gateway announced are left out of the drawings."""
     lat = dict(figures.get("latency_ms") or {})
     lat["histogram"] = [{**b, "count": b.get("count", b.get("n", 0))} for b in lat.get("histogram") or []]
     lat.setdefault("segments", {"device_gateway": lat.get("device_to_gateway"),
                                 "gateway_cloud": lat.get("gateway_to_cloud"),
                                 "cloud_stored": lat.get("cloud_to_stored")})
-    return {**figures, "latency_ms": lat}
+    # a device no gateway announced (an inventory row only) has nothing to draw: the timeline
+    # and the grid would paint it as delivering all along; it is in the inventory table
+    devices = [d for d in figures.get("devices") or [] if d.get("gateway") is not None]
+    return {**figures, "latency_ms": lat, "devices": devices}
 
 
 CHARTS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
