@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from cloud_ingest import charts
 from cloud_ingest.attest import source
+from cloud_ingest.evidence import EvidenceError, SchemaTooOld
 from cloud_ingest.web.deps import plain_rows
 from cloud_ingest.web.windows import Window
 
@@ -76,8 +77,9 @@ CACHE = FiguresCache()
 
 def figures_for(db: psycopg.Connection[Any], code: str, win: Window, *,
                 cache: FiguresCache = CACHE) -> tuple[dict[str, Any] | None, str | None]:
-    """The figures JSON of ``code`` for ``win``, or None and why it is not there (the
-    computation missing from this installation)."""
+    """The figures JSON of ``code`` for ``win``, or None and why it is not there: the
+    computation missing from this installation, a database schema older than it needs, or a
+    window it refuses (its own message, Chinese and English)."""
     key = cache.key(code, win)
     kept = cache.get(key)
     if kept is not None:
@@ -85,7 +87,7 @@ def figures_for(db: psycopg.Connection[Any], code: str, win: Window, *,
     try:
         with plain_rows(db) as conn:
             figures = source.figures_from_database(conn, code, win.start, win.end)
-    except source.FiguresUnavailable as err:
+    except (source.FiguresUnavailable, EvidenceError, SchemaTooOld) as err:
         return None, str(err)
     cache.put(key, figures)
     return figures, None

@@ -15,7 +15,6 @@ import dataclasses
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from cloud_ingest.evidence import EvidenceError
 from cloud_ingest.web.deps import Db, Viewer
 from cloud_ingest.web.figures import figures_for
 from cloud_ingest.web.queries import city
@@ -45,11 +44,8 @@ def home(who: Viewer) -> Response:
 
 
 def with_figures(db: Db, row: EnterpriseRow, win: Window) -> EnterpriseRow:
-    try:
-        figures, missing = figures_for(db, row.code, win)
-    except EvidenceError as err:  # an enterprise whose figures cannot be computed keeps its row
-        return dataclasses.replace(row, figures_error=str(err))
-    if figures is None:
+    figures, missing = figures_for(db, row.code, win)
+    if figures is None:  # an enterprise whose figures cannot be computed keeps its row, saying why
         return dataclasses.replace(row, figures_error=missing)
     inv, band = figures["inventory"], figures.get("networking_band") or {}
     return dataclasses.replace(
