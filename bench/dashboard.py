@@ -20,6 +20,18 @@ compared in the same run with two baselines:
 - ``sql``: the queries each page runs, called directly on a database connection, without
   HTTP, sessions or templates (what the page costs beyond its data).
 
+The evidence partial (figures, the four charts, the reconciliation, inventory and business-link
+tables) is measured for today and for 30 days with the page's figures cache emptied before each
+request, so every answer computes the figures again, against a third baseline:
+
+- ``figures``: ``cloud_ingest.evidence.compute_figures`` called directly on a connection for the
+  same window (the one computation the partial calls); ``render_ratio`` = partial ÷ figures, what
+  HTTP, charts and templates add to the computation. ``cached_p50_ms``: the same partial
+  answered from the cache (within 30 s of a first request, as when the page and its gaps or
+  the city overview ask for the same window).
+
+``--quick`` (7 days of 20 devices × 10 tags every 10 minutes, 7 requests) takes about a minute.
+
 Weights are the HTML bytes of each page, charts included (inline SVG), and the first-load
 weight with the stylesheet and the vendored htmx. The last line is one JSON object.
 """
@@ -54,9 +66,11 @@ from cloud_ingest.api.app import create_app  # noqa: E402
 from cloud_ingest.api.auth import Principal, TokenEntry, TokenStore  # noqa: E402
 from cloud_ingest.batch import DataBatch  # noqa: E402
 from cloud_ingest.config import CloudConfig, DatabaseConfig  # noqa: E402
+from cloud_ingest.evidence import compute_figures  # noqa: E402
 from cloud_ingest.partitions import Partitions  # noqa: E402
 from cloud_ingest.registry import Registry  # noqa: E402
 from cloud_ingest.timescale import flavor_of  # noqa: E402
+from cloud_ingest.web.figures import CACHE  # noqa: E402
 from cloud_ingest.web.queries import city, devices, gateways, live  # noqa: E402
 from cloud_ingest.web.windows import parse  # noqa: E402
 from wire.json_v1 import BirthMessage, Counters, DeviceCounters, DeviceInfo, EnterpriseInfo, TagInfo  # noqa: E402
@@ -178,6 +192,24 @@ def signed_in(url: str) -> httpx.Client:
     return client
 
 
+def partial_fn(fn: Callable[..., None], **kw: object) -> Callable[[], None]:
+    return lambda: fn(**kw)
+
+
+def interleaved(a: Callable[[], object], b: Callable[[], object],
+                n: int) -> tuple[list[float], list[float]]:
+    """``a`` and ``b`` timed in turns (after a warm-up each): their times in ms."""
+    a(), b()
+    out_a: list[float] = []
+    out_b: list[float] = []
+    for _ in range(n):
+        for fn, out in ((a, out_a), (b, out_b)):
+            t = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t) * 1000)
+    return out_a, out_b
+
+
 def timed(fn: Callable[[], object], n: int) -> list[float]:
     for _ in range(2):
         fn()
@@ -202,7 +234,11 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--interval-s", type=int, default=3600)
     ap.add_argument("--requests", type=int, default=15)
+    ap.add_argument("--quick", action="store_true",
+                    help="7 days of 20 devices x 10 tags every 600 s, 7 requests")
     args = ap.parse_args()
+    if args.quick:
+        args.days, args.devices, args.tags, args.interval_s, args.requests = 7, 20, 10, 600, 7
 
     name = f"sfg_bench_dash_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as c:
@@ -246,28 +282,55 @@ def measure(dsn: str, *, samples: int, args: argparse.Namespace) -> dict[str, An
         }
         sql_ms = {k: summary(timed(fn, args.requests))["p50_ms"] for k, fn in sql.items()}
 
+    evidence = {"evidence_today": "today", "evidence_30d": "30d"}
     paths = {
         "city": "/city", "enterprise": f"/enterprises/{ENT}", "live": f"/enterprises/{ENT}/live",
         "device_today": f"/enterprises/{ENT}/devices/dev000?window=today",
         "device_30d": f"/enterprises/{ENT}/devices/dev000?window=30d",
         "gateway": f"/enterprises/{ENT}/gateways/gw0", "dead_letters": "/dead-letters",
+        "evidence_today": f"/enterprises/{ENT}/evidence?window=today",
+        "evidence_30d": f"/enterprises/{ENT}/evidence?window=30d",
     }
     pages: dict[str, dict[str, Any]] = {}
-    with Server(dsn) as url, closing(signed_in(url)) as client:
+    with Server(dsn) as url, closing(signed_in(url)) as client, \
+            psycopg.connect(dsn, autocommit=True) as plain:
         static_bytes = sum(len(client.get(p).content) for p in ("/static/dashboard.css",
                                                                   "/static/htmx-2.0.11.min.js"))
         static = summary(timed(lambda: client.get("/static/dashboard.css").raise_for_status(), args.requests))
         for name, path in paths.items():
-            headers = {"HX-Request": "true"} if name == "live" else {}
+            partial = name == "live" or name.startswith("evidence")
+            headers = {"HX-Request": "true"} if partial else {}
             r = client.get(path, headers=headers)
             r.raise_for_status()
             body = len(r.content)
-            figures = summary(timed(lambda p=path, h=headers: client.get(p, headers=h).raise_for_status(),
-                                    args.requests))
-            pages[name] = {**figures, "sql_ms": sql_ms[name], "kb": round(body / 1024, 1),
-                           "first_load_kb": round((body + (0 if name == "live" else static_bytes)) / 1024, 1)}
-            log(f"{name:13s} p50 {figures['p50_ms']:7.1f} ms  p95 {figures['p95_ms']:7.1f} ms  "
-                f"sql {sql_ms[name]:7.1f} ms  {body / 1024:6.1f} KB")
+
+            def get(p: str = path, h: dict[str, str] = headers, fresh: bool = name in evidence) -> None:
+                if fresh:
+                    CACHE.clear()  # the server runs in this process: every request computes again
+                client.get(p, headers=h).raise_for_status()
+
+            if name in evidence:
+                # the page and its baseline in turns, so the shared machine's load falls on both
+                window = evidence[name]
+
+                def direct(w: str = window) -> None:
+                    win = parse(w, None, None)
+                    compute_figures(plain, enterprise=ENT, start=win.start, end=win.end)
+
+                page_ms, figures_ms = interleaved(get, direct, args.requests)
+                times, base = summary(page_ms), summary(figures_ms)["p50_ms"]
+            else:
+                times, base = summary(timed(get, args.requests)), sql_ms[name]
+            pages[name] = {**times, "kb": round(body / 1024, 1),
+                           "first_load_kb": round((body + (0 if partial else static_bytes)) / 1024, 1)}
+            if name in evidence:
+                cached = summary(timed(partial_fn(get, fresh=False), args.requests))
+                pages[name] |= {"figures_ms": base, "render_ratio": round(times["p50_ms"] / (base or 1), 2),
+                                "cached_p50_ms": cached["p50_ms"]}
+            else:
+                pages[name]["sql_ms"] = base
+            log(f"{name:14s} p50 {times['p50_ms']:7.1f} ms  p95 {times['p95_ms']:7.1f} ms  "
+                f"{'figures' if name in evidence else 'sql'} {base:7.1f} ms  {body / 1024:6.1f} KB")
     worst = max(p["p95_ms"] for p in pages.values())
     return {
         "bench": "dashboard", "devices": args.devices, "tags": args.devices * args.tags, "days": args.days,

@@ -7,8 +7,9 @@ It signs in through the sign-in page with the token (an admin's shows every page
 reviewer's all but the dead letters), asks the API which enterprise, device and gateway to show
 (the enterprise with the most devices unless ``--enterprise``; its first key-process device),
 and saves ``dashboard-<page>.png`` for the sign-in, city, enterprise, device, gateway and
-dead-letter pages. The browser is Debian's chromium, driven by Playwright (the project never
-downloads a browser).
+dead-letter pages, and ``dashboard-evidence.png``: the enterprise page's evidence section alone
+(figures, charts, reconciliation, inventory, business links), once its figures have loaded.
+The browser is Debian's chromium, driven by Playwright (the project never downloads a browser).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     shots: list[tuple[str, str, str]] = [
         ("city", "/city", "#enterprises"),
-        ("enterprise", f"/enterprises/{enterprise}?{window}", "#live li.cell"),
+        ("enterprise", f"/enterprises/{enterprise}?{window}",
+         "#live li.cell|#evidence-figures [data-figure], #evidence-pending"),
     ]
     if device:
         shots.append(("device", f"/enterprises/{enterprise}/devices/{device}?{window}", "#tags"))
@@ -102,10 +104,16 @@ def main() -> int:
                 print(f"screenshots: {path} answered {response.status if response else 'nothing'}; skipped",
                       file=sys.stderr)
                 continue
-            page.wait_for_selector(ready)
+            for selector in ready.split("|"):
+                page.wait_for_selector(selector)
             target = args.out / f"dashboard-{name}.png"
             page.screenshot(path=str(target), full_page=True)
-            print(f"screenshots: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+            shown = [target]
+            if name == "enterprise":
+                shown.append(args.out / "dashboard-evidence.png")
+                page.locator("#evidence").screenshot(path=str(shown[-1]))
+            for t in shown:
+                print(f"screenshots: {t.relative_to(ROOT) if t.is_relative_to(ROOT) else t}")
         browser.close()
     return 0
 

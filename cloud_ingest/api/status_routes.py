@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from cloud_ingest.api.auth import User
 from cloud_ingest.api.db import Db
 from cloud_ingest.api.registry_routes import enterprise_id
+from cloud_ingest.liveness import Liveness, liveness
 
 router = APIRouter(tags=["status"])
 
@@ -38,7 +39,9 @@ class DeviceStatusOut(BaseModel):
     expected_interval_ms: int | None
     last_ts: datetime | None
     last_stored_at: datetime | None
-    status: Literal["delivering", "stale", "never"]
+    tags_good: int
+    tags_bad: int
+    status: Liveness
 
 
 @router.get("/enterprises/{enterprise}/gateways/status", response_model=list[GatewayStatusOut])
@@ -94,23 +97,32 @@ def device_status(
     stale_factor: Annotated[float, Query(gt=0, description="stale after this many expected intervals")] = 3.0,
 ) -> list[dict[str, Any]]:
     """A device is delivering if its newest sample was stored within stale_factor x its fastest tag's
-    expected interval (the heartbeat for tags reported by exception; 60 s when unknown)."""
+    expected interval (the heartbeat for tags reported by exception; 60 s when unknown) and every
+    tag's newest sample is good; fresh but all bad is device_offline, fresh with some bad degraded
+    (``cloud_ingest.liveness``, the dashboard's rule too)."""
     ent_id = enterprise_id(db, user, enterprise)
-    return db.execute(
+    rows = db.execute(
         "SELECT d.code AS device, g.code AS gateway, d.workshop, d.line, d.key_process,"
-        " x.expected_interval_ms, x.last_ts, x.last_stored_at,"
-        " CASE WHEN x.last_ts IS NULL THEN 'never'"
-        "      WHEN x.last_stored_at > now() - make_interval(secs => %s * coalesce(x.expected_interval_ms,"
-        "           60000) / 1000.0) THEN 'delivering' ELSE 'stale' END AS status"
+        " x.expected_interval_ms, x.last_ts, x.last_stored_at, x.tags_seen, x.tags_good, x.tags_bad,"
+        " now() AS db_now"
         " FROM devices d LEFT JOIN gateways g ON g.id = d.gateway_id"
         " LEFT JOIN LATERAL (SELECT min(CASE WHEN t.report_mode = 'change'"
         "   THEN coalesce(t.heartbeat_ms, t.interval_ms) ELSE t.interval_ms END) AS expected_interval_ms,"
-        "   max(l.ts) AS last_ts,"
-        "   max(l.stored_at) AS last_stored_at FROM tags t"
-        "   LEFT JOIN LATERAL (SELECT s.ts, b.stored_at FROM samples s"
+        "   max(l.ts) AS last_ts, max(l.stored_at) AS last_stored_at, count(l.ts) AS tags_seen,"
+        "   count(*) FILTER (WHERE l.quality = 0) AS tags_good,"
+        "   count(*) FILTER (WHERE l.quality = 2) AS tags_bad FROM tags t"
+        "   LEFT JOIN LATERAL (SELECT s.ts, s.quality, b.stored_at FROM samples s"
         "     JOIN batches b ON b.gateway_id = s.gateway_id AND b.seq = s.seq"
         "     WHERE s.tag_id = t.id ORDER BY s.ts DESC LIMIT 1) l ON true"
         "   WHERE t.device_id = d.id) x ON true"
         " WHERE d.enterprise_id = %s ORDER BY d.code",
-        (stale_factor, ent_id),
+        (ent_id,),
     ).fetchall()
+    for r in rows:
+        r["status"] = liveness(last_stored_at=r["last_stored_at"], now=r["db_now"],
+                               expected_ms=r["expected_interval_ms"], tags_seen=int(r["tags_seen"] or 0),
+                               tags_good=int(r["tags_good"] or 0), tags_bad=int(r["tags_bad"] or 0),
+                               stale_factor=stale_factor)
+        r["tags_bad"] = int(r["tags_bad"] or 0)
+        r["tags_good"] = int(r["tags_good"] or 0)
+    return rows

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from cloud_ingest.config import CloudConfig
 from cloud_ingest.web import session
+from cloud_ingest.web.builds import Builds
 from cloud_ingest.web.deps import DatabaseDown, SignInNeeded, TokenLookup, WebState
 from cloud_ingest.web.render import is_https, page
 from cloud_ingest.web.views import city, dead_letters, device, enterprise, evidence, gateway, signin
@@ -89,6 +90,7 @@ def _crashed(request: Request, exc: Exception) -> Response:
 def create_web_app(state: WebState) -> FastAPI:
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     web.state.web = state
+    web.state.builds = Builds()
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     for view in VIEWS:
         web.include_router(view.router)

@@ -41,8 +41,11 @@ class Window:
         return f"window={self.preset}"
 
     def inputs(self) -> tuple[str, str]:
-        """The custom inputs' values (local time, minutes)."""
-        return local(self.start, "%Y-%m-%dT%H:%M"), local(self.end, "%Y-%m-%dT%H:%M")
+        """The custom inputs' values (local time, to the minute, or the second when it has one,
+        so that a link selects exactly the window it came from)."""
+        def text(dt: datetime) -> str:
+            return local(dt, "%Y-%m-%dT%H:%M:%S" if dt.second else "%Y-%m-%dT%H:%M")
+        return text(self.start), text(self.end)
 
 
 def _parse_local(text: str, field: str) -> datetime:

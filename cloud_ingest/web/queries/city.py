@@ -1,4 +1,6 @@
-"""The city overview's rows: every enterprise with its gateways online and devices delivering.
+"""The city overview's rows: every enterprise with its gateways online, devices delivering now,
+its last evidence package; the evidence columns (inventory, networking rate and band) are
+filled in by the view from the figures (``web/figures.py``), never computed here.
 
 "Delivering" is the live state of the enterprise page (``live.classify``), so the two pages
 never disagree about the same device at the same moment.
@@ -7,6 +9,7 @@ never disagree about the same device at the same moment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from cloud_ingest.web.queries import Conn, live
 
@@ -17,8 +20,11 @@ SELECT e.id, e.code, e.name, e.industry, e.district,
             SELECT 1 FROM (SELECT s.died_at FROM gateway_sessions s WHERE s.gateway_id = g.id
                            ORDER BY coalesce(s.born_at, s.died_at) DESC NULLS LAST LIMIT 1) last
             WHERE last.died_at IS NULL)) AS gateways_online,
-       (SELECT count(*) FROM devices d WHERE d.enterprise_id = e.id) AS devices
+       (SELECT count(*) FROM devices d WHERE d.enterprise_id = e.id) AS devices,
+       p.sequence AS last_package, p.created_at AS last_package_at
 FROM enterprises e
+LEFT JOIN LATERAL (SELECT sequence, created_at FROM evidence_packages ep WHERE ep.enterprise_id = e.id
+                   ORDER BY sequence DESC LIMIT 1) p ON true
 WHERE (%(only)s::text IS NULL OR e.code = %(only)s)
 ORDER BY e.code
 """
@@ -34,10 +40,20 @@ class EnterpriseRow:
     gateways_online: int
     devices: int
     delivering: int
+    last_package: int | None = None
+    last_package_at: datetime | None = None
+    # from the evidence figures of the window shown (None: no inventory, or not computable)
+    inventory_rows: int | None = None
+    in_inventory: int | None = None
+    networking_rate: float | None = None
+    band_points: float | None = None
+    band_range: str | None = None
+    figures_error: str | None = None
 
 
 
-SORTABLE = ("code", "name", "industry", "district", "gateways_online", "devices", "delivering")
+SORTABLE = ("code", "name", "industry", "district", "gateways_online", "devices", "delivering",
+            "inventory_rows", "in_inventory", "networking_rate", "last_package_at")
 
 
 def sort_rows(rows: list[EnterpriseRow], column: str, *, descending: bool) -> list[EnterpriseRow]:
@@ -56,5 +72,6 @@ def enterprises(db: Conn, *, only: str | None = None) -> list[EnterpriseRow]:
             code=r["code"], name=r["name"], industry=r["industry"], district=r["district"],
             gateways=int(r["gateways"]), gateways_online=int(r["gateways_online"]), devices=int(r["devices"]),
             delivering=sum(1 for s in states if s.state == "delivering"),
+            last_package=r["last_package"], last_package_at=r["last_package_at"],
         ))
     return out

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
+from cloud_ingest.liveness import STALE_FACTOR, liveness
 from cloud_ingest.web.queries import Conn
 
 State = Literal["delivering", "degraded", "device_offline", "gateway_offline", "no_data", "never"]
@@ -35,8 +36,6 @@ STATE_LABELS: dict[str, tuple[str, str]] = {
     "no_data": ("无新数据", "no new data"),
     "never": ("从未上报", "never delivered"),
 }
-STALE_FACTOR = 3.0
-DEFAULT_INTERVAL_MS = 60_000
 
 _LIVE = """
 SELECT d.id, d.code, d.workshop, d.line, d.key_process, g.code AS gateway, gs.online AS gateway_online,
@@ -83,19 +82,14 @@ class DeviceLive:
 
 
 def classify(row: dict[str, Any]) -> State:
-    """The state of one device from its row of ``_LIVE`` (pure: the rules of the docstring)."""
-    if row["last_stored_at"] is None:
-        return "never"
-    window = timedelta(milliseconds=STALE_FACTOR * (row["expected_ms"] or DEFAULT_INTERVAL_MS))
-    fresh = row["last_stored_at"] > row["db_now"] - window
-    if not fresh:
+    """The state of one device from its row of ``_LIVE``: ``cloud_ingest.liveness`` (the API's
+    rule), with "stale" told apart by whether the gateway's last session ended."""
+    state = liveness(last_stored_at=row["last_stored_at"], now=row["db_now"], expected_ms=row["expected_ms"],
+                     tags_seen=int(row["tags_seen"] or 0), tags_good=int(row["tags_good"] or 0),
+                     tags_bad=int(row["tags_bad"] or 0), stale_factor=STALE_FACTOR)
+    if state == "stale":
         return "gateway_offline" if row["gateway_online"] is False else "no_data"
-    seen = int(row["tags_seen"])
-    if int(row["tags_bad"]) >= seen:
-        return "device_offline"
-    if int(row["tags_good"]) < seen:
-        return "degraded"
-    return "delivering"
+    return state
 
 
 def device_states(db: Conn, enterprise_id: int) -> tuple[list[DeviceLive], datetime]:

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from cloud_ingest.web.deps import Db, Viewer, enterprise_row, not_found
-from cloud_ingest.web.queries import devices
+from cloud_ingest.web.queries import devices, live
 from cloud_ingest.web.render import page
 from cloud_ingest.web.series_chart import series_svg
 from cloud_ingest.web.windows import PRESETS, WindowError, parse
@@ -40,6 +40,9 @@ def device_page(request: Request, code: str, device: str, who: Viewer, db: Db, w
     }
     rollup = next(iter(series.values())).rollup if series else None
     width = next(iter(series.values())).bin_width if series else None
-    return page(request, "device.html", status=400 if window_error else 200, ent=ent, dev=dev, tags=tags,
+    states, _ = live.device_states(db, int(ent["id"]))
+    state = next((d for d in states if d.code == dev["code"]), None)
+    return page(request, "device.html", live=state, labels=live.STATE_LABELS,
+                status=400 if window_error else 200, ent=ent, dev=dev, tags=tags,
                 charts=charts, quality=QUALITY, win=win, window_error=window_error, raw_start=start or "",
                 raw_end=end or "", presets=PRESETS, rollup=rollup, bin_width=width)

@@ -38,7 +38,7 @@ def live_context(db: Db, ent: dict[str, Any], refresh: int) -> dict[str, Any]:
 @router.get("/enterprises/{code}")
 def enterprise_page(request: Request, code: str, who: Viewer, db: Db, window: str | None = None,
                     start: str | None = None, end: str | None = None, refresh: str | None = None,
-                    built: int | None = None) -> Response:
+                    build: str | None = None) -> Response:
     ent = enterprise_row(db, who, code)
     window_error = None
     try:
@@ -50,7 +50,8 @@ def enterprise_page(request: Request, code: str, who: Viewer, db: Db, window: st
     return page(request, "enterprise.html", status=400 if window_error else 200, ent=ent, win=win,
                 window_error=window_error, raw_start=start or "", raw_end=end or "", presets=PRESETS,
                 refresh_choices=REFRESH_CHOICES, gateways=gateways.gateway_list(db, ent["id"]),
-                packages=evidence.packages_of(db, ent["code"]), built=built,
+                packages=evidence.packages_of(db, ent["code"]), poll_s=evidence.BUILD_POLL_S,
+                job=evidence.job_of(request, ent["code"], build) if who.role == "admin" else None,
                 **live_context(db, ent, period))
 
 

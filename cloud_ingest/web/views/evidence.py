@@ -1,54 +1,37 @@
 """The evidence on the pages: the figures for a window (a partial the enterprise page loads after
-itself, since a month's figures take seconds), a device's gaps, the enterprise's packages with
-their downloads, and "build a package for this window" for admins.
+itself, since a month's figures take a second), a device's gaps, the enterprise's packages with
+their downloads, and "build a package for this window" for admins (a background job whose
+progress the packages section polls).
 
-Nothing is computed here. The figures come from the one computation through
-``cloud_ingest.attest.source.figures_from_database`` (the report and the packages call the same),
-the charts from ``cloud_ingest.charts``, the packages from ``cloud_ingest.attest``; while the
-figures computation is not part of the build, the partials say so and show no figure.
+Nothing is computed here. The figures come from the one computation (``web/figures.py``: the
+JSON the API returns for the same window), the charts from ``cloud_ingest.charts``, the packages
+from ``cloud_ingest.attest``.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Form, Request
-from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
-from cloud_ingest import charts
-from cloud_ingest.attest import source, store
-from cloud_ingest.attest.build import BuildError, BuildRequest, build_package
-from cloud_ingest.attest.keys import SigningKeyError
+from cloud_ingest.attest import store
+from cloud_ingest.attest.keys import SigningKeyError, load_signer
 from cloud_ingest.web import csrf
-from cloud_ingest.web.deps import Admin, Db, Viewer, enterprise_row, not_found, plain_rows, web_state
+from cloud_ingest.web.builds import Builds, Job
+from cloud_ingest.web.deps import Admin, Db, Viewer, enterprise_row, not_found, web_state
+from cloud_ingest.web.figures import chart_set, figures_for
 from cloud_ingest.web.render import page
-from cloud_ingest.web.windows import Window, WindowError, parse
+from cloud_ingest.web.windows import WindowError, parse
 
 router = APIRouter()
+BUILD_POLL_S = 1
 
 
-def figures_for(db: Db, code: str, win: Window) -> tuple[dict[str, Any] | None, str | None]:
-    """The figures JSON, or None and why it is not there (the computation missing)."""
-    try:
-        with plain_rows(db) as conn:
-            return source.figures_from_database(conn, code, win.start, win.end), None
-    except source.FiguresUnavailable as err:
-        return None, str(err)
-
-
-def chart_set(figures: dict[str, Any]) -> dict[str, Markup]:
-    """The report's four charts, drawn by the report's functions (our own SVG, escaped there)."""
-    return {
-        "timeline": Markup(charts.state_timeline(figures)),
-        "completeness": Markup(charts.completeness_grid(figures)),
-        "latency": Markup(charts.latency_distribution(figures)),
-        "gaps": Markup(charts.gap_causes(figures)),
-    }
+def builds(request: Request) -> Builds:
+    jobs: Builds = request.app.state.builds
+    return jobs
 
 
 @router.get("/enterprises/{code}/evidence")
@@ -105,10 +88,10 @@ def download(code: str, sequence: int, who: Viewer, db: Db) -> Response:
 def build(request: Request, code: str, who: Admin, db: Db, csrf_token: Annotated[str, Form()] = "",
           window: Annotated[str, Form()] = "", start: Annotated[str, Form()] = "",
           end: Annotated[str, Form()] = "") -> Response:
-    """Build, sign and log a package for the window shown; then back to the packages list."""
+    """Start building, signing and logging a package for the window shown; back to the page,
+    whose packages section follows the build."""
     ent = enterprise_row(db, who, code)
     web = web_state(request)
-    back = f"/enterprises/{ent['code']}"
     try:
         csrf.check(request, web.keys.csrf, csrf_token)
         win = parse(window or None, start or None, end or None)
@@ -117,18 +100,31 @@ def build(request: Request, code: str, who: Admin, db: Db, csrf_token: Annotated
                     detail=f"证据包未生成。 No package was built: {err.why}.")
     except WindowError as err:
         return page(request, "error.html", status=400, title="时间窗口有误 Bad window", detail=str(err))
-    from cloud_ingest.report import render
-    from cloud_ingest.report.fonts import FontMissing
+    try:  # a missing key is the operator's to fix: say so now, not after a background wait
+        load_signer(web.signing_key_file)
+    except SigningKeyError as err:
+        return page(request, "error.html", status=503, title="证据包未生成 No package was built",
+                    detail=str(err))
+    pool = web.pool()
+    job = builds(request).start(enterprise=ent["code"], win=win, by=who.name, key_file=web.signing_key_file,
+                                log_name=web.log_name, connect=lambda: pool.connection(timeout=30))
+    return RedirectResponse(f"/enterprises/{ent['code']}?{job.win.query()}&build={job.id}#packages",
+                            status_code=303)
 
-    out = Path(tempfile.mkdtemp(prefix="sfg-web-package-")) / "package"
-    req = BuildRequest(enterprise=ent["code"], start=win.start, end=win.end, out=out,
-                       key_file=web.signing_key_file, log_name=web.log_name)
-    try:
-        with plain_rows(db) as conn:
-            built = build_package(conn, req, figures_source=source.figures_from_database, render=render)
-    except (BuildError, SigningKeyError, FontMissing, source.FiguresUnavailable) as err:
-        return page(request, "error.html", status=400 if isinstance(err, BuildError) else 503,
-                    title="证据包未生成 No package was built", detail=str(err))
-    finally:
-        shutil.rmtree(out.parent, ignore_errors=True)
-    return RedirectResponse(f"{back}?{win.query()}&built={built.sequence}#packages", status_code=303)
+
+def job_of(request: Request, code: str, job_id: str | None) -> Job | None:
+    """The build job ``job_id`` of enterprise ``code`` (None when unknown or another's)."""
+    job = builds(request).get(job_id) if job_id else None
+    return job if job is not None and job.enterprise == code else None
+
+
+@router.get("/enterprises/{code}/packages/builds/{job_id}")
+def build_progress(request: Request, code: str, job_id: str, who: Admin, db: Db) -> Response:
+    """The packages section while a build runs (polled) and once it is done or failed."""
+    ent = enterprise_row(db, who, code)
+    job = job_of(request, ent["code"], job_id)
+    if job is None:
+        raise not_found(f"没有这个生成任务 no such build {job_id} (builds are forgotten when the service "
+                        "restarts; the packages list is the record)")
+    return page(request, "partials/packages.html", ent=ent, win=job.win, job=job, poll_s=BUILD_POLL_S,
+                packages=packages_of(db, ent["code"]))

@@ -100,3 +100,22 @@ def test_overrun_and_bad_value_causes(pg_dsn: str) -> None:
     assert got == [("gateway_overrun", _dt(T0 + 10 * STEP), 30.0, "3 polls skipped"),
                    ("bad_value", _dt(T0 + 20 * STEP), 40.0, "exception 4: slave device failure")]
     assert f.reconciliation[0].skipped_polls == 3
+
+
+def test_an_enterprise_known_only_from_data_has_figures(pg_dsn: str) -> None:
+    """No birth: its gateway's devices announce no rate, so the gateway has no job at all (the
+    stale spacing of such a gateway once raised TypeError from max() of a single value)."""
+    from cloud_ingest import migrate, writer
+    from cloud_ingest.batch import DataBatch
+    from cloud_ingest.partitions import Partitions
+    from cloud_ingest.registry import Registry
+    from cloud_ingest.timescale import flavor_of
+    from tests.cloud_ingest.helpers import T0, data
+
+    migrate.migrate(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        writer.write(conn, [writer.Inbound(DataBatch.of(data("ent-x", "gwx", 1, n=10)), T0)],
+                     registry=Registry(), partitions=Partitions(flavor=flavor_of(conn)))
+        f = compute(conn, "ent-x", start=_dt(T0), end=_dt(T0 + 3_600_000))
+    assert sorted(d.device for d in f.devices) == ["dev0", "dev1"]
+    assert all(d.samples_expected == 0 and d.gaps == [] for d in f.devices)

@@ -3,9 +3,11 @@ real ``cloud-ingest serve`` whose database a real agent run fills: Modbus simula
 edge-agent → Mosquitto → cloud-ingest → PostgreSQL.
 
 Few tests over one stack (started once for the module): every page opened by an admin and
-checked against the database and the API; a device going offline on the live grid without a
-reload when its simulator stops; an enterprise user refused another enterprise's pages with a
-404, then signing out; the database going down (the page says so, the grid says it is stale)
+checked against the database and the API; the evidence figures and tables of a window, with an
+inventory imported through the API, equal to the API's evidence JSON for that window; a device
+going offline on the live grid without a reload when its simulator stops; an enterprise user
+refused another enterprise's pages, evidence and packages (404) and any build (403), then
+signing out; the database going down (the page says so, the grid says it is stale)
 and coming back.
 """
 
@@ -13,13 +15,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud_ingest.web.render import DISPLAY_TZ
 from tests.cloud_ingest.web.conftest import browser_missing
+from tests.cloud_ingest.web.evidence_checks import collect_dom, mismatches
 from tests.cloud_ingest.web.stack import TOKENS, WebStack, chromium_path, set_connections, web_stack
 from tests.support import BROKER_HOST, BROKER_PORT, PG_ADMIN_DSN, eventually, fresh_database
 
@@ -87,10 +93,10 @@ def test_admin_opens_every_page(browser: Any, web: tuple[WebStack, str]) -> None
     for code in rows:
         shown = page.inner_text(f"tr[data-enterprise='{code}'] td[data-field='devices']")
         assert int(shown) == api[code]["devices"]
-    assert page.inner_text(f"tr[data-enterprise='{stack.enterprise}'] td[data-field='delivering']") == "3"
-    assert page.inner_text(f"tr[data-enterprise='{stack.other}'] td[data-field='delivering']") == "0"
+    assert page.inner_text(f"tr[data-enterprise='{stack.enterprise}'] [data-field='delivering']") == "3"
+    assert page.inner_text(f"tr[data-enterprise='{stack.other}'] [data-field='delivering']") == "0"
 
-    page.click(f"a[href='/enterprises/{stack.enterprise}']")
+    page.click(f"#enterprises tr[data-enterprise='{stack.enterprise}'] td:first-child a")
     page.wait_for_selector("#live li.cell")
     assert cells(page) == dict.fromkeys(stack.devices, "delivering")
     assert page.inner_text(f"#gateways tr[data-gateway='{stack.gateway}'] td:nth-child(2)").startswith("在线")
@@ -121,6 +127,41 @@ def test_admin_opens_every_page(browser: Any, web: tuple[WebStack, str]) -> None
     assert stack.enterprise in page.inner_text("#dead-letters tr[data-reason='bad_json']")
 
 
+INVENTORY = ("设备编码 device_code,设备名称 name,车间 workshop,产线 line,关键工序 key_process,"
+             "已联网 networked,具备数字化能力 digital,业务环节 business_links\n"
+             "press-01,1 号冲床电表,冲压车间 Stamping,L1,否,是,是,energy\n"
+             "press-02,2 号冲床电表,冲压车间 Stamping,L1,否,是,是,energy\n"
+             "oven-01,烘烤炉电表,烘烤车间 Baking,L2,是,是,是,energy\n"
+             "lathe-09,老式车床,机加车间 Machining,,是,否,否,设备管理\n")
+
+
+def test_evidence_figures_on_the_page_equal_the_apis_json(browser: Any, web: tuple[WebStack, str]) -> None:
+    stack, _ = web
+    imported = httpx.post(f"{stack.url}/api/v1/enterprises/{stack.enterprise}/inventory",
+                          params={"filename": "设备台账.csv"}, content=INVENTORY.encode(),
+                          headers={"Authorization": f"Bearer {TOKENS['admin']}"}, timeout=10)
+    assert imported.status_code == 200, imported.text
+    # a window that has ended (everything in it is stored), to the second, typed in local time
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=3)
+    start = end - timedelta(minutes=10)
+    def typed(t: datetime) -> str:
+        return t.astimezone(DISPLAY_TZ).strftime("%Y-%m-%dT%H:%M:%S")
+
+    page = signed_in(browser, stack, "reviewer")
+    page.goto(f"{stack.url}/enterprises/{stack.enterprise}?window=custom&start={typed(start)}&end={typed(end)}")
+    page.wait_for_selector("#evidence-figures [data-figure=networking_rate]")
+    shown = collect_dom(page)
+    expected = stack.api(f"/enterprises/{stack.enterprise}/evidence?start={start.isoformat()}"
+                         f"&end={end.isoformat()}".replace("+00:00", "Z"), role="reviewer")
+    assert isinstance(expected, dict)
+    assert expected["inventory"]["production_devices"] == 4 and expected["networking_rate"] == 0.75
+    assert page.get_attribute("#figures-window", "data-end") == expected["window"]["end"]
+    assert mismatches(shown, expected) == []
+    for chart in ("timeline", "completeness", "latency", "gaps"):
+        assert page.locator(f"#chart-{chart} svg").count() == 1, chart
+    assert page.inner_text("#inventory tr[data-device='lathe-09'] [data-field=networked_declared]") == "否 no"
+
+
 def test_live_grid_shows_a_device_going_offline_without_reload(browser: Any,
                                                                web: tuple[WebStack, str]) -> None:
     stack, _ = web
@@ -149,10 +190,22 @@ def test_enterprise_user_is_refused_other_enterprises_then_signs_out(browser: An
     page = signed_in(browser, stack, "enterprise")
     for path in (f"/enterprises/{stack.other}", f"/enterprises/{stack.other}/live",
                  f"/enterprises/{stack.other}/devices/dev0", f"/enterprises/{stack.other}/gateways/gw-other",
-                 f"/enterprises/{stack.enterprise}/devices/dev0"):
+                 f"/enterprises/{stack.enterprise}/devices/dev0",
+                 f"/enterprises/{stack.other}/evidence?window=7d",
+                 f"/enterprises/{stack.other}/packages/1.zip",
+                 f"/enterprises/{stack.other}/devices/dev0/gaps?window=7d"):
         response = page.goto(f"{stack.url}{path}")
         assert response.status == 404, path
         assert "不存在" in page.inner_text("body") or "Not found" in page.inner_text("body"), path
+    own_page = page.goto(f"{stack.url}/enterprises/{stack.enterprise}")
+    assert own_page.status == 200 and page.locator("form.build").count() == 0, "no build form but for admins"
+    token = page.get_attribute("form.who input[name=csrf_token]", "value")
+    build = page.request.post(f"{stack.url}/enterprises/{stack.other}/packages",
+                              form={"csrf_token": token, "window": "today"})
+    assert build.status == 403, "an enterprise user builds no package, its own or another's"
+    assert page.request.get(f"{stack.url}/enterprises/{stack.other}/packages/builds/x").status == 403
+    assert page.request.get(f"{stack.url}/api/v1/enterprises/{stack.other}/evidence/packages",
+                            headers={"Authorization": f"Bearer {TOKENS['enterprise']}"}).status == 404
     assert page.goto(f"{stack.url}/dead-letters").status == 403
     page.goto(f"{stack.url}/city")
     assert page.url.endswith(f"/enterprises/{stack.enterprise}"), "no city overview for an enterprise user"
