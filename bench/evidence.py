@@ -160,6 +160,11 @@ def main() -> None:
             c.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
         if args.reuse_db:
+            applied = migrate.migrate(dsn)  # a database an older version left: upgraded in place
+            if applied:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute("VACUUM ANALYZE")  # as after a build: index-only scans need it
+                log(f"migrated {name}: {applied}")
             with psycopg.connect(dsn) as conn:
                 row = conn.execute(
                     "SELECT (SELECT coalesce(sum(n_samples), 0) FROM batches),"

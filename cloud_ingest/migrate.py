@@ -17,10 +17,21 @@ from typing import Literal
 
 import psycopg
 
+from cloud_ingest.rollups import ROLLUP_LOCK
+
 Flavor = Literal["plain", "timescale"]
 
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+?)(?:\.(plain|timescale))?\.sql$")
 _LOCK_KEY = 0x5F6_1A6E  # any constant; shared by every migrating process
+
+# Statements a migration needs run after it committed, outside any transaction (TimescaleDB's
+# refresh_continuous_aggregate refuses to run inside one), under the rollups' lock (one refresh
+# of the aggregates at a time). Each must be safe to run again by hand should the process stop
+# between the commit and them.
+AFTER_COMMIT: dict[tuple[int, str], tuple[str, ...]] = {
+    # the days the hours already hold, older than the policy's window (022_rollup_1d.timescale.sql)
+    (22, "timescale"): ("CALL refresh_continuous_aggregate('samples_1d', NULL, now() - interval '1 day')",),
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,14 @@ def migrate(dsn: str, *, target: int | None = None, connect_timeout_s: float = 1
                         (mig.version, mig.name, flavor),
                     )
                 applied.append(mig.version)
+                after = AFTER_COMMIT.get((mig.version, flavor), ())
+                if after:
+                    conn.execute("SELECT pg_advisory_lock(%s)", (ROLLUP_LOCK,))
+                    try:
+                        for sql in after:
+                            conn.execute(sql.encode())
+                    finally:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (ROLLUP_LOCK,))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied

@@ -1,11 +1,13 @@
-"""Keeping the 1-minute and 1-hour rollups current, from the ledger's pending batches.
+"""Keeping the 1-minute, 1-hour and 1-day rollups current, from the ledger's pending batches.
 
 Plain PostgreSQL: every stored batch is pending (``batches.rolled_up = false``). The loop takes
 a slice of pending batches, merges their time spans per enterprise into whole minutes, and
 *recomputes* those minutes from ``samples`` for the enterprise's tags (by the (tag_id, ts)
-index), then the hours that contain them from the minutes. Recomputing instead of adding makes
-it idempotent, and late batches are handled like any other. Only one worker does it at a time
-(an advisory lock); batches committed meanwhile stay pending for the next round.
+index), then the hours that contain them from the minutes, then the (UTC) days that contain
+those from the hours, in one transaction. Recomputing instead of adding makes it idempotent,
+and late batches are handled like any other: a batch into a day long closed re-rolls that day.
+Only one worker does it at a time (an advisory lock); batches committed meanwhile stay pending
+for the next round, and ``cloud-ingest status`` counts them as the rollup backlog.
 
 TimescaleDB: continuous aggregates do this; their policies only look back a few days, so a
 pending batch older than that gets an explicit refresh of its range, outside a transaction.
@@ -13,7 +15,7 @@ pending batch older than that gets an explicit refresh of its range, outside a t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -37,10 +39,20 @@ _HOURS = (
     " GROUP BY 1, 2 ON CONFLICT (tag_id, bucket) DO UPDATE SET " + _METRICS
 )
 
+_DAYS = (
+    "INSERT INTO samples_1d (tag_id, bucket, n, n_good, n_values, sum, min, max, hours, n_good_min)"
+    " SELECT tag_id, date_trunc('day', bucket), sum(n), sum(n_good), sum(n_values), sum(sum), min(min),"
+    " max(max), count(*), min(n_good) FROM samples_1h WHERE tag_id = ANY(%(tags)s) AND bucket >= %(lo)s"
+    " AND bucket < %(hi)s GROUP BY 1, 2 ON CONFLICT (tag_id, bucket) DO UPDATE SET " + _METRICS
+    + ", hours = EXCLUDED.hours, n_good_min = EXCLUDED.n_good_min"
+)
+_DAY_TABLE = "SELECT to_regclass('samples_1d') IS NOT NULL"
+
 
 def _floor(dt: datetime, unit: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=dt.tzinfo)
-    return epoch + ((dt - epoch) // unit) * unit
+    """Down to a whole unit of the UTC grid (days are UTC days, whatever the session's zone)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((dt.astimezone(UTC) - epoch) // unit) * unit
 
 
 def merge_spans(spans: list[tuple[datetime, datetime]], unit: timedelta) -> list[tuple[datetime, datetime]]:
@@ -74,7 +86,8 @@ def roll_up_pending(conn: psycopg.Connection, *, flavor: str, limit: int = 2000)
         by_ent: dict[int, list[tuple[datetime, datetime]]] = {}
         for _, _, ent, lo, hi in pending:
             by_ent.setdefault(ent, []).append((lo, hi))
-        minute, hour = timedelta(minutes=1), timedelta(hours=1)
+        minute, hour, day = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+        days = bool(conn.execute(_DAY_TABLE).fetchone() == (True,))  # schema 22 and later
         for ent, spans in by_ent.items():
             tags = [r[0] for r in conn.execute(
                 "SELECT t.id FROM tags t JOIN devices d ON d.id = t.device_id WHERE d.enterprise_id = %s",
@@ -84,6 +97,8 @@ def roll_up_pending(conn: psycopg.Connection, *, flavor: str, limit: int = 2000)
                 conn.execute(_MINUTES, {"tags": tags, "lo": lo, "hi": hi})
             for lo, hi in merge_spans(spans, hour):
                 conn.execute(_HOURS, {"tags": tags, "lo": lo, "hi": hi})
+            for lo, hi in merge_spans(spans, day) if days else ():
+                conn.execute(_DAYS, {"tags": tags, "lo": lo, "hi": hi})
         conn.execute(
             "UPDATE batches SET rolled_up = true FROM unnest(%s::int[], %s::int8[]) AS x(g, s)"
             " WHERE gateway_id = x.g AND seq = x.s",
@@ -115,6 +130,10 @@ def _refresh_late_timescale_locked(conn: psycopg.Connection, *, limit: int) -> i
         # CALL refresh_continuous_aggregate cannot run inside a transaction: autocommit connection.
         conn.execute("CALL refresh_continuous_aggregate('samples_1m', %s, %s)", (lo, hi))
         conn.execute("CALL refresh_continuous_aggregate('samples_1h', %s, %s)", (lo, hi))
+    if late and conn.execute(_DAY_TABLE).fetchone() == (True,):
+        # after the hours, whole days (a refresh takes only the buckets wholly inside its window)
+        for lo, hi in merge_spans(late, timedelta(days=1)):
+            conn.execute("CALL refresh_continuous_aggregate('samples_1d', %s, %s)", (lo, hi))
     if pending:
         conn.execute(
             "UPDATE batches SET rolled_up = true FROM unnest(%s::int[], %s::int8[]) AS x(g, s)"

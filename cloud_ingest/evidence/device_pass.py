@@ -1,7 +1,9 @@
 """Finding every device's silences cheaply: rollups first, raw samples only where they are needed.
 
-For each device: the hours of its plan are asked for their state in ``samples_1h``; an hour in
-which some every-reading tag has all its good samples is gap-free and is never looked at again.
+For each device: the whole days of its plan are screened in ``samples_1d`` (a day in which the
+screening tag is full in every hour needs none of its hours looked at; the other days join the
+hours). The hours are asked for their state in ``samples_1h``; an hour in which some
+every-reading tag has all its good samples is gap-free and is never looked at again.
 Hours that are short go down to ``samples_1m`` (when the device is fast enough to fill a
 minute), and minutes that are short — with the plan's raw edges, a margin of two spacings around
 every short stretch, and a look-back before the period — are read raw. Buckets with no sample at
@@ -14,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cloud_ingest.evidence import queries_samples as qs
-from cloud_ingest.evidence.intervals import HOUR_MS, MINUTE_MS, Span, merge, subtract
+from cloud_ingest.evidence import queries_states as qs
+from cloud_ingest.evidence.intervals import DAY_MS, HOUR_MS, MINUTE_MS, Span, merge, subtract
 from cloud_ingest.evidence.plan import Plan
 from cloud_ingest.evidence.pulse import Piece, Silence, find_silences
 from cloud_ingest.evidence.queries_registry import Conn
@@ -81,12 +83,17 @@ def _screened(
 def silences(conn: Conn, jobs: Sequence[DeviceJob]) -> dict[int, list[Silence]]:
     known = {j.device_id: _Known([], [], []) for j in jobs}
     by_id = {j.device_id: j for j in jobs}
-    hour_rq, minute_rq = [], []
+    day_rq, hour_rq, minute_rq = [], [], []
     for j in jobs:
         k = known[j.device_id]
         k.raw += j.plan.raw
         # a device too slow to fill an hour (or reporting only by exception) is read raw: it is
         # light by construction
+        for lo, hi in j.plan.days:
+            if j.uses(HOUR_MS):
+                day_rq.append((j.device_id, lo, hi))
+            else:
+                k.raw.append((lo, hi))
         for lo, hi in j.plan.hours:
             if j.uses(HOUR_MS):
                 hour_rq.append((j.device_id, lo, hi))
@@ -97,6 +104,7 @@ def silences(conn: Conn, jobs: Sequence[DeviceJob]) -> dict[int, list[Silence]]:
                 minute_rq.append((j.device_id, lo, hi))
             else:
                 k.raw.append((lo, hi))
+    hour_rq += _screened(conn, "d", DAY_MS, day_rq, by_id)  # the short days go on as hours
     partial: dict[int, list[Span]] = {}
     _split(qs.states(conn, "h", _screened(conn, "h", HOUR_MS, hour_rq, by_id)), HOUR_MS, known, partial)
     for dev, spans in partial.items():

@@ -1,9 +1,9 @@
-"""Queries over the samples and their rollups: counts per tag and grid cell, the state of each
-device per rollup bucket, the raw pulse where it is needed, and report-by-exception silences.
+"""Queries over the samples and their rollups for the tag figures: counts per tag and grid cell,
+and report-by-exception silences (the device pass's queries are in queries_states.py).
 
 Every range is given in epoch ms of the gateway's clock; plans (plan.py) decide which table
 answers which range. Requests travel as arrays unnested in the statement, so one statement
-serves every tag or device of the enterprise.
+serves every tag of the enterprise.
 """
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cloud_ingest.evidence.intervals import DAY_MS, HOUR_MS
 from cloud_ingest.evidence.plan import Plan
-from cloud_ingest.evidence.pulse import Instant, is_offline
 from cloud_ingest.evidence.queries_registry import Conn, ms, ts
 
-LEVELS = {"h": ("samples_1h", 3_600_000), "m": ("samples_1m", 60_000)}
+
+def _uniform(per: int) -> str:
+    """A day known to hold, in every one of its 24 hours, exactly the ``per`` samples an hour
+    expects, all good: each hour's good count is at least ``per`` and the day's count is 24 per,
+    so no hour has more or fewer samples, or bad ones, whatever cells the day's hours fall in."""
+    return f"(hours = 24 AND n_good_min = {int(per)} AND n = {24 * int(per)})"
 
 
 def _within(col: str, spans: Sequence[tuple[int, int]], params: list[object]) -> str:
@@ -132,13 +137,110 @@ def _hours(
     _by_cell(conn, p, exact, "samples_1h", "bucket", p.hours, out)
 
 
+def _days(
+    conn: Conn,
+    p: Plan,
+    tags: Sequence[int],
+    per_hour: dict[int, int | None],
+    out: dict[int, dict[int, list[int]]],
+) -> None:
+    """The whole days, the bulk of a long window, from ``samples_1d``: one row per tag and day
+    instead of 24. A day that is uniform (_uniform) adds the expected count to each cell for each
+    of its hours there; only the days that are not are read by their hours (cells never cut an
+    hour). A tag with no row for some day had no sample in it. Report-by-exception tags need
+    totals only; tags whose interval does not divide an hour are read by their hours."""
+    if not p.days or not tags:
+        return
+    day_starts = [d for lo, hi in p.days for d in range(lo, hi, DAY_MS)]
+    cells_of: dict[int, dict[int, int]] = {}  # day -> cell -> hours of the day in it
+    whole: dict[int, int] = {}  # cell -> hours of every day in it
+    for d in day_starts:
+        per_cell = cells_of.setdefault(d, {})
+        for b in range(d, d + DAY_MS, HOUR_MS):
+            per_cell[p.cell(b)] = per_cell.get(p.cell(b), 0) + 1
+            whole[p.cell(b)] = whole.get(p.cell(b), 0) + 1
+    by_per: dict[int | None, list[int]] = {}
+    for t in tags:
+        by_per.setdefault(per_hour.get(t), []).append(t)
+    by_hour: list[int] = list(by_per.pop(0, []))  # every hour grouped by cell
+    read: list[tuple[int, int]] = []  # (tag, day) read by its hours
+    for per, group in sorted(by_per.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
+        params: list[object] = [group]
+        where = _within("bucket", p.days, params)
+        if per is None:  # totals only (their cells come from silences)
+            for tag, cnt, g in conn.execute(
+                f"SELECT tag_id, sum(n)::int8, sum(n_good)::int8 FROM samples_1d WHERE tag_id = ANY(%s)"
+                f" AND {where} GROUP BY 1",
+                params,
+            ):
+                acc = out.setdefault(tag, {}).setdefault(-1, [0, 0])
+                acc[0] += cnt
+                acc[1] += g
+            continue
+        # per tag: how many days have a row, and which of them are not uniform (a short list)
+        missing: list[int] = []
+        seen: set[int] = set()
+        for tag, k, odd in conn.execute(
+            f"SELECT tag_id, count(*), array_agg({ms('bucket')}) FILTER (WHERE NOT {_uniform(per)})"
+            f" FROM samples_1d WHERE tag_id = ANY(%s) AND {where} GROUP BY 1",
+            params,
+        ):
+            seen.add(tag)
+            if k != len(day_starts):
+                missing.append(tag)
+                continue
+            cells = out.get(tag)
+            if cells is None:  # the common case (no edge hours before): every day as expected
+                cells = out[tag] = {cell: [per * hours, per * hours] for cell, hours in whole.items()}
+            else:
+                for cell, hours in whole.items():
+                    acc = cells.setdefault(cell, [0, 0])
+                    acc[0] += per * hours
+                    acc[1] += per * hours
+            for d in odd or ():  # back out the expected count; its hours are read below
+                read.append((tag, int(d)))
+                for cell, hours in cells_of[int(d)].items():
+                    cells[cell][0] -= per * hours
+                    cells[cell][1] -= per * hours
+        missing += [t for t in group if t not in seen]
+        if missing:  # days with no row at all (no sample): the others one by one
+            params = [missing]
+            where = _within("bucket", p.days, params)
+            for tag, d, uniform in conn.execute(
+                f"SELECT tag_id, {ms('bucket')}, {_uniform(per)} FROM samples_1d WHERE tag_id = ANY(%s)"
+                f" AND {where}",
+                params,
+            ):
+                if not uniform:
+                    read.append((tag, int(d)))
+                    continue
+                cells = out.setdefault(tag, {})
+                for cell, hours in cells_of[int(d)].items():
+                    acc = cells.setdefault(cell, [0, 0])
+                    acc[0] += per * hours
+                    acc[1] += per * hours
+    _by_cell(conn, p, by_hour, "samples_1h", "bucket", p.days, out)
+    if read:
+        binned = f"date_bin(make_interval(secs => %s), h.bucket, {ts('%s')})"
+        for tag, start, cnt, g in conn.execute(
+            f"SELECT x.t, {ms(binned)}, sum(h.n)::int8, sum(h.n_good)::int8"
+            " FROM unnest(%s::int[], %s::int8[]) AS x(t, d) JOIN samples_1h h ON h.tag_id = x.t"
+            f" AND h.bucket >= {ts('x.d')} AND h.bucket < {ts('x.d + ' + str(DAY_MS))} GROUP BY 1, 2",
+            (p.cell_ms / 1000.0, p.cell_base, [t for t, _ in read], [d for _, d in read]),
+        ):
+            acc = out.setdefault(tag, {}).setdefault(p.cell(start), [0, 0])
+            acc[0] += cnt
+            acc[1] += g
+
+
 def counts(
     conn: Conn, plans: Sequence[Plan], tag_plan: dict[int, int], per_hour: dict[int, int | None]
-) -> dict[int, dict[int, tuple[int, int]]]:
-    """n and good per tag and grid cell (cell -1: totals only, for tags given no ``per_hour``)
-    over each tag's plan: whole hours from ``samples_1h`` (see _hours), the edges from
-    ``samples_1m`` and ``samples``. Plain statements per plan (``tag_id = ANY(...)`` and a time
-    range) that the planner can estimate; most enterprises have one plan (one clock)."""
+) -> dict[int, dict[int, list[int]]]:
+    """[n, good] per tag and grid cell (cell -1: totals only, for tags given no ``per_hour``)
+    over each tag's plan: whole days from ``samples_1d`` (see _days), the hours left from
+    ``samples_1h`` (see _hours), the edges from ``samples_1m`` and ``samples``. Plain statements
+    per plan (``tag_id = ANY(...)`` and a time range) that the planner can estimate; most
+    enterprises have one plan (one clock)."""
     tags_of: dict[int, list[int]] = {}
     for tag, pid in tag_plan.items():
         tags_of.setdefault(pid, []).append(tag)
@@ -146,157 +248,15 @@ def counts(
     for pid, tags in sorted(tags_of.items()):
         p = plans[pid]
         _hours(conn, p, tags, per_hour, out)
+        _days(conn, p, tags, per_hour, out)
         _by_cell(conn, p, tags, "samples_1m", "bucket", p.minutes, out)
         _by_cell(conn, p, tags, "samples", "ts", p.raw, out)
-    merged: dict[int, dict[int, tuple[int, int]]] = {}
     for tag, cells in out.items():
         if -1 in cells and len(cells) > 1:  # totals-only tags: everything into one
             n = sum(v[0] for v in cells.values())
             g = sum(v[1] for v in cells.values())
-            merged[tag] = {-1: (n, g)}
-        else:
-            merged[tag] = {c: (v[0], v[1]) for c, v in cells.items()}
-    return merged
-
-
-@dataclass(frozen=True, slots=True)
-class BucketState:
-    device_id: int
-    bucket: int
-    n: int
-    good: int
-    full_any: bool  # some tag has its full number of samples, good or not
-
-
-def short_buckets(
-    conn: Conn, level: str, requests: Sequence[tuple[int, int, int, int, int]]
-) -> list[tuple[int, int]]:
-    """Screening with one tag per device: for (device, tag, interval, lo, hi), the buckets in
-    which that tag does not have all its good samples. Only those can hold a gap of the device
-    (a bucket where one every-reading tag is full has none), so only they are looked at closer."""
-    if not requests:
-        return []
-    table, size = LEVELS[level]
-    # each range's short buckets among those present (the bulk: index-only, filtered on the
-    # covered count), and how many are present, to find the ranges missing whole buckets
-    params: dict[str, list[int]] = {
-        "k": list(range(len(requests))),
-        "t": [r[1] for r in requests],
-        "iv": [r[2] for r in requests],
-        "lo": [r[3] for r in requests],
-        "hi": [r[4] for r in requests],
-    }
-    rq = (
-        f"WITH rq AS MATERIALIZED (SELECT x.k, x.t, x.iv, {ts('x.lo')} AS lo, {ts('x.hi')} AS hi FROM"
-        " unnest(%(k)s::int[], %(t)s::int[], %(iv)s::int8[], %(lo)s::int8[], %(hi)s::int8[])"
-        " AS x(k, t, iv, lo, hi))"
-    )
-    out: set[tuple[int, int]] = set()
-    present: dict[int, int] = {}
-    for k, n, shorts in conn.execute(
-        f"{rq} SELECT rq.k, count(*), array_agg({ms('r.bucket')}) FILTER (WHERE r.n_good < %(size)s / rq.iv)"
-        f" FROM rq JOIN {table} r ON r.tag_id = rq.t AND r.bucket >= rq.lo AND r.bucket < rq.hi GROUP BY 1",
-        {**params, "size": size},
-    ):
-        present[k] = int(n)
-        out.update((requests[k][0], int(b)) for b in shorts or ())
-    missing = [k for k, r in enumerate(requests) if present.get(k, 0) < (r[4] - r[3]) // size]
-    if missing:  # buckets with no row at all: the absent ones of those ranges
-        sub = {key: [v[k] for k in missing] for key, v in params.items()}
-        for k, b in conn.execute(
-            f"{rq} SELECT rq.k, {ms('b')} FROM rq, generate_series(rq.lo, rq.hi - %(step)s::interval,"
-            f" %(step)s::interval) AS b WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.tag_id = rq.t"
-            " AND r.bucket = b)",
-            {**sub, "size": size, "step": f"{size // 1000} seconds"},
-        ):
-            out.add((requests[k][0], int(b)))
-    return sorted(out)
-
-
-def states(conn: Conn, level: str, requests: Sequence[tuple[int, int, int]]) -> list[BucketState]:
-    """Every bucket of the requested (device, lo, hi) ranges (bucket-aligned) in which no
-    every-reading tag of the device has all its good samples: the candidates for a gap."""
-    if not requests:
-        return []
-    table, size = LEVELS[level]
-    sql = (
-        f"WITH rq AS MATERIALIZED (SELECT x.device_id, {ts('x.lo')} AS lo, {ts('x.hi')} AS hi"
-        "  FROM unnest(%(d)s::int[], %(lo)s::int8[], %(hi)s::int8[]) AS x(device_id, lo, hi)),"
-        " rt AS MATERIALIZED (SELECT rq.*, t.id AS tag_id, t.report_mode, t.interval_ms FROM rq"
-        "  JOIN tags t ON t.device_id = rq.device_id),"
-        " agg AS (SELECT t.device_id, r.bucket, sum(r.n) AS n, sum(r.n_good) AS good,"
-        "  bool_or(t.report_mode = 'all' AND t.interval_ms <= %(size)s"
-        "          AND r.n_good >= %(size)s / t.interval_ms) AS full_good,"
-        "  bool_or(t.report_mode = 'all' AND t.interval_ms <= %(size)s"
-        "          AND r.n >= %(size)s / t.interval_ms) AS full_any"
-        f"  FROM rt t JOIN {table} r ON r.tag_id = t.tag_id AND r.bucket >= t.lo AND r.bucket < t.hi"
-        "  GROUP BY 1, 2),"
-        " want AS (SELECT rq.device_id, b FROM rq,"
-        "  generate_series(rq.lo, rq.hi - %(step)s::interval, %(step)s::interval) AS b)"
-        f" SELECT w.device_id, {ms('w.b')}, coalesce(a.n, 0)::int8, coalesce(a.good, 0)::int8,"
-        "  coalesce(a.full_any, false)"
-        " FROM want w LEFT JOIN agg a ON a.device_id = w.device_id AND a.bucket = w.b"
-        " WHERE NOT coalesce(a.full_good, false)"
-    )
-    rows = conn.execute(
-        sql,
-        {
-            "d": [r[0] for r in requests],
-            "lo": [r[1] for r in requests],
-            "hi": [r[2] for r in requests],
-            "size": size,
-            "step": f"{size // 1000} seconds",
-        },
-    )
-    return [BucketState(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-
-def pulse(
-    conn: Conn, requests: Sequence[tuple[int, int, int]]
-) -> dict[int, list[tuple[int, int, list[Instant]]]]:
-    """The raw instants of each requested (device, lo, hi) range: one per source timestamp at
-    which any tag of the device has a sample, good or not (with the reason of a bad one)."""
-    out: dict[int, list[tuple[int, int, list[Instant]]]] = {}
-    if not requests:
-        return out
-    rows = conn.execute(
-        f"WITH rq AS MATERIALIZED (SELECT x.k, t.id AS tag_id, {ts('x.lo')} AS lo, {ts('x.hi')} AS hi"
-        "  FROM unnest(%(d)s::int[], %(lo)s::int8[], %(hi)s::int8[]) WITH ORDINALITY AS x(device_id, lo,"
-        " hi, k)"
-        "  JOIN tags t ON t.device_id = x.device_id)"
-        f" SELECT rq.k, {ms('s.ts')}, bool_or(s.quality = 0), bool_or(s.quality <> 0),"
-        "  min(s.reason) FILTER (WHERE s.quality <> 0),"
-        "  bool_or(s.quality <> 0 AND (s.reason IS NULL OR s.reason LIKE 'device offline:%%'))"
-        " FROM rq JOIN samples s ON s.tag_id = rq.tag_id AND s.ts >= rq.lo AND s.ts < rq.hi"
-        " GROUP BY rq.k, s.ts ORDER BY rq.k, s.ts",
-        {"d": [r[0] for r in requests], "lo": [r[1] for r in requests], "hi": [r[2] for r in requests]},
-    )
-    found: dict[int, list[Instant]] = {}
-    for k, t, good, bad, reason, offline in rows:
-        found.setdefault(int(k), []).append(
-            Instant(t, bool(good), bool(bad), bool(offline) or (bool(bad) and is_offline(reason)), reason)
-        )
-    for k, (dev, lo, hi) in enumerate(requests, start=1):
-        out.setdefault(dev, []).append((lo, hi, found.get(k, [])))
-    return out
-
-
-def bad_reasons(
-    conn: Conn, requests: Sequence[tuple[int, int, int]]
-) -> dict[tuple[int, int, int], tuple[bool, str | None]]:
-    """For (device, lo, hi) stretches known to hold only bad samples: the reason of the first
-    one, and whether it says the device was unreachable."""
-    if not requests:
-        return {}
-    rows = conn.execute(
-        "SELECT x.k, r.reason FROM unnest(%s::int[], %s::int8[], %s::int8[]) WITH ORDINALITY AS x(d, lo,"
-        " hi, k)"
-        " LEFT JOIN LATERAL (SELECT s.reason FROM tags t JOIN samples s ON s.tag_id = t.id"
-        f"  WHERE t.device_id = x.d AND s.ts >= {ts('x.lo')} AND s.ts < {ts('x.hi')} AND s.quality <> 0"
-        "  LIMIT 1) r ON true ORDER BY x.k",
-        ([r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests]),
-    )
-    return {requests[k - 1]: (is_offline(reason), reason) for k, reason in rows}
+            out[tag] = {-1: [n, g]}
+    return out  # lists as they were summed (45,000 cells a month: no copies into tuples)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,22 +49,29 @@ def _cell_spans(period: Span, base: int, cell_ms: int) -> tuple[tuple[int, Span]
 
 
 @functools.lru_cache(maxsize=256)
-def _cell_expected(period: Span, base: int, cell_ms: int, interval_ms: int) -> tuple[tuple[int, int], ...]:
-    return tuple((c, (hi - lo) // interval_ms) for c, (lo, hi) in _cell_spans(period, base, cell_ms))
+def _cell_expected(
+    period: Span, base: int, cell_ms: int, interval_ms: int
+) -> tuple[tuple[int, int, float], ...]:
+    return tuple(
+        (c, (hi - lo) // interval_ms, float((hi - lo) // interval_ms))
+        for c, (lo, hi) in _cell_spans(period, base, cell_ms)
+    )
 
 
 def every_reading(
-    period: Span, *, interval_ms: int, cells: Mapping[int, tuple[int, int]], base: int, cell_ms: int
+    period: Span, *, interval_ms: int, cells: Mapping[int, Sequence[int]], base: int, cell_ms: int
 ) -> TagResult:
-    """``cells``: cell -> (stored, good)."""
-    stored = sum(n for n, _ in cells.values())
-    good = sum(g for _, g in cells.values())
+    """``cells``: cell -> (stored, good) (or a list of the two)."""
+    # written for speed: a month of 1,500 tags is 45,000 cells
+    counted = cells.values()
+    stored = sum([v[0] for v in counted])
+    good = sum([v[1] for v in counted])
     expected = max(0, (period[1] - period[0]) // interval_ms)
-    zero = (0, 0)
-    grid = {
-        c: (float(min(cells.get(c, zero)[1], exp_c)), float(exp_c))
-        for c, exp_c in _cell_expected(period, base, cell_ms, interval_ms)
-    }
+    get, zero = cells.get, (0, 0)
+    grid = {}
+    for c, exp_c, exp_f in _cell_expected(period, base, cell_ms, interval_ms):
+        g = get(c, zero)[1]
+        grid[c] = (float(g) if g < exp_c else exp_f, exp_f)
     credited = float(min(good, expected))
     return TagResult(
         expected=expected,
@@ -98,7 +105,7 @@ def by_exception(
     interval_ms: int | None,
     gap_factor: float,
     silences: TagSilences,
-    cells: Mapping[int, tuple[int, int]],
+    cells: Mapping[int, Sequence[int]],
     base: int,
     cell_ms: int,
 ) -> TagResult:
