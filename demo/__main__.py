@@ -4,6 +4,7 @@ ends what a previous run left up (what `make demo-stop` runs)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -35,7 +36,9 @@ def main(ctx: click.Context, duration: float | None, exit_at_end: bool) -> None:
     seconds = duration if duration is not None else float(os.environ.get("DEMO_SECONDS", "180"))
     try:
         code = run(root=ROOT, duration_s=seconds, database_url=os.environ.get("DATABASE_URL") or None,
-                   mqtt_url=os.environ.get("MQTT_URL") or None, exit_at_end=exit_at_end, console=Console())
+                   mqtt_url=os.environ.get("MQTT_URL") or None, exit_at_end=exit_at_end,
+                   # a log or a pipe gets the summary table at full width, not rich's 80 columns
+                   console=Console() if sys.stdout.isatty() else Console(width=160))
     except services.ServiceError as err:
         raise CommandFailed(str(err)) from err
     ctx.exit(code)
