@@ -224,12 +224,12 @@ def make_figures(
     workshops = sorted({d["workshop"] for d in counted})
     lines = sorted({(d["workshop"], d["line"]) for d in counted})
     use: dict[str, list[dict[str, Any]]] = {k: [] for k in LABELS}
-    for t in tag_rows:
-        if t["good"] > 0:
-            for link in t["links"]:
-                use[link].append(t)
+    for row in tag_rows:
+        if row["good"] > 0:
+            for link in row["links"]:
+                use[link].append(row)
     declared = {"equipment", "energy"} if devices else set()  # what the inventory rows name
-    links = [
+    link_rows: list[dict[str, Any]] = [
         {
             "key": k,
             "label_zh": zh,
@@ -361,10 +361,10 @@ def make_figures(
         "digitalization_band": _band(digital),
         "key_process_rate": _ratio(sum(d["complete"] for d in kp), len(kp)) if has_inv and kp else None,
         "business_links": {
-            "covered": sum(li["collected"] for li in links),
+            "covered": sum(li["collected"] for li in link_rows),
             "total": 14,
-            "declared": sum(li["declared"] for li in links),
-            "links": links,
+            "declared": sum(li["declared"] for li in link_rows),
+            "links": link_rows,
         },
         "latency_ms": latency,
         "gateways": gw_rows,

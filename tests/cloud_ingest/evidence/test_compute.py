@@ -78,7 +78,8 @@ def test_overrun_and_bad_value_causes(pg_dsn: str) -> None:
         reg.apply_birth(conn, BirthMessage(enterprise="e", gateway="g", session="s", ts=T0 - 1000, next_seq=1,
                                            agent_version="t", devices=[dev]), received_ms=T0 - 1000)
         conn.execute("UPDATE tags SET first_seen = to_timestamp(%s / 1000.0)", (T0 - 1000,))
-        items, skipped = [], 0
+        items: list[writer.Inbound] = []
+        skipped = 0
         for r in range(30):
             if 10 <= r < 13:
                 skipped += 1  # the gateway had no time for these polls

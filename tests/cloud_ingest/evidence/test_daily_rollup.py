@@ -53,7 +53,7 @@ def _figures_by_hours(dsn: str, window: tuple[int, int], monkeypatch: pytest.Mon
     plain = compute_module.make_plan
 
     def hours_only(*args: object, **kwargs: object) -> Plan:
-        p = plain(*args, **kwargs)  # type: ignore[arg-type]
+        p = plain(*args, **kwargs)
         return dataclasses.replace(p, hours=tuple(merge([*p.hours, *p.days])), days=())
 
     with monkeypatch.context() as m:
@@ -77,7 +77,7 @@ def _plans(dsn: str, window: tuple[int, int]) -> list[Plan]:
     plain = compute_module.make_plan
 
     def keep(*args: object, **kwargs: object) -> Plan:
-        made.append(plain(*args, **kwargs))  # type: ignore[arg-type]
+        made.append(plain(*args, **kwargs))
         return made[-1]
 
     with pytest.MonkeyPatch.context() as m:

@@ -1,15 +1,27 @@
 """Gap causes in their documented order, and late stretches."""
 
-from cloud_ingest.evidence.gaps import CounterDelta, classify, late_spans, offline_time
+from collections.abc import Sequence
+
+from cloud_ingest.evidence.gaps import CounterDelta, Deltas, RawGap, classify, late_spans, offline_time
+from cloud_ingest.evidence.intervals import Span
 from cloud_ingest.evidence.pulse import BadSpan, Silence
 
 NONE = CounterDelta(dropped={}, skipped_polls=0)
 
 
-def _cls(silences, **kw):  # type: ignore[no-untyped-def]
-    args = {"late": [], "rejected": [], "deltas": lambda lo, hi: NONE, "gateway_offline": []}
-    args.update(kw)
-    return classify(silences, **args)
+def _cls(
+    silences: Sequence[Silence],
+    *,
+    late: Sequence[Span] = (),
+    rejected: Sequence[Span] = (),
+    deltas: Deltas = lambda lo, hi: NONE,
+    gateway_offline: Sequence[Span] = (),
+    sliver: int = 0,
+) -> list[RawGap]:
+    """classify with nothing late, rejected, dropped or offline unless a test says so."""
+    return classify(
+        silences, late=late, rejected=rejected, deltas=deltas, gateway_offline=gateway_offline, sliver=sliver
+    )
 
 
 def test_bad_samples_decide_first() -> None:

@@ -3,6 +3,8 @@ import recorded."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 
@@ -24,7 +26,7 @@ BAD = "C,冲床 C,冲床,冲压车间,1 号线,也许,否,否,,是,"
 
 
 @pytest.fixture
-def conn(pg_dsn: str) -> psycopg.Connection:  # type: ignore[type-arg]
+def conn(pg_dsn: str) -> Iterator[psycopg.Connection]:
     migrate.migrate(pg_dsn)
     c = psycopg.connect(pg_dsn, autocommit=True)
     c.execute("INSERT INTO enterprises (code) VALUES ('ent')")
@@ -32,7 +34,7 @@ def conn(pg_dsn: str) -> psycopg.Connection:  # type: ignore[type-arg]
     c.close()
 
 
-def test_a_bad_row_changes_nothing(conn: psycopg.Connection, pg_dsn: str) -> None:  # type: ignore[type-arg]
+def test_a_bad_row_changes_nothing(conn: psycopg.Connection, pg_dsn: str) -> None:
     store(
         conn, "ent", parse(_file(A), filename="a.csv"), source="a.csv", partial=False, replace=False, by="t"
     )
@@ -51,7 +53,7 @@ def test_a_bad_row_changes_nothing(conn: psycopg.Connection, pg_dsn: str) -> Non
     assert scalar(pg_dsn, "SELECT count(*) FROM inventory_imports") == 1
 
 
-def test_partial_keeps_the_good_rows_and_records_the_rejected(conn: psycopg.Connection, pg_dsn: str) -> None:  # type: ignore[type-arg]
+def test_partial_keeps_the_good_rows_and_records_the_rejected(conn: psycopg.Connection, pg_dsn: str) -> None:
     res = store(
         conn,
         "ent",
@@ -69,7 +71,7 @@ def test_partial_keeps_the_good_rows_and_records_the_rejected(conn: psycopg.Conn
         )
 
 
-def test_merge_updates_and_replace_removes(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
+def test_merge_updates_and_replace_removes(conn: psycopg.Connection) -> None:
     store(
         conn,
         "ent",
@@ -90,7 +92,7 @@ def test_merge_updates_and_replace_removes(conn: psycopg.Connection) -> None:  #
     assert res.removed == 1 and [r["code"] for r in rows(conn, "ent")] == ["B"]
 
 
-def test_unknown_enterprise_unless_created(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
+def test_unknown_enterprise_unless_created(conn: psycopg.Connection) -> None:
     with pytest.raises(EnterpriseNotFound):
         store(
             conn,

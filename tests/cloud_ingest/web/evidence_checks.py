@@ -38,7 +38,9 @@ def mismatches(shown: dict[str, Any], figures: dict[str, Any]) -> list[str]:
     """What differs between the page (``shown``, as ``collect`` returns it) and the JSON."""
     out: list[str] = []
 
-    def same(what: str, value: Any, text: str, want: Any, want_text: str) -> None:
+    def same(what: str, cell: tuple[str, str], want: Any, want_text: str) -> None:
+        """``cell`` is what the page shows: (its ``data-value``, its text)."""
+        value, text = cell
         if json.loads(value) != want:
             out.append(f"{what}: data-value {value} != JSON {want!r}")
         if " ".join(text.split()) != want_text:
@@ -48,11 +50,10 @@ def mismatches(shown: dict[str, Any], figures: dict[str, Any]) -> list[str]:
         if name not in shown["figures"]:
             out.append(f"{name}: not on the page")
             continue
-        value, text = shown["figures"][name]
-        same(name, value, text, at(figures, name), fmt(at(figures, name)))
+        same(name, shown["figures"][name], at(figures, name), fmt(at(figures, name)))
     band = figures.get("networking_band")
     if band is not None:
-        same("networking_band", *shown["figures"]["networking_band"], band,
+        same("networking_band", shown["figures"]["networking_band"], band,
              f"{band['range']} · {band['points']} / {band['max_points']} 分 points")
     rec = {(r["gateway"], None): r for r in figures["reconciliation"]}
     rec |= {(r["gateway"], d["device"]): d for r in figures["reconciliation"] for d in r["devices"]}
@@ -61,28 +62,28 @@ def mismatches(shown: dict[str, Any], figures: dict[str, Any]) -> list[str]:
                    f"{sorted(rec, key=str)}")
     for key, row in rec.items():
         for f in REC_FIELDS:
-            value, text = shown["reconciliation"].get(key, {}).get(f, ("null", ""))
+            cell = shown["reconciliation"].get(key, {}).get(f, ("null", ""))
             want_text = ", ".join(f"{k} {num(v)}" for k, v in sorted(row[f].items())) or "0" \
                 if f == "dropped" else num(row[f])
-            same(f"reconciliation {key} {f}", value, text, row[f], want_text)
+            same(f"reconciliation {key} {f}", cell, row[f], want_text)
     devices = {d["device"]: d for d in figures["devices"]}
     if set(shown["devices"]) != set(devices):
         out.append(f"inventory rows {sorted(shown['devices'])} != {sorted(devices)}")
     for code, d in devices.items():
         cells = shown["devices"].get(code, {})
         for f in ("in_inventory", "production", "networked_declared", "key_process", "delivering"):
-            same(f"device {code} {f}", *cells.get(f, ("null", "")), d[f], yes_no(d[f]))
+            same(f"device {code} {f}", cells.get(f, ("null", "")), d[f], yes_no(d[f]))
         for f in ("completeness", "online_ratio"):
-            same(f"device {code} {f}", *cells.get(f, ("null", "")), d[f], pct(d[f]))
-        same(f"device {code} gaps", *cells.get("gaps", ("null", "")), len(d["gaps"]), str(len(d["gaps"])))
+            same(f"device {code} {f}", cells.get(f, ("null", "")), d[f], pct(d[f]))
+        same(f"device {code} gaps", cells.get("gaps", ("null", "")), len(d["gaps"]), str(len(d["gaps"])))
     links = {link["key"]: link for link in figures["business_links"]["links"]}
     if set(shown["links"]) != set(links):
         out.append(f"business links {sorted(shown['links'])} != {sorted(links)}")
     for key, link in links.items():
         cells = shown["links"].get(key, {})
         for f in ("collected", "declared"):
-            same(f"link {key} {f}", *cells.get(f, ("null", "")), link[f], yes_no(link[f]))
-        same(f"link {key} tags", *cells.get("tags", ("null", "")), link["tags"], str(link["tags"]))
+            same(f"link {key} {f}", cells.get(f, ("null", "")), link[f], yes_no(link[f]))
+        same(f"link {key} tags", cells.get("tags", ("null", "")), link["tags"], str(link["tags"]))
     return out
 
 

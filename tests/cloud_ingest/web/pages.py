@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from fastapi.testclient import TestClient
 
 from cloud_ingest import migrate, rollups, writer
@@ -74,6 +74,21 @@ def client_for(dsn: str, *, key_file: Path | None = None,
 
 def soup(html: str) -> BeautifulSoup:
     return BeautifulSoup(html, "html.parser")
+
+
+def one(node: Tag, css: str) -> Tag:
+    """The first element under ``node`` that ``css`` selects; a test reading it fails here, naming
+    the selector, when the page has none (where ``select_one`` would hand back None)."""
+    found = node.select_one(css)
+    assert found is not None, f"nothing on the page matches {css!r}"
+    return found
+
+
+def attr(el: Tag, name: str) -> str:
+    """Attribute ``name`` of ``el`` as the one string it must be (not missing, not a class-like list)."""
+    value = el.get(name)
+    assert isinstance(value, str), f"<{el.name}> {name}={value!r}, not one string"
+    return value
 
 
 def csrf_of(client: TestClient, path: str = "/signin") -> str:

@@ -22,7 +22,7 @@ from cloud_ingest.attest.build import BuildError
 from cloud_ingest.evidence import compute_figures
 from cloud_ingest.web import builds, figures, session
 from tests.cloud_ingest.web.evidence_checks import collect_soup, mismatches
-from tests.cloud_ingest.web.pages import TOKENS, client_for, fill, sign_in, soup
+from tests.cloud_ingest.web.pages import TOKENS, client_for, fill, one, sign_in, soup
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -58,18 +58,18 @@ def client(pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 def test_every_figure_and_table_on_the_page_is_the_apis_json(client: TestClient) -> None:
     sign_in(client, "reviewer")
     page = soup(client.get(f"/enterprises/ent-a?{WINDOW}").text)
-    lazy = page.select_one("#evidence-figures")
+    lazy = one(page, "#evidence-figures")
     assert lazy["hx-get"] == f"/enterprises/ent-a/evidence?{WINDOW}" and lazy["hx-trigger"] == "load"
     part = soup(client.get(f"/enterprises/ent-a/evidence?{WINDOW}", headers={"HX-Request": "true"}).text)
     expected = api(client, "/enterprises/ent-a/evidence", start=START, end=END).json()
     assert expected["inventory"]["present"] and expected["networking_rate"] == 0.5, "dev0 of dev0, press-9"
     assert mismatches(collect_soup(part), expected) == []
-    assert part.select_one("#figures-window")["data-start"] == expected["window"]["start"]
+    assert one(part, "#figures-window")["data-start"] == expected["window"]["start"]
     notes = {li["data-note"] for li in part.select("#figure-notes li")}
     assert notes == {n["code"] for n in expected["notes"]}
     assert expected["inventory"]["unlisted_devices"] == ["dev1"], "announced, not in the inventory"
-    assert "dev1" in part.select_one("#inventory-findings [data-list=unlisted_devices]").text
-    flags = {tr["data-device"]: tr.select_one("[data-field=networked_declared]").text
+    assert "dev1" in one(part, "#inventory-findings [data-list=unlisted_devices]").text
+    flags = {tr["data-device"]: one(tr, "[data-field=networked_declared]").text
              for tr in part.select("#inventory tr[data-device]")}
     assert flags == {"dev0": "是 yes", "dev1": "—", "press-9": "否 no"}
     for chart in ("timeline", "completeness", "latency", "gaps"):
@@ -95,18 +95,18 @@ def test_the_city_overview_shows_each_enterprises_figures_and_last_package(clien
                 for code in ("ent-a", "ent-b")}
     assert [r["data-enterprise"] for r in page.select("#enterprises tbody tr[data-enterprise]")] == \
         ["ent-a", "ent-b"], "known rates first, an enterprise without inventory last"
-    a = page.select_one("tr[data-enterprise='ent-a']")
+    a = one(page, "tr[data-enterprise='ent-a']")
     inv = expected["ent-a"]["inventory"]
-    assert a.select_one("[data-field=inventory_rows]").text == str(inv["rows"]) == "2"
-    assert a.select_one("[data-field=in_inventory]").text == str(inv["production_devices"])
-    assert a.select_one("[data-field=networking_rate]").text == "50.0%"
-    rate = a.select_one("[data-field=networking_rate]")
+    assert one(a, "[data-field=inventory_rows]").text == str(inv["rows"]) == "2"
+    assert one(a, "[data-field=in_inventory]").text == str(inv["production_devices"])
+    assert one(a, "[data-field=networking_rate]").text == "50.0%"
+    rate = one(a, "[data-field=networking_rate]")
     assert rate["data-value"] == str(expected["ent-a"]["networking_rate"])
     band = expected["ent-a"]["networking_band"]
-    assert a.select_one("[data-field=band]").text == f"{band['range']} · {band['points']} 分 points"
-    assert a.select_one("[data-field=last_package]").text == "—"
-    b = page.select_one("tr[data-enterprise='ent-b']")
-    assert b.select_one("[data-field=inventory_rows]").text == "—" and "无台账" in b.text
+    assert one(a, "[data-field=band]").text == f"{band['range']} · {band['points']} 分 points"
+    assert one(a, "[data-field=last_package]").text == "—"
+    b = one(page, "tr[data-enterprise='ent-b']")
+    assert one(b, "[data-field=inventory_rows]").text == "—" and "无台账" in b.text
     district = soup(client.get("/city?district=Saihan").text)
     rows = district.select("#enterprises tbody tr[data-enterprise]")
     assert [r["data-enterprise"] for r in rows] == ["ent-a"]
@@ -118,13 +118,13 @@ def test_the_pages_say_so_when_the_computation_is_missing(client: TestClient,
     sign_in(client, "admin")
     part = soup(client.get(f"/enterprises/ent-a/evidence?{WINDOW}").text)
     assert part.select_one("#evidence-pending") is not None and part.select_one("[data-figure]") is None
-    assert "no_such_computation" in part.select_one("#evidence-pending").text
+    assert "no_such_computation" in one(part, "#evidence-pending").text
     gaps = soup(client.get(f"/enterprises/ent-a/devices/dev0/gaps?{WINDOW}").text)
     assert gaps.select_one("#gaps-pending") is not None
 
 
 def csrf_on(client: TestClient, path: str) -> str:
-    return str(soup(client.get(path).text).select_one("form.who input[name=csrf_token]")["value"])
+    return str(one(soup(client.get(path).text), "form.who input[name=csrf_token]")["value"])
 
 
 def start_build(client: TestClient) -> str:
@@ -145,7 +145,7 @@ def start_build(client: TestClient) -> str:
 def finished(client: TestClient, progress: str) -> Any:
     def state() -> Any:
         part = soup(client.get(progress, headers={"HX-Request": "true"}).text)
-        status = part.select_one("#build-status")
+        status = one(part, "#build-status")
         if status["data-state"] == "running":
             assert status["hx-get"] == progress and status["hx-trigger"] == "every 1s"
             return None
@@ -166,8 +166,8 @@ def test_an_admin_builds_a_package_in_the_background_and_everyone_entitled_downl
     assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(z.content)).namelist()
     assert "ent-a-0001/evidence.dsse.json" in names and "ent-a-0001/report/report.pdf" in names
-    city = soup(client.get("/city").text).select_one("tr[data-enterprise='ent-a'] [data-field=last_package]")
-    assert city.select_one("a")["href"] == "/enterprises/ent-a/packages/1.zip"
+    city = one(soup(client.get("/city").text), "tr[data-enterprise='ent-a'] [data-field=last_package]")
+    assert one(city, "a")["href"] == "/enterprises/ent-a/packages/1.zip"
     sign_in(client, "ent-a")
     assert client.get("/enterprises/ent-a/packages/1.zip").status_code == 200
     assert soup(client.get("/enterprises/ent-a").text).select_one("form.build") is None
@@ -193,8 +193,8 @@ def test_a_failed_build_is_shown_with_its_reason(client: TestClient, monkeypatch
     status = part.select_one("#build-status")
     assert status["data-state"] == "failed" and status.get("role") == "alert"
     assert "证据包未生成 No package was built" in status.text
-    assert "the log of ent-a is damaged: restore it from the backup" in status.select_one(".detail").text
-    assert not part.select_one("form.build button").has_attr("disabled"), "another try is offered"
+    assert "the log of ent-a is damaged: restore it from the backup" in one(status, ".detail").text
+    assert not one(part, "form.build button").has_attr("disabled"), "another try is offered"
 
 
 def test_only_admins_build_only_with_the_form_token_and_never_for_another(client: TestClient) -> None:
@@ -232,4 +232,4 @@ def test_a_missing_signing_key_is_said_at_once(client: TestClient, tmp_path: Pat
     form = {"csrf_token": csrf_on(client, "/city"), "window": "today"}
     r = client.post("/enterprises/ent-a/packages", data=form)
     assert r.status_code == 503 and "No package was built" in r.text
-    assert "keys init" in soup(r.text).select_one(".detail").text
+    assert "keys init" in one(soup(r.text), ".detail").text

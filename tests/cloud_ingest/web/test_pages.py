@@ -19,7 +19,17 @@ from cloud_ingest.api.auth import TokenStore
 from cloud_ingest.config import ApiConfig
 from cloud_ingest.web import session
 from tests.cloud_ingest.helpers import cloud_config, running
-from tests.cloud_ingest.web.pages import TOKENS, client_for, csrf_of, fill, sign_in, soup, token_store
+from tests.cloud_ingest.web.pages import (
+    TOKENS,
+    attr,
+    client_for,
+    csrf_of,
+    fill,
+    one,
+    sign_in,
+    soup,
+    token_store,
+)
 from tests.support import free_port, wait_port
 
 pytestmark = pytest.mark.integration
@@ -54,7 +64,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_returns_to_the_page(client: 
     assert TOKENS["admin"] not in cookie, "the token is sealed, not readable, in the cookie"
     page = client.get("/enterprises/ent-a")
     assert page.status_code == 200
-    assert soup(page.text).select_one("form.who .name").text == "ops"
+    assert one(soup(page.text), "form.who .name").text == "ops"
 
 
 def test_sign_in_never_redirects_to_another_site(client: TestClient) -> None:
@@ -85,7 +95,7 @@ def test_forms_without_the_csrf_token_or_from_another_site_are_refused(client: T
                           headers={"Origin": "https://evil.example"}, follow_redirects=False)
     for r in (no_token, wrong, foreign):
         assert r.status_code == 403
-        assert "表单已失效" in soup(r.text).select_one(".alert.error").text
+        assert "表单已失效" in one(soup(r.text), ".alert.error").text
     assert "another site" in foreign.text
     fresh = TestClient(client.app, raise_server_exceptions=False)
     no_cookie = fresh.post("/signin", data={"token": TOKENS["admin"], "csrf_token": good},
@@ -98,7 +108,7 @@ def test_sign_out_needs_the_form_token_and_ends_the_session(client: TestClient) 
     refused = client.post("/signout", data={}, follow_redirects=False)
     assert refused.status_code == 403
     assert client.get("/city", follow_redirects=False).status_code == 200, "still signed in"
-    token = soup(client.get("/city").text).select_one("form.who input[name=csrf_token]")["value"]
+    token = one(soup(client.get("/city").text), "form.who input[name=csrf_token]")["value"]
     out = client.post("/signout", data={"csrf_token": token}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/signin?why=signed_out"
     assert client.get("/city", follow_redirects=False).status_code == 303
@@ -112,7 +122,7 @@ def test_an_expired_or_edited_session_goes_back_to_sign_in_saying_why(client: Te
     client.cookies.set(session.COOKIE, old)
     r = client.get("/city", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("&why=expired")
-    assert "会话已过期" in soup(client.get(r.headers["location"]).text).select_one(".alert.info").text
+    assert "会话已过期" in one(soup(client.get(r.headers["location"]).text), ".alert.info").text
     client.cookies.set(session.COOKIE, session.seal(keys, TOKENS["admin"])[:-4] + "AAAA")
     assert client.get("/city", follow_redirects=False).headers["location"].endswith("&why=invalid")
     other_key = session.keys_from(b"another-service-key-that-is-long-enough-000")
@@ -138,14 +148,14 @@ def test_an_enterprise_user_gets_404_for_every_page_and_partial_of_another(clien
     for path in OTHER_ENTERPRISE:
         r = client.get(path, follow_redirects=False)
         assert r.status_code == 404, path
-        assert "ent-b" not in soup(r.text).title.text
+        assert "ent-b" not in one(soup(r.text), "title").text
     partial = client.get("/enterprises/ent-b/live", headers={"HX-Request": "true"})
     assert partial.status_code == 404 and "<html" not in partial.text
     # the 404 for another's enterprise reads exactly as for one that does not exist
     unknown = client.get("/enterprises/ent-zzz")
     other = client.get("/enterprises/ent-b")
-    assert soup(unknown.text).select_one(".detail").text.replace("ent-zzz", "X") == \
-        soup(other.text).select_one(".detail").text.replace("ent-b", "X")
+    assert one(soup(unknown.text), ".detail").text.replace("ent-zzz", "X") == \
+        one(soup(other.text), ".detail").text.replace("ent-b", "X")
     assert client.get("/enterprises/ent-a").status_code == 200
     assert client.get("/city", follow_redirects=False).headers["location"] == "/enterprises/ent-a"
     assert client.get("/", follow_redirects=False).headers["location"] == "/enterprises/ent-a"
@@ -168,7 +178,7 @@ def test_admins_see_dead_letters_escaped(client: TestClient) -> None:
     page = soup(client.get("/dead-letters").text)
     row = page.select_one("#dead-letters tr[data-reason='bad_json']")
     assert row is not None and "shopfloor/v1/ent-a/gw1/data" in row.text
-    assert row.select_one("code.payload").text == "{broken <script>"
+    assert one(row, "code.payload").text == "{broken <script>"
     assert page.find("script", string=True) is None, "a payload never becomes markup"
     filtered = soup(client.get("/dead-letters?reason=oversized").text)
     assert len(filtered.select("#dead-letters tr[data-reason]")) == 0
@@ -180,7 +190,7 @@ def test_city_overview_filters_and_sorts(client: TestClient) -> None:
     assert [r["data-enterprise"] for r in page.select("#enterprises tbody tr[data-enterprise]")] == ["ent-a"]
     assert [o.text for o in page.select("select[name=industry] option")] == ["全部 all", "food"]
     def order(query: str) -> list[str]:
-        return [r["data-enterprise"] for r in soup(client.get(f"/city?{query}").text)
+        return [attr(r, "data-enterprise") for r in soup(client.get(f"/city?{query}").text)
                 .select("#enterprises tbody tr[data-enterprise]")]
 
     assert order("sort=code&order=desc") == ["ent-b", "ent-a"]
@@ -188,11 +198,11 @@ def test_city_overview_filters_and_sorts(client: TestClient) -> None:
     assert order("sort=devices&order=desc") == ["ent-a", "ent-b"], "ties in code order"
     assert order("sort=industry&order=desc") == ["ent-a", "ent-b"], "no industry sorts last"
     page = soup(client.get("/city?sort=devices&order=desc").text)
-    row = page.select_one("tr[data-enterprise='ent-a']")
-    assert row.select_one("[data-field=devices]").text == "2"
-    assert row.select_one("[data-field=gateways_online]").text.strip() == "1 / 1"
-    assert page.select_one("tr[data-enterprise='ent-b'] [data-field=gateways_online]").text.strip() == "0 / 1"
-    assert soup(client.get("/city?sort=bogus").text).select_one("th[aria-sort]").text.startswith("企业编码")
+    row = one(page, "tr[data-enterprise='ent-a']")
+    assert one(row, "[data-field=devices]").text == "2"
+    assert one(row, "[data-field=gateways_online]").text.strip() == "1 / 1"
+    assert one(page, "tr[data-enterprise='ent-b'] [data-field=gateways_online]").text.strip() == "0 / 1"
+    assert one(soup(client.get("/city?sort=bogus").text), "th[aria-sort]").text.startswith("企业编码")
 
 
 def test_enterprise_page_live_grid_and_its_partial(client: TestClient) -> None:
@@ -203,7 +213,7 @@ def test_enterprise_page_live_grid_and_its_partial(client: TestClient) -> None:
     assert cells == {"dev0": "no_data", "dev1": "no_data"}
     other = soup(client.get("/enterprises/ent-b").text)
     assert {c["data-state"] for c in other.select("#live li.cell")} == {"gateway_offline"}
-    live = page.select_one("#live")
+    live = one(page, "#live")
     assert live["hx-get"] == "/enterprises/ent-a/live?refresh=5" and live["hx-trigger"] == "every 5s"
     assert page.select_one("#gateways tr[data-gateway='gw1']") is not None
     partial = client.get("/enterprises/ent-a/live?refresh=2", headers={"HX-Request": "true"})
@@ -211,7 +221,7 @@ def test_enterprise_page_live_grid_and_its_partial(client: TestClient) -> None:
     fragment = soup(partial.text)
     assert fragment.find("html") is None and fragment.select_one("section#live.refresh-2") is not None
     odd = soup(client.get("/enterprises/ent-a?refresh=7").text)
-    assert odd.select_one("#live")["hx-trigger"] == "every 5s", "a refresh not offered falls back to 5 s"
+    assert one(odd, "#live")["hx-trigger"] == "every 5s", "a refresh not offered falls back to 5 s"
 
 
 def test_device_page_shows_tags_latest_values_and_series(client: TestClient) -> None:
@@ -222,11 +232,11 @@ def test_device_page_shows_tags_latest_values_and_series(client: TestClient) -> 
     assert set(rows) == {"power", "state"}
     # sample k of the helpers' batches goes to dev(k % 2), tag power when (k // 2) is even:
     # dev0's newest power is k = 356, its newest state k = 358 (6 batches of 60: k < 360)
-    assert rows["power"].select_one("[data-field=value]").text.split() == ["356", "kW"]
-    assert rows["state"].select_one("[data-field=value]").text.split() == ["s358"]
-    assert rows["power"].select_one(".q").text.startswith("良好")
+    assert one(rows["power"], "[data-field=value]").text.split() == ["356", "kW"]
+    assert one(rows["state"], "[data-field=value]").text.split() == ["s358"]
+    assert one(rows["power"], ".q").text.startswith("良好")
     assert rows["power"].select_one("svg.series polyline.avg") is not None, "a numeric series is drawn"
-    assert "文本值" in rows["state"].select_one("svg.series").text
+    assert "文本值" in one(rows["state"], "svg.series").text
 
 
 def test_gateway_page_shows_counters_backlog_sessions(client: TestClient) -> None:
@@ -236,9 +246,9 @@ def test_gateway_page_shows_counters_backlog_sessions(client: TestClient) -> Non
                 for r in page.select("#counters tbody tr")}
     # the newest counters (seq 6): read 360, buffered 0, published 180, read_errors 1, buffer_full 2
     assert counters["dev0"][1:7] == ["360", "0", "180", "0", "1", "buffer_full 2"]
-    assert page.select_one("[data-field=batches]").text.startswith("6 (360")
+    assert one(page, "[data-field=batches]").text.startswith("6 (360")
     assert len(page.select("#sessions tbody tr")) == 1
-    assert "ms" in page.select_one("[data-field=clock]").text
+    assert "ms" in one(page, "[data-field=clock]").text
 
 
 def test_bad_windows_say_what_is_wrong_on_the_page(client: TestClient) -> None:
@@ -266,7 +276,7 @@ def test_unknown_enterprise_device_gateway_and_path_are_404_pages(client: TestCl
                         ("/enterprises/ent-a/gateways/nope", "网关 nope"), ("/no/such/page", "没有这个页面")):
         r = client.get(path)
         assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
-        assert words in soup(r.text).select_one(".detail").text, path
+        assert words in one(soup(r.text), ".detail").text, path
     api = client.get("/api/v1/no-such-route")
     assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
     assert client.get("/api/v1/health").json() == {"ok": True}
@@ -280,8 +290,8 @@ def test_the_database_down_page_and_the_grid_notice(monkeypatch: pytest.MonkeyPa
         r = c.get("/city")
         assert r.status_code == 503 and r.headers["Retry-After"] == "10"
         page = soup(r.text)
-        assert "数据库暂时无法连接" in page.select_one("h1").text
-        assert page.select_one("meta[http-equiv=refresh]")["content"] == "10"
+        assert "数据库暂时无法连接" in one(page, "h1").text
+        assert one(page, "meta[http-equiv=refresh]")["content"] == "10"
         grid = c.get("/enterprises/ent-a/live", headers={"HX-Request": "true"})
         assert grid.status_code == 503
         assert grid.headers["HX-Retarget"] == "#live-alert" and grid.headers["HX-Reswap"] == "innerHTML"
@@ -298,9 +308,10 @@ def test_pages_are_private_framed_nowhere_and_load_only_local_files(client: Test
         assert "script-src 'self'" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Frame-Options"] == "DENY"
         page = soup(r.text)
-        refs = [t.get("src") or t.get("href") for t in page.select("script[src], link[href]")]
+        refs = [attr(t, "src" if t.has_attr("src") else "href")
+                for t in page.select("script[src], link[href]")]
         assert refs and all(ref.startswith("/static/") for ref in refs), (path, refs)
-        assert page.html["lang"] == "zh-CN"
+        assert one(page, "html")["lang"] == "zh-CN"
 
 
 def test_htmx_is_served_locally_as_the_pinned_file(client: TestClient) -> None:
@@ -325,7 +336,7 @@ def test_serve_mounts_the_pages_beside_the_api_and_no_api_turns_both_off(
                 base = f"http://127.0.0.1:{port}"
                 assert httpx.get(f"{base}/api/v1/health").json() == {"ok": True}
                 page = httpx.get(f"{base}/signin")
-                assert page.status_code == 200 and "登录" in soup(page.text).title.text
+                assert page.status_code == 200 and "登录" in one(soup(page.text), "title").text
                 assert httpx.get(f"{base}/city").status_code == 303
             else:
                 with pytest.raises(httpx.ConnectError):
@@ -339,14 +350,14 @@ def test_tokens_kept_in_the_database_sign_in_and_their_revocation_ends_the_sessi
                                   created_by="test")
     r = client.post("/signin", data={"token": token, "csrf_token": csrf_of(client)}, follow_redirects=False)
     assert r.status_code == 303
-    assert soup(client.get("/city").text).select_one("form.who .name").text == "inspector"
+    assert one(soup(client.get("/city").text), "form.who .name").text == "inspector"
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         tokens.revoke(conn, row.id)
     r = client.get("/city", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("&why=revoked")
     again = client.post("/signin", data={"token": token, "csrf_token": csrf_of(client)},
                         follow_redirects=False)
-    assert again.status_code == 401 and "此令牌已失效" in soup(again.text).select_one(".alert.error").text
+    assert again.status_code == 401 and "此令牌已失效" in one(soup(again.text), ".alert.error").text
 
 
 def test_failed_sign_ins_are_limited_per_address(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,6 +370,6 @@ def test_failed_sign_ins_are_limited_per_address(pg_dsn: str, monkeypatch: pytes
         blocked = c.post("/signin", data={"token": TOKENS["admin"], "csrf_token": csrf_of(c)},
                          follow_redirects=False)
         assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
-        assert "登录失败次数过多" in soup(blocked.text).select_one(".alert.error").text
+        assert "登录失败次数过多" in one(soup(blocked.text), ".alert.error").text
         assert c.get("/api/v1/enterprises", headers={"Authorization": f"Bearer {TOKENS['admin']}"}
                      ).status_code == 429, "one limit for the pages and the API"

@@ -18,7 +18,7 @@ from cloud_ingest.registry import Registry
 from cloud_ingest.timescale import flavor_of
 from cloud_ingest.web import session
 from tests.cloud_ingest.helpers import T0
-from tests.cloud_ingest.web.pages import TOKENS, client_for, fill, sign_in, soup
+from tests.cloud_ingest.web.pages import TOKENS, client_for, fill, one, sign_in, soup
 from wire.json_v1 import DataMessage, WireSample
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def newest_samples(dsn: str) -> None:
     """Batch 7 of gw1: dev0's newest samples all bad (the gateway cannot read it), dev1's power
     bad and its state good; stored now, by the writer."""
     def s(dev: str, tag: str, q: str, v: float | str | None) -> WireSample:
-        return WireSample(d=dev, t=tag, ts=NEWEST, rt=NEWEST + 5, v=v, q=q)  # type: ignore[arg-type]
+        return WireSample(d=dev, t=tag, ts=NEWEST, rt=NEWEST + 5, v=v, q=q)
 
     msg = DataMessage(enterprise="ent-a", gateway="gw1", session="s1", seq=7, sent=NEWEST + 100, samples=[
         s("dev0", "power", "bad", None), s("dev0", "state", "bad", None),
@@ -65,8 +65,8 @@ def test_bad_newest_samples_are_not_delivering_in_the_api_grid_and_device_page(c
         {"dev0": "device_offline", "dev1": "degraded"}
     for device, state in (("dev0", "device_offline"), ("dev1", "degraded")):
         page = soup(client.get(f"/enterprises/ent-a/devices/{device}").text)
-        assert page.select_one("#device-state")["data-state"] == state, device
-    shown = soup(client.get("/enterprises/ent-a/devices/dev0").text).select_one("#device-state")
+        assert one(page, "#device-state")["data-state"] == state, device
+    shown = one(soup(client.get("/enterprises/ent-a/devices/dev0").text), "#device-state")
     assert "设备离线" in shown.text
 
 
@@ -78,4 +78,4 @@ def test_good_fresh_samples_are_delivering(client: TestClient, pg_dsn: str) -> N
     assert {d["device"]: d["status"] for d in api} == {"dev0": "delivering", "dev1": "delivering"}
     sign_in(client, "admin")
     page = soup(client.get("/enterprises/ent-a/devices/dev0").text)
-    assert page.select_one("#device-state")["data-state"] == "delivering"
+    assert one(page, "#device-state")["data-state"] == "delivering"
