@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +29,16 @@ def _figures(var: Path, enterprise: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    root = tmp_path_factory.mktemp("demo")
+def demo_run() -> Iterator[DemoRun]:
+    # a folder every user may enter: run as root, the embedded PostgreSQL runs as 'nobody'
+    # (pytest's own temporary folders are private to their owner)
+    root = Path(tempfile.mkdtemp(prefix="sfg-demo-"))
+    root.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MQTT_URL")}
     done = subprocess.run([sys.executable, "-m", "demo", "--duration", "60", "--exit"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=840)
-    return done, root / "var" / "demo"
+    yield done, root / "var" / "demo"
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_demo_ends_with_every_package_verified(demo_run: DemoRun) -> None:
