@@ -1,4 +1,4 @@
-"""The demo's services say what stops them, in words a developer can act on."""
+"""The demo's services start wherever the checkout is, and never hand out a port twice."""
 
 from __future__ import annotations
 
@@ -6,24 +6,28 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
+import psycopg
 
-from demo.services import ServiceError, _check_reachable, free_port
+from demo.services import free_port, start_postgres, stop_postgres
 
 
-def test_a_private_folder_above_the_data_is_named_with_its_fix() -> None:
-    top = Path(tempfile.mkdtemp(prefix="sfg-demo-reach-"))  # in /tmp, which everyone may enter
-    top.chmod(0o755)
-    private = top / "private"
-    (private / "var" / "demo").mkdir(parents=True)
+def test_the_embedded_postgresql_starts_under_a_folder_only_its_owner_may_enter() -> None:
+    # run as root the server runs as 'nobody'; a checkout in /root or in a private temporary
+    # folder (mode 0700) holds var/demo, and the server must still reach and use it
+    private = Path(tempfile.mkdtemp(prefix="sfg-demo-private-"))
     private.chmod(0o700)
-    with pytest.raises(ServiceError, match=f"cannot enter {private}: .*chmod o\\+x {private}"):
-        _check_reachable(private / "var" / "demo")
+    var = private / "var" / "demo"
+    var.mkdir(parents=True)
     try:
-        private.chmod(0o755)
-        _check_reachable(private / "var" / "demo")  # every folder above may be entered: no error
+        url, version, data = start_postgres(var)
+        try:
+            assert "PostgreSQL" in version and data == str(var / "postgres")
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            stop_postgres(data)
     finally:
-        shutil.rmtree(top)
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def test_ports_are_below_the_ephemeral_range_and_never_handed_out_twice() -> None:
