@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from demo.city import Enterprise
 from demo.services import ServiceError
-from demo.stack import BIN, Site, Stack
+from demo.stack import BIN, Site, Stack, parallel
 
 
 def reviewer_token(stack: Stack) -> str:
@@ -44,7 +45,7 @@ def ensure_signing_key(stack: Stack) -> None:
 TEMPLATE = Path(__file__).resolve().parent.parent / "examples" / "inventory-template.csv"
 
 
-def import_inventory(stack: Stack, ent: Enterprise) -> None:
+def _import_inventory(stack: Stack, ent: Enterprise) -> None:
     """The enterprise's equipment inventory (台账), networked devices and the others, as the CSV
     template in examples/ has it."""
     path = stack.var / "inventories" / f"{ent.id}.csv"
@@ -60,6 +61,12 @@ def import_inventory(stack: Stack, ent: Enterprise) -> None:
     out = stack.cloud("inventory import", "--enterprise", ent.id, str(path))
     if out.returncode != 0:
         raise ServiceError(f"inventory import of {ent.id} failed: {out.stderr.strip() or out.stdout.strip()}")
+
+
+def import_inventories(stack: Stack, city: Sequence[Enterprise]) -> None:
+    """Every enterprise's inventory, one import per core at a time."""
+    with ThreadPoolExecutor(max_workers=parallel(len(city))) as pool:
+        list(pool.map(lambda ent: _import_inventory(stack, ent), city))
 
 
 def wait_registered(stack: Stack, city: Sequence[Enterprise], *, timeout_s: float = 60) -> None:
@@ -128,32 +135,36 @@ def _band(band: object) -> str:
     return f"{band.get('range', '—')} {band.get('points', 0):g}/{band.get('max_points', 0):g} 分"
 
 
+def _build_and_verify(stack: Stack, site: Site, *, start: datetime, end: datetime) -> Result:
+    ent = site.enterprise
+    out_dir = stack.var / "packages" / ent.id
+    built = stack.cloud("evidence build", "--enterprise", ent.id, "--from", start.isoformat(),
+                        "--to", end.isoformat(), "--out", str(out_dir), "--force", timeout_s=600)
+    if built.returncode != 0:
+        raise ServiceError(f"evidence build for {ent.id} failed: {built.stderr.strip()}")
+    # the reviewer's way: the verifier shipped inside the package, with plain Python
+    verify = subprocess.run([sys.executable, str(out_dir / "verify_package.py"), str(out_dir)],
+                            capture_output=True, text=True, timeout=300)
+    fig = _figures(out_dir)
+    unexplained = sum(int(r.get("unexplained", 0)) for r in fig.get("reconciliation") or [])
+    completeness = ((fig.get("rollups") or {}).get("enterprise") or {}).get("completeness")
+    rate = fig.get("networking_rate")
+    band = fig.get("networking_band") or {}
+    return Result(
+        enterprise=ent, package=out_dir, verified=verify.returncode == 0,
+        verify_output=(verify.stdout + verify.stderr).strip(),
+        networking_rate=rate if isinstance(rate, float | int) else None,
+        networking_band=_band(band),
+        completeness=completeness if isinstance(completeness, float | int) else None,
+        unexplained=unexplained)
+
+
 def build_and_verify(stack: Stack, sites: list[Site], *, start: datetime, end: datetime,
                      console: Console) -> list[Result]:
-    results = []
-    for site in sites:
-        ent = site.enterprise
-        out_dir = stack.var / "packages" / ent.id
-        built = stack.cloud("evidence build", "--enterprise", ent.id, "--from", start.isoformat(),
-                            "--to", end.isoformat(), "--out", str(out_dir), "--force", timeout_s=600)
-        if built.returncode != 0:
-            raise ServiceError(f"evidence build for {ent.id} failed: {built.stderr.strip()}")
-        # the reviewer's way: the verifier shipped inside the package, with plain Python
-        verify = subprocess.run([sys.executable, str(out_dir / "verify_package.py"), str(out_dir)],
-                                capture_output=True, text=True, timeout=300)
-        fig = _figures(out_dir)
-        unexplained = sum(int(r.get("unexplained", 0)) for r in fig.get("reconciliation") or [])
-        completeness = ((fig.get("rollups") or {}).get("enterprise") or {}).get("completeness")
-        rate = fig.get("networking_rate")
-        band = fig.get("networking_band") or {}
-        results.append(Result(
-            enterprise=ent, package=out_dir, verified=verify.returncode == 0,
-            verify_output=(verify.stdout + verify.stderr).strip(),
-            networking_rate=rate if isinstance(rate, float | int) else None,
-            networking_band=_band(band),
-            completeness=completeness if isinstance(completeness, float | int) else None,
-            unexplained=unexplained))
-    return results
+    """Each enterprise's package, as many at a time as there are cores (a build is mostly the
+    PDF's layout, one core each; the cloud serialises builds of one enterprise itself)."""
+    with ThreadPoolExecutor(max_workers=parallel(len(sites))) as pool:
+        return list(pool.map(lambda site: _build_and_verify(stack, site, start=start, end=end), sites))
 
 
 def print_summary(results: list[Result], *, console: Console) -> None:

@@ -104,8 +104,7 @@ def run(*, root: Path, duration_s: float, database_url: str | None, mqtt_url: st
     # the gateways' births register the enterprises (name, industry, district from their
     # configs); the inventories follow, as a technician would import them after commissioning
     evidence.wait_registered(stack, CITY)
-    for ent in CITY:
-        evidence.import_inventory(stack, ent)
+    evidence.import_inventories(stack, CITY)
     devices = sum(len(e.devices) for e in CITY)
     say(f"{len(CITY)} 家企业 enterprises, {devices} 台联网设备 networked devices, "
         f"运行 running for {duration_s:.0f} s (Ctrl-C 提前结束 ends early)")

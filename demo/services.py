@@ -236,6 +236,20 @@ def start_broker(var: Path) -> tuple[int, int, str, str]:
     return port, proc.pid, version, str(home)
 
 
+def _ended(pid: int) -> bool:
+    """Whether ``pid`` is gone. A child of this process (the broker, started by this same run)
+    stays a zombie, which signal 0 still reaches, until it is reaped here."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:  # not our child: another process reaps it
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def stop_pid(pid: int, *, timeout_s: float = 10) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
@@ -243,9 +257,7 @@ def stop_pid(pid: int, *, timeout_s: float = 10) -> None:
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _ended(pid):
             return
         time.sleep(0.1)
     try:

@@ -25,6 +25,11 @@ from simulators.network import TcpProxy
 BIN = Path(sys.executable).parent
 
 
+def parallel(jobs: int) -> int:
+    """How many of ``jobs`` CPU-bound commands to run at once: one per core."""
+    return max(1, min(jobs, os.cpu_count() or 1))
+
+
 @dataclass(kw_only=True)
 class Proc:
     name: str
