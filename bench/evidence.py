@@ -19,6 +19,9 @@ days and finishes in about a minute.
 - package: one whole ``cloud-ingest evidence build`` of the same window (figures, CSVs, report
   HTML and PDF, signature, log, database, folder; ``cloud_ingest.attest.build.package_seconds``)
   with a throw-away key, then the package checked by its own verifier (``--no-package`` skips it).
+  ``--keep-db`` keeps that key beside the database ($TMPDIR/<name>.bench-key) and ``--reuse-db``
+  signs with it: each run appends one package to the enterprise's log, whose earlier checkpoints
+  only that key can have signed.
 
 The last line is one JSON object: bench, samples, evidence_s, baseline_s, ratio (baseline ÷
 evidence), package_s, package_ratio (package_s ÷ evidence_s: what the report, the PDF and the
@@ -116,11 +119,23 @@ def baseline(
     return out
 
 
-def package(dsn: str, start: datetime, end: datetime) -> dict[str, object]:
-    """One package build of the window, timed whole, and its verification (in this process)."""
+def key_dir(name: str) -> Path:
+    """Where a kept database's signing key lives between runs: the enterprise's log holds
+    checkpoints signed by it, so a later --reuse-db package must be signed by the same key (a new
+    key would make the log's previous checkpoint one that no key of the package's keyring signed)."""
+    return Path(tempfile.gettempdir()) / f"{name}.bench-key"
+
+
+def package(dsn: str, start: datetime, end: datetime, *, keep_key: Path | None) -> dict[str, object]:
+    """One package build of the window, timed whole, and its verification (in this process);
+    ``keep_key``: the folder of a key kept with the database (made on first use), else a
+    throw-away key."""
     with tempfile.TemporaryDirectory(prefix="sfg-bench-package-") as tmp:
-        key = Path(tmp) / "signing.key"
-        keys.init_key(key)
+        key = (keep_key or Path(tmp)) / "signing.key"
+        made = not key.exists()
+        if made:
+            key.parent.mkdir(mode=0o700, exist_ok=True)
+            keys.init_key(key)
         out = Path(tmp) / "package"
         req = BuildRequest(enterprise=data.ENTERPRISE, start=start, end=end, out=out, key_file=key,
                            log_name="sfg.bench")
@@ -131,10 +146,13 @@ def package(dsn: str, start: datetime, end: datetime) -> dict[str, object]:
         verify_s = time.perf_counter() - t
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         pdf = (out / "report" / "report.pdf").stat().st_size
-    if res.failed:
-        raise SystemExit(f"the package built does not verify: {res.failed}")
     log(f"package built in {package_s:.2f} s ({size / 1e6:.1f} MB, PDF {pdf / 1e6:.1f} MB), "
         f"verified in {verify_s:.2f} s")
+    if res.failed:
+        gone = (f" (a new key signed it: the run that kept this database left no key in {keep_key},"
+                " so the log's earlier checkpoints are signed by a key that is gone)"
+                if keep_key is not None and made else "")
+        raise SystemExit(f"the package built in {package_s:.2f} s does not verify: {res.failed}{gone}")
     return {"package_s": round(package_s, 3), "verify_s": round(verify_s, 3),
             "package_bytes": size, "pdf_bytes": pdf}
 
@@ -148,7 +166,9 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--keep-db", action="store_true", help="leave the database (its name is logged)")
+    ap.add_argument("--keep-db", action="store_true",
+                    help="leave the database (its name is logged) and the signing key of its log"
+                    " (in $TMPDIR/<name>.bench-key, which a --reuse-db run signs with)")
     ap.add_argument("--reuse-db", default=None, help="measure again on a database a --keep-db run left")
     ap.add_argument("--no-package", action="store_true", help="skip the package build (package_s)")
     args = ap.parse_args()
@@ -249,7 +269,8 @@ def main() -> None:
             "unexplained": sum(r.unexplained for r in figures.reconciliation),
         }
         if not args.no_package:
-            built = package(dsn, start, end)
+            kept = key_dir(name) if args.keep_db or args.reuse_db else None
+            built = package(dsn, start, end, keep_key=kept)
             result.update(built, package_ratio=round(float(built["package_s"]) / evidence_s, 2))
         print(json.dumps(result))
     finally:

@@ -76,17 +76,15 @@ def state_timeline(figures: dict[str, Any], *, max_rows: int = 40, width: float 
         ]
     y += 22
     if len(rows) < len(devices):
-        body.append(
-            text(
-                LABEL_W,
-                y + 4,
-                f"共 {len(devices)} 台设备，此处只画缺口时间最长的 {len(rows)} 台；"
-                f"全部见缺口表 · {len(rows)} of {len(devices)} devices drawn (most gap time first); "
-                "all are in the gap table",
-                size=9,
-                fill="#555",
-            )
-        )
-        y += 16
+        # two lines: the gap table lists only the longest gaps, so the device table is the one
+        # that holds every device (with its gap count)
+        for note in (
+            f"共 {len(devices)} 台设备，此处只画缺口时间最长的 {len(rows)} 台；全部设备及其缺口数见设备表",
+            f"{len(rows)} of {len(devices)} devices drawn (most gap time first); every device and its "
+            "gap count is in the device table",
+        ):
+            body.append(text(LABEL_W, y + 4, note, size=9, fill="#555"))
+            y += 13
+        y += 3
     parts, h = legend(LABEL_W, y + 6, [k for k in STATES if k in used], width=width)
     return document(width, y + h + 8, body + parts, title=title, kind="timeline")
