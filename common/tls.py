@@ -22,13 +22,16 @@ import datetime as dt
 import socket
 import ssl
 from pathlib import Path
-from typing import Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
 
-from cryptography import x509
 from pydantic import Field, model_validator
 
 from common.model import Frozen
 from common.secrets import SecretError, check_private, read_secret
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = ["TlsError", "TlsSettings", "client_context", "describe_handshake_error", "diagnose"]
 
@@ -69,6 +72,14 @@ class TlsSettings(Frozen):
         return self.cert_file is not None
 
 
+def _x509() -> ModuleType:
+    """cryptography's x509, imported when a certificate is first read: it is about 9 MB of an
+    agent's memory, which a gateway without TLS (most of them) should not pay."""
+    from cryptography import x509
+
+    return x509
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -80,7 +91,7 @@ def _read_pem_certs(path: str, *, what: str) -> list[x509.Certificate]:
         raise TlsError(f"证书文件无法读取 (cannot read certificate): {what}: {path}: {err.strerror}; "
                        "check the path and that this user may read it") from err
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        certs: list[x509.Certificate] = _x509().load_pem_x509_certificates(data)
     except ValueError as err:
         raise TlsError(f"不是 PEM 证书 (not a PEM certificate): {what}: {path} holds no certificate in "
                        "PEM form (-----BEGIN CERTIFICATE-----); convert a DER file with "
@@ -175,14 +186,15 @@ def _peer_names(host: str, port: int, *, timeout: float) -> list[str]:
         return []
     if not der:
         return []
-    cert = x509.load_der_x509_certificate(der)
+    x509_ = _x509()
+    cert = x509_.load_der_x509_certificate(der)
     try:
-        alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return [a.value for a in cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+        alt = cert.extensions.get_extension_for_class(x509_.SubjectAlternativeName).value
+    except x509_.ExtensionNotFound:
+        return [a.value for a in cert.subject.get_attributes_for_oid(x509_.oid.NameOID.COMMON_NAME)
                 if isinstance(a.value, str)]
-    ips = [str(i) for i in alt.get_values_for_type(x509.IPAddress)]
-    return [*alt.get_values_for_type(x509.DNSName), *ips]
+    ips = [str(i) for i in alt.get_values_for_type(x509_.IPAddress)]
+    return [*alt.get_values_for_type(x509_.DNSName), *ips]
 
 
 def describe_handshake_error(err: BaseException, *, settings: TlsSettings, field: str, host: str,

@@ -29,7 +29,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge_agent.birth import birth_message, load_devices
+from common.memory import release_startup_memory
+from edge_agent.birth import birth_json, birth_message, load_devices
 from edge_agent.buffer import BatchLimits, DiskBuffer, RowLimits
 from edge_agent.committer import Committer
 from edge_agent.config import GatewayConfig
@@ -109,7 +110,11 @@ class Agent:
 
             return SparkplugEncoder(self.cfg, session=self.state.session, birth=birth,
                                     stream=self.buffer.stream)
-        return JsonEncoder(enterprise=ent, gateway=gw, session=self.state.session, birth=birth,
+
+        def birth_text(next_seq: int) -> bytes:
+            return birth_json(self.cfg, self.devices, session=self.state.session, next_seq=next_seq)
+
+        return JsonEncoder(enterprise=ent, gateway=gw, session=self.state.session, birth=birth_text,
                            stream=self.buffer.stream, compress=self.cfg.publish.compress)
 
     def accept(self, samples: list[Sample],
@@ -147,6 +152,8 @@ class Agent:
             raise AgentError(f"the agent stopped because its task {name} failed: {err!r}") from err
 
     async def _run(self) -> None:
+        # the profiles are parsed and validated: their garbage is given back before polling
+        release_startup_memory()
         self.sender.start()
         pollers = [
             self.tasks.spawn(poll_device(dev, prof, norm, sink=self.committer,

@@ -19,6 +19,7 @@ from wire.json_v1 import BirthMessage, Counters, DeathMessage, topic
 from wire.sample import now_ms
 
 BirthFactory = Callable[[int], BirthMessage]
+BirthJsonFactory = Callable[[int], bytes]  # next_seq -> the JSON v1 birth (edge_agent.birth.birth_json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Encoder(Protocol):
 class JsonEncoder:
     per_device_batches = False
 
-    def __init__(self, *, enterprise: str, gateway: str, session: str, birth: BirthFactory,
+    def __init__(self, *, enterprise: str, gateway: str, session: str, birth: BirthJsonFactory,
                  stream: str | None = None, compress: bool = False) -> None:
         self.enterprise, self.gateway, self.session = enterprise, gateway, session
         self.stream = stream
@@ -84,8 +85,7 @@ class JsonEncoder:
         return self._death("lost", self._connect_ms)
 
     def births(self, *, next_seq: int) -> list[Outgoing]:
-        birth = self._birth(next_seq)
-        return [Outgoing(self.t_birth, birth.model_dump_json(exclude_none=True).encode())]
+        return [Outgoing(self.t_birth, self._birth(next_seq))]
 
     def batch(self, batch: SealedBatch, *, counters: Counters, historical: bool) -> list[Outgoing]:
         head = json.dumps({"v": 1, "type": "data", "enterprise": self.enterprise,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -84,3 +85,25 @@ def good_sample(device: str, tag: str, ts: int, value: Value) -> Sample:
     _set_code(s, None)
     _set_reason(s, None)
     return s
+
+
+def good_samples(device: str, ts: int, tags: Sequence[str], values: Sequence[Value]) -> list[Sample]:
+    """``[good_sample(device, t, ts, v) for t, v in zip(tags, values)]``, without a call a
+    sample: a block of registers read at once (collectors.modbus.block)."""
+    new, good = _new, Quality.GOOD
+    set_device, set_tag, set_ts, set_value = _set_device, _set_tag, _set_ts, _set_value
+    set_quality, set_read_ts, set_code, set_reason = _set_quality, _set_read_ts, _set_code, _set_reason
+    out: list[Sample] = []
+    append = out.append
+    for tag, value in zip(tags, values, strict=True):
+        s = new(Sample)
+        set_device(s, device)
+        set_tag(s, tag)
+        set_ts(s, ts)
+        set_value(s, value)
+        set_quality(s, good)
+        set_read_ts(s, ts)
+        set_code(s, None)
+        set_reason(s, None)
+        append(s)
+    return out

@@ -17,6 +17,7 @@ import functools
 import math
 import struct
 from collections.abc import Callable
+from decimal import Decimal
 
 from collectors.modbus.codec import DecodeError, Value, _decimals, decode
 from collectors.modbus.planner import Request
@@ -28,6 +29,8 @@ _WIDTH = {"h": 1, "H": 1, "i": 2, "I": 2, "q": 4, "Q": 4, "f": 2, "d": 4}
 
 # a tag's finishing step: raw number -> value (scale, offset, exact decimals, finite check)
 _Finish = Callable[[int | float], Value]
+# integers up to 32 bits: (raw * m + o) / d is exact in integers, one correctly rounded division
+_SMALL_INTS = {"h", "H", "i", "I"}
 
 
 def _endian(tag: ModbusTag, order: str) -> str | None:
@@ -42,6 +45,29 @@ def _endian(tag: ModbusTag, order: str) -> str | None:
 def _finisher(tag: ModbusTag) -> _Finish | None:
     """None when the raw number is the value (integers, scale 1, offset 0)."""
     return _shared_finisher(tag.type.startswith("float"), tag.scale, tag.offset)
+
+
+def _linear(scale: float, offset: float) -> tuple[int, int, int] | None:
+    """(m, o, d) with ``raw * scale + offset`` rounded to the decimals of scale and offset equal
+    to ``(raw * m + o) / d`` for every integer raw of up to 32 bits, or None.
+
+    ``round(raw * scale + offset, digits)`` is the double nearest the decimal the device meant
+    (1234567 * 0.01 → 12345.67); so is one true division of exact integers, at a fifth of the
+    cost (`round` with digits goes through decimal text). Both agree while the float error of
+    ``raw * scale + offset`` stays far below half a unit of the last decimal, which holds for
+    32-bit raws with scale and offset of at most 15 significant digits (the tests compare them
+    over every 16-bit raw and random 32-bit ones)."""
+    digits = max(_decimals(scale), _decimals(offset))
+    if digits >= 15:
+        return None
+    d = 10 ** digits
+    m, o = Decimal(repr(scale)).scaleb(digits), Decimal(repr(offset)).scaleb(digits)
+    if m != m.to_integral_value() or o != o.to_integral_value():
+        return None
+    mi, oi = int(m), int(o)
+    if abs(mi) * 2**32 + abs(oi) >= 2**53 or d >= 2**53:
+        return None
+    return mi, oi, d
 
 
 @functools.cache
@@ -69,7 +95,20 @@ class BlockDecoder:
         self._order_of = order_of
         self._struct = self._compile(req, order_of)
         self._words = struct.Struct(f">{req.count}H")
+        self.names = [t.name for t in req.tags]
         self._finish = [_finisher(t) for t in req.tags]
+        # the common case: every tag of the block a small integer with the same scale and
+        # offset (a meter's or a drive's registers), finished in one comprehension
+        self._same: tuple[int, int, int] | None = None
+        self._raw = False  # every value is its raw number
+        first = req.tags[0] if req.tags else None
+        if self._struct is not None and first is not None and all(
+                _CODE[t.type] in _SMALL_INTS and t.scale == first.scale and t.offset == first.offset
+                for t in req.tags):
+            if first.scale == 1.0 and first.offset == 0.0:
+                self._raw = True
+            else:
+                self._same = _linear(first.scale, first.offset)
 
     @staticmethod
     def _compile(req: Request, order_of: Callable[[ModbusTag], str]) -> struct.Struct | None:
@@ -96,6 +135,11 @@ class BlockDecoder:
     def compiled(self) -> bool:
         return self._struct is not None
 
+    @property
+    def infallible(self) -> bool:
+        """`values` gives no DecodeError for any answer of the right length (small integers)."""
+        return self._raw or self._same is not None
+
     def values(self, words: list[int]) -> list[Value | DecodeError]:
         """One value per tag, or the DecodeError that tag's registers gave."""
         if self._struct is None:
@@ -104,6 +148,11 @@ class BlockDecoder:
             raws = self._struct.unpack(self._words.pack(*words))
         except struct.error:  # not 16-bit words, or not as many as asked: tag by tag
             return [self._one(tag, words) for tag in self.req.tags]
+        if self._raw:
+            return list(raws)
+        if self._same is not None:
+            m, o, d = self._same
+            return [(r * m + o) / d for r in raws]
         out: list[Value | DecodeError] = []
         for raw, finish, tag in zip(raws, self._finish, self.req.tags, strict=True):
             if finish is None:

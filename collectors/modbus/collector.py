@@ -24,7 +24,7 @@ from typing import Self
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import links
 from collectors.modbus.block import BlockDecoder
-from collectors.modbus.codec import DecodeError, decode
+from collectors.modbus.codec import DecodeError, Value, decode
 from collectors.modbus.config import limits_of, parse_endpoint, parse_options, serial_of
 from collectors.modbus.planner import Limits, Plan, Request, halves
 from collectors.modbus.pymodbus_client import (
@@ -38,7 +38,7 @@ from collectors.modbus.pymodbus_client import (
 from collectors.modbus.standard import BIT_TABLES, ILLEGAL_ADDRESS, UNREACHABLE_CODES
 from device_profiles.device import DeviceConfig
 from device_profiles.modbus import ModbusProfile, ModbusTag
-from wire.sample import Quality, Sample, good_sample, now_ms
+from wire.sample import Quality, Sample, good_sample, good_samples, now_ms
 
 
 class ModbusCollector:
@@ -56,6 +56,15 @@ class ModbusCollector:
         self.polls = 0
         self._link: ModbusLink | None = None
         self._decoders: dict[int, BlockDecoder] = {}  # by id of the plan's request
+        self._names = [t.name for t in profile.tags]
+        self._in_order = self._plan_in_profile_order()
+
+    def _plan_in_profile_order(self) -> bool:
+        """The plan's requests, in order, hold the profile's tags in profile order (the usual
+        profile, written in address order): a poll whose requests all succeed then needs no
+        reordering."""
+        names = [t.name for req in self.plan.requests for t in req.tags]
+        return not self.plan.bad and names == self._names
 
     async def __aenter__(self) -> Self:
         self._link = links.acquire(self.endpoint, serial=serial_of(self.options),
@@ -84,13 +93,18 @@ class ModbusCollector:
         if self.plan.bad and self.polls % self.options.reprobe_polls == 0:
             # a refused address may come back (module plugged in, device reconfigured)
             self.plan = Plan.build(self.profile.tags, limits=self._limits)
+            self._in_order = self._plan_in_profile_order()
         out: dict[str, Sample] = {}
         ts = now_ms()
         for name, why in self.plan.bad.items():
             out[name] = Sample.bad(self.device.id, name, ts=ts, reason=why, code=ILLEGAL_ADDRESS)
-        for req in list(self.plan.requests):
-            await self._run(req, out, top=True)
-        return [out[t.name] for t in self.profile.tags if t.name in out]
+        plan, clean = self.plan, True
+        for req in list(plan.requests):
+            clean = await self._run(req, out, top=True) and clean
+        if clean and self._in_order and self.plan is plan and len(out) == len(self._names):
+            return list(out.values())  # filled in profile order
+        self._in_order = self._plan_in_profile_order()  # a bisection may have changed the plan
+        return [out[name] for name in self._names if name in out]
 
     async def _run(self, req: Request, out: dict[str, Sample], *, top: bool) -> bool:
         """Read one request into ``out``; bisect on illegal address. True if it succeeded."""
@@ -176,6 +190,10 @@ class ModbusCollector:
         if dec is None or dec.req is not req:
             dec = self._decoders[id(req)] = BlockDecoder(req, self.profile.order_of)
         dev = self.device.id
+        if dec.infallible and len(values) == req.count:  # small integers: no value can be bad
+            decoded: list[Value] = dec.values(values)  # type: ignore[arg-type, assignment]
+            out.update(zip(dec.names, good_samples(dev, ts, dec.names, decoded), strict=True))
+            return
         for tag, value in zip(req.tags, dec.values(values), strict=True):  # type: ignore[arg-type]
             if isinstance(value, DecodeError):
                 out[tag.name] = Sample.bad(dev, tag.name, ts=ts, reason=str(value))

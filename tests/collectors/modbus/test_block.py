@@ -94,3 +94,43 @@ def test_words_of_the_wrong_kind_fall_back_instead_of_failing() -> None:
     [req] = Plan.build(prof.tags, limits=Limits()).requests
     want = [decode(t, [w], order="ABCD") for t, w in zip(req.tags, [1, 70000], strict=True)]
     assert BlockDecoder(req, prof.order_of).values([1, 70000]) == want == [1, 70000 & 0xFFFF]
+
+
+@pytest.mark.parametrize("scaled", [{"scale": 0.1}, {"scale": 0.01}, {"scale": 0.001, "offset": -40.0},
+                                    {"scale": 0.5}, {"scale": 2.5, "offset": 0.25}, {"scale": 3.3},
+                                    {"offset": 273.15}, {"scale": 0.0001, "offset": 1.5},
+                                    {"scale": 12.34567}])
+@pytest.mark.parametrize("kind", ["int16", "uint16"])
+def test_a_block_of_one_scaling_is_exact_like_decode_for_every_16_bit_raw(
+        kind: str, scaled: dict[str, float]) -> None:
+    # the block's one division, (raw * m + o) / d, against codec's round(raw * scale + offset)
+    # for all 65,536 words, 125 a request as the planner makes them
+    tags = _tags([kind] * 125, gap=0, **scaled)
+    prof = make_profile(tags, defaults={"order": "ABCD"})
+    [req] = Plan.build(prof.tags, limits=Limits()).requests
+    dec = BlockDecoder(req, prof.order_of)
+    assert dec.infallible
+    for start in range(0, 65536, 125):
+        ws = [(start + i) % 65536 for i in range(125)]
+        got = dec.values(ws)
+        want = [decode(t, [w], order="ABCD") for t, w in zip(req.tags, ws, strict=True)]
+        assert got == want and all(type(g) is type(w) for g, w in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("scaled", [{"scale": 0.1}, {"scale": 0.001, "offset": -40.0}, {"scale": 0.25}])
+@pytest.mark.parametrize("kind", ["int32", "uint32"])
+def test_a_block_of_one_scaling_is_exact_like_decode_for_32_bit_raws(
+        kind: str, scaled: dict[str, float]) -> None:
+    tags = _tags([kind] * 60, gap=0, **scaled)
+    dec = _check(tags, seed=7)
+    assert dec.infallible
+    # the extremes, where the float error of raw * scale is largest
+    _check(tags, words=[0xFFFF, 0xFFFF, 0x7FFF, 0xFFFF, 0x8000, 0x0000, 0x0000, 0x0001] * 15)
+
+
+def test_mixed_scalings_or_floats_take_the_tag_by_tag_finish() -> None:
+    other = {"name": "x", "table": "holding", "address": 2, "type": "int16", "scale": 0.5}
+    assert not _check([*_tags(["int16", "uint16"], scale=0.1), other]).infallible
+    assert not _check(_tags(["float32"] * 4, scale=0.1)).infallible
+    assert not _check(_tags(["int64"] * 2, scale=0.1)).infallible
+    assert not _check(_tags(["int16"] * 4, scale=1e-06)).infallible  # 15 decimals: round() it is
