@@ -132,7 +132,11 @@ def pulse(
         f" SELECT rq.k, {ms('s.ts')}, bool_or(s.quality = 0), bool_or(s.quality <> 0),"
         "  min(s.reason) FILTER (WHERE s.quality <> 0),"
         "  bool_or(s.quality <> 0 AND (s.reason IS NULL OR s.reason LIKE 'device offline:%%'))"
-        " FROM rq JOIN samples s ON s.tag_id = rq.tag_id AND s.ts >= rq.lo AND s.ts < rq.hi"
+        # one index range per (range, tag), never a hash of every sample: the planner cannot
+        # see how short the ranges are (OFFSET 0 keeps the lateral scan from being flattened
+        # into a join it would hash; 181 -> 19 ms for 1,740 ranges of a week)
+        " FROM rq CROSS JOIN LATERAL (SELECT s.ts, s.quality, s.reason FROM samples s"
+        "  WHERE s.tag_id = rq.tag_id AND s.ts >= rq.lo AND s.ts < rq.hi OFFSET 0) s"
         " GROUP BY rq.k, s.ts ORDER BY rq.k, s.ts",
         {"d": [r[0] for r in requests], "lo": [r[1] for r in requests], "hi": [r[2] for r in requests]},
     )
