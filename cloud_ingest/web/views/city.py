@@ -88,8 +88,9 @@ def overview(request: Request, who: Viewer, db: Db, industry: str = "", district
     for r in rows:
         if (industry and r.industry != industry) or (district and r.district != district):
             continue
-        warm.watch(r.code, win)
         shown.append(with_figures(db, r, win, compute=time.monotonic() < until))
+    for r in shown:  # kept fresh from now on (after the rows are read: none is half-computed)
+        warm.watch(r.code, win)
     sort = sort if sort in city.SORTABLE else "code"
     descending = order == "desc"
     shown = city.sort_rows(shown, sort, descending=descending)
