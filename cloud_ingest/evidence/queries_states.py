@@ -67,11 +67,13 @@ def short_buckets(
         out.update((requests[k][0], int(b)) for b in shorts or ())
     missing = [k for k, r in enumerate(requests) if present.get(k, 0) < (r[4] - r[3]) // size]
     if missing:  # buckets with no row at all: the absent ones of those ranges
+        # one index probe per bucket wanted (OFFSET 0 keeps the planner from turning NOT EXISTS
+        # into an anti join that hashes the whole rollup: 81 -> 0.2 ms for a week of 1,500 tags)
         sub = {key: [v[k] for k in missing] for key, v in params.items()}
         for k, b in conn.execute(
             f"{rq} SELECT rq.k, {ms('b')} FROM rq, generate_series(rq.lo, rq.hi - %(step)s::interval,"
             f" %(step)s::interval) AS b WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.tag_id = rq.t"
-            " AND r.bucket = b)",
+            " AND r.bucket = b OFFSET 0)",
             {**sub, "size": size, "step": f"{size // 1000} seconds"},
         ):
             out.add((requests[k][0], int(b)))
