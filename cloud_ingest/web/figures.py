@@ -97,6 +97,15 @@ class FiguresCache:
                     del self._kept[old]
             self._kept[key] = (self._clock(), figures)
 
+    def touch(self, key: Key) -> bool:
+        """Call the figures kept for ``key`` fresh again (nothing they read has changed)."""
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                return False
+            self._kept[key] = (self._clock(), kept[1])
+            return True
+
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()

@@ -9,7 +9,11 @@ as slow as the month's computation. So the warmer, one thread per web app:
 - keeps **every window someone asked for** in the last ``WATCH_S`` seconds fresh, recomputing
   it ``REFRESH_S`` seconds after its last computation, before the cache calls it stale;
 - is told of the **presets of an enterprise page** when it is opened, so switching to 7 or 30
-  days finds them computed.
+  days finds them computed;
+- does not compute a **closed window** again (a custom window that ended over ``CLOSED_AFTER``
+  ago: closed days change only by late data) unless something it reads has arrived since
+  (``queries/changes.py``); it then just calls the kept figures fresh again. After
+  ``RECHECK_UP_TO`` without a computation it computes anyway.
 
 It computes through the same cache door as the pages (``FiguresCache.once``), so a page asking
 for a window the warmer is computing waits for that computation instead of starting another.
@@ -26,7 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -34,6 +38,7 @@ from psycopg_pool import ConnectionPool, PoolClosed
 
 from cloud_ingest.web.deps import DB_WAIT_S
 from cloud_ingest.web.figures import CACHE, FiguresCache, compute_now
+from cloud_ingest.web.queries.changes import changed_since
 from cloud_ingest.web.windows import Window, parse
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,11 @@ WATCH_S = 600.0
 """A window nobody asked for in this long is no longer kept fresh (it stays in the cache until
 it expires)."""
 ROUND_S = 1.0
+CLOSED_AFTER = timedelta(days=1)
+RECHECK_UP_TO = timedelta(hours=1)
+STORED_SLACK = timedelta(seconds=60)
+"""A writer stamps ``stored_at`` when its transaction starts, and may commit after the figures'
+snapshot: what was stored this long before they were computed counts as new too."""
 ENTERPRISES_EVERY_S = 60.0
 """How often the list of enterprises (for today's city overview) is read again."""
 
@@ -152,7 +162,25 @@ class Warmer:
             for code, win in self.due(self._codes):
                 if self._stop.is_set():
                     return
-                self._compute(db, code, win)
+                if not self._unchanged(db, code, win):
+                    self._compute(db, code, win)
+
+    def _unchanged(self, db: Any, code: str, win: Window) -> bool:
+        """A closed window whose kept figures nothing new would change: kept fresh as they are."""
+        key = self._cache.key(code, win)
+        kept = self._cache.lookup(key)[0]
+        now = datetime.now(UTC)
+        if kept is None or win.preset != "custom" or win.end > now - CLOSED_AFTER:
+            return False
+        try:
+            computed = datetime.fromisoformat(str(kept["generated_at"]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return False
+        if now - computed > RECHECK_UP_TO:
+            return False
+        if changed_since(db, code, since=computed - STORED_SLACK, window_end=win.end):
+            return False
+        return self._cache.touch(key)
 
     def _compute(self, db: psycopg.Connection[Any], code: str, win: Window) -> None:
         key = self._cache.key(code, win)
