@@ -17,11 +17,12 @@ as slow as the month's computation. So the warmer, one thread per web app:
 
 It computes through the same cache door as the pages (``FiguresCache.once``), so a page asking
 for a window the warmer is computing waits for that computation instead of starting another.
-Enterprises are warmed one at a time on one pooled connection: the warmer never takes more
-than one of the pool's connections. It starts with the first page that needs it and ends when
-the pool is closed (the service stopping) or ``stop()`` is called; each serving process warms
-its own cache (several workers compute the same figures each; the database is read, never
-written, so they never disagree beyond the moment each computed).
+Windows are computed one at a time, each on a connection taken from the pool and given back
+after it: the warmer never holds more than one of the pool's connections. It starts with the
+first page that needs it and ends when the pool is closed (the service stopping) or ``stop()``
+is called; each serving process warms its own cache (several workers compute the same figures
+each; the database is read, never written, so they never disagree beyond the moment each
+computed).
 """
 
 from __future__ import annotations
@@ -154,14 +155,16 @@ class Warmer:
         pool = self._pool()
         if pool.closed:
             raise PoolClosed("closed")
-        with pool.connection(timeout=DB_WAIT_S) as db:
-            if self._clock() - self._codes_read >= ENTERPRISES_EVERY_S:
+        if self._clock() - self._codes_read >= ENTERPRISES_EVERY_S:
+            with pool.connection(timeout=DB_WAIT_S) as db:
                 self._codes = [r["code"] if isinstance(r, dict) else r[0]
                                for r in db.execute("SELECT code FROM enterprises ORDER BY code")]
-                self._codes_read = self._clock()
-            for code, win in self.due(self._codes):
-                if self._stop.is_set():
-                    return
+            self._codes_read = self._clock()
+        for code, win in self.due(self._codes):
+            if self._stop.is_set():
+                return
+            # a connection per window, given back in between: the pages share the pool
+            with pool.connection(timeout=DB_WAIT_S) as db:
                 if not self._unchanged(db, code, win):
                     self._compute(db, code, win)
 
