@@ -5,7 +5,8 @@ page may switch between today, 7 and 30 days: computing those when the page is a
 make the city overview as slow as all its enterprises together, and the first look at a month
 as slow as the month's computation. So the warmer, one thread per web app:
 
-- keeps **today of every enterprise** fresh (what the city overview shows by default);
+- keeps **today of every enterprise** computed (what the city overview shows by default), every
+  ``UNWATCHED_TODAY_S`` while nobody looks, every ``REFRESH_S`` once the overview shows it;
 - keeps **every window someone asked for** in the last ``WATCH_S`` seconds fresh, recomputing
   it ``REFRESH_S`` seconds after its last computation, before the cache calls it stale;
 - is told of the **presets of an enterprise page** when it is opened, so switching to 7 or 30
@@ -47,6 +48,10 @@ log = logging.getLogger(__name__)
 REFRESH_S = 20.0
 """A watched window is computed again this long after its last computation (under the
 cache's ``FRESH_S``, so a page in use is never shown stale figures)."""
+UNWATCHED_TODAY_S = 120.0
+"""Today of an enterprise nobody looked at lately is computed again this often (inside the
+cache's ``KEEP_S``, so the city overview always finds every row kept): a city of a hundred
+enterprises then costs the warmer about a tenth of a core, not half of one."""
 WATCH_S = 600.0
 """A window nobody asked for in this long is no longer kept fresh (it stays in the cache until
 it expires)."""
@@ -116,23 +121,23 @@ class Warmer:
             for key in [k for k, asked in self._watched.items() if now - asked > WATCH_S]:
                 del self._watched[key]
             watched = list(self._watched)
-        wanted: dict[tuple[str, str, str, str], tuple[str, Window]] = {}
+        wanted: dict[tuple[str, str, str, str], tuple[str, Window, float]] = {}
         today = parse("today", None, None)
-        for code in codes:
-            wanted[(code, "today", "", "")] = (code, today)
+        for code in codes:  # nobody may be looking: the city's next visit finds them, unhurried
+            wanted[(code, "today", "", "")] = (code, today, UNWATCHED_TODAY_S)
         for code, preset, start, end in watched:
             if preset == "custom":
                 win = Window("custom", datetime.fromisoformat(start), datetime.fromisoformat(end))
             else:
                 win = today if preset == "today" else parse(preset, None, None)
-            wanted[(code, preset, start, end)] = (code, win)
+            wanted[(code, preset, start, end)] = (code, win, REFRESH_S)
         out = []
-        for code, win in wanted.values():
+        for code, win, every in wanted.values():
             kept = self._cache.key(code, win)
             age = self._cache.age(kept)
             if age is None and now - self._failed.get(kept, -REFRESH_S) < REFRESH_S:
                 continue  # not computable a moment ago: not again every round
-            if age is None or age >= REFRESH_S:
+            if age is None or age >= every:
                 out.append((code, win))
         return out
 

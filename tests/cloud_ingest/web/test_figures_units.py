@@ -130,7 +130,10 @@ def test_the_warmer_keeps_today_of_every_enterprise_and_the_windows_watched_late
         cache.put(cache.key(code, win), {"code": code})
     assert due() == set(), "all fresh"
     clock[0] += warm.REFRESH_S
-    assert len(due()) == 4, "computed again before the cache calls them stale"
+    assert due() == {("ent-a", "30d"), ("ent-b", "custom")}, "watched: before the cache calls them stale"
+    clock[0] += warm.UNWATCHED_TODAY_S
+    assert len(due()) == 4, "today of every enterprise, though nobody looks, within the cache's keeping"
+    assert warm.UNWATCHED_TODAY_S < figures.KEEP_S
     assert warm.REFRESH_S < figures.FRESH_S
     clock[0] += warm.WATCH_S
     warmer.watch("ent-a", month)
