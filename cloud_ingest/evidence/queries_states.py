@@ -96,7 +96,9 @@ def states(conn: Conn, level: str, requests: Sequence[tuple[int, int, int]]) -> 
         "          AND r.n_good >= %(size)s / t.interval_ms) AS full_good,"
         "  bool_or(t.report_mode = 'all' AND t.interval_ms <= %(size)s"
         "          AND r.n >= %(size)s / t.interval_ms) AS full_any"
-        f"  FROM rt t JOIN {table} r ON r.tag_id = t.tag_id AND r.bucket >= t.lo AND r.bucket < t.hi"
+        # one index range per (range, tag), as in pulse below: a plain join hashes the whole rollup
+        f"  FROM rt t CROSS JOIN LATERAL (SELECT r.bucket, r.n, r.n_good FROM {table} r"
+        "   WHERE r.tag_id = t.tag_id AND r.bucket >= t.lo AND r.bucket < t.hi OFFSET 0) r"
         "  GROUP BY 1, 2),"
         " want AS (SELECT rq.device_id, b FROM rq,"
         "  generate_series(rq.lo, rq.hi - %(step)s::interval, %(step)s::interval) AS b)"
