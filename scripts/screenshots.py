@@ -79,7 +79,7 @@ def main() -> int:
     enterprise, device, gateway = pick(url, args.token, args.enterprise)
     args.out.mkdir(parents=True, exist_ok=True)
     shots: list[tuple[str, str, str]] = [
-        ("city", "/city", "#enterprises"),
+        ("city", "/city", "#city-table:not([hx-get]) #enterprises"),  # every row's figures computed
         ("enterprise", f"/enterprises/{enterprise}?{window}",
          "#live li.cell|#evidence-figures [data-figure], #evidence-pending"),
     ]

@@ -26,6 +26,7 @@ from cloud_ingest.web.builds import Builds
 from cloud_ingest.web.deps import DatabaseDown, SignInNeeded, TokenLookup, WebState
 from cloud_ingest.web.render import is_https, page
 from cloud_ingest.web.views import city, dead_letters, device, enterprise, evidence, gateway, signin
+from cloud_ingest.web.warm import Warmer
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def create_web_app(state: WebState) -> FastAPI:
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     web.state.web = state
     web.state.builds = Builds()
+    web.state.warmer = Warmer(state.pool)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     for view in VIEWS:
         web.include_router(view.router)

@@ -61,6 +61,11 @@ def web_state(request: Request) -> WebState:
     return state
 
 
+def warmer(request: Request) -> Any:
+    """The web app's figures warmer (``web/warm.py``)."""
+    return request.app.state.warmer
+
+
 def viewer(request: Request) -> Principal:
     cookie = request.cookies.get(session.COOKIE)
     if not cookie:

@@ -1,15 +1,22 @@
-"""The evidence figures as the pages get them: from the one computation, kept briefly.
+"""The evidence figures as the pages get them: from the one computation, kept and kept fresh.
 
 Every figure a page shows comes from ``cloud_ingest.attest.source.figures_from_database`` (the
 door the packages use too, which calls ``cloud_ingest.evidence.compute_figures``): the JSON the
 API's ``/api/v1/enterprises/{code}/evidence`` returns for the same window. The pages never
 compute a figure of their own.
 
-A month's figures take about a second, and the enterprise page, its gaps partial and the city
-overview may ask for the same window within moments, so the JSON is kept per (enterprise,
-window) for ``TTL_S`` seconds. A preset window ("today", "7d", "30d") is keyed by its name: its
-end moves with the clock, and what is shown is the window the kept JSON names
-(``figures.window``), never a recomputed one. A custom window is keyed by its bounds.
+A month's figures take a few hundred milliseconds, and the enterprise page, its gaps partial and
+the city overview ask for the same windows again and again, so the JSON is kept per
+(enterprise, window). A preset window ("7d", "30d") is keyed by its name: its end moves with the
+clock, and what is shown is the window the kept JSON names (``figures.window``, with the moment
+it was computed), never a recomputed one; "today" is keyed by its start as well, so yesterday's
+figures are never shown as today's. A custom window is keyed by its bounds.
+
+Kept figures are *fresh* for ``FRESH_S`` seconds and then *stale* until ``KEEP_S``: a stale entry
+is still served at once (it says when it was computed), and the background warmer (``warm.py``)
+computes it again; the warmer refreshes the windows people look at before they go stale, so a
+page waits for the computation only the first time anyone asks for a window. Two requests for
+the same window while it is being computed share that one computation.
 """
 
 from __future__ import annotations
@@ -31,34 +38,57 @@ from cloud_ingest.web.windows import Window
 
 log = logging.getLogger(__name__)
 
-TTL_S = 30.0
+FRESH_S = 30.0
+KEEP_S = 300.0
 MAX_ENTRIES = 256
+TTL_S = FRESH_S  # the name earlier callers used
 
 Key = tuple[str, str, str]
+Result = tuple[dict[str, Any] | None, str | None]
 
 
 class FiguresCache:
-    """(enterprise, window) → (time kept, figures JSON); thread-safe, bounded, short-lived."""
+    """(enterprise, window) → (time kept, figures JSON); thread-safe, bounded. Fresh for
+    ``ttl_s`` seconds, served stale (``lookup``) until ``keep_s``."""
 
-    def __init__(self, ttl_s: float = TTL_S, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float = FRESH_S, *, keep_s: float = KEEP_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
+        self.keep_s = max(keep_s, ttl_s)
         self._clock = clock
         self._kept: dict[Key, tuple[float, dict[str, Any]]] = {}
+        self._running: dict[Key, threading.Event] = {}
         self._lock = threading.Lock()
 
     @staticmethod
     def key(code: str, win: Window) -> Key:
         if win.preset == "custom":
             return (code, win.start.isoformat(), win.end.isoformat())
+        if win.preset == "today":  # a new day is a new window
+            return (code, "today", win.start.isoformat())
         return (code, win.preset, "")
 
     def get(self, key: Key) -> dict[str, Any] | None:
+        """The figures kept for ``key`` if fresh."""
+        figures, age = self.lookup(key)
+        return figures if figures is not None and age <= self.ttl_s else None
+
+    def lookup(self, key: Key) -> tuple[dict[str, Any] | None, float]:
+        """The figures kept for ``key`` (fresh or stale) and their age in seconds."""
         with self._lock:
             kept = self._kept.get(key)
-            if kept is None or self._clock() - kept[0] > self.ttl_s:
-                self._kept.pop(key, None)
-                return None
-            return kept[1]
+            if kept is None:
+                return None, 0.0
+            age = self._clock() - kept[0]
+            if age > self.keep_s:
+                del self._kept[key]
+                return None, 0.0
+            return kept[1], age
+
+    def age(self, key: Key) -> float | None:
+        """Seconds since ``key`` was computed (None: not kept)."""
+        figures, age = self.lookup(key)
+        return None if figures is None else age
 
     def put(self, key: Key, figures: dict[str, Any]) -> None:
         with self._lock:
@@ -67,30 +97,71 @@ class FiguresCache:
                     del self._kept[old]
             self._kept[key] = (self._clock(), figures)
 
+    def touch(self, key: Key) -> bool:
+        """Call the figures kept for ``key`` fresh again (nothing they read has changed)."""
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                return False
+            self._kept[key] = (self._clock(), kept[1])
+            return True
+
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+
+    def once(self, key: Key, compute: Callable[[], Result]) -> Result:
+        """``compute`` for ``key`` unless another thread is computing it: then wait for that
+        one and take what it kept (single flight; a page and the warmer never both compute)."""
+        while True:
+            with self._lock:
+                running = self._running.get(key)
+                if running is None:
+                    mine = self._running[key] = threading.Event()
+                    break
+            running.wait(60)
+            kept = self.get(key)
+            if kept is not None:
+                return kept, None
+        try:
+            result = compute()
+            if result[0] is not None:
+                self.put(key, result[0])
+            return result
+        finally:
+            with self._lock:
+                del self._running[key]
+            mine.set()
 
 
 CACHE = FiguresCache()
 
 
-def figures_for(db: psycopg.Connection[Any], code: str, win: Window, *,
-                cache: FiguresCache = CACHE) -> tuple[dict[str, Any] | None, str | None]:
-    """The figures JSON of ``code`` for ``win``, or None and why it is not there: the
-    computation missing from this installation, a database schema older than it needs, or a
-    window it refuses (its own message, Chinese and English)."""
-    key = cache.key(code, win)
-    kept = cache.get(key)
-    if kept is not None:
-        return kept, None
+def compute_now(db: psycopg.Connection[Any], code: str, win: Window) -> Result:
+    """The figures JSON of ``code`` for ``win`` from the one computation, or None and why it
+    is not there: the computation missing from this installation, a database schema older than
+    it needs, or a window it refuses (its own message, Chinese and English)."""
     try:
         with plain_rows(db) as conn:
-            figures = source.figures_from_database(conn, code, win.start, win.end)
+            return source.figures_from_database(conn, code, win.start, win.end), None
     except (source.FiguresUnavailable, EvidenceError, SchemaTooOld) as err:
         return None, str(err)
-    cache.put(key, figures)
-    return figures, None
+
+
+def figures_for(db: psycopg.Connection[Any], code: str, win: Window, *,
+                cache: FiguresCache = CACHE) -> Result:
+    """The figures JSON of ``code`` for ``win``: kept (fresh or stale), else computed now (see
+    ``compute_now`` for the None case)."""
+    key = cache.key(code, win)
+    kept, _ = cache.lookup(key)
+    if kept is not None:
+        return kept, None
+    return cache.once(key, lambda: compute_now(db, code, win))
+
+
+def kept_figures(code: str, win: Window, *, cache: FiguresCache = CACHE) -> dict[str, Any] | None:
+    """The figures kept for ``code`` and ``win`` (fresh or stale), never computing them."""
+    return cache.lookup(cache.key(code, win))[0]
 
 
 CHARTS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {

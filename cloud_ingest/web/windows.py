@@ -1,6 +1,7 @@
 """The time window a page shows: today, the last 7 or 30 days, or a custom range.
 
-"Today" starts at midnight in the display zone (a reviewer's day, not UTC's). A custom range
+"Today" starts at midnight in the display zone (a reviewer's day, not UTC's); the last 7 or 30
+days start at the top of the hour that many days ago. A custom range
 is typed as local dates and times (``datetime-local`` inputs) and read in the display zone;
 its errors are messages for the page, never a stack trace or a 422 body.
 """
@@ -67,7 +68,12 @@ def parse(preset: str | None, start: str | None, end: str | None, *, now: dateti
         midnight = now.astimezone(DISPLAY_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
         return Window("today", midnight.astimezone(UTC), now)
     if name in ("7d", "30d"):
-        return Window(name, now - timedelta(days=7 if name == "7d" else 30), now)  # type: ignore[arg-type]
+        # from the start of the hour 7 or 30 days ago: the grid's day cells then begin on whole
+        # hours, so the computation reads the whole UTC days inside from the daily rollup (a
+        # start at any second cuts every day's hour at the cell edge into minutes and raw
+        # samples, and no day is whole: a month of 1,500 tags read hour by hour, 2-3x slower)
+        back = (now - timedelta(days=7 if name == "7d" else 30)).replace(minute=0, second=0, microsecond=0)
+        return Window(name, back, now)  # type: ignore[arg-type]
     if name != "custom":
         raise WindowError(f"未知的时间窗口 '{name}' / unknown window '{name}' "
                           f"(one of {', '.join(PRESETS)})")

@@ -49,6 +49,7 @@ class EnterpriseRow:
     band_points: float | None = None
     band_range: str | None = None
     figures_error: str | None = None
+    figures_pending: bool = False  # being computed in the background
 
 
 

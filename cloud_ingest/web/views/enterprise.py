@@ -1,5 +1,8 @@
 """The enterprise page: the live device grid by workshop and line (an htmx partial polled every
-few seconds), its gateways, and the evidence for a chosen window."""
+few seconds), its gateways, and the evidence for a chosen window. The page is the cheap part;
+the evidence is a partial it loads after itself, and opening the page asks the warmer to keep
+this window's figures and the presets' (today, 7 and 30 days) computed, so the partial and a
+switch of window find them kept."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from cloud_ingest.web.deps import Db, Viewer, enterprise_row
+from cloud_ingest.web.deps import Db, Viewer, enterprise_row, warmer
 from cloud_ingest.web.queries import gateways, live
 from cloud_ingest.web.render import page
 from cloud_ingest.web.views import evidence
@@ -47,6 +50,11 @@ def enterprise_page(request: Request, code: str, who: Viewer, db: Db, window: st
         window_error = str(err)
         win = parse("today", None, None)
     period = refresh_of(refresh)
+    warm = warmer(request)
+    warm.watch(ent["code"], win)
+    for preset in ("today", "7d", "30d"):
+        if preset != win.preset:
+            warm.watch(ent["code"], parse(preset, None, None))
     return page(request, "enterprise.html", status=400 if window_error else 200, ent=ent, win=win,
                 window_error=window_error, raw_start=start or "", raw_end=end or "", presets=PRESETS,
                 refresh_choices=REFRESH_CHOICES, gateways=gateways.gateway_list(db, ent["id"]),

@@ -1,7 +1,7 @@
 """The evidence on the pages: the figures for a window (a partial the enterprise page loads after
-itself, since a month's figures take a second), a device's gaps, the enterprise's packages with
-their downloads, and "build a package for this window" for admins (a background job whose
-progress the packages section polls).
+itself; the figures kept by web/figures.py and kept fresh by web/warm.py), a device's gaps, the
+enterprise's packages with their downloads, and "build a package for this window" for admins
+(a background job whose progress the packages section polls).
 
 Nothing is computed here. The figures come from the one computation (``web/figures.py``: the
 JSON the API returns for the same window), the charts from ``cloud_ingest.charts``, the packages
@@ -20,7 +20,7 @@ from cloud_ingest.attest import store
 from cloud_ingest.attest.keys import SigningKeyError, load_signer
 from cloud_ingest.web import csrf
 from cloud_ingest.web.builds import Builds, Job
-from cloud_ingest.web.deps import Admin, Db, Viewer, enterprise_row, not_found, web_state
+from cloud_ingest.web.deps import Admin, Db, Viewer, enterprise_row, not_found, warmer, web_state
 from cloud_ingest.web.figures import chart_set, figures_for
 from cloud_ingest.web.render import page
 from cloud_ingest.web.windows import WindowError, parse
@@ -43,6 +43,7 @@ def evidence_partial(request: Request, code: str, who: Viewer, db: Db, window: s
     except WindowError as err:
         return page(request, "partials/error.html", status=400, title="时间窗口有误 Bad window",
                     detail=str(err))
+    warmer(request).watch(ent["code"], win)
     figures, missing = figures_for(db, ent["code"], win)
     return page(request, "partials/evidence_figures.html", ent=ent, win=win, figures=figures, missing=missing,
                 charts=chart_set(figures) if figures else {})
@@ -57,6 +58,7 @@ def device_gaps(request: Request, code: str, device: str, who: Viewer, db: Db, w
     except WindowError as err:
         return page(request, "partials/error.html", status=400, title="时间窗口有误 Bad window",
                     detail=str(err))
+    warmer(request).watch(ent["code"], win)
     figures, missing = figures_for(db, ent["code"], win)
     row = next((d for d in (figures or {}).get("devices") or [] if d.get("device") == device), None)
     if figures is not None and row is None:

@@ -87,6 +87,10 @@ def test_admin_opens_every_page(browser: Any, web: tuple[WebStack, str]) -> None
 
     page = signed_in(browser, stack, "admin")
     assert page.url.endswith("/city")
+    # rows whose figures the warmer is still computing fill in by htmx, without a reload
+    page.wait_for_selector("#city-table:not([hx-get])", timeout=30_000)
+    assert page.locator("#enterprises [data-field=figures_pending]").count() == 0
+    assert page.locator("#enterprises td.band").count() == 2
     rows = page.eval_on_selector_all("#enterprises tbody tr", "els => els.map(e => e.dataset.enterprise)")
     assert sorted(rows) == sorted([stack.enterprise, stack.other])
     api = {e["code"]: e for e in stack.api("/enterprises")}  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from cloud_ingest.attest import keys, source
 from cloud_ingest.attest.build import BuildError
 from cloud_ingest.evidence import compute_figures
 from cloud_ingest.web import builds, figures, session
+from cloud_ingest.web.views import city as city_view
 from tests.cloud_ingest.web.evidence_checks import collect_soup, mismatches
 from tests.cloud_ingest.web.pages import TOKENS, client_for, fill, one, sign_in, soup
 from tests.support import eventually
@@ -88,9 +89,17 @@ def test_device_gaps_come_from_the_figures(client: TestClient, pg_dsn: str) -> N
     assert client.get(f"/enterprises/ent-a/devices/nope/gaps?{WINDOW}").status_code == 404
 
 
+def city_when_computed(client: TestClient, query: str) -> Any:
+    """The city overview once no row's figures are pending (the warmer computes them)."""
+    def done() -> Any:
+        page = soup(client.get(f"/city?{query}").text)
+        return page if page.select_one("#figures-pending") is None else None
+    return eventually(done, timeout=30, what="every row of the city overview computed", every=0.2)
+
+
 def test_the_city_overview_shows_each_enterprises_figures_and_last_package(client: TestClient) -> None:
     sign_in(client, "admin")
-    page = soup(client.get(f"/city?{WINDOW}&sort=networking_rate&order=desc").text)
+    page = city_when_computed(client, f"{WINDOW}&sort=networking_rate&order=desc")
     expected = {code: api(client, f"/enterprises/{code}/evidence", start=START, end=END).json()
                 for code in ("ent-a", "ent-b")}
     assert [r["data-enterprise"] for r in page.select("#enterprises tbody tr[data-enterprise]")] == \
@@ -110,6 +119,25 @@ def test_the_city_overview_shows_each_enterprises_figures_and_last_package(clien
     district = soup(client.get("/city?district=Saihan").text)
     rows = district.select("#enterprises tbody tr[data-enterprise]")
     assert [r["data-enterprise"] for r in rows] == ["ent-a"]
+
+
+def test_the_city_overview_waits_for_no_computation_and_the_warmer_fills_it_in(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request that may compute nothing shows its rows pending, with the table reloading
+    itself; the background warmer computes them, and the rows then show the API's figures."""
+    monkeypatch.setattr(city_view, "COMPUTE_BUDGET_S", 0.0)
+    sign_in(client, "admin")
+    first = soup(client.get(f"/city?{WINDOW}").text)
+    pending = first.select("#enterprises [data-field=figures_pending]")
+    assert len(pending) == 2 and "2 家企业" in one(first, "#figures-pending").text
+    table = one(first, "#city-table")
+    assert table["hx-get"] == f"/city?{WINDOW}" and table["hx-select"] == "#city-table"
+    assert str(table["hx-trigger"]).startswith("load delay:")
+    page = city_when_computed(client, WINDOW)
+    assert one(page, "#city-table").get("hx-get") is None, "no more reloading once complete"
+    expected = api(client, "/enterprises/ent-a/evidence", start=START, end=END).json()
+    rate = one(page, "tr[data-enterprise='ent-a'] [data-field=networking_rate]")
+    assert rate["data-value"] == str(expected["networking_rate"])
 
 
 def test_the_pages_say_so_when_the_computation_is_missing(client: TestClient,

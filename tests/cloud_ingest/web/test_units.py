@@ -43,6 +43,11 @@ def test_windows_presets_and_custom_in_beijing_time() -> None:
     assert today.start == datetime(2026, 2, 28, 16, 0, tzinfo=UTC)  # 2026-03-01 00:00 in Beijing
     assert today.end == NOW
     assert parse("7d", None, None, now=NOW).start == NOW - timedelta(days=7)
+    later = NOW.replace(minute=42, second=17)
+    assert parse("7d", None, None, now=later).start == datetime(2026, 2, 22, 4, 0, tzinfo=UTC), \
+        "from the top of the hour 7 days ago"
+    assert parse("30d", None, None, now=later).start == datetime(2026, 1, 30, 4, 0, tzinfo=UTC)
+    assert parse("30d", None, None, now=later).end == later
     custom = parse("custom", "2026-02-01T08:00", "2026-02-02T08:00", now=NOW)
     assert custom.start == datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
     assert custom.end == datetime(2026, 2, 2, 0, 0, tzinfo=UTC)
