@@ -188,7 +188,9 @@ class Committer:
         acks = self._outbox.take_acked()
         failed = await self._disk(_ack, self._buffer, acks) if acks else None
         self._acks_done(acks, failed)
-        if acks and failed is None:
+        if failed is not None:
+            self._disk_failed(0, failed)
+        elif acks:
             self._disk_works()
 
     def _acks_done(self, acks: Sequence[int], failed: sqlite3.Error | None) -> None:
@@ -198,7 +200,6 @@ class Committer:
             self._outbox.removed(acks)
         else:
             self._outbox.retry_removal(acks)
-            self._disk_failed(0, failed)
 
     def _disk_failed(self, lost: int, err: sqlite3.Error | None) -> None:
         if self._failing is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import signal
@@ -130,6 +131,7 @@ class SmallDisk:
             raise OSError(f"mount tmpfs at {path}: {(out.stderr or out.stdout).strip()}")
 
     @staticmethod
+    @functools.cache
     def unavailable() -> str | None:
         """Why a small disk cannot be mounted here (None: it can)."""
         if os.geteuid() != 0:

@@ -28,7 +28,7 @@ def disk(tmp_path: Path) -> Iterator[SmallDisk]:
 
 
 async def test_a_full_disk_loses_only_what_was_read_meanwhile_counted_and_recovers(
-    disk: SmallDisk
+    disk: SmallDisk, caplog: pytest.LogCaptureFixture
 ) -> None:
     a = agent(disk.path)  # the buffer file is on the small disk
     for r in range(4):  # 20 samples: two batches of 10, sealed with the rows
@@ -49,6 +49,11 @@ async def test_a_full_disk_loses_only_what_was_read_meanwhile_counted_and_recove
     c = a.buffer.counters().devices
     lost = c["m1"].dropped.get("disk_error", 0) + c["m2"].dropped.get("disk_error", 0)
     assert lost > 0, "the disk never filled up for SQLite"
+    # one line when the disk failed, one when it worked again, with the loss: not one a commit
+    said = [r.getMessage() for r in caplog.records if r.name == "edge_agent.committer"]
+    assert len(said) == 2 and said[0].startswith("the buffer's disk failed (database or disk is full)")
+    assert said[1].startswith("the buffer's disk works again after ")
+    assert f"; {lost} samples were lost" in said[1]
     for dev, polls in (("m1", 55), ("m2", 50)):  # every sample read is counted as read
         assert c[dev].read == 5 * polls
         assert c[dev].read == c[dev].buffered + c[dev].dropped.get("disk_error", 0)
