@@ -14,8 +14,10 @@ full disks), and the database holds no duplicate sample.
 - **The disk-full fault is a real full disk**: each gateway's buffer lives on a filesystem of
   its own (tmpfs mounted with ``size=``, 48 MiB), and the fault fills it with a ballast file
   until ENOSPC, so SQLite itself answers "database or disk is full", then deletes the ballast.
-  SQLite may still have room in its WAL for a while (it reuses the file): each such fault says
-  whether a commit failed. Mounting needs root; where it is refused, the fault is left out of
+  SQLite may still have room in its WAL for a while (it reuses the file): each fault says
+  whether a commit failed; so that one does, the fault first truncates the buffer's WAL with a
+  checkpoint (as any SQLite connection may), and the next commit must grow a file on the full
+  disk. Mounting needs root; where it is refused, the fault is left out of
   the run and the run says so (it is not replaced by the buffer's ``max_bytes``).
 
 The order comes from a fixed seed, printed (``SFG_SOAK_SEED`` picks another). The suite runs a
@@ -25,8 +27,10 @@ one-minute version; ``pytest -m soak tests/e2e/test_soak.py`` runs three minutes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -173,6 +177,12 @@ class Fleet:
         i = rng.randrange(len(self.disks))
         log = self.s.tmp / f"agent-{i}.log"
         failed_before = log.read_text(errors="replace").count(DISK_FAILED)
+        # SQLite reuses its write-ahead log: with the log at its usual size a full disk goes
+        # unnoticed for long (the first half-hour run: 1 fault of 36 made a commit fail). A
+        # checkpoint that truncates it, as any connection may make, means the next commit
+        # must grow a file on the full disk.
+        with contextlib.closing(sqlite3.connect(self.buffer_path(i), timeout=10)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         ballast = self.disks[i].fill()
         held = rng.uniform(3, 10)
         time.sleep(held)
