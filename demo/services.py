@@ -174,8 +174,9 @@ def _run_pg(args: list[str], *, timeout_s: float = 60) -> str:
     return out.stdout
 
 
-def start_postgres(var: Path) -> tuple[str, str, str]:
-    """Start (initialising on first use) the demo's PostgreSQL; returns (url, version, data dir)."""
+def start_postgres(var: Path, *, port: int | None = None) -> tuple[str, str, str]:
+    """Start (initialising on first use) the demo's PostgreSQL, on ``port`` or a free one;
+    returns (url, version, data dir). Tests restart it on the port it had."""
     bin_dir = _pg_bin()
     data = var / "postgres"
     _, uid, gid = _as_server_user()
@@ -187,7 +188,7 @@ def start_postgres(var: Path) -> tuple[str, str, str]:
             data.chmod(0o700)
         _run_pg([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                  "-E", "UTF8", "--locale=C.UTF-8"])
-    port = free_port()
+    port = port or free_port()
     # no Unix socket outside the data directory, TCP on loopback only
     opts = f"-p {port} -h 127.0.0.1 -k {data}"
     _run_pg([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w",
@@ -196,10 +197,12 @@ def start_postgres(var: Path) -> tuple[str, str, str]:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres", version, str(data)
 
 
-def stop_postgres(data: str) -> None:
+def stop_postgres(data: str, *, mode: str = "fast") -> None:
+    """Stop it: ``fast`` ends the sessions and checkpoints; ``immediate`` is a crash to the
+    server (recovery from its WAL at the next start)."""
     pg_ctl = _pg_bin() / "pg_ctl"
     if (Path(data) / "postmaster.pid").exists():
-        _run_pg([str(pg_ctl), "-D", data, "-m", "fast", "-w", "-t", "30", "stop"], timeout_s=60)
+        _run_pg([str(pg_ctl), "-D", data, "-m", mode, "-w", "-t", "30", "stop"], timeout_s=60)
 
 
 # -- broker ----------------------------------------------------------------------------------

@@ -14,8 +14,12 @@ removal of acknowledged batches, all in one task and in order.
 - **Acknowledgements** ride on the next commit; when none is coming they are removed on
   their own, in a transaction without fsync.
 - **A failed disk** (full, read-only, I/O error) loses the samples of that commit: they are
-  counted as ``dropped:disk_error`` once the disk works again, the acknowledgements that rode
-  on it are removed on their own, and polling goes on.
+  counted as read and as ``dropped:disk_error`` once the disk works again (they were read:
+  the gateway's balance read = published + dropped + held stays exact), the acknowledgements
+  that rode on it are removed on their own, and polling goes on. An acknowledgement whose
+  removal fails too stays in flight (``drop_oldest`` must not count a batch the cloud has as
+  dropped) and is retried with the next step. One line is logged when the disk fails and one
+  when it works again, not one a commit: a full disk must not fill the log as well.
 
 Batches sealed go to the outbox as soon as their transaction returns. A step is never
 cancelled half-way: the stop asks for the last commit (`flush`) and waits for the step under
@@ -60,6 +64,7 @@ class Committer:
         self._lock = asyncio.Lock()    # one step at a time, whoever asks for it
         self._pending_since: float | None = None  # when rows began waiting for their seal
         self._closed = False
+        self._failing: list[int] | None = None  # [commits failed, samples lost] while it fails
 
     # -- what the pollers call ----------------------------------------------------------------
 
@@ -154,15 +159,20 @@ class Committer:
         self._taken.clear()
         rows = [row for part in staged for row in part]
         acks = self._outbox.take_acked()  # removed in the same transaction: one commit, not two
-        sealed = await self._disk(_write, self._buffer, rows, now=now_ms(), limits=self._limits,
-                                  seal_partial=seal_partial, acks=acks,
-                                  claimed=self._outbox.claimed, counts=counts)
-        self._outbox.removed(acks)
+        sealed, failed, acks_failed = await self._disk(
+            _write, self._buffer, rows, now=now_ms(), limits=self._limits,
+            seal_partial=seal_partial, acks=acks, claimed=self._outbox.claimed, counts=counts)
+        self._acks_done(acks, acks_failed)
         if sealed is None:  # the disk failed: count the loss once it works again
+            lost = 0
             for dev, n, _ in rows:
+                self._counts[(dev, "read")] += n
                 self._counts[(dev, "dropped:disk_error")] += n
+                lost += n
             self._counts.update(counts)
+            self._disk_failed(lost, failed)
             return
+        self._disk_works()
         if seal_partial:
             self._pending_since = None
         self._outbox.sealed(sealed)
@@ -176,30 +186,56 @@ class Committer:
 
     async def _remove_acks(self) -> None:
         acks = self._outbox.take_acked()
-        if acks:
-            await self._disk(_ack, self._buffer, acks)
-        self._outbox.removed(acks)
+        failed = await self._disk(_ack, self._buffer, acks) if acks else None
+        self._acks_done(acks, failed)
+        if failed is not None:
+            self._disk_failed(0, failed)
+        elif acks:
+            self._disk_works()
+
+    def _acks_done(self, acks: Sequence[int], failed: sqlite3.Error | None) -> None:
+        """After the transaction that was to remove ``acks``: they leave the flight, or, when
+        the removal failed, wait in flight for the next try."""
+        if failed is None:
+            self._outbox.removed(acks)
+        else:
+            self._outbox.retry_removal(acks)
+
+    def _disk_failed(self, lost: int, err: sqlite3.Error | None) -> None:
+        if self._failing is None:
+            self._failing = [0, 0]
+            log.error("the buffer's disk failed (%s): samples read meanwhile are lost and counted "
+                      "as dropped:disk_error; what the buffer holds is kept", err)
+        self._failing[0] += 1
+        self._failing[1] += lost
+
+    def _disk_works(self) -> None:
+        if self._failing is not None:
+            commits, lost = self._failing
+            log.warning("the buffer's disk works again after %d failed commits; %d samples "
+                        "were lost, counted as dropped:disk_error", commits, lost)
+            self._failing = None
 
 
 # -- on the buffer's thread -------------------------------------------------------------------
 
 def _write(buffer: DiskBuffer, rows: list[Row], *, now: int, limits: BatchLimits,
            seal_partial: bool, acks: Sequence[int], claimed: set[int],
-           counts: Tally[tuple[str, str]]) -> list[SealedBatch] | None:
-    """Commit rows with their counters (and remove acknowledged batches); returns the batches
+           counts: Tally[tuple[str, str]]
+           ) -> tuple[list[SealedBatch] | None, sqlite3.Error | None, sqlite3.Error | None]:
+    """Commit rows with their counters (and remove acknowledged batches). Returns the batches
     sealed, claimed for sending before anything else runs on this thread (the outbox lets go
-    of those it does not keep); None when the disk failed."""
+    of those it does not keep; None when the disk failed), the write's error, and the error of
+    removing the acknowledgements (None: they are gone)."""
     try:
         sealed = buffer.write(rows, now_ms=now, seal_full=limits, seal_partial=seal_partial,
                               acks=acks, in_flight=claimed, counts=counts).sealed
-        claimed.update(b.seq for b in sealed)
-        return sealed
     except sqlite3.Error as err:
-        # The disk itself failed (full, read-only, I/O error): the samples cannot be kept.
-        log.error("buffer write failed, %d samples lost: %s", sum(n for _, n, _ in rows), err)
-        if acks:  # the acknowledgements are not lost: they are retried on their own
-            _ack(buffer, acks)
-        return None
+        # The disk itself failed (full, read-only, I/O error): the samples cannot be kept;
+        # the acknowledgements are not lost: their removal is tried again on its own, at once
+        return None, err, _ack(buffer, acks) if acks else None
+    claimed.update(b.seq for b in sealed)
+    return sealed, None, None
 
 
 def _seal_all(buffer: DiskBuffer, limits: BatchLimits, claimed: set[int]) -> list[SealedBatch]:
@@ -214,9 +250,10 @@ def _seal_all(buffer: DiskBuffer, limits: BatchLimits, claimed: set[int]) -> lis
     return made
 
 
-def _ack(buffer: DiskBuffer, acks: Sequence[int]) -> None:
+def _ack(buffer: DiskBuffer, acks: Sequence[int]) -> sqlite3.Error | None:
+    """Remove acknowledged batches; returns the error when the disk failed."""
     try:
         buffer.ack(*acks)
-    except sqlite3.Error:
-        log.exception("could not remove %d acknowledged batches; they will be sent again "
-                      "after a restart", len(acks))
+    except sqlite3.Error as err:
+        return err
+    return None

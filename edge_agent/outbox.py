@@ -92,6 +92,11 @@ class Outbox:
             self._in_flight.pop(seq, None)
             self.claimed.discard(seq)
 
+    def retry_removal(self, seqs: Iterable[int]) -> None:
+        """The transaction removing these acknowledged batches failed (the disk is full): they
+        stay in flight and acknowledged, taken again by the next removal."""
+        self._acked.extend(seqs)
+
     def in_flight(self) -> frozenset[int]:
         return frozenset(self._in_flight)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import signal
@@ -112,6 +113,59 @@ def fresh_database(prefix: str = "sfg_test") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class SmallDisk:
+    """A filesystem of its own, ``size_bytes`` big, mounted at ``path`` (tmpfs with ``size=``),
+    that really fills: a buffer on it meets SQLite's "database or disk is full" (ENOSPC), not
+    a limit of ours. Mounting needs root (and a container that allows it): `unavailable` says
+    why not."""
+
+    def __init__(self, path: Path, *, size_bytes: int) -> None:
+        self.path, self.size_bytes = path, size_bytes
+        self.ballast = path / "ballast"
+        path.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_bytes},mode=0755",
+                              "sfg-small-disk", str(path)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise OSError(f"mount tmpfs at {path}: {(out.stderr or out.stdout).strip()}")
+
+    @staticmethod
+    @functools.cache
+    def unavailable() -> str | None:
+        """Why a small disk cannot be mounted here (None: it can)."""
+        if os.geteuid() != 0:
+            return "mounting a small filesystem needs root"
+        probe = Path(tempfile.mkdtemp(prefix="sfg-disk-probe-"))
+        try:
+            SmallDisk(probe, size_bytes=1 << 20).close()
+        except OSError as err:
+            return f"this machine refuses the mount ({err})"
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
+        return None
+
+    def fill(self) -> int:
+        """Fill every free byte with a ballast file; returns its size."""
+        size = 0
+        fd = os.open(self.ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for chunk in (b"\0" * (1 << 20), b"\0" * 4096, b"\0"):
+                try:
+                    while n := os.write(fd, chunk):
+                        size += n
+                except OSError:  # ENOSPC: on to smaller chunks
+                    pass
+        finally:
+            os.close(fd)
+        return size
+
+    def free(self) -> None:
+        """The space comes back."""
+        self.ballast.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
 
 
 class Mosquitto:

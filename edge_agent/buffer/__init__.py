@@ -12,12 +12,13 @@
 
 from edge_agent.buffer.cutting import BatchLimits, SealedBatch
 from edge_agent.buffer.rows import Row, RowLimits, encode_rows
-from edge_agent.buffer.schema import FORMAT_VERSION, BufferFormatError
+from edge_agent.buffer.schema import FORMAT_VERSION, BufferDiskFull, BufferFormatError
 from edge_agent.buffer.store import DiskBuffer, Written
 
 __all__ = [
     "FORMAT_VERSION",
     "BatchLimits",
+    "BufferDiskFull",
     "BufferFormatError",
     "DiskBuffer",
     "Row",

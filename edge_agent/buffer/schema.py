@@ -8,6 +8,7 @@ A row holds a few dozen samples of one device in their wire form; a batch only n
 from __future__ import annotations
 
 import functools
+import shutil
 import sqlite3
 import time
 import uuid
@@ -57,9 +58,32 @@ class BufferFormatError(ValueError):
     lacks what the buffer needs; the message says which and what to do."""
 
 
+class BufferDiskFull(ValueError):
+    """The buffer cannot be opened because its disk is full (SQLite needs a little space to
+    open a file in WAL mode); the message names the folder and the fix."""
+
+
+FULL_BELOW = 1 << 20  # free bytes under which a failure to open is put down to a full disk
+
+
 def open_database(path: Path, *, max_bytes: int,
                   synchronous: Literal["FULL", "NORMAL"]) -> sqlite3.Connection:
-    """Open (or create) the buffer file with its pragmas, refusing a file of another format."""
+    """Open (or create) the buffer file with its pragmas, refusing a file of another format,
+    or, on a full disk, saying so (SQLite's own words are "disk I/O error")."""
+    try:
+        return _open(path, max_bytes=max_bytes, synchronous=synchronous)
+    except sqlite3.OperationalError as err:
+        free = shutil.disk_usage(path.parent).free
+        if free >= FULL_BELOW:
+            raise
+        raise BufferDiskFull(
+            f"缓冲区所在磁盘已满 the buffer's disk is full: {free} bytes free in {path.parent} "
+            f"({err}). 请在该磁盘上腾出空间 Free space there; the samples already in {path.name} "
+            "are kept and sent once the agent starts") from err
+
+
+def _open(path: Path, *, max_bytes: int,
+          synchronous: Literal["FULL", "NORMAL"]) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA busy_timeout=5000")  # first: switching to WAL waits for a creator too
     # 16 KiB pages: a row of one poll fits in one page, and SQLite writes half as many pages

@@ -49,8 +49,8 @@ def test_what_a_commit_seals_is_claimed_before_anything_else_runs(tmp_path: Path
     buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB)
     claimed: set[int] = set()
     rows = encode_rows(samples("m1", 40), limits=ROWS)
-    sealed = _write(buf, rows, now=0, limits=LIMITS, seal_partial=True, acks=[], claimed=claimed,
-                    counts=Tally())
+    sealed, _, _ = _write(buf, rows, now=0, limits=LIMITS, seal_partial=True, acks=[], claimed=claimed,
+                          counts=Tally())
     assert sealed and claimed == {b.seq for b in sealed}
 
 

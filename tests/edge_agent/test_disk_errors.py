@@ -71,7 +71,9 @@ async def test_a_failed_commit_is_counted_as_disk_error_and_acks_still_go(
     await a.committer.commit()  # the disk works again: the loss is reported
     c = a.buffer.counters().devices
     assert c["m1"].dropped == {"disk_error": 5} and c["m2"].dropped == {"disk_error": 5}
-    assert c["m1"].read == 25 and c["m1"].buffered == 25  # the lost ones never were stored
+    # the lost ones were read, never stored: read = buffered + dropped, the gateway's balance
+    assert c["m1"].read == 30 and c["m1"].buffered == 25
+    assert c["m2"].read == 5 and c["m2"].buffered == 0
     assert c["m1"].published == 10
     await a.disk.close(a.buffer.close)
 
@@ -89,4 +91,27 @@ async def test_a_failed_seal_leaves_the_rows_for_the_next_try(
     assert a.buffer.pending_samples == 5 and a.buffer.next_seq == 1
     await a.committer.flush()
     assert a.buffer.pending_samples == 0 and [b.n for b in a.buffer.unsent()] == [5]
+    await a.disk.close(a.buffer.close)
+
+
+async def test_an_ack_whose_removal_fails_stays_in_flight_until_it_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch the broker has must never be counted as dropped: while its removal fails, it
+    stays in flight (``drop_oldest`` passes over it) and the removal is tried again."""
+    a = agent(tmp_path)
+    for r in range(2):  # one batch of 10
+        await a.accept(poll("m1", r))
+    await a.committer.commit()
+    a.outbox.handed(a.buffer.unsent(limit=1)[0], [7])
+    a.outbox.acknowledged(7)
+
+    fail_once(monkeypatch, "ack", sqlite3.OperationalError("database or disk is full"))
+    await a.committer._remove_acks()  # fails: the batch stays, in flight, acknowledged
+    assert a.outbox.in_flight() == frozenset({1}) and a.outbox.has_acked()
+    assert [b.seq for b in a.buffer.unsent()] == [1]
+
+    await a.committer._remove_acks()  # the disk works again
+    assert a.outbox.in_flight() == frozenset() and not a.outbox.has_acked()
+    assert a.buffer.unsent() == [] and a.buffer.counters().devices["m1"].published == 10
     await a.disk.close(a.buffer.close)
