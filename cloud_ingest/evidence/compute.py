@@ -9,7 +9,9 @@ shifted by the gateway's corrected offset) and reported in the cloud's.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,6 +38,30 @@ DEFAULT_PARAMETERS = Parameters(
 )
 GRID_HOURS_UP_TO_MS = 3 * DAY_MS
 SCHEMA_NEEDED = 11  # migrations 009-011 hold what the figures read
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_restore = False
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic collector off while at least one computation runs. It is process-wide, so
+    overlapping computations (the dashboard's warmer beside a request) are counted: the last one
+    to end turns it back on, and only if it was on when the first began."""
+    global _gc_pausers, _gc_restore
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_restore = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_restore:
+                gc.enable()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,27 +207,24 @@ def compute(
     conn.row_factory = tuple_row
     # a month is some 100,000 small containers (cells of 1,500 tags) that all live until the
     # figures are assembled: the cyclic collector would walk them again and again for nothing
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        fresh = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        with conn.transaction():
-            # one snapshot for every query (the figures agree with each other while ingest goes
-            # on); no JIT (its compile time is most of these short statements' run time); room
-            # to aggregate a month of rollups in memory; a plan for each statement's own values
-            # (psycopg prepares a statement run five times on a connection, and PostgreSQL's
-            # generic plan for a time range it cannot see scans every bucket of the tags: a
-            # 30-day window's minute edges took 80-200 ms each that way instead of 3 ms)
-            if fresh:
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            conn.execute("SET LOCAL jit = off")
-            conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            conn.execute("SET LOCAL work_mem = '64MB'")
-            return _compute(conn, enterprise, start=start, end=end, now=now, params=params)
+        with _cyclic_gc_paused():
+            fresh = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            with conn.transaction():
+                # one snapshot for every query (the figures agree with each other while ingest goes
+                # on); no JIT (its compile time is most of these short statements' run time); room
+                # to aggregate a month of rollups in memory; a plan for each statement's own values
+                # (psycopg prepares a statement run five times on a connection, and PostgreSQL's
+                # generic plan for a time range it cannot see scans every bucket of the tags: a
+                # 30-day window's minute edges took 80-200 ms each that way instead of 3 ms)
+                if fresh:
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                conn.execute("SET LOCAL jit = off")
+                conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                conn.execute("SET LOCAL work_mem = '64MB'")
+                return _compute(conn, enterprise, start=start, end=end, now=now, params=params)
     finally:
         conn.row_factory = factory
-        if collecting:
-            gc.enable()
 
 
 def _compute(
