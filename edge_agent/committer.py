@@ -180,9 +180,13 @@ class Committer:
             self._pending_since = asyncio.get_running_loop().time()
 
     async def _seal_all(self) -> None:
-        sealed = await self._disk(_seal_all, self._buffer, self._limits, self._outbox.claimed)
+        sealed, failed = await self._disk(_seal_all, self._buffer, self._limits, self._outbox.claimed)
         self._pending_since = None
         self._outbox.sealed(sealed)
+        if failed is not None:  # the rows wait for the next try: nothing is lost
+            self._disk_failed(0, failed)
+        else:
+            self._disk_works()
 
     async def _remove_acks(self) -> None:
         acks = self._outbox.take_acked()
@@ -238,16 +242,20 @@ def _write(buffer: DiskBuffer, rows: list[Row], *, now: int, limits: BatchLimits
     return sealed, None, None
 
 
-def _seal_all(buffer: DiskBuffer, limits: BatchLimits, claimed: set[int]) -> list[SealedBatch]:
-    """Seal every pending row, partial batches included, ``SEAL_STEP`` batches a transaction."""
+def _seal_all(buffer: DiskBuffer, limits: BatchLimits, claimed: set[int]
+              ) -> tuple[list[SealedBatch], sqlite3.Error | None]:
+    """Seal every pending row, partial batches included, ``SEAL_STEP`` batches a transaction.
+    Returns the batches sealed and the disk's error (the rows left wait for the next try; the
+    event loop logs it once a burst of failures, as for commits)."""
     made: list[SealedBatch] = []
+    failed: sqlite3.Error | None = None
     try:
         while more := buffer.seal(limits, now_ms=now_ms(), max_batches=SEAL_STEP):
             made += more
     except sqlite3.Error as err:
-        log.error("sealing batches failed; the rows wait for the next try: %s", err)
+        failed = err
     claimed.update(b.seq for b in made)  # as in `_write`
-    return made
+    return made, failed
 
 
 def _ack(buffer: DiskBuffer, acks: Sequence[int]) -> sqlite3.Error | None:

@@ -29,14 +29,14 @@ def agent(tmp_path: Path) -> Agent:
     return Agent(cfg, tmp_path / "gw.yaml")
 
 
-def fail_once(monkeypatch: pytest.MonkeyPatch, verb: str, error: sqlite3.Error) -> None:
-    """The buffer's ``verb`` raises ``error`` the first time it is called, then works again."""
+def fail_once(monkeypatch: pytest.MonkeyPatch, verb: str, error: sqlite3.Error, *, times: int = 1) -> None:
+    """The buffer's ``verb`` raises ``error`` the first ``times`` it is called, then works again."""
     real = getattr(DiskBuffer, verb)
     calls = {"n": 0}
 
     def failing(self: DiskBuffer, *args: object, **kwargs: object) -> object:
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] <= times:
             raise error
         return real(self, *args, **kwargs)
 
@@ -91,6 +91,24 @@ async def test_a_failed_seal_leaves_the_rows_for_the_next_try(
     assert a.buffer.pending_samples == 5 and a.buffer.next_seq == 1
     await a.committer.flush()
     assert a.buffer.pending_samples == 0 and [b.n for b in a.buffer.unsent()] == [5]
+    await a.disk.close(a.buffer.close)
+
+
+async def test_seals_failing_again_and_again_are_logged_once_and_once_recovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = agent(tmp_path)
+    await a.accept(poll("m1", 1))
+    await a.committer.commit()
+    fail_once(monkeypatch, "seal", sqlite3.OperationalError("database or disk is full"), times=4)
+    with caplog.at_level("WARNING", logger="edge_agent"):
+        for _ in range(5):  # four fail, the fifth seals
+            await a.committer.flush()
+    lines = [r.getMessage() for r in caplog.records if "buffer's disk" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert "failed (database or disk is full)" in lines[0]
+    assert "works again after 4 failed commits; 0 samples were lost" in lines[1]
+    assert [b.n for b in a.buffer.unsent()] == [5]
     await a.disk.close(a.buffer.close)
 
 
