@@ -91,28 +91,25 @@ def _hours(
         by_per.setdefault(per_hour.get(t), []).append(t)
     exact: list[int] = []
     for per, group in sorted(by_per.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
-        # totals per tag: grouped in index order, in parallel where the planner sees cores
-        params: list[object] = [group]
-        totals = {
-            tag: (cnt, g, k)
-            for tag, cnt, g, k in conn.execute(
-                "SELECT tag_id, sum(n)::int8, sum(n_good)::int8, count(*) FROM samples_1h"
-                f" WHERE tag_id = ANY(%s) AND {_within('bucket', p.hours, params)} GROUP BY 1",
-                params,
-            )
-        }
+        # one pass over the tags' hours, grouped in index order: the hours as expected fall into
+        # one row per tag (no cell), the hours that deviate into a row per (tag, cell)
+        totals: dict[int, tuple[int, int, int]] = {}
         devs: dict[int, dict[int, tuple[int, int, int]]] = {}
-        if per is not None:  # the hours that deviate from the expected count, by cell
-            params = [p.cell_ms / 1000.0, p.cell_base, group]
-            where = _within("bucket", p.hours, params)
-            params += [per, per]
-            for tag, start, cnt, g, k in conn.execute(
-                f"SELECT tag_id, {ms('c')}, n, g, k FROM (SELECT tag_id, date_bin(make_interval(secs => %s),"
-                f" bucket, {ts('%s')}) AS c, sum(n)::int8 AS n, sum(n_good)::int8 AS g, count(*) AS k"
-                f" FROM samples_1h WHERE tag_id = ANY(%s) AND {where} AND (n <> %s OR n_good <> %s)"
-                " GROUP BY 1, 2) x",
-                params,
-            ):
+        if per is None:  # totals only
+            cell_sql = "NULL::int8"
+            params: list[object] = [group]
+        else:
+            binned = f"date_bin(make_interval(secs => %s), bucket, {ts('%s')})"
+            cell_sql = f"CASE WHEN n <> %s OR n_good <> %s THEN {ms(binned)} END"
+            params = [per, per, p.cell_ms / 1000.0, p.cell_base, group]
+        for tag, start, cnt, g, k in conn.execute(
+            f"SELECT tag_id, {cell_sql} AS c, sum(n)::int8, sum(n_good)::int8, count(*) FROM samples_1h"
+            f" WHERE tag_id = ANY(%s) AND {_within('bucket', p.hours, params)} GROUP BY 1, 2",
+            params,
+        ):
+            c0, g0, k0 = totals.get(tag, (0, 0, 0))
+            totals[tag] = (c0 + cnt, g0 + g, k0 + k)
+            if start is not None:
                 devs.setdefault(tag, {})[p.cell(start)] = (cnt, g, k)
         for tag in group:
             cnt_all, g_all, k_all = totals.get(tag, (0, 0, 0))
