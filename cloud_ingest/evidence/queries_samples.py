@@ -37,6 +37,19 @@ def _within(col: str, spans: Sequence[tuple[int, int]], params: list[object]) ->
     return cond
 
 
+
+def _rows(table: str, cols: str, col: str, tags: Sequence[int], spans: Sequence[tuple[int, int]],
+          params: list[object]) -> str:
+    """The rows of ``tags`` in the spans, one plain range scan per span (UNION ALL): the several
+    spans of one condition (``_within``) made the planner OR two bitmaps and visit the table for
+    every row, where a range each is read from the covering index alone (index-only)."""
+    parts = []
+    for lo, hi in spans:
+        params += [list(tags), lo, hi]
+        parts.append(f"SELECT {cols} FROM {table} WHERE tag_id = ANY(%s) AND {col} >= {ts('%s')}"
+                     f" AND {col} < {ts('%s')}")
+    return "(" + " UNION ALL ".join(parts) + ") r"
+
 def _by_cell(
     conn: Conn,
     p: Plan,
@@ -54,13 +67,12 @@ def _by_cell(
         if table == "samples"
         else ("sum(n)", "sum(n_good)")
     )
-    params: list[object] = [p.cell_ms / 1000.0, p.cell_base, list(tags)]
-    where = _within(col, spans, params)
+    params: list[object] = [p.cell_ms / 1000.0, p.cell_base]
+    cols = f"tag_id, {col}, quality" if table == "samples" else f"tag_id, {col}, n, n_good"
+    src = _rows(table, cols, col, tags, spans, params)
     sql = (
         f"SELECT tag_id, {ms('c')}, n, g FROM (SELECT tag_id, date_bin(make_interval(secs => %s), {col},"
-        f" {ts('%s')}) AS c, {n}::int8 AS n, {good}::int8 AS g FROM {table} WHERE tag_id = ANY(%s) AND"
-        f" {where}"
-        " GROUP BY 1, 2) x"
+        f" {ts('%s')}) AS c, {n}::int8 AS n, {good}::int8 AS g FROM {src} GROUP BY 1, 2) x"
     )
     for tag, start, cnt, g in conn.execute(sql, params):
         acc = out.setdefault(tag, {}).setdefault(p.cell(start), [0, 0])
@@ -97,14 +109,15 @@ def _hours(
         devs: dict[int, dict[int, tuple[int, int, int]]] = {}
         if per is None:  # totals only
             cell_sql = "NULL::int8"
-            params: list[object] = [group]
+            params: list[object] = []
         else:
             binned = f"date_bin(make_interval(secs => %s), bucket, {ts('%s')})"
             cell_sql = f"CASE WHEN n <> %s OR n_good <> %s THEN {ms(binned)} END"
-            params = [per, per, p.cell_ms / 1000.0, p.cell_base, group]
+            params = [per, per, p.cell_ms / 1000.0, p.cell_base]
+        src = _rows("samples_1h", "tag_id, bucket, n, n_good", "bucket", group, p.hours, params)
         for tag, start, cnt, g, k in conn.execute(
-            f"SELECT tag_id, {cell_sql} AS c, sum(n)::int8, sum(n_good)::int8, count(*) FROM samples_1h"
-            f" WHERE tag_id = ANY(%s) AND {_within('bucket', p.hours, params)} GROUP BY 1, 2",
+            f"SELECT tag_id, {cell_sql} AS c, sum(n)::int8, sum(n_good)::int8, count(*) FROM {src}"
+            " GROUP BY 1, 2",
             params,
         ):
             c0, g0, k0 = totals.get(tag, (0, 0, 0))

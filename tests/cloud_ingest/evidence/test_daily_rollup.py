@@ -171,4 +171,4 @@ def test_day_cells_from_any_hour(days_db: str, monkeypatch: pytest.MonkeyPatch, 
     f = _same_as_hours_and_raw(days_db, window, monkeypatch)
     assert f.grid.bucket == "day"
     a = next(r for r in f.grid.rows if r.device == "a")
-    assert len(a.completeness) == 4 and min(a.completeness) < 1.0
+    assert len(a.completeness) == 4 and min(c or 0.0 for c in a.completeness) < 1.0
