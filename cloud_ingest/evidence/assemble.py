@@ -4,6 +4,7 @@ gives the same JSON."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from cloud_ingest.evidence.tag_figures import TagResult, grid_row
 from cloud_ingest.evidence.window import from_ms, to_ms
 
 
+@functools.cache  # the installed package's metadata: read once (3 ms a computation otherwise)
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

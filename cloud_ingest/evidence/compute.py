@@ -120,8 +120,11 @@ def _origins(
 def _tag_results(
     conn: Conn, periods: Sequence[TagPeriod], plans: Mapping[tuple[int, int], Plan], params: Parameters
 ) -> dict[int, TagResult]:
-    plan_list = list(plans.values())
-    index = {k: i for i, k in enumerate(plans)}
+    # gateways whose clocks agree share their plans: one set of statements for all their tags
+    # (five gateways of one enterprise: five times fewer statements, each over more tags)
+    plan_list = list(dict.fromkeys(plans.values()))
+    unique = {p: i for i, p in enumerate(plan_list)}
+    index = {k: unique[p] for k, p in plans.items()}
     # samples an hour holds when nothing is missing; 0 (every hour grouped by cell) when the
     # interval does not divide an hour; None for report-by-exception tags (totals only)
     per_hour: dict[int, int | None] = {}
@@ -253,15 +256,14 @@ def _compute(
     for tp in periods:
         by_device.setdefault(tp.tag.device_id, []).append(tp)
     plans: dict[tuple[int, int], Plan] = {}
+    made: dict[tuple[Span, int, tuple[Span, ...]], Plan] = {}  # the same plan for the same inputs
 
     def plan(g: int, p0: int) -> Plan:
         if (g, p0) not in plans:
-            plans[(g, p0)] = make_plan(
-                (p0, E + shift.get(g, 0)),
-                cell_base=S + shift.get(g, 0),
-                cell_ms=cell_ms,
-                pending=pending.get(g, ()),
-            )
+            key = ((p0, E + shift.get(g, 0)), S + shift.get(g, 0), tuple(pending.get(g, ())))
+            if key not in made:
+                made[key] = make_plan(key[0], cell_base=key[1], cell_ms=cell_ms, pending=key[2])
+            plans[(g, p0)] = made[key]
         return plans[(g, p0)]
 
     for tp in periods:

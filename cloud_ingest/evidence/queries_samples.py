@@ -37,6 +37,19 @@ def _within(col: str, spans: Sequence[tuple[int, int]], params: list[object]) ->
     return cond
 
 
+
+def _rows(table: str, cols: str, col: str, tags: Sequence[int], spans: Sequence[tuple[int, int]],
+          params: list[object]) -> str:
+    """The rows of ``tags`` in the spans, one plain range scan per span (UNION ALL): the several
+    spans of one condition (``_within``) made the planner OR two bitmaps and visit the table for
+    every row, where a range each is read from the covering index alone (index-only)."""
+    parts = []
+    for lo, hi in spans:
+        params += [list(tags), lo, hi]
+        parts.append(f"SELECT {cols} FROM {table} WHERE tag_id = ANY(%s) AND {col} >= {ts('%s')}"
+                     f" AND {col} < {ts('%s')}")
+    return "(" + " UNION ALL ".join(parts) + ") r"
+
 def _by_cell(
     conn: Conn,
     p: Plan,
@@ -54,13 +67,12 @@ def _by_cell(
         if table == "samples"
         else ("sum(n)", "sum(n_good)")
     )
-    params: list[object] = [p.cell_ms / 1000.0, p.cell_base, list(tags)]
-    where = _within(col, spans, params)
+    params: list[object] = [p.cell_ms / 1000.0, p.cell_base]
+    cols = f"tag_id, {col}, quality" if table == "samples" else f"tag_id, {col}, n, n_good"
+    src = _rows(table, cols, col, tags, spans, params)
     sql = (
         f"SELECT tag_id, {ms('c')}, n, g FROM (SELECT tag_id, date_bin(make_interval(secs => %s), {col},"
-        f" {ts('%s')}) AS c, {n}::int8 AS n, {good}::int8 AS g FROM {table} WHERE tag_id = ANY(%s) AND"
-        f" {where}"
-        " GROUP BY 1, 2) x"
+        f" {ts('%s')}) AS c, {n}::int8 AS n, {good}::int8 AS g FROM {src} GROUP BY 1, 2) x"
     )
     for tag, start, cnt, g in conn.execute(sql, params):
         acc = out.setdefault(tag, {}).setdefault(p.cell(start), [0, 0])
@@ -91,28 +103,26 @@ def _hours(
         by_per.setdefault(per_hour.get(t), []).append(t)
     exact: list[int] = []
     for per, group in sorted(by_per.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
-        # totals per tag: grouped in index order, in parallel where the planner sees cores
-        params: list[object] = [group]
-        totals = {
-            tag: (cnt, g, k)
-            for tag, cnt, g, k in conn.execute(
-                "SELECT tag_id, sum(n)::int8, sum(n_good)::int8, count(*) FROM samples_1h"
-                f" WHERE tag_id = ANY(%s) AND {_within('bucket', p.hours, params)} GROUP BY 1",
-                params,
-            )
-        }
+        # one pass over the tags' hours, grouped in index order: the hours as expected fall into
+        # one row per tag (no cell), the hours that deviate into a row per (tag, cell)
+        totals: dict[int, tuple[int, int, int]] = {}
         devs: dict[int, dict[int, tuple[int, int, int]]] = {}
-        if per is not None:  # the hours that deviate from the expected count, by cell
-            params = [p.cell_ms / 1000.0, p.cell_base, group]
-            where = _within("bucket", p.hours, params)
-            params += [per, per]
-            for tag, start, cnt, g, k in conn.execute(
-                f"SELECT tag_id, {ms('c')}, n, g, k FROM (SELECT tag_id, date_bin(make_interval(secs => %s),"
-                f" bucket, {ts('%s')}) AS c, sum(n)::int8 AS n, sum(n_good)::int8 AS g, count(*) AS k"
-                f" FROM samples_1h WHERE tag_id = ANY(%s) AND {where} AND (n <> %s OR n_good <> %s)"
-                " GROUP BY 1, 2) x",
-                params,
-            ):
+        if per is None:  # totals only
+            cell_sql = "NULL::int8"
+            params: list[object] = []
+        else:
+            binned = f"date_bin(make_interval(secs => %s), bucket, {ts('%s')})"
+            cell_sql = f"CASE WHEN n <> %s OR n_good <> %s THEN {ms(binned)} END"
+            params = [per, per, p.cell_ms / 1000.0, p.cell_base]
+        src = _rows("samples_1h", "tag_id, bucket, n, n_good", "bucket", group, p.hours, params)
+        for tag, start, cnt, g, k in conn.execute(
+            f"SELECT tag_id, {cell_sql} AS c, sum(n)::int8, sum(n_good)::int8, count(*) FROM {src}"
+            " GROUP BY 1, 2",
+            params,
+        ):
+            c0, g0, k0 = totals.get(tag, (0, 0, 0))
+            totals[tag] = (c0 + cnt, g0 + g, k0 + k)
+            if start is not None:
                 devs.setdefault(tag, {})[p.cell(start)] = (cnt, g, k)
         for tag in group:
             cnt_all, g_all, k_all = totals.get(tag, (0, 0, 0))
@@ -163,7 +173,7 @@ def _days(
     for t in tags:
         by_per.setdefault(per_hour.get(t), []).append(t)
     by_hour: list[int] = list(by_per.pop(0, []))  # every hour grouped by cell
-    read: list[tuple[int, int]] = []  # (tag, day) read by its hours
+    read: list[tuple[int, int, int, int]] = []  # (tag, day, n, good) of the days not uniform
     for per, group in sorted(by_per.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
         params: list[object] = [group]
         where = _within("bucket", p.days, params)
@@ -181,8 +191,9 @@ def _days(
         missing: list[int] = []
         seen: set[int] = set()
         for tag, k, odd in conn.execute(
-            f"SELECT tag_id, count(*), array_agg({ms('bucket')}) FILTER (WHERE NOT {_uniform(per)})"
-            f" FROM samples_1d WHERE tag_id = ANY(%s) AND {where} GROUP BY 1",
+            f"SELECT tag_id, count(*), array_agg(ARRAY[{ms('bucket')}, n, n_good])"
+            f" FILTER (WHERE NOT {_uniform(per)}) FROM samples_1d WHERE tag_id = ANY(%s) AND {where}"
+            " GROUP BY 1",
             params,
         ):
             seen.add(tag)
@@ -197,8 +208,8 @@ def _days(
                     acc = cells.setdefault(cell, [0, 0])
                     acc[0] += per * hours
                     acc[1] += per * hours
-            for d in odd or ():  # back out the expected count; its hours are read below
-                read.append((tag, int(d)))
+            for d, n, g in odd or ():
+                read.append((tag, int(d), int(n), int(g)))  # its own counts replace the expected
                 for cell, hours in cells_of[int(d)].items():
                     cells[cell][0] -= per * hours
                     cells[cell][1] -= per * hours
@@ -206,13 +217,13 @@ def _days(
         if missing:  # days with no row at all (no sample): the others one by one
             params = [missing]
             where = _within("bucket", p.days, params)
-            for tag, d, uniform in conn.execute(
-                f"SELECT tag_id, {ms('bucket')}, {_uniform(per)} FROM samples_1d WHERE tag_id = ANY(%s)"
-                f" AND {where}",
+            for tag, d, uniform, n, g in conn.execute(
+                f"SELECT tag_id, {ms('bucket')}, {_uniform(per)}, n, n_good FROM samples_1d"
+                f" WHERE tag_id = ANY(%s) AND {where}",
                 params,
             ):
                 if not uniform:
-                    read.append((tag, int(d)))
+                    read.append((tag, int(d), int(n), int(g)))
                     continue
                 cells = out.setdefault(tag, {})
                 for cell, hours in cells_of[int(d)].items():
@@ -220,22 +231,77 @@ def _days(
                     acc[0] += per * hours
                     acc[1] += per * hours
     _by_cell(conn, p, by_hour, "samples_1h", "bucket", p.days, out)
-    if read:
-        # each (tag, day) one index range of 24 hours: as a plain join the planner, blind to how
-        # few the pairs are, hashes every hour of every tag (a month of 1,500 tags: 1.08 M rows
-        # per plan); OFFSET 0 keeps the lateral scan from being flattened back into that join
-        binned = f"date_bin(make_interval(secs => %s), h.bucket, {ts('%s')})"
-        for tag, start, cnt, g in conn.execute(
-            f"SELECT x.t, {ms(binned)}, sum(h.n)::int8, sum(h.n_good)::int8"
-            " FROM unnest(%s::int[], %s::int8[]) AS x(t, d) CROSS JOIN LATERAL"
-            " (SELECT r.bucket, r.n, r.n_good FROM samples_1h r WHERE r.tag_id = x.t"
-            f" AND r.bucket >= {ts('x.d')} AND r.bucket < {ts('x.d + ' + str(DAY_MS))} OFFSET 0) h"
-            " GROUP BY 1, 2",
-            (p.cell_ms / 1000.0, p.cell_base, [t for t, _ in read], [d for _, d in read]),
-        ):
-            acc = out.setdefault(tag, {}).setdefault(p.cell(start), [0, 0])
-            acc[0] += cnt
+    _uneven_days(conn, p, read, cells_of, out)
+
+
+def _uneven_days(
+    conn: Conn,
+    p: Plan,
+    read: Sequence[tuple[int, int, int, int]],
+    cells_of: dict[int, dict[int, int]],
+    out: dict[int, dict[int, list[int]]],
+) -> None:
+    """The days that are not uniform, (tag, day, n, good) from ``samples_1d``, into their cells.
+    A day in one cell adds its own counts; a day a cell boundary cuts in two (day cells that do
+    not begin at UTC midnight) reads the hours of its shorter side, and the other side has the
+    rest of the day's counts (a day's row is its hours summed: rollups.py); a day cut more often
+    (hour cells) reads all its hours."""
+    ranges: list[tuple[int, int, int]] = []  # (tag, lo, hi) read by its hours
+    rest: list[tuple[int, int, int, int] | None] = []  # per range: (tag, other cell, n, good)
+    for tag, d, n, g in read:
+        parts = sorted(cells_of[d].items())  # cells in time order, with their hours of the day
+        if len(parts) == 1:
+            acc = out.setdefault(tag, {}).setdefault(parts[0][0], [0, 0])
+            acc[0] += n
             acc[1] += g
+        elif len(parts) == 2:
+            (first, hours), (second, _) = parts
+            cut = d + hours * HOUR_MS
+            if hours <= 12:
+                ranges.append((tag, d, cut))
+                rest.append((tag, second, n, g))
+            else:
+                ranges.append((tag, cut, d + DAY_MS))
+                rest.append((tag, first, n, g))
+        else:
+            ranges.append((tag, d, d + DAY_MS))
+            rest.append(None)
+    if not ranges:
+        return
+    found: dict[int, list[int]] = {}  # range -> [n, good] read
+    # each range one index range of hours: as a plain join the planner, blind to how few the
+    # ranges are, hashes every hour of every tag (a month of 1,500 tags: 1.08 M rows per plan);
+    # OFFSET 0 keeps the lateral scan from being flattened back into that join
+    binned = f"date_bin(make_interval(secs => %s), h.bucket, {ts('%s')})"
+    for k, tag, start, cnt, g in conn.execute(
+        f"SELECT x.k, x.t, {ms(binned)}, sum(h.n)::int8, sum(h.n_good)::int8"
+        " FROM unnest(%s::int[], %s::int8[], %s::int8[]) WITH ORDINALITY AS x(t, lo, hi, k)"
+        " CROSS JOIN LATERAL"
+        " (SELECT r.bucket, r.n, r.n_good FROM samples_1h r WHERE r.tag_id = x.t"
+        f" AND r.bucket >= {ts('x.lo')} AND r.bucket < {ts('x.hi')} OFFSET 0) h"
+        " GROUP BY 1, 2, 3",
+        (
+            p.cell_ms / 1000.0,
+            p.cell_base,
+            [t for t, _, _ in ranges],
+            [lo for _, lo, _ in ranges],
+            [hi for _, _, hi in ranges],
+        ),
+    ):
+        acc = out.setdefault(tag, {}).setdefault(p.cell(start), [0, 0])
+        acc[0] += cnt
+        acc[1] += g
+        part = found.setdefault(int(k) - 1, [0, 0])
+        part[0] += cnt
+        part[1] += g
+    for k, other in enumerate(rest):
+        if other is None:
+            continue
+        tag, cell, n, g = other
+        n_read, g_read = found.get(k, (0, 0))
+        acc = out.setdefault(tag, {}).setdefault(cell, [0, 0])
+        acc[0] += n - n_read
+        acc[1] += g - g_read
 
 
 def counts(

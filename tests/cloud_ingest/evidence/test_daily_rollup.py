@@ -156,3 +156,19 @@ def test_late_batch_into_a_closed_day(days_db: str, monkeypatch: pytest.MonkeyPa
     assert {p.days for p in _plans(days_db, window)} == {((dd.T0, dd.T0 + 3 * dd.DAY),)}
     after = _same_as_hours_and_raw(days_db, window, monkeypatch)
     assert [t.model_dump() for t in after.tags] == [t.model_dump() for t in before.tags]
+
+
+@pytest.mark.parametrize("cell_start_h", [0, 7, 11, 20])
+def test_day_cells_from_any_hour(days_db: str, monkeypatch: pytest.MonkeyPatch, cell_start_h: int) -> None:
+    """Day cells from the top of any hour (the dashboard's 7- and 30-day windows start there): a
+    day that is not uniform lies in one cell (from midnight) or is cut in two, and is read by the
+    hours of its shorter side (before the cut at 07:00 and 11:00, after it at 20:00), the other
+    side having the rest of the day's counts. a's offline hours (10:00-12:00 on 01-02) straddle
+    the cut at 11:00; a.q's uneven hours (15:00 and 16:00 on 01-03) lie past every cut."""
+    start = dd.T0 - 24 * dd.HOUR + cell_start_h * dd.HOUR
+    window = (start, start + 4 * dd.DAY)
+    assert {p.days for p in _plans(days_db, window)} == {((dd.T0, dd.T0 + 3 * dd.DAY),)}
+    f = _same_as_hours_and_raw(days_db, window, monkeypatch)
+    assert f.grid.bucket == "day"
+    a = next(r for r in f.grid.rows if r.device == "a")
+    assert len(a.completeness) == 4 and min(c or 0.0 for c in a.completeness) < 1.0
