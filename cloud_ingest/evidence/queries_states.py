@@ -173,9 +173,12 @@ def bad_reasons(
     rows = conn.execute(
         "SELECT x.k, r.reason FROM unnest(%s::int[], %s::int8[], %s::int8[]) WITH ORDINALITY AS x(d, lo,"
         " hi, k)"
-        " LEFT JOIN LATERAL (SELECT s.reason FROM tags t JOIN samples s ON s.tag_id = t.id"
-        f"  WHERE t.device_id = x.d AND s.ts >= {ts('x.lo')} AND s.ts < {ts('x.hi')} AND s.quality <> 0"
-        "  LIMIT 1) r ON true ORDER BY x.k",
+        # the earliest bad sample of the stretch (ties: the lowest tag), so the same data always
+        # gives the same reason: each tag's first by its index, then the first of those
+        " LEFT JOIN LATERAL (SELECT f.reason FROM tags t CROSS JOIN LATERAL (SELECT s.ts, s.reason"
+        f"   FROM samples s WHERE s.tag_id = t.id AND s.ts >= {ts('x.lo')} AND s.ts < {ts('x.hi')}"
+        "   AND s.quality <> 0 ORDER BY s.ts LIMIT 1) f"
+        "  WHERE t.device_id = x.d ORDER BY f.ts, t.id LIMIT 1) r ON true ORDER BY x.k",
         ([r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests]),
     )
     return {requests[k - 1]: (is_offline(reason), reason) for k, reason in rows}

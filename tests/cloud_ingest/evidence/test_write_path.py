@@ -110,3 +110,30 @@ def test_migration_011_fills_the_new_tables_from_what_was_stored_before(pg_dsn: 
     migrate.migrate(pg_dsn)
     assert rows(pg_dsn, "SELECT seq, n FROM batch_devices ORDER BY seq") == [(1, 5), (2, 5)]
     assert rows(pg_dsn, "SELECT kind FROM gateway_events") == [("birth",)]
+
+
+def test_a_bad_stretch_is_given_the_reason_of_its_earliest_sample(pg_dsn: str) -> None:
+    from cloud_ingest.evidence.queries_states import bad_reasons
+
+    migrate.migrate(pg_dsn)
+    # tag "z" (stored first, the lowest id) goes bad later than tag "a": the stretch's reason is
+    # a's, the earliest, whatever order the rows were stored or read in
+    samples: list[dict[str, object]] = [
+        {"d": "m1", "t": "z", "ts": T0 + 30, "rt": T0 + 30, "v": None, "q": "bad", "r": "exception code 2"},
+        {"d": "m1", "t": "a", "ts": T0 + 10, "rt": T0 + 10, "v": None, "q": "bad",
+         "r": "device offline: timeout"},
+        {"d": "m1", "t": "a", "ts": T0 + 40, "rt": T0 + 40, "v": None, "q": "bad", "r": "exception code 4"},
+    ]
+    msg = DataBatch("ent", "gw", "s", 1, T0 + 50, samples,
+                    Counters(batches_published=1, devices={"m1": DeviceCounters(read=3)}))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        writer.write(conn, [writer.Inbound(msg, T0 + 60)], registry=Registry(),
+                     partitions=Partitions(flavor=flavor_of(conn)))
+        device = rows(pg_dsn, "SELECT id FROM devices WHERE code = 'm1'")[0][0]
+        got = bad_reasons(conn, [(device, T0, T0 + 100), (device, T0 + 20, T0 + 100),
+                                 (device, T0 + 41, T0 + 100)])
+    assert got == {
+        (device, T0, T0 + 100): (True, "device offline: timeout"),
+        (device, T0 + 20, T0 + 100): (False, "exception code 2"),
+        (device, T0 + 41, T0 + 100): (True, None),  # no bad sample there: nothing known
+    }
