@@ -102,16 +102,19 @@ class RunText:
     ``%`` format a chunk."""
 
     def __init__(self, device: str, tags: Sequence[str]) -> None:
-        dev = _jstr(device).replace("%", "%%")
-        self._parts = [f'{{"d":{dev},"t":{_jstr(t).replace("%", "%%")},"ts":{_TS},"rt":{_TS},'
-                       '"v":%s,"q":"good"}' for t in tags]
-        self.n = len(self._parts)
+        self._device, self._tags = device, list(tags)
+        self.n = len(self._tags)
+        # the text kept is one template a row (a 1,000-tag device: about 90 kB); the
+        # per-tag pieces are made again only for another row size
         self._cuts: dict[int, list[tuple[int, int, str]]] = {}
 
     def _chunks(self, step: int) -> list[tuple[int, int, str]]:
         cut = self._cuts.get(step)
         if cut is None:
-            cut = self._cuts[step] = [(i, min(i + step, self.n), ",".join(self._parts[i:i + step]))
+            dev = _text(self._device)
+            parts = [f'{{"d":{dev},"t":{_text(t)},"ts":{_TS},"rt":{_TS},"v":%s,"q":"good"}}'
+                     for t in self._tags]
+            cut = self._cuts[step] = [(i, min(i + step, self.n), ",".join(parts[i:i + step]))
                                       for i in range(0, self.n, step)]
         return cut
 
@@ -133,6 +136,12 @@ class RunText:
 
 
 _NUMBERS = {int, float}
+
+
+def _text(name: str) -> str:
+    """A name's JSON text in a ``%`` template; not `_jstr`'s cache, which a 10,000-tag gateway
+    would fill for text made once."""
+    return json.dumps(name, ensure_ascii=False).replace("%", "%%")
 Run = tuple[RunText, int, Sequence[object]]  # the text maker, the read time, the values
 
 
