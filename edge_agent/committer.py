@@ -101,14 +101,8 @@ class Committer:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._closed:
-            # the linger clock ticks only while something waits for a step (rows to seal,
-            # acknowledgements or counters to write again after a failed disk); otherwise
-            # whatever brings work wakes the task (a timer firing 20 times a second for
-            # nothing was 3 % of the loop's time at 3,000 points/s)
-            waiting = bool(self._staged or self._counts or self._outbox.has_acked()
-                           or self._buffer.pending_samples)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._tick if waiting else None):
+                async with asyncio.timeout(self._tick):  # the linger clock
                     await self._wake.wait()
             self._wake.clear()
             async with self._lock:

@@ -4,10 +4,6 @@
 orjson (3x cheaper per sample, measured with bench/edge_scale.py's profile), falling back to
 `sample_json` for whatever orjson would write differently or refuse: a value JSON cannot
 carry (NaN, infinity), an integer beyond 64 bits, a string with a lone surrogate.
-
-`RunText` makes the same text for a run of good samples of one device read at one time (a
-Modbus block of small integers) from the values alone: the rest of each sample's text is fixed
-per tag list, so no per-sample object or dict is walked for it.
 """
 
 from __future__ import annotations
@@ -15,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import orjson
 
@@ -89,84 +85,3 @@ def samples_json(samples: Sequence[Sample]) -> str:
         return orjson.dumps(docs).decode()[1:-1]
     except (orjson.JSONEncodeError, TypeError):
         return ",".join(map(sample_json, samples))
-
-
-
-_TS = "\x00"  # where a run's read time goes: JSON text never holds a raw NUL (it is escaped)
-
-
-class RunText:
-    """The rows' text of good samples of one device and one fixed list of tags, read at one
-    time (``ts`` and ``read_ts`` equal, no code, no reason): what `samples_json` writes for the
-    same samples, in chunks of ``max_samples``, made with one orjson call for the values and one
-    ``%`` format a chunk."""
-
-    def __init__(self, device: str, tags: Sequence[str]) -> None:
-        self._device, self._tags = device, list(tags)
-        self.n = len(self._tags)
-        # the text kept is one template a row (a 1,000-tag device: about 90 kB); the
-        # per-tag pieces are made again only for another row size
-        self._cuts: dict[int, list[tuple[int, int, str]]] = {}
-
-    def _chunks(self, step: int) -> list[tuple[int, int, str]]:
-        cut = self._cuts.get(step)
-        if cut is None:
-            dev = _text(self._device)
-            parts = [f'{{"d":{dev},"t":{_text(t)},"ts":{_TS},"rt":{_TS},"v":%s,"q":"good"}}'
-                     for t in self._tags]
-            cut = self._cuts[step] = [(i, min(i + step, self.n), ",".join(parts[i:i + step]))
-                                      for i in range(0, self.n, step)]
-        return cut
-
-    def rows(self, ts: int, values: Sequence[object], *, max_samples: int) -> list[tuple[int, str]] | None:
-        """(samples, text) per chunk; None when a value is not a finite number or a 64-bit
-        integer (those samples are encoded from their objects, as `samples_json` does)."""
-        if len(values) != self.n or not self.n or not set(map(type, values)) <= _NUMBERS:
-            return None
-        try:
-            text = orjson.dumps(values)
-        except (orjson.JSONEncodeError, TypeError):  # an integer beyond 64 bits
-            return None
-        if b"null" in text:  # orjson writes NaN and infinity as null; sample_json makes them bad
-            return None
-        texts = text.decode()[1:-1].split(",")
-        stamp = str(ts)
-        return [(j - i, tmpl.replace(_TS, stamp) % tuple(texts[i:j]))
-                for i, j, tmpl in self._chunks(max(1, max_samples))]
-
-
-_NUMBERS = {int, float}
-
-
-def _text(name: str) -> str:
-    """A name's JSON text in a ``%`` template; not `_jstr`'s cache, which a 10,000-tag gateway
-    would fill for text made once."""
-    return json.dumps(name, ensure_ascii=False).replace("%", "%%")
-Run = tuple[RunText, int, Sequence[object]]  # the text maker, the read time, the values
-
-
-class TextedSamples(list[Sample]):
-    """Samples that also know their rows' text: ``runs`` are (RunText, read time, values) in
-    list order, covering it all (the collector that made the samples sets them). A list like
-    any other; `edge_agent.buffer.rows.encode_rows` uses the runs while the length still
-    matches, and encodes the samples themselves otherwise."""
-
-    __slots__ = ("runs",)
-
-    def __init__(self, samples: Iterable[Sample], runs: Sequence[Run]) -> None:
-        super().__init__(samples)
-        self.runs = runs
-
-    def rows(self, *, max_samples: int, max_bytes: int) -> list[tuple[int, str]] | None:
-        """(samples, text) per row, each within the limits; None when the runs cannot say."""
-        if sum(r.n for r, _, _ in self.runs) != len(self):
-            return None
-        out: list[tuple[int, str]] = []
-        for run, ts, values in self.runs:
-            rows = run.rows(ts, values, max_samples=max_samples)
-            if rows is None:
-                return None
-            out += rows
-        if any(len(text) > max_bytes for _, text in out):
-            return None
-        return out

@@ -39,7 +39,6 @@ from collectors.modbus.standard import BIT_TABLES, ILLEGAL_ADDRESS, UNREACHABLE_
 from device_profiles.device import DeviceConfig
 from device_profiles.modbus import ModbusProfile, ModbusTag
 from wire.sample import Quality, Sample, good_sample, good_samples, now_ms
-from wire.sample_text import RunText, TextedSamples
 
 
 class ModbusCollector:
@@ -57,8 +56,6 @@ class ModbusCollector:
         self.polls = 0
         self._link: ModbusLink | None = None
         self._decoders: dict[int, BlockDecoder] = {}  # by id of the plan's request
-        self._texts: dict[int, RunText] = {}  # the same, the wire text of a block's samples
-        self._runs: list[tuple[RunText, int, list[Value]]] = []  # this poll's, in order
         self._names = [t.name for t in profile.tags]
         self._in_order = self._plan_in_profile_order()
 
@@ -102,12 +99,9 @@ class ModbusCollector:
         for name, why in self.plan.bad.items():
             out[name] = Sample.bad(self.device.id, name, ts=ts, reason=why, code=ILLEGAL_ADDRESS)
         plan, clean = self.plan, True
-        self._runs = []
         for req in list(plan.requests):
             clean = await self._run(req, out, top=True) and clean
         if clean and self._in_order and self.plan is plan and len(out) == len(self._names):
-            if len(self._runs) == len(plan.requests):  # every block small integers: its text too
-                return TextedSamples(out.values(), self._runs)
             return list(out.values())  # filled in profile order
         self._in_order = self._plan_in_profile_order()  # a bisection may have changed the plan
         return [out[name] for name in self._names if name in out]
@@ -195,12 +189,10 @@ class ModbusCollector:
         dec = self._decoders.get(id(req))
         if dec is None or dec.req is not req:
             dec = self._decoders[id(req)] = BlockDecoder(req, self.profile.order_of)
-            self._texts[id(req)] = RunText(self.device.id, dec.names)
         dev = self.device.id
         if dec.infallible and len(values) == req.count:  # small integers: no value can be bad
             decoded: list[Value] = dec.values(values)  # type: ignore[arg-type, assignment]
             out.update(zip(dec.names, good_samples(dev, ts, dec.names, decoded), strict=True))
-            self._runs.append((self._texts[id(req)], ts, decoded))
             return
         for tag, value in zip(req.tags, dec.values(values), strict=True):  # type: ignore[arg-type]
             if isinstance(value, DecodeError):

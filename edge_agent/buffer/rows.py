@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wire.sample import Sample
-from wire.sample_text import TextedSamples, sample_json, samples_json
+from wire.sample_text import sample_json, samples_json
 
 # A row as stored, before it has an id: (device, samples in it, their wire form comma-separated).
 # A plain tuple, not a NamedTuple: one is made for every poll, and a NamedTuple costs five
@@ -33,12 +33,6 @@ _device = operator.attrgetter("device")
 def encode_rows(samples: Iterable[Sample], limits: RowLimits) -> list[Row]:
     """The rows ``samples`` are stored as: runs of one device (a poll is one), split so that
     each row stays within ``limits`` (a single sample is a row whatever its size)."""
-    if type(samples) is TextedSamples and samples:
-        # a clean Modbus poll: the rows' text made from its blocks' values (wire.sample_text)
-        made = samples.rows(max_samples=limits.max_samples, max_bytes=limits.max_bytes)
-        if made is not None:
-            dev = samples[0].device
-            return [(dev, n, text) for n, text in made]
     if (isinstance(samples, list) and 0 < len(samples) <= limits.max_samples
             and len(set(map(_device, samples))) == 1):
         # the common case, one poll of one device: one row, no grouping

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
 
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import ModbusCollector
-from edge_agent.buffer import RowLimits, encode_rows
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
 from tests.support import eventually_async, free_port
 from wire.sample import Quality
-from wire.sample_text import TextedSamples, samples_json
 
 
 async def test_reads_every_tag_close_to_what_the_simulator_serves() -> None:
@@ -124,23 +121,3 @@ def test_bad_endpoint_and_options_name_the_device() -> None:
         ModbusCollector(device(502, id="dev9", options={"max_gap_registers": -1}), prof)
     with pytest.raises(CollectorError, match=r"dev9.*options.colour"):
         ModbusCollector(device(502, id="dev9", options={"colour": "red"}), prof)
-
-
-async def test_a_clean_poll_of_small_integers_carries_its_rows_text() -> None:
-    # 300 scaled 16-bit registers: three blocks of one scaling, each one run of text
-    prof = make_profile([{"name": f"r{i}", "table": "holding", "address": i,
-                          "type": "uint16" if i % 2 else "int16", "scale": 0.1,
-                          "sim": {"kind": "sine", "value": 100 + i % 50, "amplitude": 5,
-                                  "period_s": 30}} for i in range(300)])
-    limits = RowLimits(max_samples=64)
-    async with running_sim(prof) as sim, ModbusCollector(device(sim.port), prof) as c:
-        samples = await c.read()
-    assert isinstance(samples, TextedSamples)
-    assert [s.tag for s in samples] == [t.name for t in prof.tags]
-    assert all(s.quality is Quality.GOOD for s in samples)
-    rows = encode_rows(samples, limits)
-    assert sum(n for _, n, _ in rows) == 300
-    # the same documents as the samples' own text, row by row
-    assert rows == [("dev1", n, samples_json(samples[i - n:i]))
-                    for i, n in zip(itertools.accumulate(n for _, n, _ in rows),
-                                    (n for _, n, _ in rows), strict=True)]
