@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 FRESH_S = 30.0
 KEEP_S = 300.0
 MAX_ENTRIES = 256
-TTL_S = FRESH_S  # the name earlier callers used
 
 Key = tuple[str, str, str]
 Result = tuple[dict[str, Any] | None, str | None]

@@ -59,8 +59,8 @@ ROUND_S = 1.0
 CLOSED_AFTER = timedelta(days=1)
 RECHECK_UP_TO = timedelta(hours=1)
 STORED_SLACK = timedelta(seconds=60)
-"""A writer stamps ``stored_at`` when its transaction starts, and may commit after the figures'
-snapshot: what was stored this long before they were computed counts as new too."""
+"""A writer stamps ``stored_at`` just before its commit, which may become visible only after the
+figures' snapshot: what was stored this long before they were computed counts as new too."""
 ENTERPRISES_EVERY_S = 60.0
 """How often the list of enterprises (for today's city overview) is read again."""
 
