@@ -5,7 +5,9 @@ One place of the in-flight window is always kept for the backlog, so it always m
 given to paho before a disconnection are resent by paho itself after it reconnects; the
 sender never publishes a batch twice on its own (the outbox keeps them in flight). The
 cumulative counters ride on every batch; being cumulative, a copy up to a second old loses
-nothing, so they are re-read at most once a second, without waiting for it.
+nothing, so while batches flow they are re-read at most once a second, without waiting for it.
+After a pause in sending (an outage: the full policy may have dropped data meanwhile) the first
+batch waits for a fresh copy, so the cloud's next report already counts what the pause did.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from wire.sample import now_ms
 log = logging.getLogger(__name__)
 
 COUNTERS_MAX_AGE_S = 1.0
+COUNTERS_STALE_S = 3 * COUNTERS_MAX_AGE_S  # a copy this old is not "riding on": read it afresh
 RECONNECT_SETTLE_S = 5.0
 
 
@@ -178,6 +181,12 @@ class Sender:
                 self._counters = fresh
         if self._counters is None:
             self._counters, self._counters_at = await self._disk(self._buffer.counters), now
+        elif now - self._counters_at >= COUNTERS_STALE_S:  # nothing sent for a while
+            self._counters_at = now
+            fresh = await self._disk(_read_counters, self._buffer)
+            self._refresh = None  # one still pending read before this one (the thread is FIFO)
+            if fresh is not None:
+                self._counters = fresh
         elif now - self._counters_at >= COUNTERS_MAX_AGE_S and self._refresh is None:
             self._counters_at = now  # one refresh at a time
             self._refresh = self._disk.submit(_read_counters, self._buffer)

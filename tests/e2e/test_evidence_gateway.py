@@ -107,7 +107,14 @@ def test_full_buffer_drops_show_as_dropped_at_gateway(tmp_path: Path, pg_dsn: st
     for g in drops:
         assert g.dropped is not None and 0 < g.dropped["buffer_full"] <= dropped
         assert down_at - 1000 <= g.start.timestamp() * 1000 and g.end.timestamp() * 1000 <= up_at + 35_000
-    assert {g.cause for g in dev.gaps} <= {"dropped_at_gateway", "delivered_late"}, dev.gaps
+    # what went missing while the broker was down was dropped or came late, nothing else (the
+    # first report after the outage counts the drops); around it, a 20 ms poll on a busy machine
+    # may come late or be skipped: such a gap is a few polls long and says so
+    told = ("dropped_at_gateway", "delivered_late")
+    outage = [g for g in dev.gaps if down_at - 1000 <= g.start.timestamp() * 1000 < up_at]
+    assert outage and {g.cause for g in outage} <= set(told), dev.gaps
+    jitter = [g for g in dev.gaps if g not in outage and g.cause not in told]
+    assert all(g.cause in ("gateway_overrun", "unknown") and g.duration_s < 0.2 for g in jitter), dev.gaps
     rec = f.reconciliation[0]
     # every drop happened inside the window, and the gateway's last report carries them all
     assert rec.dropped == {"buffer_full": dropped}
