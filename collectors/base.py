@@ -20,7 +20,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
-from wire.sample import Sample
+from wire.sample import Reading, Sample
 
 
 class CollectorError(Exception):
@@ -56,6 +56,15 @@ class Collector(Protocol):
     async def read(self) -> list[Sample]:
         """One poll of every tag; raises DeviceUnreachable when the connection is gone."""
         ...
+
+
+class BlockReader(Protocol):
+    """Optional ability of a polled collector: ``read_blocks()`` is `Collector.read` with the
+    good samples of each request that decoded cleanly kept together as one
+    `wire.sample.SampleBlock` (the same samples, without an object a point). The gateway polls
+    with it where a collector has it; ``read()`` stays the reference."""
+
+    async def read_blocks(self) -> Reading: ...
 
 
 class CollectorFactory(Protocol):

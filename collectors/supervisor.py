@@ -39,7 +39,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Literal
 
 from collectors.base import Collector, CollectorError, Subscriber
@@ -47,7 +47,7 @@ from collectors.registry import make_collector, reconnect_backoff
 from common.backoff import Backoff
 from device_profiles.device import DeviceConfig
 from device_profiles.models import DeviceProfile
-from wire.sample import Sample, now_ms
+from wire.sample import Reading, Sample, expand, now_ms
 
 log = logging.getLogger("collectors.supervisor")
 
@@ -112,6 +112,12 @@ class DeviceSupervisor:
 
         A polled collector is read once per interval; one with ``subscribe()`` (see
         collectors.base.Subscriber) is followed instead, its batches passed on as they come."""
+        async for reading in self.readings():
+            yield expand(reading)
+
+    async def readings(self) -> AsyncIterator[Reading]:
+        """`samples`, with the blocks of good samples of a collector that reads them
+        (collectors.base.BlockReader) kept as blocks: the gateway's own loop."""
         start = time.monotonic()
         # the monotonic time of one tick of this device's wall-clock phase
         grid = start + (self.phase_s - time.time()) % self.interval_s
@@ -121,20 +127,22 @@ class DeviceSupervisor:
         next_attempt = start
         await asyncio.sleep(next_tick - start)
         collector: Collector | None = None
+        subscriber = False  # asked once a connection: a protocol isinstance is slow
         try:
             while True:
                 started = time.monotonic()
                 self._connecting = collector is None and started >= next_attempt
                 if self._connecting:
                     collector, err = await self._connect()
+                    subscriber = isinstance(collector, Subscriber)
                     if collector is None:
                         self.attempts += 1
                         next_attempt = time.monotonic() + self.backoff.delay(self.attempts)
                         self._offline(err)
-                    elif isinstance(collector, Subscriber):
+                    elif subscriber:
                         # a session was set up with the device itself: it answered
                         self._online()
-                if isinstance(collector, Subscriber):
+                if subscriber and isinstance(collector, Subscriber):
                     # a device that pushes (OPC UA subscription): pass its batches on as they
                     # come; when the stream ends or fails, the device is offline
                     err = "subscription ended"
@@ -147,7 +155,7 @@ class DeviceSupervisor:
                     except Exception as exc:
                         log.exception("device %s: unexpected error in subscription", self.device.id)
                         err = f"device {self.device.id}: {type(exc).__name__}: {exc}"
-                    batch = None
+                    batch: Reading | None = None
                 elif collector is not None:
                     sent = getattr(collector, "requests_sent", None)
                     batch, err = await self._read_once(collector)
@@ -261,10 +269,11 @@ class DeviceSupervisor:
             return None, f"device {self.device.id}: {type(err).__name__}: {err}"
         return collector, ""
 
-    async def _read_once(self, collector: Collector) -> tuple[list[Sample] | None, str]:
+    async def _read_once(self, collector: Collector) -> tuple[Reading | None, str]:
+        read: Callable[[], Awaitable[Reading]] = getattr(collector, "read_blocks", collector.read)
         try:
             async with asyncio.timeout(self.poll_timeout_s):
-                return await collector.read(), ""
+                return await read(), ""
         except TimeoutError:
             return None, f"device {self.device.id}: poll took longer than {self.poll_timeout_s}s"
         except CollectorError as err:

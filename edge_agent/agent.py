@@ -49,7 +49,7 @@ from edge_agent.poller import poll_device
 from edge_agent.sender import Sender
 from edge_agent.tasks import TaskOwner
 from wire.json_v1 import BirthMessage
-from wire.sample import Sample, now_ms
+from wire.sample import Reading, now_ms
 
 if TYPE_CHECKING:
     from edge_agent.metrics import MetricsServer
@@ -87,7 +87,8 @@ class Agent:
             self.disk, self.buffer, self.outbox,
             # a row holds at most this much, so that batches (made of whole rows) keep their limits
             rows=RowLimits(max_samples=min(64, buf.batch_max_samples),
-                           max_bytes=max(1024, buf.batch_max_bytes // 4)),
+                           max_bytes=max(1024, buf.batch_max_bytes // 4),
+                           blocks=cfg.publish.encoding == "json" and cfg.publish.blocks),
             batches=BatchLimits(max_samples=buf.batch_max_samples, max_bytes=buf.batch_max_bytes,
                                 one_device=self.encoder.per_device_batches),
             linger_ms=buf.linger_ms,
@@ -117,7 +118,7 @@ class Agent:
         return JsonEncoder(enterprise=ent, gateway=gw, session=self.state.session, birth=birth_text,
                            stream=self.buffer.stream, compress=self.cfg.publish.compress)
 
-    def accept(self, samples: list[Sample],
+    def accept(self, samples: Reading,
                normalizer: Normalizer | None = None) -> Coroutine[Any, Any, None]:
         """Samples from a source other than the configured devices (tests, the bench), as a
         poller hands them over: await the result. (The committer's own coroutine, so that the

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from edge_agent.buffer import BatchLimits, DiskBuffer, Row, RowLimits, SealedBatch, encode_rows
 from edge_agent.disk_thread import DiskThread
 from edge_agent.outbox import Outbox
-from wire.sample import Sample, now_ms
+from wire.sample import Reading, count, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Committer:
 
     # -- what the pollers call ----------------------------------------------------------------
 
-    async def accept(self, samples: list[Sample]) -> None:
+    async def accept(self, samples: Reading) -> None:
         """Encode samples to their stored form (here, on the loop) and stage them for the
         next commit; waits only while too much is staged."""
         if self._closed:
@@ -76,7 +76,7 @@ class Committer:
         if not samples:
             return
         self._staged.append(encode_rows(samples, self._row_limits))
-        self._staged_n += len(samples)
+        self._staged_n += count(samples)
         self._wake.set()
         while self._staged_n > self._staged_max:
             await self._taken.wait()

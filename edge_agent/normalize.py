@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from device_profiles.device import DeviceConfig, TagReport
 from device_profiles.models import DeviceProfile
-from wire.sample import Quality, Sample
+from wire.sample import Quality, Reading, Sample, expand
 
 DEFAULT_HEARTBEAT_MS = 60_000
 
@@ -81,11 +81,12 @@ class Normalizer:
         self.passthrough = all(r.mode == "all" and r.scale is None and r.offset is None
                                for r in self.rules.values())
 
-    def apply(self, samples: list[Sample]) -> list[Sample]:
+    def apply(self, samples: Reading) -> Reading:
+        """What is reported of a poll; blocks pass through unless a rule applies to them."""
         if self.passthrough:
             return samples
         out: list[Sample] = []
-        for s in samples:
+        for s in expand(samples):
             rule = self.rules.get(s.tag)
             if rule is None:
                 out.append(s)

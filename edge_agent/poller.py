@@ -13,14 +13,14 @@ from device_profiles.models import DeviceProfile
 from edge_agent.committer import Committer
 from edge_agent.health import DeviceHealth
 from edge_agent.normalize import Normalizer
-from wire.sample import Quality, now_ms
+from wire.sample import any_good, now_ms
 
 
 async def poll_device(dev: DeviceConfig, prof: DeviceProfile, norm: Normalizer, *,
                       health: DeviceHealth, sink: Committer,
                       backoff: Backoff = DEFAULT_BACKOFF) -> None:
     sup = DeviceSupervisor(dev, prof, backoff=reconnect_backoff(dev, prof, default=backoff))
-    async for samples in sup.samples():
+    async for samples in sup.readings():
         if sup.failures > health.read_errors:
             # counted on disk with the next commit: the bad samples of this failure
             sink.count(dev.id, "read_errors", sup.failures - health.read_errors)
@@ -34,6 +34,6 @@ async def poll_device(dev: DeviceConfig, prof: DeviceProfile, norm: Normalizer, 
             health.poll_times.observe(sup.last_poll_s)
         health.connected, health.last_error, health.polls = (
             sup.state == "online", sup.last_error, sup.polls)
-        if any(s.quality == Quality.GOOD for s in samples):
+        if any_good(samples):
             health.last_good_ms = now_ms()
         await sink.accept(norm.apply(samples))

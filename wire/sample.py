@@ -106,3 +106,59 @@ def good_samples(device: str, ts: int, tags: Sequence[str], values: Sequence[Val
                            (_set_reason, repeat(None, n))):
         _drain(map(setter, out, column))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBlock:
+    """Good samples of one device read at one instant: one Modbus request's answer, as columns.
+
+    It stands for ``good_samples(device, ts, tags, values)`` and is never anything else: the
+    one sample type stays `Sample`, and a block is how a clean poll travels from the collector
+    to the buffer without a Python object, a dict and a JSON object per point (those were two
+    thirds of the gateway's own CPU at 10,000 points/s). Code that needs samples spells the
+    block out with `samples()` (or `expand`); the buffer stores it as one wire block
+    (`wire.json_v1.WireBlock`). ``read_ts`` is ``ts``: the gateway read the values itself.
+    """
+
+    device: str
+    ts: int
+    tags: Sequence[str]
+    values: Sequence[Value]
+
+    def __post_init__(self) -> None:
+        if len(self.tags) != len(self.values):
+            raise ValueError(f"a block of {len(self.tags)} tags but {len(self.values)} values")
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    @property
+    def read_ts(self) -> int:
+        return self.ts
+
+    def samples(self) -> list[Sample]:
+        return good_samples(self.device, self.ts, self.tags, self.values)
+
+
+# What a poll yields on the gateway's fast path: samples and blocks of good samples, in order.
+Reading = Sequence[Sample | SampleBlock]
+
+
+def expand(items: Iterable[Sample | SampleBlock]) -> list[Sample]:
+    """Every sample of ``items``, blocks spelled out, in order."""
+    out: list[Sample] = []
+    for item in items:
+        if isinstance(item, SampleBlock):
+            out += item.samples()
+        else:
+            out.append(item)
+    return out
+
+
+def count(items: Iterable[Sample | SampleBlock]) -> int:
+    """Samples ``items`` stand for."""
+    return sum(len(i) if isinstance(i, SampleBlock) else 1 for i in items)
+
+
+def any_good(items: Iterable[Sample | SampleBlock]) -> bool:
+    return any(isinstance(i, SampleBlock) or i.quality == Quality.GOOD for i in items)

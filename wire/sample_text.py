@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import orjson
 
 from wire.json_v1 import REASON_MAX
-from wire.sample import Quality, Sample
+from wire.sample import Quality, Sample, Value
 
 _QUALITY = {q: q.label for q in Quality}
 
@@ -85,3 +85,20 @@ def samples_json(samples: Sequence[Sample]) -> str:
         return orjson.dumps(docs).decode()[1:-1]
     except (orjson.JSONEncodeError, TypeError):
         return ",".join(map(sample_json, samples))
+
+
+def block_json(device: str, ts: int, tags: Sequence[str], values: Sequence[Value]) -> str | None:
+    """The wire form of good samples read together (`wire.json_v1.WireBlock`), or None when a
+    value cannot go in a block as it is (not finite, an integer beyond 64 bits, a string
+    with a lone surrogate): the caller sends such values as samples, which say why."""
+    try:
+        if not math.isfinite(sum(values)):  # type: ignore[arg-type]  # numbers, the usual case
+            return None
+    except TypeError:  # bools with strings, or strings: only a float can be non-finite
+        if any(type(v) is float and not math.isfinite(v) for v in values):
+            return None
+    try:
+        return orjson.dumps({"d": device, "ts": ts, "rt": ts,
+                             "values": dict(zip(tags, values, strict=True))}).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return None

@@ -38,7 +38,10 @@ from collectors.modbus.pymodbus_client import (
 from collectors.modbus.standard import BIT_TABLES, ILLEGAL_ADDRESS, UNREACHABLE_CODES
 from device_profiles.device import DeviceConfig
 from device_profiles.modbus import ModbusProfile, ModbusTag
-from wire.sample import Quality, Sample, good_sample, good_samples, now_ms
+from wire.sample import Quality, Reading, Sample, SampleBlock, expand, good_sample, now_ms
+
+# A poll's results so far, by tag name; a block is kept under its first tag's name.
+_Out = dict[str, Sample | SampleBlock]
 
 
 class ModbusCollector:
@@ -89,24 +92,30 @@ class ModbusCollector:
 
     async def read(self) -> list[Sample]:
         """One poll of every tag, in profile order."""
+        return expand(await self.read_blocks())
+
+    async def read_blocks(self) -> Reading:
+        """One poll, as `read` gives it, with each cleanly decoded request of numbers as one
+        `SampleBlock` instead of a sample a tag (collectors.base.BlockReader)."""
         self.polls += 1
         if self.plan.bad and self.polls % self.options.reprobe_polls == 0:
             # a refused address may come back (module plugged in, device reconfigured)
             self.plan = Plan.build(self.profile.tags, limits=self._limits)
             self._in_order = self._plan_in_profile_order()
-        out: dict[str, Sample] = {}
+        out: _Out = {}
         ts = now_ms()
         for name, why in self.plan.bad.items():
             out[name] = Sample.bad(self.device.id, name, ts=ts, reason=why, code=ILLEGAL_ADDRESS)
         plan, clean = self.plan, True
         for req in list(plan.requests):
             clean = await self._run(req, out, top=True) and clean
-        if clean and self._in_order and self.plan is plan and len(out) == len(self._names):
-            return list(out.values())  # filled in profile order
+        if clean and self._in_order and self.plan is plan:
+            return list(out.values())  # every request answered, in profile order
         self._in_order = self._plan_in_profile_order()  # a bisection may have changed the plan
-        return [out[name] for name in self._names if name in out]
+        each = {s.tag: s for s in expand(out.values())}
+        return [each[name] for name in self._names if name in each]
 
-    async def _run(self, req: Request, out: dict[str, Sample], *, top: bool) -> bool:
+    async def _run(self, req: Request, out: _Out, *, top: bool) -> bool:
         """Read one request into ``out``; bisect on illegal address. True if it succeeded."""
         try:
             values = await self._fetch(req)
@@ -124,7 +133,7 @@ class ModbusCollector:
         self._samples(req, values, out)
         return True
 
-    async def _bisect(self, req: Request, out: dict[str, Sample]) -> None:
+    async def _bisect(self, req: Request, out: _Out) -> None:
         pieces: list[Request] = []
         bad: dict[str, str] = {}
         stack = list(halves(req))
@@ -179,8 +188,9 @@ class ModbusCollector:
         except LinkError as err:  # pragma: no cover - every LinkError is one of the above
             raise CollectorError(f"device {self.device.id}: {err}") from err
 
-    def _samples(self, req: Request, values: list[int] | list[bool], out: dict[str, Sample]) -> None:
-        """The request's samples, registers decoded a block at a time (collectors.modbus.block)."""
+    def _samples(self, req: Request, values: list[int] | list[bool], out: _Out) -> None:
+        """The request's samples, registers decoded a block at a time (collectors.modbus.block):
+        one `SampleBlock` when no value can be bad, keyed by the request's first tag."""
         ts = now_ms()
         if req.table in BIT_TABLES:
             for tag in req.tags:
@@ -192,7 +202,7 @@ class ModbusCollector:
         dev = self.device.id
         if dec.infallible and len(values) == req.count:  # small integers: no value can be bad
             decoded: list[Value] = dec.values(values)  # type: ignore[arg-type, assignment]
-            out.update(zip(dec.names, good_samples(dev, ts, dec.names, decoded), strict=True))
+            out[dec.names[0]] = SampleBlock(dev, ts, dec.names, decoded)
             return
         for tag, value in zip(req.tags, dec.values(values), strict=True):  # type: ignore[arg-type]
             if isinstance(value, DecodeError):
@@ -212,7 +222,7 @@ class ModbusCollector:
             return Sample.bad(self.device.id, tag.name, ts=ts, reason=f"tag {tag.name}: {err}")
         return Sample(self.device.id, tag.name, ts, value, Quality.GOOD)
 
-    def _fail(self, req: Request, out: dict[str, Sample], *, reason: str, code: int | None = None) -> None:
+    def _fail(self, req: Request, out: _Out, *, reason: str, code: int | None = None) -> None:
         ts = now_ms()
         for tag in req.tags:
             out[tag.name] = Sample.bad(self.device.id, tag.name, ts=ts, reason=reason, code=code)

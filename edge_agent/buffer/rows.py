@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from wire.sample import Sample
-from wire.sample_text import sample_json, samples_json
+from wire.sample import Sample, SampleBlock, Value, expand, good_samples
+from wire.sample_text import block_json, sample_json, samples_json
 
 # A row as stored, before it has an id: (device, samples in it, their wire form comma-separated).
 # A plain tuple, not a NamedTuple: one is made for every poll, and a NamedTuple costs five
@@ -25,15 +25,54 @@ Row = tuple[str, int, str]
 class RowLimits:
     max_samples: int = 64
     max_bytes: int = 64 * 1024
+    blocks: bool = True  # blocks go out as wire blocks; False: as samples (Sparkplug, old clouds)
 
 
 _device = operator.attrgetter("device")
 
 
-def encode_rows(samples: Iterable[Sample], limits: RowLimits) -> list[Row]:
-    """The rows ``samples`` are stored as: runs of one device (a poll is one), split so that
-    each row stays within ``limits`` (a single sample is a row whatever its size)."""
-    if (isinstance(samples, list) and 0 < len(samples) <= limits.max_samples
+def encode_rows(items: Iterable[Sample | SampleBlock], limits: RowLimits) -> list[Row]:
+    """The rows ``items`` are stored as, in order: runs of one device's samples (a poll is
+    one), and each block of good samples as wire blocks, split so that each row stays within
+    ``limits`` (a single sample is a row whatever its size)."""
+    items = items if isinstance(items, list) else list(items)
+    if not any(isinstance(i, SampleBlock) for i in items):
+        return _sample_rows(items, limits)  # type: ignore[arg-type]  # samples only
+    if limits.blocks:
+        rows: list[Row] = []
+        run: list[Sample] = []
+        for item in items:
+            if isinstance(item, SampleBlock):
+                if run:
+                    rows += _sample_rows(run, limits)
+                    run = []
+                _block_rows(item.device, item.ts, item.tags, item.values, limits, rows)
+            else:
+                run.append(item)
+        return rows + _sample_rows(run, limits) if run else rows
+    return _sample_rows(expand(items), limits)
+
+
+def _block_rows(device: str, ts: int, tags: Sequence[str], values: Sequence[Value],
+                limits: RowLimits, rows: list[Row]) -> None:
+    """One row a ``limits.max_samples`` of the block's values, each one wire block; halved
+    while too long; values a block cannot hold go as samples."""
+    step = limits.max_samples
+    for at in range(0, len(tags), step):
+        names, part = tags[at:at + step], values[at:at + step]
+        text = block_json(device, ts, names, part)
+        if text is None:
+            rows += _sample_rows(good_samples(device, ts, names, part), limits)
+        elif len(text) <= limits.max_bytes or len(names) == 1:
+            rows.append((device, len(names), text))
+        else:
+            half = len(names) // 2
+            _block_rows(device, ts, names[:half], part[:half], limits, rows)
+            _block_rows(device, ts, names[half:], part[half:], limits, rows)
+
+
+def _sample_rows(samples: list[Sample], limits: RowLimits) -> list[Row]:
+    if (0 < len(samples) <= limits.max_samples
             and len(set(map(_device, samples))) == 1):
         # the common case, one poll of one device: one row, no grouping
         text = samples_json(samples)

@@ -49,7 +49,29 @@ class _Row(TypedDict, total=False):
     r: str | None
 
 
-_ROWS = TypeAdapter(list[_Row])  # the batch's JSON parsed in pydantic-core, typed
+class _BlockRow(TypedDict):
+    """Good samples read together as the buffer stores them (``block_json``): a batch sealed
+    under the JSON encoding, sent after a switch to Sparkplug."""
+
+    d: str
+    ts: int
+    rt: int
+    values: dict[str, Value]
+
+
+_ROWS = TypeAdapter(list[_BlockRow | _Row])  # the batch's JSON parsed in pydantic-core, typed
+
+
+def _rows(batch: SealedBatch) -> list[_Row]:
+    out: list[_Row] = []
+    for item in _ROWS.validate_json(batch.samples_json):
+        if "values" in item:
+            b: _BlockRow = item  # type: ignore[assignment]
+            out += [{"d": b["d"], "t": t, "ts": b["ts"], "rt": b["rt"], "v": v}
+                    for t, v in b["values"].items()]
+        else:
+            out.append(item)
+    return out
 
 
 def _metric(payload: pb.Payload, ts: int, value: Value, datatype: int, *, name: str | None = None,
@@ -193,7 +215,7 @@ class SparkplugEncoder:
 
     def batch(self, batch: SealedBatch, *, counters: Counters, historical: bool) -> list[Outgoing]:
         by_device: dict[str, list[_Row]] = {}
-        for s in _ROWS.validate_json(batch.samples_json):
+        for s in _rows(batch):
             by_device.setdefault(s["d"], []).append(s)
         if len(by_device) > 1:
             # Only batches sealed under the JSON encoding mix devices; see docs/sparkplug.md.

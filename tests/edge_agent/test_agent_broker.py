@@ -65,7 +65,7 @@ async def test_dead_device_yields_bad_samples_birth_and_gapless_seq(
     assert birth.devices[0].id == "dead-meter" and len(birth.devices[0].tags) == 16
     data = batches(cap)
     assert [b.seq for b in data] == list(range(1, len(data) + 1))
-    samples = [s for b in data for s in b.samples]
+    samples = [s for b in data for s in b.all_samples()]
     assert samples and all(s.q == "bad" and s.v is None for s in samples)
     assert "device offline" in (samples[0].r or "")
     counters = data[-1].counters

@@ -8,7 +8,7 @@ from common.config_files import validate
 from device_profiles.device import DeviceConfig
 from device_profiles.loader import resolve_profile
 from edge_agent.normalize import Normalizer
-from wire.sample import Quality, Sample
+from wire.sample import Quality, Sample, expand
 
 PROFILE = resolve_profile("energy_meter_3ph")
 
@@ -22,7 +22,7 @@ def feed(norm: Normalizer, values: list[tuple[int, object]], tag: str = "voltage
          quality: Quality = Quality.GOOD) -> list[tuple[int, object]]:
     out: list[tuple[int, object]] = []
     for ts, v in values:
-        out += [(s.ts, s.value) for s in norm.apply([Sample("m1", tag, ts, v, quality)])]  # type: ignore[arg-type]
+        out += [(s.ts, s.value) for s in expand(norm.apply([Sample("m1", tag, ts, v, quality)]))]  # type: ignore[arg-type]
     return out
 
 
@@ -51,7 +51,7 @@ def test_percent_deadband_per_tag_override_and_unit_scaling() -> None:
 def test_quality_change_is_always_reported() -> None:
     norm = Normalizer(device({"mode": "change"}), PROFILE)
     assert feed(norm, [(0, 5.0), (1, 5.0)]) == [(0, 5.0)]
-    bad = norm.apply([Sample.bad("m1", "voltage_l1", ts=2, reason="offline")])
+    bad = expand(norm.apply([Sample.bad("m1", "voltage_l1", ts=2, reason="offline")]))
     assert len(bad) == 1 and bad[0].quality == Quality.BAD
     assert feed(norm, [(3, 5.0)]) == [(3, 5.0)]
 

@@ -95,7 +95,7 @@ async def test_births_data_rebirth_will_and_farewell(tmp_path: Path, broker: tup
     assert devices and devices[0].id == "meter-01" and len(devices[0].tags) == 16
     seqs = sorted({m.seq for m in data})
     assert seqs == list(range(1, len(seqs) + 1))              # gapless batch seq, as in JSON
-    samples = [s for m in data for s in m.samples]
+    samples = [s for m in data for s in m.all_samples()]
     assert samples and all(s.q == "bad" and s.v is None and s.d == "meter-01" for s in samples)
     assert "device offline" in (samples[0].r or "")
     assert [d.reason for d in dead] == ["lost", "shutdown"]
@@ -171,7 +171,7 @@ async def test_values_from_a_simulated_meter_arrive_good_and_typed(tmp_path: Pat
         decoded = [m for t, p in cap.messages for m in dec.decode(t, p)]
     [birth] = [m for m in decoded if isinstance(m, BirthMessage) and m.devices]
     types = {t.name: t.type for t in birth.devices[0].tags}
-    samples = [s for m in decoded if isinstance(m, DataMessage) for s in m.samples]
+    samples = [s for m in decoded if isinstance(m, DataMessage) for s in m.all_samples()]
     assert samples and all(s.q == "good" and s.v is not None for s in samples)
     assert {s.t for s in samples} == set(types)
     for s in samples:

@@ -46,8 +46,8 @@ def test_ddata_decodes_to_the_batch_with_its_seq_samples_and_counters(tmp_path: 
     assert isinstance(msg, DataMessage)
     assert (msg.enterprise, msg.gateway, msg.session, msg.seq, msg.historical) == (
         "ent-t", "gw-t", "sess-1", 7, True)
-    assert msg.samples == [WireSample.model_validate(s) for s in SAMPLES]
-    assert isinstance(msg.samples[2].v, bool) and msg.samples[3].v == "filling"
+    assert msg.all_samples() == [WireSample.model_validate(s) for s in SAMPLES]
+    assert isinstance(msg.all_samples()[2].v, bool) and msg.all_samples()[3].v == "filling"
     assert msg.counters is not None
     assert msg.counters.batches_published == 41
     assert msg.counters.devices == {"meter-01": COUNTERS.devices["meter-01"]}
@@ -145,7 +145,7 @@ def test_backlog_of_a_device_without_birth_travels_by_name_and_decodes(tmp_path:
     [out] = enc.batch(batch(3, gone, device="old-meter"), counters=COUNTERS, historical=True)
     assert all(m.name for m in payload(out.payload).metrics)
     [msg] = dec.decode(out.topic, out.payload)
-    assert isinstance(msg, DataMessage) and [s.t for s in msg.samples] == ["voltage_l1", "energy_total"]
+    assert isinstance(msg, DataMessage) and [s.t for s in msg.all_samples()] == ["voltage_l1", "energy_total"]
     assert msg.counters is None and msg.seq == 3
 
 

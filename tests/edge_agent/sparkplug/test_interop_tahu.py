@@ -121,7 +121,7 @@ def test_tahu_and_our_decoder_agree_field_by_field(tahu: Path, tmp_path: Path, f
     ddata = next(d for d in theirs if "/DDATA/" in d["topic"])
     data = next(m for m in ours if isinstance(m, DataMessage))
     assert ddata["seq"] == 3 and ddata["timestamp"] == data.sent == SENT
-    for metric, sample, source in zip(ddata["metrics"], data.samples, SAMPLES, strict=False):
+    for metric, sample, source in zip(ddata["metrics"], data.all_samples(), SAMPLES, strict=False):
         props = {k: v["value"] for k, v in metric.get("properties", {}).items()}
         assert names[metric["alias"]] == sample.t == source["t"]
         assert metric["timestamp"] == sample.ts and metric["isHistorical"] is True

@@ -62,9 +62,9 @@ async def test_an_outside_host_reads_every_value_once_it_applies_the_birth_datat
     for theirs, mine in zip(ddata, data, strict=False):
         plain = [m["value"] for m in theirs["plain"]["metrics"]]
         assert plain and all(v is None for v in plain)  # no datatype in DDATA: a stock decode is null
-        typed = theirs["host"]["metrics"][: len(mine.samples)]
-        assert [m["value"] for m in typed] == [s.v for s in mine.samples]
-        assert [m["timestamp"] for m in typed] == [s.ts for s in mine.samples]
-        assert all(s.q == "good" and s.v is not None for s in mine.samples)
-        seq = theirs["host"]["metrics"][len(mine.samples)]
+        typed = theirs["host"]["metrics"][: mine.sample_count()]
+        assert [m["value"] for m in typed] == [s.v for s in mine.all_samples()]
+        assert [m["timestamp"] for m in typed] == [s.ts for s in mine.all_samples()]
+        assert all(s.q == "good" and s.v is not None for s in mine.all_samples())
+        seq = theirs["host"]["metrics"][mine.sample_count()]
         assert (seq["type"], seq["value"]) == ("UInt64", mine.seq)  # Gateway/Batch Seq, by its birth type
