@@ -151,7 +151,9 @@ class Watcher:
         body = json.loads(msg.payload)
         with self._lock:
             for s in body.get("samples", []):
-                self.latency_ms.append(now - s["rt"])
+                # a block (good samples read together) stands for one sample a value
+                times = [now - s["rt"]] * (len(s["values"]) if "values" in s else 1)
+                self.latency_ms += times
                 self.polls.setdefault(s["d"], set()).add(s["ts"])
 
     def close(self) -> None:

@@ -24,7 +24,7 @@ from typing import Self
 from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import links
 from collectors.modbus.block import BlockDecoder
-from collectors.modbus.codec import DecodeError, Value, decode
+from collectors.modbus.codec import DecodeError, decode
 from collectors.modbus.config import limits_of, parse_endpoint, parse_options, serial_of
 from collectors.modbus.planner import Limits, Plan, Request, halves
 from collectors.modbus.pymodbus_client import (
@@ -60,14 +60,6 @@ class ModbusCollector:
         self._link: ModbusLink | None = None
         self._decoders: dict[int, BlockDecoder] = {}  # by id of the plan's request
         self._names = [t.name for t in profile.tags]
-        self._in_order = self._plan_in_profile_order()
-
-    def _plan_in_profile_order(self) -> bool:
-        """The plan's requests, in order, hold the profile's tags in profile order (the usual
-        profile, written in address order): a poll whose requests all succeed then needs no
-        reordering."""
-        names = [t.name for req in self.plan.requests for t in req.tags]
-        return not self.plan.bad and names == self._names
 
     async def __aenter__(self) -> Self:
         self._link = links.acquire(self.endpoint, serial=serial_of(self.options),
@@ -92,28 +84,25 @@ class ModbusCollector:
 
     async def read(self) -> list[Sample]:
         """One poll of every tag, in profile order."""
-        return expand(await self.read_blocks())
+        each = {s.tag: s for s in expand(await self.read_blocks())}
+        return [each[name] for name in self._names if name in each]
 
     async def read_blocks(self) -> Reading:
-        """One poll, as `read` gives it, with each cleanly decoded request of numbers as one
-        `SampleBlock` instead of a sample a tag (collectors.base.BlockReader)."""
+        """One poll, as `read` gives it but in the plan's order (the order requests went out,
+        refused tags first), each request whose values all decoded as one `SampleBlock`
+        instead of a sample a tag (collectors.base.BlockReader): no reordering, no object a
+        point."""
         self.polls += 1
         if self.plan.bad and self.polls % self.options.reprobe_polls == 0:
             # a refused address may come back (module plugged in, device reconfigured)
             self.plan = Plan.build(self.profile.tags, limits=self._limits)
-            self._in_order = self._plan_in_profile_order()
         out: _Out = {}
         ts = now_ms()
         for name, why in self.plan.bad.items():
             out[name] = Sample.bad(self.device.id, name, ts=ts, reason=why, code=ILLEGAL_ADDRESS)
-        plan, clean = self.plan, True
-        for req in list(plan.requests):
-            clean = await self._run(req, out, top=True) and clean
-        if clean and self._in_order and self.plan is plan:
-            return list(out.values())  # every request answered, in profile order
-        self._in_order = self._plan_in_profile_order()  # a bisection may have changed the plan
-        each = {s.tag: s for s in expand(out.values())}
-        return [each[name] for name in self._names if name in each]
+        for req in list(self.plan.requests):
+            await self._run(req, out, top=True)
+        return list(out.values())
 
     async def _run(self, req: Request, out: _Out, *, top: bool) -> bool:
         """Read one request into ``out``; bisect on illegal address. True if it succeeded."""
@@ -190,21 +179,28 @@ class ModbusCollector:
 
     def _samples(self, req: Request, values: list[int] | list[bool], out: _Out) -> None:
         """The request's samples, registers decoded a block at a time (collectors.modbus.block):
-        one `SampleBlock` when no value can be bad, keyed by the request's first tag."""
+        one `SampleBlock` when every value decoded, keyed by the request's first tag; a sample
+        a tag, the bad ones with the reason, when any did not."""
         ts = now_ms()
+        dev = self.device.id
         if req.table in BIT_TABLES:
-            for tag in req.tags:
-                out[tag.name] = self._sample(tag, req, values, ts)
+            try:
+                bits = [bool(values[t.address - req.start]) for t in req.tags]
+            except IndexError:
+                for tag in req.tags:
+                    out[tag.name] = self._sample(tag, req, values, ts)
+                return
+            out[req.tags[0].name] = SampleBlock(dev, ts, [t.name for t in req.tags], bits)
             return
         dec = self._decoders.get(id(req))
         if dec is None or dec.req is not req:
             dec = self._decoders[id(req)] = BlockDecoder(req, self.profile.order_of)
-        dev = self.device.id
-        if dec.infallible and len(values) == req.count:  # small integers: no value can be bad
-            decoded: list[Value] = dec.values(values)  # type: ignore[arg-type, assignment]
-            out[dec.names[0]] = SampleBlock(dev, ts, dec.names, decoded)
+        decoded = dec.values(values)  # type: ignore[arg-type]
+        if (dec.infallible and len(values) == req.count) or not any(
+                isinstance(v, DecodeError) for v in decoded):
+            out[dec.names[0]] = SampleBlock(dev, ts, dec.names, decoded)  # type: ignore[arg-type]
             return
-        for tag, value in zip(req.tags, dec.values(values), strict=True):  # type: ignore[arg-type]
+        for tag, value in zip(req.tags, decoded, strict=True):
             if isinstance(value, DecodeError):
                 out[tag.name] = Sample.bad(dev, tag.name, ts=ts, reason=str(value))
             else:

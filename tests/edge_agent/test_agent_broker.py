@@ -14,7 +14,7 @@ from common.config_files import validate
 from edge_agent.agent import Agent
 from edge_agent.config import GatewayConfig
 from tests.support import Capture, Mosquitto, eventually_async, free_port
-from wire.json_v1 import BirthMessage, DataMessage, DeathMessage, topic
+from wire.json_v1 import BirthMessage, DataMessage, DeathMessage, WireBlock, topic
 from wire.sample import now_ms
 
 
@@ -265,3 +265,34 @@ async def test_a_stop_during_a_seal_still_sends_what_it_sealed(
     sent = await stop_midway(tmp_path, broker, uid, monkeypatch, slow="seal",
                              samples=10, buffer={"linger_ms": 50, "batch_max_samples": 1000})
     assert [b.seq for b in sent] == [1]
+
+
+@pytest.mark.parametrize("blocks", [True, False])
+async def test_a_live_device_goes_out_in_blocks_unless_they_are_off(
+    tmp_path: Path, broker: tuple[str, int], uid: str, blocks: bool
+) -> None:
+    """A device that answers every request: its polls go out as wire blocks (one a request,
+    good samples read together), or with ``publish.blocks: false`` (a cloud older than
+    blocks) as one sample a tag; the same samples either way."""
+    from tests.collectors.modbus.helpers import profile, running_sim
+
+    prof = profile()
+    data = gateway(tmp_path, uid=uid, port=broker[1]).model_dump(mode="json")
+    async with running_sim(prof, seed=2) as sim:
+        data["devices"][0].update(endpoint=f"tcp://127.0.0.1:{sim.port}", id="live-meter")
+        data["publish"] = {"blocks": blocks}
+        cfg = validate(GatewayConfig, data, "test")
+        cap = Capture(*broker, topic(f"ent-{uid}", f"gw-{uid}", "data"))
+        try:
+            await run_until(Agent(cfg, tmp_path / "gw.yaml"),
+                            lambda: sum(b.sample_count() for b in batches(cap)) >= 48,
+                            what="three polls of the live meter")
+        finally:
+            cap.close()
+    items = [item for b in batches(cap) for item in b.samples]
+    assert all(isinstance(i, WireBlock) for i in items) is blocks
+    assert any(isinstance(i, WireBlock) for i in items) is blocks
+    samples = [s for b in batches(cap) for s in b.all_samples()]
+    tags = [t.name for t in prof.tags]
+    assert [sorted(s.t for s in samples[i:i + 16]) for i in (0, 16, 32)] == [sorted(tags)] * 3
+    assert all(s.d == "live-meter" and s.q == "good" and s.v is not None for s in samples)

@@ -16,7 +16,7 @@ from simulators.modbus.server import ModbusSimulator, SimulatedUnit
 from tests.collectors.modbus.cases import CASES, assert_matches
 from tests.collectors.modbus.helpers import device
 from tests.collectors.modbus.interop_server import InteropServer
-from wire.sample import Quality
+from wire.sample import Quality, Sample, SampleBlock, expand
 
 CASE_DIRS = sorted(p for p in CASES.iterdir() if (p / "case.yaml").exists() and p.name != "encodings")
 
@@ -66,6 +66,8 @@ async def test_case(path: Path, server: str) -> None:
             first = await c.read()
             n_first = c.requests_sent
             second = await c.read()
+            n_second = c.requests_sent
+            third = await c.read_blocks()
     else:
         with InteropServer() as srv:
             srv.load(case["words"], case["bits"])
@@ -74,6 +76,14 @@ async def test_case(path: Path, server: str) -> None:
                 first = await c.read()
                 n_first = c.requests_sent
                 second = await c.read()
+                n_second = c.requests_sent
+                third = await c.read_blocks()
     if case["first_max"] is not None:
         assert n_first <= case["first_max"]
-    _check(case, first, second, c.requests_sent - n_first)
+    _check(case, first, second, n_second - n_first)
+    # the gateway's own poll (blocks of good samples) says exactly what read() says
+    assert all(b.tags and len(b.tags) == len(b.values) for b in third if isinstance(b, SampleBlock))
+    def seen(samples: list[Sample]) -> list[tuple[object, ...]]:
+        return sorted((s.tag, repr(s.value), s.quality, s.code, s.reason) for s in samples)
+
+    assert seen(expand(third)) == seen(second) and len(expand(third)) == len(second)

@@ -10,7 +10,7 @@ from collectors.base import CollectorError, DeviceUnreachable
 from collectors.modbus import ModbusCollector
 from tests.collectors.modbus.helpers import device, make_profile, profile, running_sim
 from tests.support import eventually_async, free_port
-from wire.sample import Quality
+from wire.sample import Quality, SampleBlock, expand
 
 
 async def test_reads_every_tag_close_to_what_the_simulator_serves() -> None:
@@ -121,3 +121,32 @@ def test_bad_endpoint_and_options_name_the_device() -> None:
         ModbusCollector(device(502, id="dev9", options={"max_gap_registers": -1}), prof)
     with pytest.raises(CollectorError, match=r"dev9.*options.colour"):
         ModbusCollector(device(502, id="dev9", options={"colour": "red"}), prof)
+
+
+async def test_a_clean_request_of_small_integers_is_one_block_that_read_spells_out() -> None:
+    """The gateway polls with read_blocks: a request of 16-bit registers comes back as one
+    SampleBlock (no Sample a point); read() gives the same samples one by one."""
+    prof = make_profile([{"name": f"r{i}", "table": "holding", "address": i,
+                          "type": "uint16" if i % 2 else "int16", "scale": 0.1} for i in range(300)])
+    async with running_sim(prof, seed=5) as sim, ModbusCollector(device(sim.port), prof) as c:
+        sim.image().overrides.update({("holding", i): 1000 + i for i in range(300)})
+        blocks = await c.read_blocks()
+        samples = await c.read()
+    assert len(blocks) == c.plan.requests.__len__() == 3  # 125 + 125 + 50 registers
+    assert all(isinstance(b, SampleBlock) and b.device == "dev1" for b in blocks)
+    assert [s.tag for s in expand(blocks)] == [f"r{i}" for i in range(300)]
+    assert [s.value for s in expand(blocks)] == [s.value for s in samples] == [
+        (1000 + i) / 10 for i in range(300)]
+    assert all(s.quality is Quality.GOOD and s.read_ts == s.ts for s in expand(blocks))
+
+
+async def test_a_refused_address_keeps_the_poll_in_samples_with_the_bad_ones_named() -> None:
+    prof = make_profile([{"name": f"r{i}", "table": "holding", "address": i, "type": "uint16"}
+                         for i in range(20)])
+    async with running_sim(prof) as sim, ModbusCollector(device(sim.port), prof) as c:
+        sim.faults.illegal.add(("holding", 7))
+        reading = await c.read_blocks()
+    flat = expand(reading)
+    assert sorted(s.tag for s in flat) == sorted(f"r{i}" for i in range(20))  # every tag once
+    bad = [s for s in flat if s.quality is not Quality.GOOD]
+    assert [s.tag for s in bad] == ["r7"] and bad[0].code == 2

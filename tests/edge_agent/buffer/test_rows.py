@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from edge_agent.buffer import RowLimits, encode_rows
-from wire.sample import Quality, Sample
+from wire.json_v1 import WireBlock, WireSample
+from wire.sample import Quality, Sample, SampleBlock
 from wire.sample_text import sample_json
 
 
@@ -39,3 +40,34 @@ def test_rows_stay_within_their_sample_and_byte_limits() -> None:
 
 def test_nothing_to_encode_is_no_row() -> None:
     assert encode_rows([], RowLimits()) == []
+
+
+def test_a_block_is_stored_as_wire_blocks_within_the_row_limits() -> None:
+    tags = [f"r{i}" for i in range(150)]
+    block = SampleBlock("m1", 1_700_000_000_000, tags, [i / 10 for i in range(150)])
+    rows = encode_rows([block], RowLimits(max_samples=64))
+    assert [(dev, n) for dev, n, _ in rows] == [("m1", 64), ("m1", 64), ("m1", 22)]
+    items = [WireBlock.model_validate_json(body) for _, _, body in rows]
+    assert [s for b in items for s in b.samples()] == [
+        WireSample(d="m1", t=t, ts=block.ts, rt=block.ts, v=v) for t, v in zip(tags, block.values, strict=True)]
+    by_bytes = encode_rows([block], RowLimits(max_samples=64, max_bytes=400))
+    assert sum(n for _, n, _ in by_bytes) == 150 and all(len(body) <= 400 for _, _, body in by_bytes)
+
+
+def test_blocks_and_samples_keep_their_order_and_blocks_off_spells_them_out() -> None:
+    bad = Sample.bad("m1", "x", ts=5, reason="exception 2 (illegal data address)", code=2)
+    block = SampleBlock("m1", 6, ["a", "b"], [1, 2.5])
+    rows = encode_rows([bad, block, *poll("m2", 1)], RowLimits())
+    assert [(dev, n) for dev, n, _ in rows] == [("m1", 1), ("m1", 2), ("m2", 1)]
+    assert json.loads(rows[1][2]) == {"d": "m1", "ts": 6, "rt": 6, "values": {"a": 1, "b": 2.5}}
+    [(dev, n, body)] = encode_rows([block], RowLimits(blocks=False))  # Sparkplug, an old cloud
+    assert (dev, n) == ("m1", 2) and body == ",".join(map(sample_json, block.samples()))
+
+
+def test_values_a_block_cannot_hold_go_as_samples_that_say_why() -> None:
+    nan = SampleBlock("m1", 6, ["a", "b"], [1.0, float("nan")])
+    big = SampleBlock("m1", 6, ["a"], [2**70])
+    [(_, n, body)] = encode_rows([nan], RowLimits())
+    assert n == 2 and [s["q"] for s in json.loads("[" + body + "]")] == ["good", "bad"]
+    [(_, _, body)] = encode_rows([big], RowLimits())
+    assert json.loads("[" + body + "]")[0]["v"] == 2**70

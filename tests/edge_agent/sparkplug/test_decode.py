@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.sparkplug.encoder import SparkplugEncoder
-from tests.edge_agent.sparkplug.common import COUNTERS, SAMPLES, batch, birth_message, encoder, payload
+from tests.edge_agent.sparkplug.common import COUNTERS, SAMPLES, T0, batch, birth_message, encoder, payload
 from wire.json_v1 import BirthMessage, Counters, DataMessage, DeathMessage, DeviceCounters, WireSample
 from wire.sparkplug import convention as sp
 from wire.sparkplug import sparkplug_b_pb2 as pb
@@ -166,3 +166,17 @@ def test_host_state_is_what_the_encoder_waits_for(tmp_path: Path) -> None:
     topic, raw = host_state("ingest-1", online=True, timestamp=123)
     assert topic == "spBv1.0/STATE/ingest-1" and raw == b'{"online":true,"timestamp":123}'
     assert len(enc.on_message(topic, raw, next_seq=1)) == 3 and enc.ready()
+
+
+def test_blocks_from_the_json_era_go_out_as_one_metric_a_value(tmp_path: Path) -> None:
+    """A backlog sealed under JSON holds wire blocks; after a switch to Sparkplug each value is
+    its own metric, good, with the block's timestamps."""
+    enc, dec, _ = born(tmp_path)
+    values: dict[str, float | int | bool] = {"voltage_l1": 230.4, "energy_total": 123456, "running": True}
+    block = {"d": "meter-01", "ts": T0 + 1000, "rt": T0 + 1003, "values": values}
+    [out] = enc.batch(batch(5, [block, SAMPLES[4]]), counters=COUNTERS, historical=True)
+    [msg] = dec.decode(out.topic, out.payload)
+    assert isinstance(msg, DataMessage)
+    assert msg.all_samples() == [
+        WireSample(d="meter-01", t=t, ts=T0 + 1000, rt=T0 + 1003, v=v) for t, v in values.items()
+    ] + [WireSample.model_validate(SAMPLES[4])]
