@@ -49,7 +49,8 @@ def test_a_block_is_stored_as_wire_blocks_within_the_row_limits() -> None:
     assert [(dev, n) for dev, n, _ in rows] == [("m1", 64), ("m1", 64), ("m1", 22)]
     items = [WireBlock.model_validate_json(body) for _, _, body in rows]
     assert [s for b in items for s in b.samples()] == [
-        WireSample(d="m1", t=t, ts=block.ts, rt=block.ts, v=v) for t, v in zip(tags, block.values, strict=True)]
+        WireSample(d="m1", t=t, ts=block.ts, rt=block.ts, v=v)
+        for t, v in zip(tags, block.values, strict=True)]
     by_bytes = encode_rows([block], RowLimits(max_samples=64, max_bytes=400))
     assert sum(n for _, n, _ in by_bytes) == 150 and all(len(body) <= 400 for _, _, body in by_bytes)
 
