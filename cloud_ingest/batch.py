@@ -17,7 +17,7 @@ from typing import Annotated, Any, NotRequired, cast, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from wire.json_v1 import Counters, DataMessage, WireSample
+from wire.json_v1 import Counters, DataMessage, WireItem, WireSample
 
 SampleDict = dict[str, Any]  # keys d, t, ts, rt, v and optionally q, c, r (defaults as in WireSample)
 
@@ -29,6 +29,10 @@ def _typed_dict_of(model: type[BaseModel], *, replace: dict[type, Any]) -> Any:
         ann: Any = info.annotation
         if get_origin(ann) is list and get_args(ann)[0] in replace:
             ann = list.__class_getitem__(replace[get_args(ann)[0]])
+        elif get_origin(ann) is list and get_args(ann)[0] is WireItem and WireSample in replace:
+            # samples only: storing blocks (WireBlock) is not built yet, so they are refused
+            # and dead-lettered with the reason, never stored half-read (issue 17)
+            ann = list.__class_getitem__(replace[WireSample])
         if info.metadata:
             ann = Annotated.__class_getitem__((ann, *info.metadata))  # type: ignore[attr-defined]
         fields[name] = ann if info.is_required() else NotRequired[ann]
@@ -67,6 +71,6 @@ class DataBatch:
 
     @classmethod
     def of(cls, msg: DataMessage) -> DataBatch:
-        samples = [s.model_dump(exclude_none=False) for s in msg.samples]
+        samples = [s.model_dump(exclude_none=False) for s in msg.all_samples()]
         return cls(msg.enterprise, msg.gateway, msg.session, msg.seq, msg.sent, samples, msg.counters,
                    msg.historical, msg.stream)

@@ -66,7 +66,11 @@ def test_same_verdict_as_data_message(name: str) -> None:
         model: DataMessage | None = DataMessage.model_validate_json(payload)
         model_errors = None
     except ValidationError as err:
-        model, model_errors = None, sorted(e["loc"] for e in err.errors())
+        # the model names the union branch of a sample ("sample"); the cloud's schema takes
+        # samples only (blocks are not stored yet), so its paths have no branch
+        model, model_errors = None, sorted(
+            tuple(p for i, p in enumerate(e["loc"]) if not (i == 2 and p == "sample"))
+            for e in err.errors())
     try:
         batch: DataBatch | None = DataBatch.from_json(payload)
         batch_errors = None
