@@ -228,8 +228,6 @@ async def run_agent(args: argparse.Namespace, tmp: Path, profile: Path, ports: l
         "broker": {"host": args.host, "port": args.port},
         "buffer": {"path": str(tmp / "buf.sqlite")},
         "metrics_port": metrics_port,
-        # blocks on the wire only without the cloud: cloud-ingest does not store them yet
-        "publish": {"blocks": not args.cloud},
         "devices": [{"id": f"dev{i:03d}", "profile": str(profile), "endpoint": f"tcp://127.0.0.1:{p}",
                      "interval_ms": args.interval_ms, "timeout_s": 5} for i, p in enumerate(ports)],
     }

@@ -88,8 +88,9 @@ class SparkplugConfig(_Model):
 class PublishConfig(_Model):
     encoding: Literal["json", "sparkplug"] = "json"
     compress: bool = Field(False, description="gzip JSON payloads (the cloud detects the magic)")
-    blocks: bool = Field(False, description="JSON: a clean Modbus request's values as one block "
-                         "(wire.json_v1.WireBlock); off until cloud-ingest stores blocks (issue 17)")
+    blocks: bool = Field(True, description="JSON: a clean Modbus request's values as one block "
+                         "(wire.json_v1.WireBlock); off for a cloud-ingest from before blocks, "
+                         "which refuses them (docs/wire-format.md, Upgrading)")
     drain_rate_per_s: int | None = Field(
         None, ge=1, description="cap on backlog samples per second after an outage; live data first"
     )

@@ -96,7 +96,7 @@ class WireBlock(Frozen):
     to its value. It stands for one `WireSample` a tag, with quality good, no code and no
     reason, and ``ts`` and ``rt`` as given: a clean Modbus request is one block, so a poll's
     points cost their name and value on the wire instead of a whole object each (a sixth of
-    the bytes, and of the gateway's work per point). Anything not good travels as samples."""
+    the bytes). Anything not good travels as samples."""
 
     d: Name = Field(description="device id")
     ts: EpochMs = Field(description="source timestamp of every value, UTC epoch ms")

@@ -46,8 +46,9 @@ def read(payload: bytes) -> Contents:
         dev, t = s.get("d"), s.get("ts")
         if not isinstance(dev, str) or isinstance(t, bool) or not isinstance(t, int):
             continue
+        values = s.get("values")  # a block stands for one sample a value
         acc = shares.setdefault(dev, [0, t, t])
-        acc[0] += 1
+        acc[0] += len(values) if isinstance(values, dict) and values else 1
         acc[1], acc[2] = min(acc[1], t), max(acc[2], t)
 
     def opt_int(v: object) -> int | None:

@@ -157,3 +157,48 @@ def test_system_errors_are_retried_not_dead_lettered(
         wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 1, what="stored after the fix")
     assert scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == 0
     assert scalar(pg_dsn, "SELECT count(*) FROM samples") == 10
+
+
+def test_blocks_are_stored_as_their_samples_once_and_a_bad_block_is_dead_lettered(
+    pg_dsn: str, broker: tuple[str, int], uid: str
+) -> None:
+    """A gateway with ``publish.blocks`` sends a clean Modbus request as one block: every value
+    is stored as a good sample of its own, next to the plain samples of the same message."""
+    ent = f"ent-{uid}"
+    migrate.migrate(pg_dsn)
+    cfg = cloud_config(pg_dsn, broker, ent)
+    t = topic(ent, "gw1", "data")
+    doc = json.loads(encode(data(ent, "gw1", 1, n=2))[1])  # dev0.power, dev1.power
+    doc["samples"] += [
+        {"d": "dev0", "ts": T0 + 10_000, "rt": T0 + 10_007, "values": {"power": 7.25, "state": "RUN"}},
+        {"d": "dev1", "t": "state", "ts": T0 + 10_000, "rt": T0 + 10_007, "v": None, "q": "bad",
+         "c": 2, "r": "exception 2"},
+        {"d": "dev1", "ts": T0 + 11_000, "rt": T0 + 11_004, "values": {"power": 3, "on": True}},
+    ]
+    good = json.dumps(doc).encode()
+    broken = json.loads(good)
+    broken["seq"] = 2
+    broken["samples"][2]["values"]["state"] = None  # a block holds good values only
+    with running(cfg), publisher(broker, f"pub-{uid}") as pub:
+        pub.publish([encode(birth(ent, "gw1")), (t, good), (t, json.dumps(broken).encode())])
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM dead_letters") == 1, what="bad block")
+        pub.publish([(t, good), (t, gzip.compress(good))])  # redelivered, as after a lost PUBACK
+        pub.publish([encode(data(ent, "gw1", 3, n=2))])  # sentinel: the replay is behind it
+        wait_until(lambda: scalar(pg_dsn, "SELECT count(*) FROM batches") == 2, what="sentinel")
+    stored = rows(pg_dsn, "SELECT device, tag, extract(epoch FROM ts) * 1000 - %s,"
+                          " extract(epoch FROM read_ts) * 1000 - %s, value, value_text, quality, code"
+                          " FROM v_samples WHERE seq = 1 ORDER BY ts, device, tag", (T0, T0))
+    assert stored == [
+        ("dev0", "power", 0, 5, 0.0, None, 0, None),
+        ("dev1", "power", 1000, 1005, 1.0, None, 0, None),
+        ("dev0", "power", 10_000, 10_007, 7.25, None, 0, None),
+        ("dev0", "state", 10_000, 10_007, None, "RUN", 0, None),
+        ("dev1", "state", 10_000, 10_007, None, None, 2, 2),
+        ("dev1", "on", 11_000, 11_004, 1.0, None, 0, None),
+        ("dev1", "power", 11_000, 11_004, 3.0, None, 0, None),
+    ]
+    assert scalar(pg_dsn, "SELECT count(*) FROM samples") == 7 + 2
+    # the device's unannounced tag in a block is registered from data, like a sample's
+    assert scalar(pg_dsn, "SELECT registered_by FROM tags WHERE name = 'on'") == "data"
+    reason, detail = rows(pg_dsn, "SELECT reason, detail FROM dead_letters")[0]
+    assert reason == "schema" and "values" in detail and "state" in detail

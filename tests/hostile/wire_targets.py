@@ -17,7 +17,9 @@ from tests.hostile.base import T0, Crash, Outcome, mutated, reason_of
 _SAMPLE = {"d": "dev-1", "t": "power_kw", "ts": T0, "rt": T0 + 5, "v": 1.5, "q": "good"}
 DATA = {"v": 1, "type": "data", "enterprise": "ent-a", "gateway": "gw-a", "session": "s1", "seq": 1,
         "sent": T0 + 9, "samples": [_SAMPLE, {**_SAMPLE, "t": "state", "v": "RUN", "q": "uncertain",
-                                              "c": 3, "r": "stale"}],
+                                              "c": 3, "r": "stale"},
+                                    {"d": "dev-1", "ts": T0, "rt": T0 + 5,
+                                     "values": {"voltage": 230.5, "run": True, "count": 7, "mode": "A"}}],
         "counters": {"devices": {"dev-1": {"read": 2, "published": 1, "read_errors": 0, "dropped": {}}}},
         "historical": False}
 BIRTH = {"v": 1, "type": "birth", "enterprise": "ent-a", "gateway": "gw-a", "session": "s1", "ts": T0,

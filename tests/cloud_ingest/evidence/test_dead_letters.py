@@ -23,3 +23,13 @@ def test_a_readable_data_message_is_counted_per_device() -> None:
 def test_unreadable_payloads_hold_nothing() -> None:
     for payload in (b"", b"\x1f\x8bnot gzip", b"{broken", b"[1, 2]", b'{"samples": 3}', b"\xff\xfe"):
         assert read(payload).devices == {}
+
+
+def test_a_block_counts_as_one_sample_a_value() -> None:
+    doc = {"samples": [{"d": "m1", "ts": 10, "rt": 11, "values": {"a": 1, "b": 2, "c": 3}},
+                       {"d": "m1", "ts": 40, "values": {}}, {"d": "m1", "ts": 50, "values": [1, 2]},
+                       {"d": "m2", "t": "x", "ts": 20}]}
+    c = read(json.dumps(doc).encode())
+    # the empty block and the one whose values are no map are read as one sample each
+    assert c.samples == 3 + 1 + 1 + 1
+    assert (c.devices["m1"].n, c.devices["m1"].min_ts, c.devices["m1"].max_ts) == (5, 10, 50)
