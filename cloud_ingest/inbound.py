@@ -44,7 +44,7 @@ def split_topic(topic: str) -> tuple[str, str, str] | None:
 
 
 def _schema_detail(err: ValidationError, limit: int = 5) -> str:
-    return "; ".join(describe_errors(err, dotted=True, limit=limit))
+    return "; ".join(describe_errors(err, dotted=True, limit=limit, branches=("sample", "block")))
 
 
 def _diagnose(payload: bytes, kind: str, err: ValidationError, ent: str, gw: str) -> Rejected:

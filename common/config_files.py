@@ -7,7 +7,7 @@ payloads and the evidence inputs all report through it, so every message reads t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,18 +41,20 @@ def field_path(loc: Sequence[int | str], *, prefix: str = "", dotted: bool = Fal
 
 def describe_errors(err: ValidationError, *, data: Any = None, prefix: str = "",
                     fields: Sequence[str] = (), noun: str = "field", dotted: bool = False,
-                    limit: int | None = None) -> list[str]:
+                    limit: int | None = None, branches: Collection[str] = ()) -> list[str]:
     """One line per problem: ``field.path: what is wrong (got …)``.
 
     ``prefix`` is where the validated data sits in a larger document (``options``);
     ``fields`` lists the valid field names, named when a field is unknown (an unknown
     ``noun``: "field", or "option" for device options); ``dotted`` as in `field_path`; with
-    ``limit``, the lines after it are summed up as "… and N more".
+    ``limit``, the lines after it are summed up as "… and N more"; ``branches`` are the tags of
+    a discriminated union of list items (``sample``, ``block``), left out after the item's index.
     """
     lines: list[str] = []
     for e in err.errors():
         # Pydantic puts the union branch / validator name into loc; drop the noise.
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(p for i, p in enumerate(e["loc"]) if not (isinstance(p, str) and (
+            p.startswith("function-") or (p in branches and i and isinstance(e["loc"][i - 1], int)))))
         if loc and isinstance(data, dict) and loc[0] == data.get("protocol"):
             loc = loc[1:]  # the discriminated-union branch, not a field the user wrote
         msg = e["msg"].removeprefix("Value error, ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import cast
 
 import pytest
 
@@ -61,3 +62,13 @@ def test_gzip_payloads_are_inflated_within_the_limit() -> None:
     assert isinstance(broken, Rejected) and broken.reason == "bad_gzip"
     bomb = decode(t, gzip.compress(b" " * (LIMIT * 4)), max_bytes=LIMIT)  # small on the wire, huge inflated
     assert isinstance(bomb, Rejected) and bomb.reason == "oversized" and "inflates beyond" in bomb.detail
+
+
+def test_schema_detail_names_the_block_value() -> None:
+    doc = _doc()
+    items = cast(list[object], doc["samples"])
+    items.append({"d": "m1", "ts": 1, "rt": 2, "values": {"power": None}})
+    out = decode("shopfloor/v1/e1/g1/data", json.dumps(doc).encode(), max_bytes=LIMIT)
+    assert isinstance(out, Rejected) and out.reason == "schema"
+    n = len(items) - 1
+    assert out.detail.startswith(f"samples.{n}.values.power.") and "got None" in out.detail, out.detail
