@@ -159,8 +159,7 @@ def _build_and_verify(stack: Stack, site: Site, *, start: datetime, end: datetim
         unexplained=unexplained)
 
 
-def build_and_verify(stack: Stack, sites: list[Site], *, start: datetime, end: datetime,
-                     console: Console) -> list[Result]:
+def build_and_verify(stack: Stack, sites: list[Site], *, start: datetime, end: datetime) -> list[Result]:
     """Each enterprise's package, as many at a time as there are cores (a build is mostly the
     PDF's layout, one core each; the cloud serialises builds of one enterprise itself)."""
     with ThreadPoolExecutor(max_workers=parallel(len(sites))) as pool:

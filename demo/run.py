@@ -120,7 +120,7 @@ def run(*, root: Path, duration_s: float, database_url: str | None, mqtt_url: st
     stack.stop_gateways()
     ended = datetime.now(UTC)
     evidence.wait_stored(stack, sites, console=console)
-    results = evidence.build_and_verify(stack, sites, start=started, end=ended, console=console)
+    results = evidence.build_and_verify(stack, sites, start=started, end=ended)
     evidence.print_summary(results, console=console)
     ok = all(r.verified and r.unexplained == 0 for r in results)
     if exit_at_end:
