@@ -9,7 +9,7 @@ which yields plain dicts. It cannot drift from ``wire.json_v1``: it is generated
 are rare, use the models directly.
 
 A data message's items are samples or blocks (``WireBlock``: good values of one device read at
-one instant); the schema tells them apart exactly as the model does (``_item_kind``), and a
+one instant); the schema tells them apart exactly as the model does (``item_kind``), and a
 batch spells every block out into the sample dicts the writer takes, so nothing past this
 module knows blocks exist.
 """
@@ -22,7 +22,7 @@ from typing import Annotated, Any, NotRequired, cast, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
 from typing_extensions import TypedDict
 
-from wire.json_v1 import Counters, DataMessage, WireBlock, WireItem, WireSample, _item_kind
+from wire.json_v1 import Counters, DataMessage, WireBlock, WireItem, WireSample, item_kind
 
 SampleDict = dict[str, Any]  # keys d, t, ts, rt, v and optionally q, c, r (defaults as in WireSample)
 
@@ -47,7 +47,7 @@ _SAMPLE_TD = _typed_dict_of(WireSample, replace={})
 _BLOCK_TD = _typed_dict_of(WireBlock, replace={})
 # WireItem with the dicts in place of the models: the same tags, told apart the same way
 _ITEM_TD: Any = Annotated[Annotated[_SAMPLE_TD, Tag("sample")] | Annotated[_BLOCK_TD, Tag("block")],
-                          Discriminator(_item_kind)]
+                          Discriminator(item_kind)]
 _DATA_TD = _typed_dict_of(DataMessage, replace={WireItem: _ITEM_TD})
 DATA_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(_DATA_TD)
 

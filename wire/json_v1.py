@@ -108,7 +108,7 @@ class WireBlock(Frozen):
                                            c=None, r=None) for t, v in self.values.items()]
 
 
-def _item_kind(item: Any) -> str:
+def item_kind(item: Any) -> str:
     """A block has ``values``; anything else is read as a sample (and its errors are a sample's)."""
     if isinstance(item, dict):
         return "block" if "values" in item else "sample"
@@ -117,7 +117,7 @@ def _item_kind(item: Any) -> str:
 
 # An item of a data message's ``samples``: one sample, or a block of good samples read together.
 WireItem = Annotated[Annotated[WireSample, Tag("sample")] | Annotated[WireBlock, Tag("block")],
-                     Discriminator(_item_kind)]
+                     Discriminator(item_kind)]
 
 
 def item_count(item: WireSample | WireBlock) -> int:
