@@ -122,9 +122,9 @@ def _tag_results(
 ) -> dict[int, TagResult]:
     # gateways whose clocks agree share their plans: one set of statements for all their tags
     # (five gateways of one enterprise: five times fewer statements, each over more tags)
-    plan_list = list(dict.fromkeys(plans.values()))
-    unique = {p: i for i, p in enumerate(plan_list)}
-    index = {k: unique[p] for k, p in plans.items()}
+    unique: dict[Plan, int] = {}  # each plan hashed once (a plan is a long tuple)
+    index = {k: unique.setdefault(p, len(unique)) for k, p in plans.items()}
+    plan_list = list(unique)
     # samples an hour holds when nothing is missing; 0 (every hour grouped by cell) when the
     # interval does not divide an hour; None for report-by-exception tags (totals only)
     per_hour: dict[int, int | None] = {}
