@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from collectors.opcua.pki import load_certificate, make_self_signed
 from device_profiles.opcua import OpcUaProfile, OpcUaTag
 from simulators.network import LISTEN_HINT
+from simulators.opcua import aspace_shelf
 from simulators.opcua.values import tag_source
 
 logging.getLogger("asyncua").setLevel(logging.WARNING)
@@ -150,8 +151,7 @@ class OpcUaSimulator:
         users = _Users(
             anonymous=self.anonymous, passwords=self.users, cert_ders=[_der(p) for p in self.user_certs]
         )
-        server = Server(user_manager=users)  # type: ignore[arg-type]
-        await server.init()
+        server = await aspace_shelf.initialised(lambda: Server(user_manager=users))  # type: ignore[arg-type]
         users.watch_x509(server.iserver)
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"shopfloor-gateway simulator: {self.profile.profile}")
