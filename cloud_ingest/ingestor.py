@@ -1,10 +1,13 @@
 """One group of MQTT deliveries → database, all or nothing, retried until the database takes it.
 
-The order of work in a group: decode everything (rejects become dead letters), apply births
-and deaths, store the data messages in one transaction, write the dead letters; only then are
-the deliveries acknowledged, by the caller. A lost database connection is retried with capped
-backoff for as long as it takes, holding the group unacknowledged (so the broker holds the
-rest); so is any database error that is not a message's own fault. A data or integrity error
+The order of work in a group: decode (rejects become dead letters), apply births and deaths,
+store the data messages in one transaction, write the dead letters; only then are the
+deliveries acknowledged, by the caller. A group holding more than ``batch_max_samples`` samples
+is stored as several transactions, in order, before anything is acknowledged (a message
+stored twice, after a stop in between, is known by its ledger entry). A lost database
+connection is retried with capped backoff for as long as it takes, holding the group
+unacknowledged (so the broker holds the rest); so is any database error that is not a
+message's own fault. A data or integrity error
 (SQLSTATE classes 22, 23) is the message's fault: the group is retried one message at a time and
 the culprit goes to the dead letters with the error, so one poison message cannot stall the
 stream.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -106,6 +109,12 @@ class _Group:
     rejected: list[tuple[Delivery, Rejected]] = field(default_factory=list)
     births: set[int] = field(default_factory=set)  # ids of data items that are birth values
 
+    def add(self, other: _Group) -> None:
+        self.data += other.data
+        self.control += other.control
+        self.rejected += other.rejected
+        self.births |= other.births
+
 
 class Ingestor:
     def __init__(self, cfg: CloudConfig, *, stop: threading.Event) -> None:
@@ -144,13 +153,18 @@ class Ingestor:
 
     def handle(self, deliveries: Sequence[Delivery]) -> bool:
         """Store the group; True when it is safe to acknowledge, False if stopped before that."""
-        group = self._decode(deliveries)
+        for group in self._groups(deliveries):
+            if not self._store_retrying(group):
+                return False  # nothing acknowledged: what was stored comes again, and is known
+        self.stats.messages += len(deliveries)
+        return True
+
+    def _store_retrying(self, group: _Group) -> bool:
         backoff = Backoff(initial_s=0.2, max_s=self.cfg.ingest.retry_max_s)
         attempt = 0
         while True:
             try:
                 self._store(group)
-                self.stats.messages += len(deliveries)
                 return True
             except psycopg.Error as err:
                 self.stats.db_retries += 1
@@ -163,27 +177,45 @@ class Ingestor:
                     self.abandoned += 1
                     return False
 
-    def _decode(self, deliveries: Sequence[Delivery]) -> _Group:
-        group = _Group()
-        limit = self.cfg.ingest.max_message_bytes
+    def _groups(self, deliveries: Sequence[Delivery]) -> Iterator[_Group]:
+        """The deliveries decoded in order, as transactions of at most ``batch_max_samples``
+        samples (a message with more is one of its own). The MQTT source bounds a group by
+        payload bytes only, and a byte of gzip or of wire blocks holds many more samples than
+        a byte of plain samples: the samples decoded at once, and a transaction's size,
+        follow this bound, not the bytes."""
+        cap = self.cfg.ingest.batch_max_samples
+        group, n = _Group(), 0
         for d in deliveries:
-            # Sparkplug arrives decoded (in order, by the gate); JSON is decoded here
-            msgs = d.decoded if d.decoded is not None else (decode(d.topic, d.payload, max_bytes=limit),)
-            for msg in msgs:
-                if isinstance(msg, Rejected):
-                    group.rejected.append((d, msg))
-                elif isinstance(msg, DataBatch):
-                    group.data.append((d, writer.Inbound(msg, d.received_ms)))
-                elif isinstance(msg, DataMessage):
-                    group.data.append((d, writer.Inbound(DataBatch.of(msg), d.received_ms)))
-                elif isinstance(msg, NodeData):  # any Sparkplug edge node: keyed, no counters
-                    batch = DataBatch(msg.enterprise, msg.gateway, msg.session, msg.key, msg.sent,
-                                      [s.model_dump() for s in msg.samples], historical=msg.historical)
-                    group.data.append((d, writer.Inbound(batch, d.received_ms)))
-                    if msg.birth:
-                        group.births.add(id(group.data[-1][1]))
-                else:
-                    group.control.append((d, msg))
+            one = self._decode(d)
+            k = sum(len(item.msg.samples) for _, item in one.data)
+            if n and n + k > cap:
+                yield group
+                group, n = _Group(), 0
+            group.add(one)
+            n += k
+        if group.data or group.control or group.rejected:
+            yield group
+
+    def _decode(self, d: Delivery) -> _Group:
+        group = _Group()
+        # Sparkplug arrives decoded (in order, by the gate); JSON is decoded here
+        msgs = (d.decoded if d.decoded is not None
+                else (decode(d.topic, d.payload, max_bytes=self.cfg.ingest.max_message_bytes),))
+        for msg in msgs:
+            if isinstance(msg, Rejected):
+                group.rejected.append((d, msg))
+            elif isinstance(msg, DataBatch):
+                group.data.append((d, writer.Inbound(msg, d.received_ms)))
+            elif isinstance(msg, DataMessage):
+                group.data.append((d, writer.Inbound(DataBatch.of(msg), d.received_ms)))
+            elif isinstance(msg, NodeData):  # any Sparkplug edge node: keyed, no counters
+                batch = DataBatch(msg.enterprise, msg.gateway, msg.session, msg.key, msg.sent,
+                                  [s.model_dump() for s in msg.samples], historical=msg.historical)
+                group.data.append((d, writer.Inbound(batch, d.received_ms)))
+                if msg.birth:
+                    group.births.add(id(group.data[-1][1]))
+            else:
+                group.control.append((d, msg))
         return group
 
     def _screen(self, conn: psycopg.Connection,

@@ -57,7 +57,9 @@ def consume(cfg: CloudConfig, *, halt: threading.Event, source: MqttSource, inge
     while not halt.is_set():
         group = source.take(
             max_messages=ing.batch_max_messages,
-            max_samples_bytes=ing.batch_max_samples * 100,  # ~100 bytes of JSON per sample
+            # a coarse bound on what is taken at once (~100 bytes of plain JSON a sample); the
+            # samples a transaction are bounded exactly once decoded (Ingestor.handle)
+            max_samples_bytes=ing.batch_max_samples * 100,
             linger_s=ing.linger_ms / 1000,
             wait_s=0.2,
         )
