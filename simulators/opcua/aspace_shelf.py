@@ -4,12 +4,12 @@ asyncua builds the standard address space (its own nodes, about 20,000 of them) 
 code at every server start: 2.4 s of CPU, most of a simulator's start-up, and the demo starts
 several at once on a small machine. asyncua can load it from a shelf instead, node by node as
 they are used (its ``Server.init(shelf_file)``): 0.25 s. The first simulator that finds no shelf
-builds one in a folder of its own and moves the folder into place whole, so a simulator starting
-at the same moment never reads half a shelf; each asyncua and Python version has its own (the
-nodes are pickled). Where it is kept: ``$SFG_OPCUA_SHELF`` (a folder), else
-``$XDG_CACHE_HOME/shopfloor-gateway`` (``~/.cache/shopfloor-gateway``); ``SFG_OPCUA_SHELF=off``
-starts every simulator without one. A cache that cannot be read or written means a start without
-it, never a failed start.
+builds one in a folder of its own and moves the folder into place whole, so a simulator never
+reads half a shelf; those starting meanwhile start without one rather than build it again (a
+demo starts six at once). Each asyncua and Python version has its own (the nodes are pickled).
+Where it is kept: ``$SFG_OPCUA_SHELF`` (a folder), else ``$XDG_CACHE_HOME/shopfloor-gateway``
+(``~/.cache/shopfloor-gateway``); ``SFG_OPCUA_SHELF=off`` starts every simulator without one. A
+cache that cannot be read or written means a start without it, never a failed start.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ from asyncua import Server
 log = logging.getLogger("device_sim.opcua")
 
 ENV = "SFG_OPCUA_SHELF"
-STALE_BUILD_S = 3600  # a build folder this old was left by a simulator that was killed
+STALE_BUILD_S = 600  # a build folder this old was left by a simulator that was killed
 
 
 def shelf_dir() -> Path | None:
@@ -58,10 +57,13 @@ async def initialised(make: Callable[[], Server]) -> Server:
         except Exception as err:  # an unreadable shelf (disk error, cut short by hand): without
             log.warning("OPC UA address space shelf %s unreadable (%s); starting without it", where, err)
             return await _plain(make)
+    build = where.parent / f".building-{where.name}"
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_builds(where.parent)
-        build = Path(tempfile.mkdtemp(dir=where.parent, prefix=".building-"))
+        _remove_if_stale(build)
+        build.mkdir()  # this simulator builds it; one starting meanwhile starts without
+    except FileExistsError:
+        return await _plain(make)
     except OSError as err:
         log.info("OPC UA address space shelf: cannot write %s (%s); starting without it", where.parent, err)
         return await _plain(make)
@@ -75,7 +77,7 @@ async def initialised(make: Callable[[], Server]) -> Server:
         # the name asyncua looks for; Python's portable dbm writes only aspace.dat and aspace.dir
         (build / "aspace").touch()
         try:
-            build.rename(where)  # whole, or not at all: another simulator's was first
+            build.rename(where)  # whole, or not at all
         except OSError:
             pass
         return server
@@ -89,10 +91,9 @@ async def _plain(make: Callable[[], Server]) -> Server:
     return server
 
 
-def _remove_stale_builds(parent: Path) -> None:
-    for old in parent.glob(".building-*"):
-        try:
-            if time.time() - old.stat().st_mtime > STALE_BUILD_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            continue
+def _remove_if_stale(build: Path) -> None:
+    try:
+        if time.time() - build.stat().st_mtime > STALE_BUILD_S:
+            shutil.rmtree(build, ignore_errors=True)
+    except FileNotFoundError:
+        pass

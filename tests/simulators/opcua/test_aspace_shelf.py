@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -58,10 +60,19 @@ async def test_the_first_simulator_makes_the_shelf_and_the_next_read_it(
 async def test_two_servers_starting_together_leave_one_shelf(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(aspace_shelf.ENV, str(tmp_path))
+    where = aspace_shelf.shelf_dir()
+    assert where is not None
+    # what a simulator killed while building left behind, long ago: no reason not to build
+    stale = tmp_path / f".building-{where.name}"
+    stale.mkdir()
+    (stale / "aspace.dat").write_bytes(b"half")
+    old = time.time() - 2 * aspace_shelf.STALE_BUILD_S
+    os.utime(stale, (old, old))
     servers = await asyncio.gather(aspace_shelf.initialised(Server), aspace_shelf.initialised(Server))
     for s in servers:  # both made and usable
         assert await s.get_namespace_array()
-    assert [p.name for p in tmp_path.iterdir()] == [aspace_shelf.shelf_dir().name]  # type: ignore[union-attr]
+    assert [p.name for p in tmp_path.iterdir()] == [where.name]
+    assert (where / "aspace").is_file()
 
 
 async def test_no_shelf_when_turned_off_or_where_it_cannot_be_written(
