@@ -32,12 +32,16 @@ STALE_BUILD_S = 600  # a build folder this old was left by a simulator that was 
 
 
 def shelf_dir() -> Path | None:
-    """The folder of this asyncua's and this Python's shelf, or None when it is turned off."""
+    """The folder of this asyncua's and this Python's shelf, or None when it is turned off (or
+    there is no home folder for the default place)."""
     setting = os.environ.get(ENV, "").strip()
     if setting.lower() in ("off", "0", "no", "false"):
         return None
-    base = Path(setting) if setting else (
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shopfloor-gateway")
+    try:
+        base = Path(setting) if setting else (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shopfloor-gateway")
+    except RuntimeError:  # no home folder to be found (a service account without one)
+        return None
     version = importlib.metadata.version("asyncua")
     return base / f"opcua-aspace-asyncua{version}-py{sys.version_info.major}.{sys.version_info.minor}"
 

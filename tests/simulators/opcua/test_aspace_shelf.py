@@ -79,6 +79,14 @@ async def test_no_shelf_when_turned_off_or_where_it_cannot_be_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv(aspace_shelf.ENV, "off")
     assert aspace_shelf.shelf_dir() is None  # `initialised` then inits as asyncua alone does
+    monkeypatch.delenv(aspace_shelf.ENV)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", homeless)
+    assert aspace_shelf.shelf_dir() is None
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     monkeypatch.setenv(aspace_shelf.ENV, str(blocked / "cache"))
