@@ -149,6 +149,7 @@ class DeviceSupervisor:
                     try:
                         async for pushed in collector.subscribe():
                             self.polls += 1
+                            _cancelled_meanwhile()
                             yield pushed
                     except CollectorError as exc:
                         err = str(exc)
@@ -179,6 +180,7 @@ class DeviceSupervisor:
                 self.polls += 1
                 ended = time.monotonic()
                 self.last_poll_s = ended - started
+                _cancelled_meanwhile()
                 yield batch
                 due = next_tick
                 nominal, next_tick = self._next_tick(due, grid=grid, first=self.polls == 1)
@@ -287,3 +289,14 @@ class DeviceSupervisor:
             async with asyncio.timeout(self.device.timeout_s):
                 await collector.__aexit__(None, None, None)
 
+
+
+def _cancelled_meanwhile() -> None:
+    """Raise the cancellation of this task that a library awaited away. Python 3.11's
+    ``asyncio.wait_for`` (pymodbus awaits every answer with it) returns the answer, and drops
+    the cancellation, when both arrive in the same turn of the loop: the poller then polled on
+    for ever and the agent's stop waited for it. The task still counts the request
+    (``Task.cancelling``), so it is honoured here, once a poll."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -157,7 +157,9 @@ class ModbusLink:
     async def connect(self) -> None:
         self._lost, self._garbled = asyncio.Event(), None
         try:
-            ok = await asyncio.wait_for(self._client.connect(), self.timeout_s + 0.5)
+            # not wait_for, which can drop a cancellation (collectors.supervisor._cancelled_meanwhile)
+            async with asyncio.timeout(self.timeout_s + 0.5):
+                ok = await self._client.connect()
         except (TimeoutError, OSError, ModbusException) as err:
             self._client.close()
             raise LinkDown(f"cannot connect: {err or type(err).__name__}") from err

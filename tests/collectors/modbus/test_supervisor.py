@@ -113,6 +113,47 @@ async def test_every_failure_becomes_bad_samples_with_the_reason(behaviour: str,
         assert made[0].closed  # a broken session is closed before the next attempt
 
 
+async def test_a_cancellation_a_library_drops_still_stops_the_poller() -> None:
+    """Python 3.11's asyncio.wait_for returns the answer and drops the cancellation when both
+    come in one turn of the loop (pymodbus awaits every answer with it): the poller stops all
+    the same, instead of polling on for ever (an agent's stop, a test's end, waited for it)."""
+    import asyncio
+
+    reads: list[int] = []
+    dropped: list[int] = []
+
+    class Answering(_Fake):
+        async def read(self) -> list[Sample]:
+            reads.append(1)
+            if len(reads) == 3:  # the answer and the cancellation arrive together
+                loop, task = asyncio.get_running_loop(), asyncio.current_task()
+                assert task is not None
+                answer = loop.create_future()
+
+                def both() -> None:
+                    answer.set_result(None)
+                    task.cancel()
+
+                loop.call_soon(both)
+                await asyncio.wait_for(answer, 5)
+                dropped.append(task.cancelling())  # wait_for returned: the cancel was dropped
+            return await super().read()
+
+    sup = DeviceSupervisor(device(1), profile(), factory=lambda d, p: Answering("ok"),  # type: ignore[arg-type, return-value]
+                           interval_s=0.01)
+
+    async def consume() -> None:
+        async for _ in sup.samples():
+            pass
+
+    task = asyncio.create_task(consume())
+    done, _ = await asyncio.wait([task], timeout=5)
+    if not done:
+        task.cancel()
+    assert task in done and task.cancelled(), f"still polling after {len(reads)} reads"
+    assert dropped == [1] and len(reads) == 3
+
+
 async def test_a_subscribing_collector_is_followed_and_reconnected() -> None:
     from collectors.base import DeviceUnreachable
 
