@@ -290,7 +290,6 @@ class DeviceSupervisor:
                 await collector.__aexit__(None, None, None)
 
 
-
 def _cancelled_meanwhile() -> None:
     """Raise the cancellation of this task that a library awaited away. Python 3.11's
     ``asyncio.wait_for`` (pymodbus awaits every answer with it) returns the answer, and drops
