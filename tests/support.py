@@ -103,11 +103,22 @@ def dsn_for(dbname: str) -> str:
 
 
 @contextmanager
-def fresh_database(prefix: str = "sfg_test") -> Iterator[str]:
-    """A database made for one test and dropped after it; yields its DSN."""
+def fresh_database(prefix: str = "sfg_test", *, template: str | None = None) -> Iterator[str]:
+    """A database made for one test and dropped after it; yields its DSN. With ``template`` (the
+    DSN of a database nobody is connected to) it starts as a copy of that one."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create = f'CREATE DATABASE "{name}"'
+    if template is not None:
+        create += f' TEMPLATE "{psycopg.conninfo.conninfo_to_dict(template)["dbname"]}"'
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for attempt in range(50):
+            try:
+                conn.execute(create)
+                break
+            except psycopg.errors.ObjectInUse:  # a server's own worker (TimescaleDB's) still on it
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
     try:
         yield dsn_for(name)
     finally:

@@ -21,6 +21,7 @@ from cloud_ingest.evidence.intervals import merge
 from cloud_ingest.evidence.plan import Plan
 from cloud_ingest.evidence.schema import Figures
 from tests.cloud_ingest.evidence import days_data as dd
+from tests.support import fresh_database
 
 pytestmark = pytest.mark.integration
 compute_module = importlib.import_module("cloud_ingest.evidence.compute")  # the package exports the function
@@ -36,11 +37,19 @@ def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+@pytest.fixture(scope="module")
+def days_template() -> Iterator[str]:
+    """The four days written and rolled up once (3-4 s); each test gets a copy of its own."""
+    with fresh_database("sfg_days") as dsn:
+        migrate.migrate(dsn)
+        dd.write(dsn)
+        yield dsn
+
+
 @pytest.fixture
-def days_db(pg_dsn: str) -> Iterator[str]:
-    migrate.migrate(pg_dsn)
-    dd.write(pg_dsn)
-    yield pg_dsn
+def days_db(days_template: str) -> Iterator[str]:
+    with fresh_database(template=days_template) as dsn:
+        yield dsn
 
 
 def _figures(dsn: str, window: tuple[int, int]) -> Figures:
