@@ -132,10 +132,12 @@ class Stack:
         return path
 
     def cloud(self, command: str, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run one `cloud-ingest` command (``"evidence build"``) with the demo's cloud config."""
+        """Run one `cloud-ingest` command (``"evidence build"``) with the demo's cloud config, in a
+        session of its own: a Ctrl-C that ends the run early does not cut a command under way (an
+        import running beside the run); the demo ending kills it (`subprocess.run` does)."""
         return subprocess.run([str(BIN / "cloud-ingest"), *command.split(), "--config",
                                str(self.var / "cloud.yaml"), *args], capture_output=True, text=True,
-                              timeout=timeout_s, cwd=self.var)
+                              timeout=timeout_s, cwd=self.var, start_new_session=True)
 
     def start_ingest(self, *, env: dict[str, str] | None = None) -> Proc:
         proc = self.start("cloud-ingest", [str(BIN / "cloud-ingest"), "serve", "--config",
