@@ -1,8 +1,9 @@
 """`make demo`: the whole sample pilot city from one command, on services the demo owns.
 
 1. services: PostgreSQL from a wheel and a mosquitto of its own (or DATABASE_URL / MQTT_URL);
-2. the cloud: schema, `cloud-ingest serve` (ingest + API + dashboard), inventories imported;
-3. the shop floors: simulators and one edge agent per enterprise;
+2. the cloud: schema, `cloud-ingest serve` (ingest + API + dashboard);
+3. the shop floors: simulators and one edge agent per enterprise; once their gateways are known,
+   the inventories are imported beside the run;
 4. the run (3 minutes by default) with scripted faults and a live table;
 5. the end: gateways stopped cleanly, everything they read stored, one signed evidence package
    per enterprise built and verified, a one-screen summary, the dashboard URL and a reviewer
