@@ -58,7 +58,10 @@ class UaSession:
         c.session_timeout = int(self.options.session_timeout_s * 1000)
         c.connection_lost_callback = self._connection_lost
         try:
-            await asyncio.wait_for(self._open(), self.options.connect_timeout_s)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for may drop a cancel that comes
+            # with the answer (see collectors.supervisor._cancelled_meanwhile)
+            async with asyncio.timeout(self.options.connect_timeout_s):
+                await self._open()
         except (CollectorError, asyncio.CancelledError):  # ours already, or the caller gave up
             await asyncio.shield(self.close())
             raise
@@ -75,8 +78,8 @@ class UaSession:
         if self.options.security_policy != "None":
             return None
         try:
-            endpoints = await asyncio.wait_for(self.client.connect_and_get_server_endpoints(),
-                                               self.options.connect_timeout_s)
+            async with asyncio.timeout(self.options.connect_timeout_s):
+                endpoints = await self.client.connect_and_get_server_endpoints()
         except Exception:  # no answer to that either: the first error says enough
             return None
         if any(e.SecurityMode == ua.MessageSecurityMode.None_ for e in endpoints):
@@ -138,9 +141,11 @@ class UaSession:
         # best effort: the session is going away anyway; a lost one has no subscriptions left
         if self.subscription_ids and self.lost is None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.client.uaclient.delete_subscriptions(self.subscription_ids), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self.client.uaclient.delete_subscriptions(self.subscription_ids)
         try:
-            await asyncio.wait_for(self.client.disconnect(), 3.0)
+            async with asyncio.timeout(3.0):
+                await self.client.disconnect()
         except Exception:
             self.client.disconnect_socket()
 
@@ -150,6 +155,7 @@ class UaSession:
     async def call(self, aw: Awaitable[T], what: str) -> T:
         """One service call, bounded by twice the device timeout, library errors converted."""
         try:
-            return await asyncio.wait_for(aw, self.timeout_s * 2)
+            async with asyncio.timeout(self.timeout_s * 2):
+                return await aw
         except Exception as err:  # CancelledError (a BaseException) passes through untouched
             raise convert_error(err, where=self.where, what=what) from err

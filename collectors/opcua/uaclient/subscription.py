@@ -104,7 +104,8 @@ class Subscription:
         if not self._pending and lost is None:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for: 3.11's may drop a cancel
+                    await self._wake.wait()
             lost = self.session.lost
         if lost is not None and not self._pending:
             raise DeviceUnreachable(f"{self.session.where}: {lost}")
