@@ -13,6 +13,10 @@ process of its own so its CPU time and memory are its own:
 2. product: ``edge-agent run`` with the same devices: decode, normalize, buffer to disk
    (SQLite, synchronous=FULL), publish with QoS 1 to the broker on this machine.
 
+The agent runs on its default loop (``--event-loop auto``: uvloop where installed), the
+baseline on asyncio's own (``--baseline-loop``: uvloop as well shows how much of the figure is
+the faster loop rather than the agent's own work).
+
 Figures: points/s read; CPU seconds per 1,000 points of each and their ratio (``cpu_ratio`` =
 agent ÷ baseline); the agent's peak RSS; its skipped polls (its own counter, from /metrics) and
 the polls missing from what reached the broker (``missed_polls_seen``, counted by the bench, so
@@ -44,6 +48,9 @@ import yaml
 from bench_support import free_port, stop, wait_port
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
+
+from common import event_loop
+from common.event_loop import EventLoop, chosen
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -124,7 +131,8 @@ def run_baseline(args: argparse.Namespace, profile: Path, ports: list[int]) -> d
     out = subprocess.run(
         [sys.executable, __file__, "--baseline-child", "--profile", str(profile),
          "--ports", ",".join(map(str, ports)), "--interval-ms", str(args.interval_ms),
-         "--duration", str(args.duration), "--warmup", str(args.warmup)],
+         "--duration", str(args.duration), "--warmup", str(args.warmup),
+         "--baseline-loop", args.baseline_loop],
         capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -229,6 +237,7 @@ async def run_agent(args: argparse.Namespace, tmp: Path, profile: Path, ports: l
         "broker": {"host": args.host, "port": args.port},
         "buffer": {"path": str(tmp / "buf.sqlite")},
         "metrics_port": metrics_port,
+        "event_loop": args.event_loop,
         "devices": [{"id": f"dev{i:03d}", "profile": str(profile), "endpoint": f"tcp://127.0.0.1:{p}",
                      "interval_ms": args.interval_ms, "timeout_s": 5} for i, p in enumerate(ports)],
     }
@@ -282,6 +291,10 @@ async def main() -> None:
     ap.add_argument("--interval-ms", type=int, default=1000)
     ap.add_argument("--duration", type=float, default=20.0, help="seconds measured, per poller")
     ap.add_argument("--warmup", type=float, default=4.0)
+    ap.add_argument("--event-loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                    help="the agent's event_loop setting (auto: uvloop where installed)")
+    ap.add_argument("--baseline-loop", choices=["asyncio", "uvloop"], default="asyncio",
+                    help="the loop the bare poller runs on (asyncio: the plain reader the ratio is against)")
     ap.add_argument("--cloud", action="store_true", help="also run cloud-ingest: read → stored latency")
     ap.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
@@ -318,6 +331,7 @@ async def main() -> None:
     b_per_1k = base["cpu_s"] / (base["points"] / 1000) if base["points"] else float("nan")
     result = {
         "bench": "edge_scale", "devices": args.devices, "registers": args.registers,
+        "agent_event_loop": chosen(args.event_loop), "baseline_event_loop": args.baseline_loop,
         "interval_ms": args.interval_ms, "duration_s": args.duration,
         "points_per_s": round(agent["points"] / agent["wall_s"]),
         "baseline_points_per_s": round(base["points"] / base["wall_s"]),
@@ -338,9 +352,10 @@ async def main() -> None:
             "p99": round(percentile(stored, 0.99), 1), "samples": len(stored)}
     print(f"{args.devices} devices × {args.registers} registers every {args.interval_ms} ms")
     print(f"agent   : {result['points_per_s']:>8,} points/s, "
-          f"{result['agent_cpu_s_per_1k']:.4f} CPU-s/1k points, peak RSS {result['rss_mb']} MB")
+          f"{result['agent_cpu_s_per_1k']:.4f} CPU-s/1k points, peak RSS {result['rss_mb']} MB "
+          f"({result['agent_event_loop']} loop)")
     print(f"baseline: {result['baseline_points_per_s']:>8,} points/s, {result['baseline_cpu_s_per_1k']:.4f} "
-          "CPU-s/1k points (pymodbus reads thrown away; before / after the agent: "
+          f"CPU-s/1k points ({args.baseline_loop} loop, reads thrown away; before / after the agent: "
           + " / ".join(f"{v:.4f}" for v in runs_per_1k if v is not None) + ")")
     print(f"cpu_ratio {result['cpu_ratio']} (target ≤ 2), skipped polls {result['skipped_polls']}, "
           f"missed polls seen at the broker {result['missed_polls_seen']}")
@@ -352,5 +367,12 @@ async def main() -> None:
     print(json.dumps(result))
 
 
+def _this_process_loop(argv: list[str]) -> EventLoop:
+    """The baseline child runs on the loop it is given; the bench itself on asyncio's."""
+    if "--baseline-child" in argv and "--baseline-loop" in argv:
+        return "uvloop" if argv[argv.index("--baseline-loop") + 1] == "uvloop" else "asyncio"
+    return "asyncio"
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    event_loop.run(main(), kind=_this_process_loop(sys.argv))

@@ -29,6 +29,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common import event_loop
 from common.memory import release_startup_memory
 from edge_agent.birth import birth_json, birth_message, load_devices
 from edge_agent.buffer import BatchLimits, DiskBuffer, RowLimits
@@ -166,8 +167,8 @@ class Agent:
         committer = self.tasks.spawn(self.committer.run(), name="committer")
         sender = self.tasks.spawn(self.sender.run(), name="sender")
         metrics = self._serve_metrics()
-        log.info("agent running: %d devices, session %s, buffer %s",
-                 len(self.devices), self.state.session, self.buffer.path)
+        log.info("agent running: %d devices, session %s, buffer %s, event loop %s",
+                 len(self.devices), self.state.session, self.buffer.path, event_loop.running())
         try:
             await self.stop.wait()
         finally:

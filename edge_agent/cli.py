@@ -25,8 +25,10 @@ from pydantic import ValidationError
 from collectors import CollectorError, DeviceUnreachable, make_collector
 from collectors.plugin import CollectorPlugin, DiscoverRequest
 from collectors.registry import discover_examples, discoverer_for, plugin
+from common import event_loop
 from common.cli import CommandFailed, ConfigInvalid, attach_examples
 from common.config_files import ConfigError, describe_errors
+from common.event_loop import EventLoopUnavailable
 from device_profiles.protocols import PROTOCOLS
 from edge_agent import mqtt
 from edge_agent.agent import Agent
@@ -71,7 +73,9 @@ def run(config_path: Path) -> None:
         await agent.run()
 
     try:
-        asyncio.run(_main())
+        event_loop.run(_main(), kind=cfg.event_loop)
+    except EventLoopUnavailable as err:
+        raise ConfigInvalid(str(err)) from err
     except (ConfigError, ValueError) as err:
         raise ConfigInvalid(str(err)) from err
     except MqttError as err:  # the broker settings cannot be used (e.g. its password is unset)

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from common.backoff import Backoff
 from common.config_files import load
+from common.event_loop import EventLoop
 from common.model import Frozen as _Model
 from common.secrets import read_secret
 from common.tls import TlsSettings
@@ -129,6 +130,8 @@ class GatewayConfig(_Model):
     publish: PublishConfig = Field(default_factory=PublishConfig)
     metrics_port: int | None = Field(None, ge=1, le=65535)
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
+    event_loop: EventLoop = Field(
+        "auto", description="auto: uvloop where installed (less CPU), else asyncio's own loop")
     devices: list[DeviceConfig] = Field(min_length=1)
 
     @field_validator("devices")

@@ -43,6 +43,9 @@ class ApiServer:
         app = create_app(cfg, stats=stats)
         config = uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port, log_level="warning",
                                 lifespan="on", server_header=False,
+                                # asyncio's own loop, as before uvloop came with the edge agent:
+                                # uvicorn's "auto" would take it and set it process-wide
+                                loop="asyncio",
                                 # the client address (rate limits) and https (HSTS) from these only
                                 proxy_headers=bool(cfg.api.trusted_proxies),
                                 forwarded_allow_ips=cfg.api.trusted_proxies or None)
