@@ -101,13 +101,24 @@ class Committer:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._closed:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._tick):  # the linger clock
-                    await self._wake.wait()
+            if self._waits_on_time():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._tick):  # the linger clock
+                        await self._wake.wait()
+            else:  # nothing is due by time: no clock ticking 20 times a second for nothing
+                await self._wake.wait()
             self._wake.clear()
             async with self._lock:
                 if not self._closed:
                     await self._step(loop.time())
+
+    def _waits_on_time(self) -> bool:
+        """Something is due by time, not only on a wake: rows waiting for their batch's
+        linger (or for the sender to fall idle, which it says by no wake of its own), or a
+        step that failed and is to be tried again. Everything else wakes the committer: a poll
+        accepted, a counter, an acknowledgement, the stop."""
+        return bool(self._buffer.pending_samples or self._counts or self._failing is not None
+                    or self._outbox.has_acked())
 
     async def _step(self, now: float) -> None:
         due = self._linger_due(now)
