@@ -15,13 +15,19 @@ from edge_agent.outbox import Outbox
 from tests.edge_agent.buffer.test_store import MB, samples
 
 
-async def test_a_partial_batch_is_sealed_at_once_only_when_the_sender_is_idle(tmp_path: Path) -> None:
+def _committer(tmp_path: Path) -> tuple[DiskBuffer, DiskThread, Outbox, dict[str, bool], Committer]:
+    """A committer on a real buffer, long linger, with a switch for the sender's idleness."""
     buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB)
     disk = DiskThread()
     box = Outbox(first_live_seq=1, link_up=lambda: True)
     sender = {"idle": False}
     c = Committer(disk, buf, box, rows=RowLimits(max_samples=16), linger_ms=60_000,
                   batches=BatchLimits(max_samples=1000, max_bytes=MB), idle=lambda: sender["idle"])
+    return buf, disk, box, sender, c
+
+
+async def test_a_partial_batch_is_sealed_at_once_only_when_the_sender_is_idle(tmp_path: Path) -> None:
+    buf, disk, box, sender, c = _committer(tmp_path)
     try:
         await c.accept(samples("m1", 5))
         await c.commit()  # busy sender: the 5 samples wait to fill a batch
@@ -40,12 +46,7 @@ async def test_a_quiet_committer_sleeps_until_woken_and_ticks_only_while_rows_wa
     """With nothing due by time the committer's task takes no step at all (an idle gateway
     spent most of its CPU on a 50 ms clock); rows waiting for a busy sender are sealed by the
     clock when it falls idle, with no wake of its own."""
-    buf = DiskBuffer(tmp_path / "b.sqlite", max_bytes=64 * MB)
-    disk = DiskThread()
-    box = Outbox(first_live_seq=1, link_up=lambda: True)
-    sender = {"idle": False}
-    c = Committer(disk, buf, box, rows=RowLimits(max_samples=16), linger_ms=60_000,
-                  batches=BatchLimits(max_samples=1000, max_bytes=MB), idle=lambda: sender["idle"])
+    buf, disk, box, sender, c = _committer(tmp_path)
     steps = 0
     step = c._step
 
