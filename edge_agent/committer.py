@@ -101,12 +101,10 @@ class Committer:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._closed:
-            if self._waits_on_time():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._tick):  # the linger clock
-                        await self._wake.wait()
-            else:  # nothing is due by time: no clock ticking 20 times a second for nothing
-                await self._wake.wait()
+            # the linger clock, only while something is due by time (None: no timer at all)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._tick if self._waits_on_time() else None):
+                    await self._wake.wait()
             self._wake.clear()
             async with self._lock:
                 if not self._closed:
