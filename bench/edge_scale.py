@@ -10,9 +10,9 @@ machine's speed drifts within minutes: a ratio is taken against the baselines ei
 its agent run, and ``cpu_ratio`` is the median of those), each for ``--duration`` seconds after
 a warm-up, each in a process of its own so its CPU time and memory are its own. With ``--pin``
 (two cores or more) the pollers get the last core to themselves and the simulator (and this
-process, which watches the broker) the others: less noise between runs, but every answer then
-wakes a sleeping poller on another core, which costs both pollers more per request, the
-baseline most (see bench/README.md); the default shares the cores, as the earlier figures did:
+process, which watches the broker) the others, so that a poller does not share a core with
+the simulator answering it (the agent's CPU falls more than the baseline's: see
+bench/README.md); the default shares the cores, as the earlier figures did:
 
 1. baseline: the same register blocks the agent's request planner makes, read with pymodbus in
    a plain loop per device at the same interval and thrown away — the protocol cost alone;
@@ -146,10 +146,12 @@ def _cores(pin: bool) -> tuple[set[int], set[int]]:
     return {last}, cores - {last}
 
 
-def _on(cores: set[int], code: str) -> list[str]:
-    """``python -c code`` run on ``cores`` (set by the child itself: no preexec_fn in a process
-    with threads)."""
-    return [sys.executable, "-c", f"import os; os.sched_setaffinity(0, {sorted(cores)}); {code}"]
+def _started_on(cores: set[int], cmd: list[str], **popen: Any) -> subprocess.Popen[Any]:
+    """``cmd`` started and moved to ``cores`` (by its pid, from here: no preexec_fn in a
+    process with threads); it is there long before its warm-up ends."""
+    proc = subprocess.Popen(cmd, **popen)
+    os.sched_setaffinity(proc.pid, cores)
+    return proc
 
 
 def _sum(*runs: dict[str, Any]) -> dict[str, Any]:
@@ -170,14 +172,15 @@ def per_1k(run: dict[str, Any]) -> float:
 
 def run_baseline(args: argparse.Namespace, profile: Path, ports: list[int],
                  cores: set[int]) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--baseline-child", "--cpus", ",".join(map(str, sorted(cores))),
-         "--profile", str(profile),
-         "--ports", ",".join(map(str, ports)), "--interval-ms", str(args.interval_ms),
-         "--duration", str(args.duration), "--warmup", str(args.warmup),
-         "--baseline-loop", args.baseline_loop],
-        capture_output=True, text=True, check=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    cmd = [sys.executable, __file__, "--baseline-child", "--profile", str(profile),
+           "--ports", ",".join(map(str, ports)), "--interval-ms", str(args.interval_ms),
+           "--duration", str(args.duration), "--warmup", str(args.warmup),
+           "--baseline-loop", args.baseline_loop]
+    proc = _started_on(cores, cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, out, err)
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 # -- the product: edge-agent run, watched from outside ------------------------------------------
@@ -289,9 +292,9 @@ async def run_agent(args: argparse.Namespace, tmp: Path, profile: Path, ports: l
     (tmp / "gw.yaml").write_text(yaml.safe_dump(cfg))
     cloud = Cloud(args, tmp, uid) if args.cloud else None
     watcher = Watcher(args.host, args.port, f"shopfloor/v1/{uid}/{uid}/data")
-    proc = subprocess.Popen([*_on(cores, "from edge_agent.cli import main; main()"),
-                             "run", "--config", str(tmp / "gw.yaml")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _started_on(cores, [sys.executable, "-c", "from edge_agent.cli import main; main()",
+                               "run", "--config", str(tmp / "gw.yaml")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         await wait_port(metrics_port, timeout=30)
         await asyncio.sleep(args.warmup)
@@ -349,10 +352,8 @@ async def main() -> None:
     ap.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile", help=argparse.SUPPRESS)
     ap.add_argument("--ports", help=argparse.SUPPRESS)
-    ap.add_argument("--cpus", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.baseline_child:
-        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
         await _baseline_child(args)
         return
     pollers, others = _cores(args.pin)
